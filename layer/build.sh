@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the deployable zips into dist/:
+#   coldmark-layer-x86_64.zip   extensions/coldmark   (the layer: Lambda runs /opt/extensions/*)
+#   coldmark-clock.zip          bootstrap             (the clock function, provided.al2023)
+#   coldmark-layer-arm64.zip, coldmark-clock-arm64.zip   the same for Graviton, when the
+#                                                        aarch64 Rust target can be installed
+#
+# Binaries are linked against glibc 2.17 symbols (cargo zigbuild's `.2.17` target suffix) so the
+# layer runs on every Amazon Linux runtime, not only provided.al2023 (AL2 has glibc 2.26).
+# Installs its own tools when missing: ziglang and cargo-zigbuild from PyPI (pinned).
+#
+# Environment: COLDMARK_DIST (output folder, default <repo>/dist),
+#              COLDMARK_ARCHS ("x86_64 arm64" by default; e.g. "x86_64" to skip arm64).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIST="${COLDMARK_DIST:-$ROOT/dist}"
+ARCHS="${COLDMARK_ARCHS:-x86_64 arm64}"
+ZIGLANG_VERSION=0.17.0
+CARGO_ZIGBUILD_VERSION=0.24.0
+GLIBC_FLOOR=2.17
+
+cd "$ROOT"
+mkdir -p "$DIST"
+
+ensure_tools() {
+  if ! python3 -c "import ziglang" 2>/dev/null; then
+    echo "build: installing ziglang==$ZIGLANG_VERSION" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
+  fi
+  if ! command -v cargo-zigbuild >/dev/null 2>&1; then
+    echo "build: installing cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" >&2
+    python3 -m pip install --quiet --disable-pip-version-check \
+      "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+    hash -r
+  fi
+}
+
+# rust_target ARCH: the Rust triple for a Lambda architecture name.
+rust_target() {
+  case "$1" in
+    x86_64) echo x86_64-unknown-linux-gnu ;;
+    arm64) echo aarch64-unknown-linux-gnu ;;
+    *) echo "build: unknown architecture $1 (x86_64 | arm64)" >&2; return 1 ;;
+  esac
+}
+
+# target_available TRIPLE: installed already, or rustup can add it now.
+target_available() {
+  rustup target list --installed 2>/dev/null | grep -qx "$1" && return 0
+  rustup target add "$1" >/dev/null 2>&1
+}
+
+build_arch() {
+  local arch="$1" triple suffix out
+  triple="$(rust_target "$arch")"
+  if ! target_available "$triple"; then
+    echo "build: $arch skipped: rustup cannot install the $triple target here; built the others only"
+    return 0
+  fi
+  cargo zigbuild --release --target "$triple.$GLIBC_FLOOR" \
+    -p coldmark-extension --bin coldmark -p coldmark-clock --bin bootstrap
+  out="$ROOT/target/$triple/release"
+  # The x86_64 function zip keeps the plain name the issue and the template use.
+  suffix="-$arch"
+  [[ "$arch" == x86_64 ]] && suffix=""
+  python3 "$ROOT/layer/zipkit.py" pack "$DIST/coldmark-layer-$arch.zip" \
+    "extensions/coldmark=$out/coldmark"
+  python3 "$ROOT/layer/zipkit.py" pack "$DIST/coldmark-clock$suffix.zip" "bootstrap=$out/bootstrap"
+  echo "build: $arch -> dist/coldmark-layer-$arch.zip dist/coldmark-clock$suffix.zip"
+}
+
+ensure_tools
+for arch in $ARCHS; do
+  build_arch "$arch"
+done
