@@ -150,3 +150,128 @@ pub struct ShutdownOutcome {
     pub killed: Vec<String>,
     pub elapsed: Duration,
 }
+
+/// When one extension process was started and when it first asked for its next event, measured
+/// by the sandbox from outside the process (issue 8: `coldmark_init_ms` must agree with this).
+#[derive(Clone, Debug)]
+pub struct ExtensionTiming {
+    /// The executable's file name (the name Lambda expects it to register with).
+    pub name: String,
+    pub pid: Option<u32>,
+    /// Just before `spawn` returned control: the closest outside view of the exec.
+    pub spawned_at: std::time::Instant,
+    pub registered_at: Option<std::time::Instant>,
+    /// The first `/extension/event/next` of this process.
+    pub first_next_at: Option<std::time::Instant>,
+}
+
+/// The measured figures of the most recent init of an environment (what
+/// `platform.initStart` / `initRuntimeDone` / `initReport` carried).
+#[derive(Clone, Debug)]
+pub struct InitSummary {
+    /// `"init"` for the init phase, `"invoke"` for a re-init inside an invocation.
+    pub phase: &'static str,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// initStart → initRuntimeDone (the runtime's first `/next`).
+    pub runtime_done_ms: f64,
+    /// initStart → initReport (the runtime and every extension asked for their next event).
+    pub duration_ms: f64,
+    /// The request that paid for a re-init in the invoke phase.
+    pub request_id: Option<String>,
+}
+
+/// A running execution environment. `Send + Sync`: share it behind an `Arc`; invocations are
+/// serialised internally, one at a time, as on Lambda.
+pub struct Environment {
+    shared: std::sync::Arc<Shared>,
+}
+
+/// State shared between the environment's phases and the HTTP APIs the processes talk to.
+pub(crate) struct Shared {
+    pub(crate) config: FunctionConfig,
+    pub(crate) env_id: String,
+    pub(crate) api_addr: std::net::SocketAddr,
+}
+
+impl Environment {
+    /// Spawns every executable in the layers' `extensions/` (sorted by name) and, once they have
+    /// registered, the function's `bootstrap`, all as real child processes; serves the APIs on
+    /// 127.0.0.1:0 and returns once init completed (the runtime and every extension asked for
+    /// their next event). Init failures are errors, after the processes were killed.
+    pub async fn start(
+        config: FunctionConfig,
+        artifacts: Artifacts,
+        options: EnvironmentOptions,
+        logs: LogSink,
+    ) -> anyhow::Result<Environment> {
+        let _ = (config, artifacts, options, logs);
+        anyhow::bail!("environment not implemented yet")
+    }
+
+    /// The Telemetry API's `instanceId`, also `LogLine::env_id`.
+    pub fn id(&self) -> &str {
+        &self.shared.env_id
+    }
+
+    pub fn config(&self) -> &FunctionConfig {
+        &self.shared.config
+    }
+
+    /// Where the Runtime, Extensions and Telemetry APIs listen (`AWS_LAMBDA_RUNTIME_API`).
+    pub fn api_addr(&self) -> std::net::SocketAddr {
+        self.shared.api_addr
+    }
+
+    /// Runs one invocation (serialised per environment) and returns once the runtime answered
+    /// and every INVOKE-subscribed extension asked for its next event.
+    pub async fn invoke(&self, req: InvokeRequest) -> anyhow::Result<InvokeResponse> {
+        let _ = req;
+        anyhow::bail!("environment not implemented yet")
+    }
+
+    /// SHUTDOWN to the extensions, SIGTERM to the runtime, SIGKILL for what is left at the
+    /// deadline.
+    pub async fn shutdown(self, reason: ShutdownReason) -> ShutdownOutcome {
+        self.stop(reason).await
+    }
+
+    /// Like [`Environment::shutdown`] for an environment shared behind an `Arc`; later calls
+    /// (and invocations after it) find the environment stopped.
+    pub async fn stop(&self, reason: ShutdownReason) -> ShutdownOutcome {
+        let _ = reason;
+        ShutdownOutcome {
+            killed: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Per extension process: spawn, registration and first `/event/next` instants.
+    pub fn extension_timings(&self) -> Vec<ExtensionTiming> {
+        Vec::new()
+    }
+
+    /// The pids of the live processes (runtime first, then extensions by name).
+    pub fn pids(&self) -> Vec<u32> {
+        Vec::new()
+    }
+
+    /// The runtime's pid, if it is running.
+    pub fn runtime_pid(&self) -> Option<u32> {
+        None
+    }
+
+    /// The most recent init's measured figures.
+    pub fn last_init(&self) -> Option<InitSummary> {
+        None
+    }
+
+    /// How many invocations this environment completed.
+    pub fn invocations(&self) -> u64 {
+        0
+    }
+
+    /// Whether the environment still accepts invocations (not stopped).
+    pub fn is_alive(&self) -> bool {
+        false
+    }
+}
