@@ -1,0 +1,379 @@
+//! The HTTP sink: ships marker lines to a collector (ClickHouse, Vector, Loki, an OTel
+//! collector's HTTP log receiver …) in batches, without ever holding an invocation.
+//!
+//! # Interface
+//! - [`HttpSink::from_env`] reads `COLDMARK_SINK` (is `http` in it?) and the `COLDMARK_HTTP_*`
+//!   variables (see [`config`]), and when configured starts the background sender on the
+//!   current tokio runtime. Bad settings give warnings naming the variable; never a panic.
+//! - [`HttpSink::enqueue`] puts one marker line in a bounded queue (records and bytes). It never
+//!   blocks and never sends; a full queue drops the *new* record (the init marker, written
+//!   first, is the one worth keeping) and counts it.
+//! - [`HttpSink::kick`] wakes the sender (the extension calls it at INVOKE). Non-blocking.
+//! - [`HttpSink::flush`] sends everything pending within a budget (at SHUTDOWN); what is still
+//!   undelivered when the budget ends is counted as dropped and the sink closes.
+//! - [`HttpSink::dropped`]: records that could not be delivered so far, for the `shutdown`
+//!   marker's `dropped`.
+//!
+//! # When it sends, and why there
+//! Lambda freezes the environment as soon as the runtime and every extension have asked for
+//! their next event, and may never thaw it. So the sink sends only while the environment is
+//! known to run, never on the INVOKE → next-event path:
+//! 1. **During an invocation.** At INVOKE the extension calls `kick` and immediately asks for
+//!    the next event; the sender sends what is queued (markers of the previous invocation or of
+//!    init) in the background while the function runs. If the function returns first, the
+//!    environment freezes with the request in flight: after the thaw (next invocation) the
+//!    request either completes or fails on its timeout (the monotonic clock kept running) or
+//!    on a connection the collector closed meanwhile, and is then retried. A request the
+//!    collector had already stored before the freeze may be stored twice: delivery is
+//!    at-least-once, de-duplicate on (`env_id`, `coldmark`, `seq`/`timestamp`) if it matters.
+//!    An environment that is never thawed gets its SHUTDOWN (Lambda sends one before reclaiming
+//!    it), where step 2 applies.
+//! 2. **At SHUTDOWN**, within the 2 s shutdown deadline: `flush(budget)` (the extension uses
+//!    about 1.5 s) drains the queue; retries and `Retry-After` waits are only started if they
+//!    end before the budget does, and each request's timeout is cut to the budget left. At the
+//!    end of the budget everything still queued or in flight is counted as dropped.
+//!
+//! # Retries and accounting
+//! See [`retry`]: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
+//! (default 3) with exponential backoff; other 4xx are not. Every record ends in exactly one of
+//! `delivered` or `dropped` (full queue, rejected batch, retries exhausted, budget ended, or
+//! enqueued after the sink closed). The only record that cannot be reported in a `shutdown`
+//! marker is the `shutdown` marker itself; its loss is logged.
+//!
+//! # Transport
+//! reqwest (HTTP/1.1, rustls with ring, no HTTP/2), TCP_NODELAY, connect timeout and request
+//! timeout both `COLDMARK_HTTP_TIMEOUT_MS`. Errors are logged without their URL: endpoints can
+//! carry credentials, and header values are marked sensitive.
+
+pub mod body;
+pub mod config;
+pub mod retry;
+
+use std::collections::VecDeque;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub use config::{Format, HttpConfig};
+use retry::{Attempt, Verdict};
+
+/// What a [`HttpSink::flush`] achieved. Counts are totals over the sink's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Records the collector accepted (2xx).
+    pub delivered: u64,
+    /// Records that could not be delivered (same as [`HttpSink::dropped`]).
+    pub dropped: u64,
+    /// Of `dropped`, those abandoned by this flush because its budget ended.
+    pub abandoned: u64,
+    /// True when the queue was drained within the budget.
+    pub complete: bool,
+}
+
+/// Handle to the queue and its background sender. Cheap to call from the invocation path.
+pub struct HttpSink {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the sender (kick, flush).
+    wake: Notify,
+    /// Signalled when the sender has nothing queued and nothing in flight.
+    idle: Notify,
+    queue_records: usize,
+    queue_bytes: usize,
+    batch_records: usize,
+    batch_bytes: usize,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<String>,
+    queued_bytes: usize,
+    /// Records of the batch the sender is working on.
+    in_flight: usize,
+    /// Set by `flush`: no attempt or wait may run past it.
+    deadline: Option<Instant>,
+    /// A flush ran out of budget: everything was counted; later records are dropped and the
+    /// sender's late outcomes are ignored (so nothing is counted twice).
+    closed: bool,
+    delivered: u64,
+    dropped: u64,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock would be a bug in a few lines of arithmetic; carry on
+        // with the data rather than take the extension down.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes the next batch and marks it in flight; empty when there is nothing to send.
+    fn take_batch(&self) -> Vec<String> {
+        let mut state = self.state();
+        if state.closed {
+            return Vec::new();
+        }
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(next) = state.queue.front() {
+            if !batch.is_empty()
+                && (batch.len() >= self.batch_records || bytes + next.len() > self.batch_bytes)
+            {
+                break;
+            }
+            let record = state.queue.pop_front().expect("front exists");
+            state.queued_bytes -= record.len();
+            bytes += record.len();
+            batch.push(record);
+        }
+        state.in_flight = batch.len();
+        batch
+    }
+
+    /// Records the outcome of the in-flight batch, unless a flush already counted it.
+    fn settle(&self, delivered: bool) {
+        let mut state = self.state();
+        if state.closed {
+            return;
+        }
+        let n = std::mem::take(&mut state.in_flight) as u64;
+        if delivered {
+            state.delivered += n;
+        } else {
+            state.dropped += n;
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        let state = self.state();
+        state.closed || (state.queue.is_empty() && state.in_flight == 0)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.state().deadline
+    }
+}
+
+impl HttpSink {
+    /// Reads the configuration (see [`HttpConfig::from_env`]) and starts the sink on the current
+    /// tokio runtime. `None` when the sink is not selected or cannot run; warnings say why.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> (Option<HttpSink>, Vec<String>) {
+        let (config, mut warnings) = HttpConfig::from_env(env);
+        let Some(config) = config else {
+            return (None, warnings);
+        };
+        match HttpSink::start(config) {
+            Ok(sink) => (Some(sink), warnings),
+            Err(why) => {
+                warnings.push(format!("COLDMARK_SINK: HTTP sink off: {why}"));
+                (None, warnings)
+            }
+        }
+    }
+
+    /// Builds the client and spawns the sender on the current tokio runtime.
+    pub fn start(config: HttpConfig) -> Result<HttpSink, String> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| "no tokio runtime to run the sender on".to_string())?;
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .connect_timeout(config.timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("coldmark/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            idle: Notify::new(),
+            queue_records: config.queue_records,
+            queue_bytes: config.queue_bytes,
+            batch_records: config.batch_records,
+            batch_bytes: config.batch_bytes,
+        });
+        runtime.spawn(sender(shared.clone(), client, config));
+        Ok(HttpSink { shared })
+    }
+
+    /// Queues one marker line (trailing newline optional). Never blocks, never sends.
+    pub fn enqueue(&self, line: &str) {
+        let line = line.trim_end_matches(['\n', '\r']);
+        let mut state = self.shared.state();
+        let fits = state.queue.len() < self.shared.queue_records
+            && state.queued_bytes + line.len() <= self.shared.queue_bytes;
+        if state.closed || !fits {
+            state.dropped += 1;
+            drop(state);
+            tracing::warn!("http sink: queue full or closed, marker dropped");
+            return;
+        }
+        state.queued_bytes += line.len();
+        state.queue.push_back(line.to_string());
+    }
+
+    /// Lets the sender start on what is queued. Never blocks.
+    pub fn kick(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Sends everything queued, waiting at most `budget`. Whatever is not delivered by then is
+    /// counted as dropped and the sink closes (later records are dropped). Can be called more
+    /// than once (e.g. before and after writing the `shutdown` marker).
+    pub async fn flush(&self, budget: Duration) -> FlushReport {
+        let deadline = Instant::now() + budget;
+        self.shared.state().deadline = Some(deadline);
+        self.shared.wake.notify_one();
+        let drained = tokio::time::timeout_at(deadline, self.wait_idle()).await.is_ok();
+        let mut state = self.shared.state();
+        let mut abandoned = 0;
+        if drained {
+            state.deadline = None;
+        } else if !state.closed {
+            abandoned = (state.queue.len() + state.in_flight) as u64;
+            state.dropped += abandoned;
+            state.queue.clear();
+            state.queued_bytes = 0;
+            state.in_flight = 0;
+            state.closed = true;
+        }
+        FlushReport {
+            delivered: state.delivered,
+            dropped: state.dropped,
+            abandoned,
+            complete: drained && !state.closed,
+        }
+    }
+
+    /// Records that could not be delivered so far.
+    pub fn dropped(&self) -> u64 {
+        self.shared.state().dropped
+    }
+
+    /// Records the collector accepted so far.
+    pub fn delivered(&self) -> u64 {
+        self.shared.state().delivered
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let mut notified = pin!(self.shared.idle.notified());
+            notified.as_mut().enable();
+            if self.shared.is_idle() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The background task: on each wake-up, sends batches until the queue is empty.
+async fn sender(shared: Arc<Shared>, client: reqwest::Client, config: HttpConfig) {
+    loop {
+        shared.wake.notified().await;
+        loop {
+            let batch = shared.take_batch();
+            if batch.is_empty() {
+                break;
+            }
+            let delivered = deliver(&shared, &client, &config, &batch).await;
+            shared.settle(delivered);
+        }
+        shared.idle.notify_waiters();
+    }
+}
+
+/// One batch: attempts with retries as [`retry`] decides, within any flush deadline.
+async fn deliver(
+    shared: &Shared,
+    client: &reqwest::Client,
+    config: &HttpConfig,
+    batch: &[String],
+) -> bool {
+    let body = match body::encode(batch, config.format, config.gzip) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!("http sink: cannot encode a batch ({e}); {} dropped", batch.len());
+            return false;
+        }
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut timeout = config.timeout;
+        if let Some(deadline) = shared.deadline() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            timeout = timeout.min(left);
+        }
+        let outcome = send_once(client, config, &body, timeout).await;
+        let verdict = retry::judge(outcome, attempt, config.backoff, retry::jitter());
+        let wait = match verdict {
+            Verdict::Delivered => return true,
+            Verdict::Rejected => {
+                tracing::warn!(
+                    "http sink: collector refused a batch ({outcome:?}); {} dropped, not retried",
+                    batch.len()
+                );
+                return false;
+            }
+            Verdict::Transient(wait) => wait,
+        };
+        let within_deadline = shared
+            .deadline()
+            .is_none_or(|deadline| Instant::now() + wait < deadline);
+        if attempt > config.retries || wait > retry::MAX_WAIT || !within_deadline {
+            tracing::warn!(
+                "http sink: giving up on a batch after {attempt} attempt(s) ({outcome:?}); {} dropped",
+                batch.len()
+            );
+            return false;
+        }
+        tracing::debug!("http sink: attempt {attempt} failed ({outcome:?}); retrying in {wait:?}");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn send_once(
+    client: &reqwest::Client,
+    config: &HttpConfig,
+    body: &body::Body,
+    timeout: Duration,
+) -> Attempt {
+    let mut request = client
+        .post(config.endpoint.clone())
+        .timeout(timeout)
+        .header(CONTENT_TYPE, HeaderValue::from_static(body.content_type));
+    if body.gzip {
+        request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    // User headers last: they replace ours of the same name (e.g. a content type).
+    let response = request
+        .headers(config.headers.clone())
+        .body(body.bytes.clone())
+        .send()
+        .await;
+    match response {
+        Ok(response) => {
+            let status = response.status();
+            let retry_after = retry::parse_retry_after(response.headers().get(RETRY_AFTER));
+            // Read the (small) answer so the connection can be reused; its content is not
+            // logged (collectors echo request data in error messages).
+            if response.bytes().await.is_err() && status.is_success() {
+                tracing::debug!("http sink: answer body cut short after {status}");
+            }
+            Attempt::Status(status, retry_after)
+        }
+        Err(e) => {
+            tracing::debug!("http sink: request failed: {}", e.without_url());
+            Attempt::Transport
+        }
+    }
+}

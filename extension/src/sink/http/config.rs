@@ -1,0 +1,401 @@
+//! The HTTP sink's settings, read from the environment.
+//!
+//! Reading never fails: a bad value becomes one warning that names the variable (never its
+//! value — endpoints and headers carry credentials) and either a default or a disabled sink.
+//! Without a usable endpoint or with unusable headers the sink is off: sending without the
+//! user's auth header would only be rejected and counted as dropped, so "off, with a warning"
+//! is the clearer degradation. Everything else falls back to its default.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::Url;
+
+/// How a batch is framed in the request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line (`application/x-ndjson`): what ClickHouse's `JSONEachRow`,
+    /// Loki-style and most log collectors ingest.
+    Ndjson,
+    /// One JSON array of objects (`application/json`), for collectors that want a document.
+    JsonArray,
+}
+
+/// Everything the sink needs, validated.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub endpoint: Url,
+    /// User headers, all marked sensitive so that no debug output shows them.
+    pub headers: HeaderMap,
+    pub format: Format,
+    pub gzip: bool,
+    /// Per request (connect + send + response). Also the connect timeout.
+    pub timeout: Duration,
+    /// Retries after the first attempt, for 5xx, 429, connection errors and timeouts.
+    pub retries: u32,
+    /// The first retry waits this long; each further one twice as long (with jitter).
+    pub backoff: Duration,
+    /// Queue bounds: records beyond either are dropped (and counted) at enqueue.
+    pub queue_records: usize,
+    pub queue_bytes: usize,
+    /// Batch bounds: one request carries at most this many records / bytes (a single larger
+    /// record still goes alone).
+    pub batch_records: usize,
+    pub batch_bytes: usize,
+}
+
+pub const DEFAULT_TIMEOUT_MS: u64 = 1_000;
+pub const DEFAULT_RETRIES: u32 = 3;
+pub const DEFAULT_BACKOFF_MS: u64 = 100;
+pub const DEFAULT_QUEUE_RECORDS: usize = 1_000;
+pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_BATCH_RECORDS: usize = 100;
+pub const DEFAULT_BATCH_BYTES: usize = 256 * 1024;
+
+impl HttpConfig {
+    /// A configuration with defaults for everything but the endpoint (tests and embedders).
+    pub fn new(endpoint: Url) -> Self {
+        HttpConfig {
+            endpoint,
+            headers: HeaderMap::new(),
+            format: Format::Ndjson,
+            gzip: false,
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            retries: DEFAULT_RETRIES,
+            backoff: Duration::from_millis(DEFAULT_BACKOFF_MS),
+            queue_records: DEFAULT_QUEUE_RECORDS,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+            batch_records: DEFAULT_BATCH_RECORDS,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+        }
+    }
+
+    /// Reads the `COLDMARK_HTTP_*` variables. `None` when the sink is not selected in
+    /// `COLDMARK_SINK` or cannot work; the warnings say why.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> (Option<HttpConfig>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let selected = env("COLDMARK_SINK").is_some_and(|sinks| {
+            sinks
+                .split(',')
+                .any(|s| s.trim().eq_ignore_ascii_case("http"))
+        });
+        let endpoint = env("COLDMARK_HTTP_ENDPOINT").filter(|v| !v.trim().is_empty());
+        if !selected {
+            if endpoint.is_some() {
+                warnings.push(
+                    "COLDMARK_HTTP_ENDPOINT is set but COLDMARK_SINK does not include \"http\": \
+                     HTTP sink off"
+                        .to_string(),
+                );
+            }
+            return (None, warnings);
+        }
+        let Some(endpoint) = endpoint else {
+            warnings.push(
+                "COLDMARK_SINK includes \"http\" but COLDMARK_HTTP_ENDPOINT is not set: HTTP sink off"
+                    .to_string(),
+            );
+            return (None, warnings);
+        };
+        let endpoint = match Url::parse(endpoint.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => url,
+            _ => {
+                warnings.push(
+                    "COLDMARK_HTTP_ENDPOINT is not an http:// or https:// URL: HTTP sink off"
+                        .to_string(),
+                );
+                return (None, warnings);
+            }
+        };
+        let mut config = HttpConfig::new(endpoint);
+        if let Some(raw) = env("COLDMARK_HTTP_HEADERS") {
+            match parse_headers(&raw) {
+                Ok(headers) => config.headers = headers,
+                Err(why) => {
+                    warnings.push(format!("COLDMARK_HTTP_HEADERS: {why}: HTTP sink off"));
+                    return (None, warnings);
+                }
+            }
+        }
+        if let Some(raw) = env("COLDMARK_HTTP_FORMAT") {
+            match raw.trim().to_ascii_lowercase().as_str() {
+                "" | "ndjson" | "jsonl" | "json-lines" => config.format = Format::Ndjson,
+                "json-array" | "json_array" | "array" => config.format = Format::JsonArray,
+                _ => warnings.push(
+                    "COLDMARK_HTTP_FORMAT is neither \"ndjson\" nor \"json-array\": using ndjson"
+                        .to_string(),
+                ),
+            }
+        }
+        if let Some(raw) = env("COLDMARK_HTTP_GZIP") {
+            match parse_bool(&raw) {
+                Some(on) => config.gzip = on,
+                None => warnings.push(
+                    "COLDMARK_HTTP_GZIP is not a boolean (true/false): gzip off".to_string(),
+                ),
+            }
+        }
+        let mut number = |name: &str, min: u64, max: u64, default: u64| -> u64 {
+            match env(name) {
+                None => default,
+                Some(raw) => match raw.trim().parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => n,
+                    _ => {
+                        warnings.push(format!(
+                            "{name} is not a whole number in {min}..={max}: using {default}"
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        config.timeout =
+            Duration::from_millis(number("COLDMARK_HTTP_TIMEOUT_MS", 1, 60_000, DEFAULT_TIMEOUT_MS));
+        config.retries = number("COLDMARK_HTTP_RETRIES", 0, 10, DEFAULT_RETRIES.into()) as u32;
+        config.backoff = Duration::from_millis(number(
+            "COLDMARK_HTTP_BACKOFF_MS",
+            1,
+            10_000,
+            DEFAULT_BACKOFF_MS,
+        ));
+        config.queue_records = number(
+            "COLDMARK_HTTP_QUEUE_RECORDS",
+            1,
+            100_000,
+            DEFAULT_QUEUE_RECORDS as u64,
+        ) as usize;
+        config.queue_bytes = number(
+            "COLDMARK_HTTP_QUEUE_BYTES",
+            1024,
+            64 * 1024 * 1024,
+            DEFAULT_QUEUE_BYTES as u64,
+        ) as usize;
+        config.batch_records = number(
+            "COLDMARK_HTTP_BATCH_RECORDS",
+            1,
+            10_000,
+            DEFAULT_BATCH_RECORDS as u64,
+        ) as usize;
+        (Some(config), warnings)
+    }
+}
+
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// `name=value,name2=value2`, as `OTEL_EXPORTER_OTLP_HEADERS`: entries split on `,`, name and
+/// value split on the first `=`, both trimmed, values percent-decoded (so a value may contain
+/// `,` as `%2C`). Errors name the entry's position or header name, never a value.
+pub fn parse_headers(raw: &str) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (index, entry) in raw.split(',').enumerate() {
+        let position = index + 1;
+        if entry.trim().is_empty() {
+            continue;
+        }
+        let Some((name, value)) = entry.split_once('=') else {
+            return Err(format!("entry {position} is not name=value"));
+        };
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("entry {position} has an invalid header name"))?;
+        let decoded = percent_decode(value.trim())
+            .ok_or_else(|| format!("the value of {name} is not valid percent-encoding"))?;
+        let mut value = HeaderValue::from_bytes(&decoded)
+            .map_err(|_| format!("the value of {name} is not a valid header value"))?;
+        value.set_sensitive(true);
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// `%XX` → byte; a `%` not followed by two hex digits is an error (a truncated copy-paste of a
+/// token is better reported than sent).
+fn percent_decode(raw: &str) -> Option<Vec<u8>> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> (Option<HttpConfig>, Vec<String>) {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        HttpConfig::from_env(&move |name| map.get(name).cloned())
+    }
+
+    const SECRET: &str = "s3cr3t-T0KEN";
+
+    fn assert_no_secret(warnings: &[String]) {
+        for w in warnings {
+            assert!(!w.contains(SECRET), "warning reveals a value: {w}");
+            assert!(!w.contains("example.invalid"), "warning reveals the endpoint: {w}");
+        }
+    }
+
+    #[test]
+    fn off_unless_selected() {
+        let (config, warnings) = read(&[]);
+        assert!(config.is_none());
+        assert!(warnings.is_empty());
+        let (config, warnings) = read(&[("COLDMARK_SINK", "stdout")]);
+        assert!(config.is_none() && warnings.is_empty());
+    }
+
+    #[test]
+    fn endpoint_without_selection_warns() {
+        let (config, warnings) = read(&[
+            ("COLDMARK_SINK", "stdout"),
+            ("COLDMARK_HTTP_ENDPOINT", "http://example.invalid/"),
+        ]);
+        assert!(config.is_none());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("COLDMARK_SINK"));
+        assert_no_secret(&warnings);
+    }
+
+    #[test]
+    fn selected_without_endpoint_warns() {
+        let (config, warnings) = read(&[("COLDMARK_SINK", "stdout, HTTP")]);
+        assert!(config.is_none());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("COLDMARK_HTTP_ENDPOINT"));
+    }
+
+    #[test]
+    fn bad_endpoint_disables_without_printing_it() {
+        for bad in [
+            "example.invalid/s3cr3t-T0KEN",
+            "ftp://example.invalid/",
+            "http://",
+        ] {
+            let (config, warnings) = read(&[
+                ("COLDMARK_SINK", "http"),
+                ("COLDMARK_HTTP_ENDPOINT", bad),
+            ]);
+            assert!(config.is_none(), "{bad}");
+            assert_eq!(warnings.len(), 1);
+            assert!(warnings[0].contains("COLDMARK_HTTP_ENDPOINT"));
+            assert_no_secret(&warnings);
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let (config, warnings) = read(&[
+            ("COLDMARK_SINK", "stdout,http"),
+            ("COLDMARK_HTTP_ENDPOINT", "https://example.invalid/ingest?x=1"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let config = config.unwrap();
+        assert_eq!(config.format, Format::Ndjson);
+        assert!(!config.gzip);
+        assert_eq!(config.timeout, Duration::from_millis(DEFAULT_TIMEOUT_MS));
+        assert_eq!(config.retries, DEFAULT_RETRIES);
+        assert!(config.headers.is_empty());
+    }
+
+    #[test]
+    fn all_settings() {
+        let (config, warnings) = read(&[
+            ("COLDMARK_SINK", "http"),
+            ("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1:8123/"),
+            (
+                "COLDMARK_HTTP_HEADERS",
+                "Authorization=Bearer%20s3cr3t-T0KEN, X-Scope = a%2Cb ,",
+            ),
+            ("COLDMARK_HTTP_FORMAT", "json-array"),
+            ("COLDMARK_HTTP_GZIP", "TRUE"),
+            ("COLDMARK_HTTP_TIMEOUT_MS", "250"),
+            ("COLDMARK_HTTP_RETRIES", "0"),
+            ("COLDMARK_HTTP_QUEUE_RECORDS", "5"),
+            ("COLDMARK_HTTP_BATCH_RECORDS", "2"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let config = config.unwrap();
+        assert_eq!(
+            config.headers["authorization"].as_bytes(),
+            b"Bearer s3cr3t-T0KEN"
+        );
+        assert!(config.headers["authorization"].is_sensitive());
+        assert_eq!(config.headers["x-scope"].as_bytes(), b"a,b");
+        assert_eq!(config.format, Format::JsonArray);
+        assert!(config.gzip);
+        assert_eq!(config.timeout, Duration::from_millis(250));
+        assert_eq!(config.retries, 0);
+        assert_eq!(config.queue_records, 5);
+        assert_eq!(config.batch_records, 2);
+        assert!(!format!("{config:?}").contains(SECRET), "Debug shows a header value");
+    }
+
+    #[test]
+    fn bad_headers_disable_and_never_show_values() {
+        for bad in [
+            "s3cr3t-T0KEN",
+            "Authorization=Bearer%2s3cr3t-T0KEN",
+            "Bad Name=s3cr3t-T0KEN",
+            "Authorization=s3cr3t-T0KEN%0A",
+        ] {
+            let (config, warnings) = read(&[
+                ("COLDMARK_SINK", "http"),
+                ("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1:1/"),
+                ("COLDMARK_HTTP_HEADERS", bad),
+            ]);
+            assert!(config.is_none(), "{bad}");
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].starts_with("COLDMARK_HTTP_HEADERS"));
+            assert_no_secret(&warnings);
+        }
+    }
+
+    #[test]
+    fn bad_values_fall_back_with_one_warning_each() {
+        let (config, warnings) = read(&[
+            ("COLDMARK_SINK", "http"),
+            ("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1:1/"),
+            ("COLDMARK_HTTP_FORMAT", "xml"),
+            ("COLDMARK_HTTP_GZIP", "maybe"),
+            ("COLDMARK_HTTP_TIMEOUT_MS", "-5"),
+            ("COLDMARK_HTTP_RETRIES", "many"),
+            ("COLDMARK_HTTP_QUEUE_BYTES", "1"),
+        ]);
+        let config = config.expect("sink stays on");
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        for (warning, var) in warnings.iter().zip([
+            "COLDMARK_HTTP_FORMAT",
+            "COLDMARK_HTTP_GZIP",
+            "COLDMARK_HTTP_TIMEOUT_MS",
+            "COLDMARK_HTTP_RETRIES",
+            "COLDMARK_HTTP_QUEUE_BYTES",
+        ]) {
+            assert!(warning.starts_with(var), "{warning}");
+        }
+        assert_eq!(config.format, Format::Ndjson);
+        assert!(!config.gzip);
+        assert_eq!(config.timeout, Duration::from_millis(DEFAULT_TIMEOUT_MS));
+        assert_eq!(config.retries, DEFAULT_RETRIES);
+        assert_eq!(config.queue_bytes, DEFAULT_QUEUE_BYTES);
+    }
+}
