@@ -1,1 +1,241 @@
-fn main() {}
+//! `coldmark-sandbox`: run the experiment (`experiment`), serve the sandbox for the AWS CLI
+//! (`serve`), or repeat the experiment's client loop against a real Function URL (`probe`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use coldmark_sandbox::artifacts::ArtifactOptions;
+use coldmark_sandbox::control_plane::DEFAULT_MAX_ENVIRONMENTS;
+use coldmark_sandbox::experiment::{self, ExperimentOptions};
+use coldmark_sandbox::output::Printer;
+use coldmark_sandbox::{probe, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "coldmark-sandbox",
+    version,
+    about = "A local AWS Lambda execution environment, and the cold-start experiment on it"
+)]
+struct Cli {
+    /// More diagnostics on stderr (-v: info, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the experiment: change USER mid-stream and watch a new environment init.
+    Experiment(ExperimentArgs),
+    /// Serve the function (Lambda API + Function URL) until Ctrl-C, for the AWS CLI or SDKs.
+    Serve(ServeArgs),
+    /// The experiment's client loop against any Function URL (e.g. a real one on AWS).
+    Probe(ProbeArgs),
+}
+
+/// What to run and how: shared by `experiment` and `serve`.
+#[derive(Args, Clone)]
+struct SandboxArgs {
+    /// The function's bootstrap executable (default: build coldmark-clock from this workspace).
+    #[arg(long, value_name = "PATH")]
+    function: Option<PathBuf>,
+    /// A layer directory (laid out like /opt) or zip; repeatable (default: build the coldmark
+    /// extension into a temporary layer).
+    #[arg(long, value_name = "DIR_OR_ZIP")]
+    layer: Vec<PathBuf>,
+    /// Run without any layer (no extension, no markers).
+    #[arg(long, conflicts_with = "layer")]
+    no_layer: bool,
+    /// Command prefix for every process, e.g. "qemu-aarch64-static -L /usr/aarch64-linux-gnu".
+    #[arg(long, value_name = "CMD ARGS")]
+    launcher: Option<String>,
+    /// Do not SIGSTOP the processes between invocations.
+    #[arg(long)]
+    no_freeze: bool,
+    /// Environments that may initialise or run at once; beyond it requests get 429.
+    #[arg(long, default_value_t = DEFAULT_MAX_ENVIRONMENTS)]
+    max_environments: usize,
+    /// Cargo profile for what the sandbox builds itself.
+    #[arg(long, default_value = "release")]
+    cargo_profile: String,
+    /// Print every log line of the environments, not only coldmark's markers.
+    #[arg(long)]
+    show_logs: bool,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SandboxArgs {
+    fn artifacts(&self) -> ArtifactOptions {
+        ArtifactOptions {
+            function: self.function.clone(),
+            layers: self.layer.clone(),
+            no_layer: self.no_layer,
+            launcher: self.launcher.clone(),
+            cargo_profile: self.cargo_profile.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct ExperimentArgs {
+    /// Milliseconds between requests.
+    #[arg(long, default_value_t = 500)]
+    interval_ms: u64,
+    /// Requests in all.
+    #[arg(long, default_value_t = 12)]
+    requests: usize,
+    /// Change USER after this many requests.
+    #[arg(long, default_value_t = 6)]
+    change_after: usize,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Port of the Lambda API (0: any free port; the endpoints are printed).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Port of the Function URL (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    url_port: u16,
+    /// The function's name.
+    #[arg(long, default_value = experiment::FUNCTION_NAME)]
+    function_name: String,
+    /// An environment variable of the function, KEY=VALUE; repeatable (default USER=user).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    env: Vec<(String, String)>,
+    /// Memory size in MB.
+    #[arg(long, default_value_t = 128)]
+    memory: u32,
+    /// Function timeout in seconds.
+    #[arg(long, default_value_t = 3)]
+    timeout: u64,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    /// The Function URL.
+    #[arg(long)]
+    url: String,
+    /// Milliseconds between requests.
+    #[arg(long, default_value_t = 500)]
+    interval_ms: u64,
+    /// Requests in all.
+    #[arg(long, default_value_t = 12)]
+    requests: usize,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))?;
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Experiment(args) => {
+            let printer = Printer {
+                json: args.sandbox.json,
+            };
+            if args.change_after == 0 || args.change_after >= args.requests {
+                eprintln!("error: --change-after must be between 1 and --requests - 1");
+                return ExitCode::from(2);
+            }
+            let options = ExperimentOptions {
+                interval: Duration::from_millis(args.interval_ms),
+                requests: args.requests,
+                change_after: args.change_after,
+                artifacts: args.sandbox.artifacts(),
+                freeze: !args.sandbox.no_freeze,
+                max_environments: args.sandbox.max_environments,
+                show_logs: args.sandbox.show_logs,
+                ..ExperimentOptions::default()
+            };
+            experiment::run(options, printer).await.map(|_| ())
+        }
+        Command::Serve(args) => {
+            let printer = Printer {
+                json: args.sandbox.json,
+            };
+            let environment: BTreeMap<String, String> = if args.env.is_empty() {
+                BTreeMap::from([("USER".to_owned(), "user".to_owned())])
+            } else {
+                args.env.into_iter().collect()
+            };
+            let options = serve::ServeOptions {
+                lambda_api_port: args.port,
+                function_url_port: args.url_port,
+                function_name: args.function_name,
+                environment,
+                memory_mb: args.memory,
+                timeout: Duration::from_secs(args.timeout),
+                artifacts: args.sandbox.artifacts(),
+                freeze: !args.sandbox.no_freeze,
+                max_environments: args.sandbox.max_environments,
+                show_logs: args.sandbox.show_logs,
+            };
+            serve::run(options, printer, shutdown_signal()).await
+        }
+        Command::Probe(args) => {
+            let printer = Printer { json: args.json };
+            probe::run(
+                &args.url,
+                Duration::from_millis(args.interval_ms),
+                args.requests,
+                &printer,
+            )
+            .await
+            .map(|_| ())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM: stop serving and spin every environment down.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}

@@ -1,0 +1,610 @@
+//! The front door: one function, its current configuration, and the pool of execution
+//! environments that serve it — the part of Lambda a user talks to.
+//!
+//! Why a pool and not one environment: the experiment is about *which* environment answers.
+//! Lambda reuses an idle environment of the current configuration, starts a new one when every
+//! environment is busy (a scale-out cold start, up to a concurrency limit, then 429), and after
+//! `UpdateFunctionConfiguration` never hands a request to an environment of the old
+//! configuration again: idle ones are spun down (SHUTDOWN, reason `spindown`) at once, busy ones
+//! when their invocation ends. The next request pays for a new init. That is the behaviour the
+//! experiment observes, so it is the behaviour modelled here.
+//!
+//! The HTTP faces live in submodules: [`lambda_api`] (the REST API the AWS CLI and SDKs call with
+//! `--endpoint-url`) and [`function_url`] (a Function URL, payload format 2.0).
+
+pub mod configuration;
+pub mod function_url;
+pub mod lambda_api;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, Notify};
+use tokio::task::JoinHandle;
+
+use crate::environment::{
+    Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest, InvokeResponse,
+    LogLine, LogSink, LogSource, ShutdownReason,
+};
+
+/// Lambda's default account concurrency is 1000; a laptop is not a fleet, so the sandbox starts
+/// lower and lets the user raise it (`--max-environments`).
+pub const DEFAULT_MAX_ENVIRONMENTS: usize = 10;
+
+/// How much of an invocation's log `LogType: Tail` returns, as on Lambda.
+pub const LOG_TAIL_BYTES: usize = 4096;
+
+/// Platform knobs of the front door.
+#[derive(Clone, Debug)]
+pub struct ControlPlaneOptions {
+    /// Environments that may be initialising or busy at once; one more request gets 429.
+    pub max_environments: usize,
+    /// Passed to every environment started.
+    pub environment: EnvironmentOptions,
+    /// The region reported in ARNs.
+    pub region: String,
+}
+
+impl Default for ControlPlaneOptions {
+    fn default() -> Self {
+        Self {
+            max_environments: DEFAULT_MAX_ENVIRONMENTS,
+            environment: EnvironmentOptions::default(),
+            region: "us-east-1".to_owned(),
+        }
+    }
+}
+
+/// Something the front door did, for observers (the experiment's verdict, tests).
+#[derive(Clone, Debug)]
+pub enum ControlPlaneEvent {
+    /// A new execution environment finished its init phase.
+    EnvironmentStarted {
+        env_id: String,
+        revision: u64,
+        /// Wall time of `Environment::start`, measured here.
+        start_ms: f64,
+    },
+    /// An invocation was answered.
+    Invoked {
+        request_id: String,
+        env_id: String,
+        /// The environment was started for this request.
+        cold_start: bool,
+        init_duration_ms: Option<f64>,
+    },
+    /// The configuration changed; environments of older revisions will not be used again.
+    ConfigurationUpdated { revision: u64 },
+    /// An environment was shut down.
+    EnvironmentStopped {
+        env_id: String,
+        reason: ShutdownReason,
+        killed: Vec<String>,
+    },
+}
+
+/// Why an invocation got no answer from the function.
+#[derive(Debug)]
+pub enum InvokeError {
+    /// Every allowed environment is busy (Lambda: 429 `TooManyRequestsException`).
+    TooManyRequests { limit: usize },
+    /// A new environment could not be initialised.
+    InitFailed(anyhow::Error),
+    /// The environment failed while invoking (not a function error: those are responses).
+    Environment(anyhow::Error),
+    /// The sandbox is shutting down.
+    Closed,
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvokeError::TooManyRequests { limit } => {
+                write!(f, "rate exceeded: all {limit} environments are busy")
+            }
+            InvokeError::InitFailed(e) => write!(f, "init failed: {e:#}"),
+            InvokeError::Environment(e) => write!(f, "environment failed: {e:#}"),
+            InvokeError::Closed => write!(f, "the sandbox is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for InvokeError {}
+
+/// One answered invocation.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub request_id: String,
+    pub env_id: String,
+    /// The environment was started for this request.
+    pub cold_start: bool,
+    pub response: InvokeResponse,
+    /// The invocation's log lines, when asked for (`LogType: Tail`).
+    pub log: Vec<LogLine>,
+}
+
+/// The function as configured now. `revision` increases with every update; an environment
+/// remembers the revision it was started with.
+#[derive(Clone, Debug)]
+pub struct FunctionState {
+    pub config: FunctionConfig,
+    pub artifacts: Artifacts,
+    pub revision: u64,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// A change to the configuration (the fields of UpdateFunctionConfiguration the sandbox honours).
+#[derive(Clone, Debug, Default)]
+pub struct ConfigUpdate {
+    /// Replaces all user variables when given (as Lambda does).
+    pub environment: Option<std::collections::BTreeMap<String, String>>,
+    pub memory_mb: Option<u32>,
+    pub timeout: Option<Duration>,
+    pub handler: Option<String>,
+}
+
+struct IdleEnvironment {
+    env: Environment,
+    revision: u64,
+}
+
+struct Pool {
+    function: FunctionState,
+    idle: Vec<IdleEnvironment>,
+    /// Environments initialising or invoking: what the concurrency limit counts.
+    in_flight: usize,
+    closed: bool,
+}
+
+struct Inner {
+    pool: Mutex<Pool>,
+    options: ControlPlaneOptions,
+    logs: LogSink,
+    events: broadcast::Sender<ControlPlaneEvent>,
+    /// Spindowns run in the background (an update answers at once, as on Lambda); `close` waits
+    /// for them so no process outlives the sandbox.
+    shutdowns: Mutex<Vec<JoinHandle<()>>>,
+    idle_changed: Notify,
+}
+
+/// The function and its environments. Cheap to clone; all clones share one pool.
+#[derive(Clone)]
+pub struct ControlPlane {
+    inner: Arc<Inner>,
+}
+
+/// Where a served control plane listens.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoints {
+    /// The Lambda REST API (`aws --endpoint-url http://<this>`).
+    pub lambda_api: SocketAddr,
+    /// The Function URL.
+    pub function_url: SocketAddr,
+}
+
+/// The two servers of a control plane; dropping it does not stop them, [`Served::stop`] does.
+pub struct Served {
+    pub endpoints: Endpoints,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Served {
+    /// Stops accepting requests (environments are left to [`ControlPlane::close`]).
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl ControlPlane {
+    /// A control plane for one function. No environment is started until the first request.
+    pub fn new(
+        config: FunctionConfig,
+        artifacts: Artifacts,
+        options: ControlPlaneOptions,
+        logs: LogSink,
+    ) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let pool = Pool {
+            function: FunctionState {
+                config,
+                artifacts,
+                revision: 1,
+                last_modified: chrono::Utc::now(),
+            },
+            idle: Vec::new(),
+            in_flight: 0,
+            closed: false,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                pool: Mutex::new(pool),
+                options,
+                logs,
+                events,
+                shutdowns: Mutex::new(Vec::new()),
+                idle_changed: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn options(&self) -> &ControlPlaneOptions {
+        &self.inner.options
+    }
+
+    /// The log stream every environment writes to.
+    pub fn logs(&self) -> &LogSink {
+        &self.inner.logs
+    }
+
+    /// What the front door does, as it happens.
+    pub fn subscribe(&self) -> broadcast::Receiver<ControlPlaneEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The current configuration.
+    pub fn function(&self) -> FunctionState {
+        self.lock().function.clone()
+    }
+
+    /// Environments currently idle (started, not invoking).
+    pub fn idle_environments(&self) -> usize {
+        self.lock().idle.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.inner.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn emit(&self, event: ControlPlaneEvent) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Binds both HTTP faces on 127.0.0.1 (port 0 picks a free port) and serves them until
+    /// [`Served::stop`].
+    pub async fn serve(
+        &self,
+        lambda_api_port: u16,
+        function_url_port: u16,
+    ) -> anyhow::Result<Served> {
+        let api = TcpListener::bind(("127.0.0.1", lambda_api_port))
+            .await
+            .with_context(|| format!("binding the Lambda API on 127.0.0.1:{lambda_api_port}"))?;
+        let url = TcpListener::bind(("127.0.0.1", function_url_port))
+            .await
+            .with_context(|| {
+                format!("binding the Function URL on 127.0.0.1:{function_url_port}")
+            })?;
+        let endpoints = Endpoints {
+            lambda_api: api.local_addr()?,
+            function_url: url.local_addr()?,
+        };
+        let api_router = lambda_api::router(self.clone());
+        let url_router = function_url::router(self.clone(), endpoints.function_url);
+        let tasks = vec![
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(api, api_router).await {
+                    tracing::error!("Lambda API server stopped: {e}");
+                }
+            }),
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(url, url_router).await {
+                    tracing::error!("Function URL server stopped: {e}");
+                }
+            }),
+        ];
+        Ok(Served { endpoints, tasks })
+    }
+
+    /// Invokes the function: on an idle environment of the current configuration, or on a new
+    /// one. The invocation runs in its own task, so a caller that goes away (a closed HTTP
+    /// connection) cannot leave an environment half-invoked.
+    pub async fn invoke(
+        &self,
+        payload: bytes::Bytes,
+        tail_log: bool,
+    ) -> Result<Invocation, InvokeError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.invoke_inner(payload, tail_log).await })
+            .await
+            .unwrap_or_else(|e| {
+                Err(InvokeError::Environment(anyhow::anyhow!(
+                    "invocation task: {e}"
+                )))
+            })
+    }
+
+    async fn invoke_inner(
+        &self,
+        payload: bytes::Bytes,
+        tail_log: bool,
+    ) -> Result<Invocation, InvokeError> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        // Subscribed before anything runs so no line of this invocation is missed.
+        let log_rx = tail_log.then(|| self.inner.logs.subscribe());
+        let lease = self.acquire()?;
+        let guard = InFlight { plane: self };
+        let (env, revision, cold_start) = match lease {
+            Lease::Warm(idle) => (idle.env, idle.revision, false),
+            Lease::Cold(function) => {
+                let started = Instant::now();
+                let env = Environment::start(
+                    function.config.clone(),
+                    function.artifacts.clone(),
+                    self.inner.options.environment.clone(),
+                    self.inner.logs.clone(),
+                )
+                .await
+                .map_err(InvokeError::InitFailed)?;
+                self.emit(ControlPlaneEvent::EnvironmentStarted {
+                    env_id: env.id().to_owned(),
+                    revision: function.revision,
+                    start_ms: started.elapsed().as_secs_f64() * 1000.0,
+                });
+                (env, function.revision, true)
+            }
+        };
+        let result = env
+            .invoke(InvokeRequest {
+                payload,
+                request_id: Some(request_id.clone()),
+            })
+            .await;
+        let env_id = env.id().to_owned();
+        self.release(env, revision);
+        drop(guard);
+        let response = result.map_err(InvokeError::Environment)?;
+        self.emit(ControlPlaneEvent::Invoked {
+            request_id: request_id.clone(),
+            env_id: env_id.clone(),
+            cold_start,
+            init_duration_ms: response.report.init_duration_ms,
+        });
+        let log = match log_rx {
+            Some(rx) => collect_log(rx, &env_id, &request_id).await,
+            None => Vec::new(),
+        };
+        Ok(Invocation {
+            request_id,
+            env_id,
+            cold_start,
+            response,
+            log,
+        })
+    }
+
+    fn acquire(&self) -> Result<Lease, InvokeError> {
+        let mut pool = self.lock();
+        if pool.closed {
+            return Err(InvokeError::Closed);
+        }
+        let current = pool.function.revision;
+        // Most recently used first, as Lambda tends to: the warmest environment answers.
+        if let Some(pos) = pool.idle.iter().rposition(|idle| idle.revision == current) {
+            let idle = pool.idle.remove(pos);
+            pool.in_flight += 1;
+            return Ok(Lease::Warm(idle));
+        }
+        if pool.in_flight >= self.inner.options.max_environments {
+            return Err(InvokeError::TooManyRequests {
+                limit: self.inner.options.max_environments,
+            });
+        }
+        pool.in_flight += 1;
+        Ok(Lease::Cold(pool.function.clone()))
+    }
+
+    /// Returns an environment after an invocation: back to idle if its configuration is still
+    /// current, otherwise spun down.
+    fn release(&self, env: Environment, revision: u64) {
+        let mut pool = self.lock();
+        if !pool.closed && revision == pool.function.revision {
+            pool.idle.push(IdleEnvironment { env, revision });
+            drop(pool);
+            self.inner.idle_changed.notify_waiters();
+        } else {
+            drop(pool);
+            self.spin_down(env, ShutdownReason::Spindown);
+        }
+    }
+
+    fn spin_down(&self, env: Environment, reason: ShutdownReason) {
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            let env_id = env.id().to_owned();
+            tracing::debug!(
+                env_id,
+                reason = reason.as_str(),
+                "shutting down environment"
+            );
+            let outcome = env.shutdown(reason).await;
+            this.emit(ControlPlaneEvent::EnvironmentStopped {
+                env_id,
+                reason,
+                killed: outcome.killed,
+            });
+        });
+        let mut shutdowns = self
+            .inner
+            .shutdowns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        shutdowns.retain(|t| !t.is_finished());
+        shutdowns.push(task);
+    }
+
+    /// UpdateFunctionConfiguration: the new configuration applies to the next request; idle
+    /// environments of the old one are spun down now, busy ones when they finish.
+    pub fn update(&self, update: ConfigUpdate) -> FunctionState {
+        let mut pool = self.lock();
+        let function = &mut pool.function;
+        if let Some(vars) = update.environment {
+            function.config.environment = vars;
+        }
+        if let Some(memory) = update.memory_mb {
+            function.config.memory_mb = memory;
+        }
+        if let Some(timeout) = update.timeout {
+            function.config.timeout = timeout;
+        }
+        if let Some(handler) = update.handler {
+            function.config.handler = handler;
+        }
+        function.revision += 1;
+        function.last_modified = chrono::Utc::now();
+        let state = function.clone();
+        let stale: Vec<IdleEnvironment> = pool.idle.drain(..).collect();
+        drop(pool);
+        self.emit(ControlPlaneEvent::ConfigurationUpdated {
+            revision: state.revision,
+        });
+        for idle in stale {
+            self.spin_down(idle.env, ShutdownReason::Spindown);
+        }
+        state
+    }
+
+    /// Stops taking requests, waits (up to `grace`) for invocations in flight, spins every
+    /// environment down and waits for all shutdowns to finish.
+    pub async fn close(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        let idle = {
+            let mut pool = self.lock();
+            pool.closed = true;
+            pool.idle.drain(..).collect::<Vec<_>>()
+        };
+        for idle in idle {
+            self.spin_down(idle.env, ShutdownReason::Spindown);
+        }
+        // Busy environments are spun down by `release` (the pool is closed).
+        loop {
+            let notified = self.inner.idle_changed.notified();
+            if self.lock().in_flight == 0 || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            let _ = tokio::time::timeout_at(deadline, notified).await;
+        }
+        loop {
+            let tasks: Vec<JoinHandle<()>> = {
+                let mut shutdowns = self
+                    .inner
+                    .shutdowns
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                shutdowns.drain(..).collect()
+            };
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+enum Lease {
+    Warm(IdleEnvironment),
+    Cold(FunctionState),
+}
+
+/// Counts an environment against the concurrency limit for as long as a request holds it, even
+/// if the request fails half-way.
+struct InFlight<'a> {
+    plane: &'a ControlPlane,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut pool = self.plane.lock();
+        pool.in_flight = pool.in_flight.saturating_sub(1);
+        drop(pool);
+        self.plane.inner.idle_changed.notify_waiters();
+    }
+}
+
+/// The lines of one invocation: everything its environment logged since the request was taken,
+/// up to and including the platform's `REPORT` line for it. Lines reach the sink asynchronously,
+/// so this waits briefly for the `REPORT` line.
+async fn collect_log(
+    mut rx: broadcast::Receiver<LogLine>,
+    env_id: &str,
+    request_id: &str,
+) -> Vec<LogLine> {
+    let mut lines = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(line)) => {
+                if line.env_id != env_id {
+                    continue;
+                }
+                let is_report = line.source == LogSource::Platform
+                    && line.line.starts_with("REPORT")
+                    && line.line.contains(request_id);
+                lines.push(line);
+                if is_report {
+                    break;
+                }
+            }
+            Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
+                tracing::warn!("log tail missed {n} lines");
+            }
+            Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break,
+        }
+    }
+    lines
+}
+
+/// The last [`LOG_TAIL_BYTES`] of an invocation's log, as `X-Amz-Log-Result` carries it (before
+/// base64): whole lines where possible.
+pub fn log_tail(lines: &[LogLine]) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line.line);
+        text.push('\n');
+    }
+    if text.len() <= LOG_TAIL_BYTES {
+        return text;
+    }
+    let mut start = text.len() - LOG_TAIL_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str) -> LogLine {
+        LogLine {
+            env_id: "e".into(),
+            source: LogSource::Function,
+            time: chrono::Utc::now(),
+            line: text.into(),
+        }
+    }
+
+    #[test]
+    fn log_tail_keeps_the_last_4_kb() {
+        let lines: Vec<LogLine> = (0..200)
+            .map(|i| line(&format!("line {i:04} {}", "x".repeat(40))))
+            .collect();
+        let tail = log_tail(&lines);
+        assert_eq!(tail.len(), LOG_TAIL_BYTES);
+        assert!(tail.ends_with(&format!("line 0199 {}\n", "x".repeat(40))));
+    }
+
+    #[test]
+    fn short_logs_are_returned_whole() {
+        let tail = log_tail(&[line("START"), line("END")]);
+        assert_eq!(tail, "START\nEND\n");
+    }
+}

@@ -1,0 +1,718 @@
+//! The experiment behind coldmark, in one command: the clock function (with the coldmark layer)
+//! in the sandbox, a request every `--interval-ms` through the Function URL, `USER` changed from
+//! `user` to `user2` after `--change-after` requests through the same UpdateFunctionConfiguration
+//! call the AWS CLI makes, and a verdict: did the change cause a new init, between which requests,
+//! how long it took and who paid for it (function / extensions / coldmark itself).
+//!
+//! The verdict is built from what a user can see: the answers (`time_out_of_handler` changes
+//! only in a new environment) and the markers as they reach the sandbox's log sink (what
+//! CloudWatch Logs would hold). The sandbox's own bookkeeping only links requests to
+//! environments.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+
+use crate::artifacts::{self, ArtifactOptions};
+use crate::control_plane::configuration::{
+    EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
+};
+use crate::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
+use crate::environment::{EnvironmentOptions, FunctionConfig, LogLine, LogSource};
+use crate::output::{short, EndpointsRecord, LogRecord, Output, Printer};
+use crate::probe::{summarize, Prober, ResponseRecord};
+
+/// The function's name in the experiment.
+pub const FUNCTION_NAME: &str = "clock";
+
+/// What `experiment` was asked to do.
+#[derive(Clone, Debug)]
+pub struct ExperimentOptions {
+    pub interval: Duration,
+    pub requests: usize,
+    /// `USER` changes after this many requests.
+    pub change_after: usize,
+    pub user_before: String,
+    pub user_after: String,
+    pub artifacts: ArtifactOptions,
+    pub freeze: bool,
+    pub max_environments: usize,
+    /// Also print every log line of the environments, not only the markers.
+    pub show_logs: bool,
+}
+
+impl Default for ExperimentOptions {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(500),
+            requests: 12,
+            change_after: 6,
+            user_before: "user".into(),
+            user_after: "user2".into(),
+            artifacts: ArtifactOptions {
+                cargo_profile: "release".into(),
+                ..ArtifactOptions::default()
+            },
+            freeze: true,
+            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
+            show_logs: false,
+        }
+    }
+}
+
+/// A coldmark marker as it reached the log sink.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MarkerRecord {
+    /// The environment whose log carried the line (the sandbox's id for it).
+    pub env_id: String,
+    /// The extension that printed it.
+    pub source: String,
+    pub received_at: String,
+    /// The marker, untouched.
+    pub marker: serde_json::Value,
+    /// The line as printed (for the human form).
+    #[serde(skip)]
+    pub line: String,
+}
+
+/// The marker fields the verdict reads (a reader's view of the contract: all optional).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct MarkerView {
+    #[serde(default)]
+    pub coldmark: String,
+    pub env_id: Option<String>,
+    pub init_type: Option<String>,
+    pub init_phase: Option<String>,
+    pub init_duration_ms: Option<f64>,
+    pub runtime_init_ms: Option<f64>,
+    pub extensions_init_ms: Option<f64>,
+    pub coldmark_init_ms: Option<f64>,
+    pub config_fingerprint: Option<String>,
+    pub function_request_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl MarkerRecord {
+    /// Reads a log line as a marker: a JSON object with a `coldmark` field.
+    pub fn from_log(line: &LogLine) -> Option<Self> {
+        let trimmed = line.line.trim();
+        if !trimmed.starts_with('{') {
+            return None;
+        }
+        let value: serde_json::Value = serde_json::from_str(trimmed).ok()?;
+        value.get("coldmark")?.as_str()?;
+        Some(Self {
+            env_id: line.env_id.clone(),
+            source: source_name(&line.source),
+            received_at: line
+                .time
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            marker: value,
+            line: trimmed.to_owned(),
+        })
+    }
+
+    /// `init`, `invoke` or `shutdown`.
+    pub fn kind(&self) -> &str {
+        self.marker
+            .get("coldmark")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+    }
+
+    pub fn view(&self) -> MarkerView {
+        serde_json::from_value(self.marker.clone()).unwrap_or_default()
+    }
+}
+
+fn source_name(source: &LogSource) -> String {
+    match source {
+        LogSource::Function => "function".into(),
+        LogSource::Platform => "platform".into(),
+        LogSource::Extension(name) => name.clone(),
+    }
+}
+
+/// The configuration change, as made.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ConfigUpdateRecord {
+    /// Made after this many requests.
+    pub after_request: usize,
+    pub variable: String,
+    pub from: String,
+    pub to: String,
+    /// What UpdateFunctionConfiguration answered.
+    pub last_update_status: String,
+    pub revision_id: String,
+}
+
+impl ConfigUpdateRecord {
+    pub fn text(&self) -> String {
+        format!(
+            "---- UpdateFunctionConfiguration after request #{}: {} {} -> {} (LastUpdateStatus {}) ----",
+            self.after_request, self.variable, self.from, self.to, self.last_update_status
+        )
+    }
+}
+
+/// One execution environment as the experiment saw it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EnvironmentSummary {
+    /// The sandbox's id (the Telemetry API's `instanceId`), when known.
+    pub env_id: Option<String>,
+    pub time_out_of_handler: String,
+    pub env_user: Option<String>,
+    pub first_request: usize,
+    pub last_request: usize,
+    pub requests: usize,
+    /// From the init marker, else from the platform's report.
+    pub init_duration_ms: Option<f64>,
+    pub runtime_init_ms: Option<f64>,
+    pub extensions_init_ms: Option<f64>,
+    pub coldmark_init_ms: Option<f64>,
+    pub init_type: Option<String>,
+    pub init_phase: Option<String>,
+    pub config_fingerprint: Option<String>,
+    /// The `reason` of its shutdown marker.
+    pub shutdown_reason: Option<String>,
+    /// The kinds of marker it printed, in order.
+    pub markers: Vec<String>,
+}
+
+/// The experiment's answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    /// The first request after the change was answered by a new environment.
+    pub new_init_after_change: bool,
+    /// The two requests between which that new environment appeared.
+    pub init_between: Option<[usize; 2]>,
+    pub change_after: usize,
+    pub env_user_before: Option<String>,
+    pub env_user_after: Option<String>,
+    /// Environments seen in the answers (distinct `time_out_of_handler`).
+    pub inits: usize,
+    /// Init markers received.
+    pub init_markers: usize,
+    /// The new environment's init duration.
+    pub init_duration_ms: Option<f64>,
+    /// Whether the environments before and after the change report different
+    /// `config_fingerprint`s (null without markers).
+    pub fingerprints_differ: Option<bool>,
+    pub markers_present: bool,
+    pub environments: Vec<EnvironmentSummary>,
+    /// One sentence for people.
+    pub summary: String,
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1} ms"))
+        .unwrap_or_else(|| "?".into())
+}
+
+impl Verdict {
+    pub fn text(&self) -> String {
+        let mut text = format!("\nverdict: {}", self.summary);
+        for (i, env) in self.environments.iter().enumerate() {
+            text.push_str(&format!(
+                "\n  environment {} ({}): requests #{}-#{}, env_user {}, init {}",
+                i + 1,
+                env.env_id.as_deref().map(short).unwrap_or("id unknown"),
+                env.first_request,
+                env.last_request,
+                env.env_user.as_deref().unwrap_or("<unset>"),
+                ms(env.init_duration_ms),
+            ));
+            if env.runtime_init_ms.is_some()
+                || env.extensions_init_ms.is_some()
+                || env.coldmark_init_ms.is_some()
+            {
+                text.push_str(&format!(
+                    "\n      split: function {} / extensions {} / coldmark's own start {}",
+                    ms(env.runtime_init_ms),
+                    ms(env.extensions_init_ms),
+                    ms(env.coldmark_init_ms)
+                ));
+            }
+            if let Some(fp) = &env.config_fingerprint {
+                text.push_str(&format!("\n      config_fingerprint {fp}"));
+            }
+            if !env.markers.is_empty() {
+                text.push_str(&format!("\n      markers: {}", env.markers.join(", ")));
+                if let Some(reason) = &env.shutdown_reason {
+                    text.push_str(&format!(" (shutdown reason {reason})"));
+                }
+            }
+        }
+        match self.fingerprints_differ {
+            Some(true) => {
+                text.push_str("\n  config_fingerprint differs between the two environments")
+            }
+            Some(false) => text.push_str("\n  config_fingerprint is the SAME in both environments"),
+            None => {}
+        }
+        if !self.markers_present {
+            text.push_str(
+                "\n  markers: none reached the log (no coldmark layer?); the verdict comes from \
+                 time_out_of_handler alone",
+            );
+        }
+        text
+    }
+}
+
+/// Works the verdict out from the answers, the markers and the sandbox's request → environment
+/// links. Pure, so that it can be checked without processes.
+pub fn verdict(
+    responses: &[ResponseRecord],
+    markers: &[MarkerRecord],
+    events: &[ControlPlaneEvent],
+    change_after: usize,
+) -> Verdict {
+    let probe = summarize(responses);
+    let mut env_of_request: BTreeMap<&str, (&str, Option<f64>)> = BTreeMap::new();
+    for event in events {
+        if let ControlPlaneEvent::Invoked {
+            request_id,
+            env_id,
+            init_duration_ms,
+            ..
+        } = event
+        {
+            env_of_request.insert(request_id, (env_id, *init_duration_ms));
+        }
+    }
+    let environments: Vec<EnvironmentSummary> = probe
+        .environments
+        .iter()
+        .map(|run| {
+            let first = responses.iter().find(|r| r.seq == run.first_request);
+            let link = first
+                .and_then(|r| r.request_id.as_deref())
+                .and_then(|id| env_of_request.get(id));
+            let env_id = link.map(|(env, _)| env.to_string());
+            let own: Vec<&MarkerRecord> = markers
+                .iter()
+                .filter(|m| Some(&m.env_id) == env_id.as_ref())
+                .collect();
+            let init = own.iter().find(|m| m.kind() == "init").map(|m| m.view());
+            let shutdown = own
+                .iter()
+                .find(|m| m.kind() == "shutdown")
+                .map(|m| m.view());
+            let init = init.unwrap_or_default();
+            EnvironmentSummary {
+                env_id,
+                time_out_of_handler: run.time_out_of_handler.clone(),
+                env_user: run.env_user.clone(),
+                first_request: run.first_request,
+                last_request: run.last_request,
+                requests: run.requests,
+                init_duration_ms: init.init_duration_ms.or(link.and_then(|(_, d)| *d)),
+                runtime_init_ms: init.runtime_init_ms,
+                extensions_init_ms: init.extensions_init_ms,
+                coldmark_init_ms: init.coldmark_init_ms,
+                init_type: init.init_type,
+                init_phase: init.init_phase,
+                config_fingerprint: init.config_fingerprint,
+                shutdown_reason: shutdown.and_then(|s| s.reason),
+                markers: own.iter().map(|m| m.kind().to_owned()).collect(),
+            }
+        })
+        .collect();
+    let after = responses.iter().find(|r| r.seq == change_after + 1);
+    let before = responses.iter().find(|r| r.seq == change_after);
+    let new_init_after_change = after.is_some_and(|r| r.new_environment);
+    let first_new = responses
+        .iter()
+        .find(|r| r.seq > change_after && r.new_environment)
+        .map(|r| r.seq);
+    let init_between = first_new.map(|seq| [seq - 1, seq]);
+    let old_env = before.and_then(|r| {
+        environments
+            .iter()
+            .find(|e| Some(&e.time_out_of_handler) == r.time_out_of_handler.as_ref())
+    });
+    let new_env = first_new.and_then(|seq| environments.iter().find(|e| e.first_request == seq));
+    let fingerprints_differ = match (
+        old_env.and_then(|e| e.config_fingerprint.as_ref()),
+        new_env.and_then(|e| e.config_fingerprint.as_ref()),
+    ) {
+        (Some(a), Some(b)) => Some(a != b),
+        _ => None,
+    };
+    let init_markers = markers.iter().filter(|m| m.kind() == "init").count();
+    let init_duration_ms = new_env.and_then(|e| e.init_duration_ms);
+    let env_user_before = before.and_then(|r| r.env_user.clone());
+    let env_user_after = after.and_then(|r| r.env_user.clone());
+    let summary = match (new_init_after_change, init_between) {
+        (true, Some([a, b])) => format!(
+            "YES: changing USER ({} -> {}) caused a new init between requests #{a} and #{b} (init {}); {} environment(s) in all",
+            env_user_before.as_deref().unwrap_or("<unset>"),
+            env_user_after.as_deref().unwrap_or("<unset>"),
+            ms(init_duration_ms),
+            probe.environments.len()
+        ),
+        (false, Some([a, b])) => format!(
+            "a new environment appeared between requests #{a} and #{b}, not right after the change (after #{change_after})"
+        ),
+        _ => format!(
+            "NO new init after the change (after request #{change_after}): every answer came from the same {} environment(s)",
+            probe.environments.len()
+        ),
+    };
+    Verdict {
+        new_init_after_change,
+        init_between,
+        change_after,
+        env_user_before,
+        env_user_after,
+        inits: probe.environments.len(),
+        init_markers,
+        init_duration_ms,
+        fingerprints_differ,
+        markers_present: !markers.is_empty(),
+        environments,
+        summary,
+    }
+}
+
+/// What the log/event collector gathered.
+pub(crate) struct Collected {
+    pub(crate) markers: Vec<MarkerRecord>,
+    pub(crate) events: Vec<ControlPlaneEvent>,
+}
+
+/// Prints markers (and, if asked, every log line) as they arrive and keeps them for the
+/// verdict. After `stop` it keeps reading until the log has been quiet for a moment, so lines
+/// written during the final shutdowns are not lost.
+pub(crate) async fn collect(
+    mut logs: broadcast::Receiver<LogLine>,
+    mut events: broadcast::Receiver<ControlPlaneEvent>,
+    mut stop: watch::Receiver<bool>,
+    printer: Printer,
+    show_logs: bool,
+) -> Collected {
+    let mut collected = Collected {
+        markers: Vec::new(),
+        events: Vec::new(),
+    };
+    let quiet = Duration::from_millis(300);
+    let mut stopping = false;
+    loop {
+        let line = if stopping {
+            match tokio::time::timeout(quiet, logs.recv()).await {
+                Ok(line) => line,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                line = logs.recv() => line,
+                event = events.recv() => {
+                    if let Ok(event) = event {
+                        collected.events.push(event);
+                    }
+                    continue;
+                }
+                _ = stop.changed() => {
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        match line {
+            Ok(line) => {
+                if let Some(marker) = MarkerRecord::from_log(&line) {
+                    printer.print(&Output::Marker(marker.clone()));
+                    collected.markers.push(marker);
+                } else if show_logs {
+                    printer.print(&Output::Log(LogRecord {
+                        env_id: line.env_id.clone(),
+                        source: source_name(&line.source),
+                        time: line
+                            .time
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        line: line.line.clone(),
+                    }));
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!("the experiment missed {n} log lines");
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+    while let Ok(event) = events.try_recv() {
+        collected.events.push(event);
+    }
+    collected
+}
+
+/// UpdateFunctionConfiguration over HTTP, as `aws lambda update-function-configuration
+/// --environment Variables={USER=user2}` does it: read the variables, change one, send them all.
+async fn set_variable(
+    client: &reqwest::Client,
+    lambda_api: &str,
+    name: &str,
+    value: &str,
+) -> anyhow::Result<(Option<String>, FunctionConfiguration)> {
+    let url = format!("{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/configuration");
+    let current: FunctionConfiguration = client
+        .get(&url)
+        .send()
+        .await
+        .context("GetFunctionConfiguration")?
+        .error_for_status()
+        .context("GetFunctionConfiguration")?
+        .json()
+        .await
+        .context("reading GetFunctionConfiguration's answer")?;
+    let mut variables = current.environment.variables.clone();
+    let previous = variables.insert(name.to_owned(), value.to_owned());
+    let request = UpdateFunctionConfigurationRequest {
+        environment: Some(EnvironmentRequest {
+            variables: Some(variables),
+        }),
+        ..Default::default()
+    };
+    let updated: FunctionConfiguration = client
+        .put(&url)
+        .json(&request)
+        .send()
+        .await
+        .context("UpdateFunctionConfiguration")?
+        .error_for_status()
+        .context("UpdateFunctionConfiguration")?
+        .json()
+        .await
+        .context("reading UpdateFunctionConfiguration's answer")?;
+    Ok((previous, updated))
+}
+
+/// Runs the experiment and prints as it goes; returns the verdict (also printed).
+pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result<Verdict> {
+    let artifact_options = options.artifacts.clone();
+    let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
+        .await
+        .context("preparing the artifacts")??;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
+    if !prepared.has_layer {
+        eprintln!("note: no coldmark layer: the verdict will come from the answers alone");
+    }
+    let (logs, _) = broadcast::channel(8192);
+    let log_rx = logs.subscribe();
+    let config = FunctionConfig {
+        function_name: FUNCTION_NAME.into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "bootstrap".into(),
+        environment: BTreeMap::from([("USER".to_owned(), options.user_before.clone())]),
+    };
+    let plane = ControlPlane::new(
+        config,
+        prepared.artifacts.clone(),
+        ControlPlaneOptions {
+            max_environments: options.max_environments,
+            environment: EnvironmentOptions {
+                freeze: options.freeze,
+                ..EnvironmentOptions::default()
+            },
+            ..ControlPlaneOptions::default()
+        },
+        logs.clone(),
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let collector = tokio::spawn(collect(
+        log_rx,
+        plane.subscribe(),
+        stop_rx,
+        printer,
+        options.show_logs,
+    ));
+    let served = plane.serve(0, 0).await?;
+    let lambda_api = format!("http://{}", served.endpoints.lambda_api);
+    let function_url = format!("http://{}/", served.endpoints.function_url);
+    printer.print(&Output::Endpoints(EndpointsRecord {
+        function_name: FUNCTION_NAME.into(),
+        lambda_api: lambda_api.clone(),
+        function_url: function_url.clone(),
+    }));
+
+    let result = probe_loop(&options, &lambda_api, &function_url, printer).await;
+
+    plane.close(Duration::from_secs(10)).await;
+    served.stop();
+    let _ = stop_tx.send(true);
+    let collected = collector.await.context("the log collector")?;
+    let responses = result?;
+    let verdict = verdict(
+        &responses,
+        &collected.markers,
+        &collected.events,
+        options.change_after,
+    );
+    printer.print(&Output::Verdict(verdict.clone()));
+    Ok(verdict)
+}
+
+async fn probe_loop(
+    options: &ExperimentOptions,
+    lambda_api: &str,
+    function_url: &str,
+    printer: Printer,
+) -> anyhow::Result<Vec<ResponseRecord>> {
+    let client = reqwest::Client::new();
+    let mut prober = Prober::new(function_url)?;
+    let mut ticker = tokio::time::interval(options.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut responses = Vec::new();
+    for seq in 1..=options.requests {
+        ticker.tick().await;
+        let record = prober.probe(seq).await;
+        printer.print(&Output::Response(record.clone()));
+        responses.push(record);
+        if seq == options.change_after {
+            let (previous, updated) =
+                set_variable(&client, lambda_api, "USER", &options.user_after).await?;
+            printer.print(&Output::ConfigUpdate(ConfigUpdateRecord {
+                after_request: seq,
+                variable: "USER".into(),
+                from: previous.unwrap_or_else(|| "<unset>".into()),
+                to: options.user_after.clone(),
+                last_update_status: updated.last_update_status,
+                revision_id: updated.revision_id,
+            }));
+        }
+    }
+    Ok(responses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(seq: usize, out: &str, user: &str, new: bool) -> ResponseRecord {
+        ResponseRecord {
+            seq,
+            sent_at: String::new(),
+            latency_ms: 1.0,
+            status: 200,
+            request_id: Some(format!("req-{seq}")),
+            time_out_of_handler: Some(out.into()),
+            time_in_handler: Some(out.into()),
+            env_user: Some(user.into()),
+            invocation_count: None,
+            new_environment: new,
+            error: None,
+        }
+    }
+
+    fn marker(env: &str, value: serde_json::Value) -> MarkerRecord {
+        MarkerRecord {
+            env_id: env.into(),
+            source: "coldmark".into(),
+            received_at: String::new(),
+            line: value.to_string(),
+            marker: value,
+        }
+    }
+
+    fn invoked(seq: usize, env: &str, init: Option<f64>) -> ControlPlaneEvent {
+        ControlPlaneEvent::Invoked {
+            request_id: format!("req-{seq}"),
+            env_id: env.into(),
+            cold_start: init.is_some(),
+            init_duration_ms: init,
+        }
+    }
+
+    #[test]
+    fn a_new_environment_after_the_change_is_a_yes() {
+        let responses = vec![
+            response(1, "t1", "user", true),
+            response(2, "t1", "user", false),
+            response(3, "t2", "user2", true),
+            response(4, "t2", "user2", false),
+        ];
+        let markers = vec![
+            marker(
+                "e1",
+                serde_json::json!({"coldmark":"init","config_fingerprint":"a","init_duration_ms":30.0,"runtime_init_ms":10.0,"extensions_init_ms":20.0,"coldmark_init_ms":2.0}),
+            ),
+            marker(
+                "e1",
+                serde_json::json!({"coldmark":"shutdown","reason":"spindown"}),
+            ),
+            marker(
+                "e2",
+                serde_json::json!({"coldmark":"init","config_fingerprint":"b","init_duration_ms":40.0}),
+            ),
+        ];
+        let events = vec![
+            invoked(1, "e1", Some(31.0)),
+            invoked(2, "e1", None),
+            invoked(3, "e2", Some(41.0)),
+            invoked(4, "e2", None),
+        ];
+        let v = verdict(&responses, &markers, &events, 2);
+        assert!(v.new_init_after_change);
+        assert_eq!(v.init_between, Some([2, 3]));
+        assert_eq!(v.inits, 2);
+        assert_eq!(v.init_markers, 2);
+        assert_eq!(v.fingerprints_differ, Some(true));
+        assert_eq!(v.init_duration_ms, Some(40.0));
+        assert_eq!(
+            v.environments[0].shutdown_reason.as_deref(),
+            Some("spindown")
+        );
+        assert_eq!(v.environments[0].extensions_init_ms, Some(20.0));
+        assert_eq!(v.env_user_after.as_deref(), Some("user2"));
+    }
+
+    #[test]
+    fn without_markers_the_answers_decide() {
+        let responses = vec![
+            response(1, "t1", "user", true),
+            response(2, "t2", "user2", true),
+        ];
+        let events = vec![invoked(1, "e1", Some(5.0)), invoked(2, "e2", Some(6.0))];
+        let v = verdict(&responses, &[], &events, 1);
+        assert!(v.new_init_after_change);
+        assert!(!v.markers_present);
+        assert_eq!(v.fingerprints_differ, None);
+        assert_eq!(v.init_duration_ms, Some(6.0));
+        assert!(v.text().contains("time_out_of_handler alone"));
+    }
+
+    #[test]
+    fn no_new_environment_is_a_no() {
+        let responses = vec![
+            response(1, "t1", "user", true),
+            response(2, "t1", "user", false),
+        ];
+        let v = verdict(&responses, &[], &[], 1);
+        assert!(!v.new_init_after_change);
+        assert!(v.summary.starts_with("NO"));
+    }
+
+    #[test]
+    fn marker_lines_are_recognised() {
+        let line = LogLine {
+            env_id: "e".into(),
+            source: LogSource::Extension("coldmark".into()),
+            time: chrono::Utc::now(),
+            line: r#"{"coldmark":"init","schema":1}"#.into(),
+        };
+        assert_eq!(MarkerRecord::from_log(&line).unwrap().kind(), "init");
+        let other = LogLine {
+            line: r#"{"level":"info"}"#.into(),
+            ..line
+        };
+        assert!(MarkerRecord::from_log(&other).is_none());
+    }
+}

@@ -1,0 +1,91 @@
+//! `serve`: the control plane on its own, for users who drive it with the AWS CLI or an SDK
+//! (`aws --endpoint-url http://127.0.0.1:PORT lambda invoke ...`) or with any HTTP client on the
+//! Function URL. Markers (and with `--show-logs` every log line) are printed as they arrive.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{broadcast, watch};
+
+use crate::artifacts::{self, ArtifactOptions};
+use crate::control_plane::{ControlPlane, ControlPlaneOptions};
+use crate::environment::{EnvironmentOptions, FunctionConfig};
+use crate::experiment::collect;
+use crate::output::{EndpointsRecord, Output, Printer};
+
+/// What `serve` was asked to run.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub lambda_api_port: u16,
+    pub function_url_port: u16,
+    pub function_name: String,
+    pub environment: BTreeMap<String, String>,
+    pub memory_mb: u32,
+    pub timeout: Duration,
+    pub artifacts: ArtifactOptions,
+    pub freeze: bool,
+    pub max_environments: usize,
+    pub show_logs: bool,
+}
+
+/// Serves until `shutdown` completes, then spins every environment down.
+pub async fn run(
+    options: ServeOptions,
+    printer: Printer,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let artifact_options = options.artifacts.clone();
+    let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
+        .await
+        .context("preparing the artifacts")??;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
+    let (logs, _) = broadcast::channel(8192);
+    let log_rx = logs.subscribe();
+    let config = FunctionConfig {
+        function_name: options.function_name.clone(),
+        version: "$LATEST".into(),
+        memory_mb: options.memory_mb,
+        timeout: options.timeout,
+        handler: "bootstrap".into(),
+        environment: options.environment.clone(),
+    };
+    let plane = ControlPlane::new(
+        config,
+        prepared.artifacts.clone(),
+        ControlPlaneOptions {
+            max_environments: options.max_environments,
+            environment: EnvironmentOptions {
+                freeze: options.freeze,
+                ..EnvironmentOptions::default()
+            },
+            ..ControlPlaneOptions::default()
+        },
+        logs,
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let collector = tokio::spawn(collect(
+        log_rx,
+        plane.subscribe(),
+        stop_rx,
+        printer,
+        options.show_logs,
+    ));
+    let served = plane
+        .serve(options.lambda_api_port, options.function_url_port)
+        .await?;
+    printer.print(&Output::Endpoints(EndpointsRecord {
+        function_name: options.function_name.clone(),
+        lambda_api: format!("http://{}", served.endpoints.lambda_api),
+        function_url: format!("http://{}/", served.endpoints.function_url),
+    }));
+    shutdown.await;
+    served.stop();
+    plane.close(Duration::from_secs(10)).await;
+    let _ = stop_tx.send(true);
+    let _ = collector.await;
+    Ok(())
+}
