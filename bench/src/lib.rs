@@ -1,0 +1,20 @@
+//! coldmark-bench: what the coldmark extension costs a function, measured against real
+//! processes over loopback sockets.
+//!
+//! The harness plays Lambda's part with a purpose-built Extensions + Telemetry API server
+//! ([`server`]) whose clocks are taken on the server side, spawns each extension as Lambda
+//! does ([`process`]), drives it through init, invocations and shutdown ([`session`]), and
+//! feeds it telemetry the way Lambda batches it ([`telemetry_feed`]). [`scenarios`] holds the
+//! measurements that BENCHMARKS.md reports.
+
+pub mod collector;
+pub mod null_extension;
+pub mod process;
+pub mod records;
+pub mod report;
+pub mod scenarios;
+pub mod server;
+pub mod session;
+pub mod stats;
+pub mod telemetry_feed;
+pub mod timed_io;

@@ -1,0 +1,530 @@
+//! `coldmark-bench`: measures what coldmark costs a function and prints BENCHMARKS.md tables.
+//!
+//! `cargo run --release -p coldmark-bench -- all` (add `--quick` for a few-minute run).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use coldmark_bench::collector::Collector;
+use coldmark_bench::process::{SpawnOptions, StdoutMode};
+use coldmark_bench::report::{mib, ms, ratio, verdict, Table};
+use coldmark_bench::scenarios::{self, InitResult, InvokeResult, Subject};
+use coldmark_bench::server::TelemetryMode;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks for the coldmark Lambda extension")]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+    /// Fewer runs and invocations: minutes instead of tens of minutes.
+    #[arg(long, global = true)]
+    quick: bool,
+    /// The coldmark binary to measure (default: the workspace's, built if missing).
+    #[arg(long, global = true)]
+    coldmark: Option<PathBuf>,
+    /// Spawns per subject for the init measurement.
+    #[arg(long, global = true)]
+    runs: Option<usize>,
+    /// Measured invocations per subject for the per-invocation measurement.
+    #[arg(long, global = true)]
+    invocations: Option<u64>,
+    /// Invocations for the memory measurement.
+    #[arg(long, global = true)]
+    memory_invocations: Option<u64>,
+    /// Full 1,000-record batches for the telemetry throughput measurement.
+    #[arg(long, global = true)]
+    batches: Option<u64>,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum What {
+    /// Everything below, in order.
+    All,
+    /// 1. Init: spawn → first /event/next, and coldmark_init_ms beside it.
+    Init,
+    /// 2. Per invocation: INVOKE written → next /event/next.
+    Invoke,
+    /// 3. Peak and sampled RSS over a long run with telemetry.
+    Memory,
+    /// 4. Telemetry records per second through the real listener, and a 1 MB batch.
+    Throughput,
+    /// 5. Binary and layer zip sizes, glibc floor.
+    Size,
+}
+
+struct Plan {
+    runs: usize,
+    invocations: u64,
+    memory_invocations: u64,
+    batches: u64,
+}
+
+impl Plan {
+    fn from(cli: &Cli) -> Self {
+        let (runs, invocations, memory_invocations, batches) = if cli.quick {
+            (40, 10_000, 100_000, 50)
+        } else {
+            (200, 20_000, 200_000, 300)
+        };
+        Self {
+            runs: cli.runs.unwrap_or(runs),
+            invocations: cli.invocations.unwrap_or(invocations),
+            memory_invocations: cli.memory_invocations.unwrap_or(memory_invocations),
+            batches: cli.batches.unwrap_or(batches),
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+// One thread for the whole harness (server, driver, telemetry feed): the extension under test
+// gets the machine's other core to itself, and the harness's own timings do not depend on how
+// a work-stealing scheduler happened to place a task.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .init();
+    let cli = Cli::parse();
+    let plan = Plan::from(&cli);
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build of the bench; measure with `cargo run --release -p coldmark-bench`");
+    }
+    let null = scenarios::workspace_binary("null_extension", "coldmark-bench")?;
+    let example = scenarios::workspace_binary("lambda_extension_example", "coldmark-bench")?;
+    let coldmark = match &cli.coldmark {
+        Some(path) => path.clone(),
+        None => scenarios::workspace_binary("coldmark", "coldmark-extension")?,
+    };
+    let collector = Collector::start().await?;
+    let http_sink = workspace_root()
+        .join("extension/src/sink/http.rs")
+        .is_file();
+
+    let subjects = Subjects::new(&null, &example, &coldmark, &collector.endpoint());
+    print_header(&cli, &plan, &coldmark);
+    let all = cli.what == What::All;
+
+    if all || cli.what == What::Init {
+        let init_subjects = [
+            Subject::in_process(),
+            subjects.null.clone(),
+            subjects.example.clone(),
+            subjects.coldmark.clone(),
+            subjects.coldmark_no_telemetry.clone(),
+        ];
+        let results = scenarios::init(&init_subjects, plan.runs).await?;
+        print_init(&results);
+    }
+    if all || cli.what == What::Invoke {
+        let mut loop_subjects = vec![
+            Subject::in_process(),
+            subjects.null.clone(),
+            subjects.example.clone(),
+            subjects.coldmark.clone(),
+            subjects.coldmark_all.clone(),
+            subjects.coldmark_all_null.clone(),
+        ];
+        if http_sink {
+            loop_subjects.push(subjects.coldmark_http.clone());
+        }
+        let mut results = Vec::new();
+        for subject in &loop_subjects {
+            results.push(scenarios::invoke_loop(subject, 500, plan.invocations, 0).await?);
+        }
+        print_invoke(&results, &collector, http_sink);
+    }
+    if all || cli.what == What::Memory {
+        let mut results = Vec::new();
+        for subject in [
+            &subjects.null,
+            &subjects.example,
+            &subjects.coldmark,
+            &subjects.coldmark_all,
+        ] {
+            results.push(
+                scenarios::invoke_loop(
+                    subject,
+                    0,
+                    plan.memory_invocations,
+                    plan.memory_invocations / 10,
+                )
+                .await?,
+            );
+        }
+        print_memory(&results);
+    }
+    if all || cli.what == What::Throughput {
+        let mut table = Table::new(
+            "4. Telemetry throughput (records POSTed to the real listener, one batch in flight)",
+            &[
+                "extension",
+                "batches × records",
+                "batch KiB",
+                "records/s (wall)",
+                "records/s per CPU-second of the extension",
+                "goal ≥ 200,000/s",
+            ],
+        );
+        let mut big = Table::new(
+            "4b. One ~1 MB batch (Lambda's largest) to the real listener",
+            &[
+                "extension",
+                "batch",
+                "records",
+                "accepted",
+                "RSS before MiB",
+                "RSS after MiB",
+                "peak before MiB",
+                "peak after MiB",
+                "spike MiB",
+            ],
+        );
+        for subject in [&subjects.coldmark, &subjects.example] {
+            let r = scenarios::throughput(subject, plan.batches).await?;
+            table.row(vec![
+                subject.label.clone(),
+                format!("{} × 1,000", r.batches),
+                format!("{:.0}", r.batch_bytes as f64 / 1024.0),
+                format!("{:.0}", r.records_per_wall_second()),
+                format!("{:.0}", r.records_per_cpu_second()),
+                verdict(r.records_per_wall_second() >= 200_000.0).to_string(),
+            ]);
+            let b = &r.big_batch;
+            big.row(vec![
+                subject.label.clone(),
+                format!("{:.2} MB", b.bytes as f64 / 1e6),
+                b.records.to_string(),
+                b.accepted.to_string(),
+                mib(b.before.rss_kib),
+                mib(b.after.rss_kib),
+                mib(b.before.peak_kib),
+                mib(b.after.peak_kib),
+                mib(b.after.peak_kib.saturating_sub(b.before.rss_kib)),
+            ]);
+        }
+        table.note("CPU time from /proc/PID/stat (10 ms ticks). Wall rate includes the harness's HTTP client on the other core.");
+        table.print();
+        big.print();
+    }
+    if all || cli.what == What::Size {
+        print_sizes(&coldmark, &null, &example)?;
+    }
+    Ok(())
+}
+
+/// Every configuration measured.
+struct Subjects {
+    null: Subject,
+    example: Subject,
+    coldmark: Subject,
+    coldmark_all: Subject,
+    coldmark_all_null: Subject,
+    coldmark_http: Subject,
+    coldmark_no_telemetry: Subject,
+}
+
+impl Subjects {
+    fn new(null: &Path, example: &Path, coldmark: &Path, endpoint: &str) -> Self {
+        let all = SpawnOptions::new(coldmark).env("COLDMARK_INVOKE_MARKERS", "all");
+        let mut all_null = all.clone();
+        all_null.stdout = StdoutMode::Null;
+        Self {
+            null: Subject::process(
+                "null extension (register + next, nothing else)",
+                SpawnOptions::new(null),
+                TelemetryMode::NotSupported,
+            ),
+            example: Subject::lambda_extension_example(example),
+            coldmark: Subject::process(
+                "coldmark (markers=first, default)",
+                SpawnOptions::new(coldmark),
+                TelemetryMode::Supported,
+            ),
+            coldmark_all: Subject::process(
+                "coldmark (markers=all)",
+                all.clone(),
+                TelemetryMode::Supported,
+            ),
+            coldmark_all_null: Subject::process(
+                "coldmark (markers=all, stdout → /dev/null)",
+                all_null,
+                TelemetryMode::Supported,
+            ),
+            coldmark_http: Subject::process(
+                "coldmark (markers=all, sinks stdout + http)",
+                all.env("COLDMARK_SINK", "stdout,http")
+                    .env("COLDMARK_HTTP_ENDPOINT", endpoint),
+                TelemetryMode::Supported,
+            ),
+            coldmark_no_telemetry: Subject::process(
+                "coldmark (Telemetry.NotSupported, like RIE)",
+                SpawnOptions::new(coldmark),
+                TelemetryMode::NotSupported,
+            ),
+        }
+    }
+}
+
+fn print_header(cli: &Cli, plan: &Plan, coldmark: &Path) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    println!(
+        "## Run of {}\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!("- machine: {cpu}, {cores} cores, Linux {}", kernel.trim());
+    println!("- coldmark binary: {}", coldmark.display());
+    println!(
+        "- plan: {} init runs per subject, {} measured invocations per subject (after 500 warm-up), {} invocations for memory, {} telemetry batches{}",
+        plan.runs,
+        plan.invocations,
+        plan.memory_invocations,
+        plan.batches,
+        if cli.quick { " (--quick)" } else { "" }
+    );
+    println!("- stdout of every extension goes to a pipe the harness drains (as Lambda's log capture does), unless a row says /dev/null\n");
+}
+
+fn print_init(results: &[InitResult]) {
+    let null = results
+        .iter()
+        .find(|r| r.label.starts_with("null"))
+        .map(|r| r.first_next_ms.median);
+    let mut table = Table::new(
+        "1. Init: spawn → first /event/next (server clock)",
+        &[
+            "extension",
+            "runs",
+            "median ms",
+            "p90 ms",
+            "p99 ms",
+            "register median ms",
+            "vs null extension",
+            "exited on SHUTDOWN",
+        ],
+    );
+    for r in results {
+        table.row(vec![
+            r.label.clone(),
+            r.runs.to_string(),
+            ms(r.first_next_ms.median),
+            ms(r.first_next_ms.p90),
+            ms(r.first_next_ms.p99),
+            ms(r.register_ms.median),
+            null.map(|n| ratio(r.first_next_ms.median, n))
+                .unwrap_or_default(),
+            format!("{}/{}", r.exited_on_shutdown, r.runs),
+        ]);
+    }
+    table.note("Goal: coldmark adds < 5 ms to init at the median. The whole of coldmark's spawn → first /event/next is its share of init (Lambda waits for every extension's first /next).");
+    table.print();
+
+    let mut own = Table::new(
+        "1b. coldmark_init_ms (coldmark's own clock, from its init marker) beside the server's",
+        &[
+            "extension",
+            "init markers",
+            "coldmark_init_ms median",
+            "p90",
+            "p99",
+            "outside median",
+            "self − outside median",
+            "self − outside p99 (abs max)",
+        ],
+    );
+    for r in results {
+        if let (Some(s), Some(d)) = (&r.self_reported_ms, &r.self_minus_outside_ms) {
+            own.row(vec![
+                r.label.clone(),
+                format!("{}/{}", r.init_markers, r.runs),
+                ms(s.median),
+                ms(s.p90),
+                ms(s.p99),
+                ms(r.first_next_ms.median),
+                ms(d.median),
+                format!("{} ({})", ms(d.p99), ms(d.min.abs().max(d.max.abs()))),
+            ]);
+        } else if r.label.starts_with("coldmark") {
+            own.row(vec![
+                r.label.clone(),
+                format!("{}/{}", r.init_markers, r.runs),
+                "–".into(),
+                "–".into(),
+                "–".into(),
+                ms(r.first_next_ms.median),
+                "–".into(),
+                "–".into(),
+            ]);
+            if !r.stderr_sample.is_empty() {
+                own.note(format!(
+                    "{} output sample: `{}`",
+                    r.label,
+                    r.stderr_sample.join(" / ")
+                ));
+            }
+        }
+    }
+    own.note("Issue 8: the two must agree (within 2 ms).");
+    own.print();
+}
+
+fn print_invoke(results: &[InvokeResult], collector: &Collector, http_sink: bool) {
+    let floor = results
+        .first()
+        .map(|r| r.latency_us.median)
+        .unwrap_or(f64::NAN);
+    let null = results
+        .iter()
+        .find(|r| r.label.starts_with("null"))
+        .map(|r| r.latency_us.median)
+        .unwrap_or(f64::NAN);
+    let mut table = Table::new(
+        "2. Per invocation: INVOKE written to the socket → next /event/next arrives (µs)",
+        &[
+            "extension",
+            "invocations",
+            "median µs",
+            "p90 µs",
+            "p99 µs",
+            "max µs",
+            "median vs harness loop",
+            "median vs null extension",
+            "invoke markers",
+            "telemetry batches",
+        ],
+    );
+    for r in results {
+        table.row(vec![
+            r.label.clone(),
+            r.invocations.to_string(),
+            format!("{:.1}", r.latency_us.median),
+            format!("{:.1}", r.latency_us.p90),
+            format!("{:.1}", r.latency_us.p99),
+            format!("{:.0}", r.latency_us.max),
+            ratio(r.latency_us.median, floor),
+            ratio(r.latency_us.median, null),
+            r.invoke_markers.to_string(),
+            r.feed.batches.to_string(),
+        ]);
+    }
+    table.note("Goal: < 200 µs median, < 1,000 µs p99. Telemetry (start, a function line, runtimeDone, report per invocation) is fed in Lambda-style batches during the loop.");
+    if http_sink {
+        let (requests, bytes) = collector.received();
+        table.note(format!(
+            "HTTP collector received {requests} requests, {bytes} bytes."
+        ));
+    } else {
+        table.note(
+            "HTTP sink not measured: extension/src/sink/http.rs does not exist in this tree.",
+        );
+    }
+    table.print();
+}
+
+fn print_memory(results: &[InvokeResult]) {
+    let mut table = Table::new(
+        "3. Memory over a long run with telemetry on (KiB→MiB from /proc/PID/status)",
+        &[
+            "extension",
+            "invocations",
+            "peak RSS (VmHWM) MiB",
+            "RSS after MiB",
+            "RSS every 10% of the run (MiB)",
+            "goal < 10 MiB and flat",
+        ],
+    );
+    for r in results {
+        let m = r.memory.unwrap_or_default();
+        let samples: Vec<String> = r.rss_samples.iter().map(|(_, kib)| mib(*kib)).collect();
+        let growth = match (r.rss_samples.get(1), r.rss_samples.last()) {
+            (Some((_, first)), Some((_, last))) => last.saturating_sub(*first),
+            _ => 0,
+        };
+        table.row(vec![
+            r.label.clone(),
+            r.invocations.to_string(),
+            mib(m.peak_kib),
+            mib(m.rss_kib),
+            samples.join(" "),
+            verdict(m.peak_kib < 10 * 1024 && growth < 512).to_string(),
+        ]);
+    }
+    table.note("Flat: RSS at the end of the run minus RSS after its first tenth, under 0.5 MiB.");
+    table.print();
+}
+
+fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
+    let zip = workspace_root().join("dist/coldmark-layer-x86_64.zip");
+    let extracted = extract_from_zip(&zip);
+    let result = scenarios::sizes(
+        &[
+            ("coldmark", coldmark),
+            ("null extension", null),
+            ("lambda-extension example", example),
+        ],
+        &zip,
+        extracted.as_deref(),
+    )?;
+    let mut table = Table::new("5. Size", &["artifact", "bytes", "MiB"]);
+    for (label, bytes) in &result.binaries {
+        table.row(vec![
+            format!("{label} (release binary)"),
+            bytes.to_string(),
+            format!("{:.2}", *bytes as f64 / 1048576.0),
+        ]);
+    }
+    match &result.layer_zip {
+        Some((path, bytes)) => table.row(vec![
+            format!("layer zip `{}`", path.strip_prefix(workspace_root()).unwrap_or(path).display()),
+            bytes.to_string(),
+            format!("{:.2}", *bytes as f64 / 1048576.0),
+        ]),
+        None => table.note("Layer zip not found (dist/coldmark-layer-x86_64.zip): run `bash layer/build.sh` first."),
+    }
+    for (label, floor) in &result.glibc {
+        table.note(format!(
+            "glibc floor of {label}: {}",
+            floor.as_deref().unwrap_or("none (static)")
+        ));
+    }
+    table.print();
+    if let Some(path) = extracted {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// The extension binary from inside the layer zip (`extensions/coldmark`), via `unzip -p`.
+fn extract_from_zip(zip: &Path) -> Option<PathBuf> {
+    if !zip.is_file() {
+        return None;
+    }
+    let output = std::process::Command::new("unzip")
+        .arg("-p")
+        .arg(zip)
+        .arg("extensions/coldmark")
+        .output()
+        .ok()?;
+    if !output.status.success() || output.stdout.is_empty() {
+        return None;
+    }
+    let path = std::env::temp_dir().join(format!("coldmark-from-zip-{}", std::process::id()));
+    std::fs::write(&path, output.stdout).ok()?;
+    Some(path)
+}

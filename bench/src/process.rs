@@ -1,0 +1,271 @@
+//! Starting an extension as Lambda does (a child process with Lambda's environment variables),
+//! draining its output, and reading its memory and CPU figures from procfs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+/// The function every benchmark environment pretends to belong to.
+pub const FUNCTION_NAME: &str = "coldmark-bench-fn";
+
+/// Where the extension's stdout goes. Lambda reads it through a pipe into CloudWatch, so
+/// `Pipe` is the honest default; `Null` shows what writing markers costs the extension alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdoutMode {
+    Pipe,
+    Null,
+}
+
+/// What to start and how.
+#[derive(Clone, Debug)]
+pub struct SpawnOptions {
+    pub program: PathBuf,
+    pub stdout: StdoutMode,
+    /// Extra variables (e.g. `COLDMARK_INVOKE_MARKERS`), set after Lambda's own.
+    pub env: Vec<(String, String)>,
+}
+
+impl SpawnOptions {
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+            stdout: StdoutMode::Pipe,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// What the harness kept of an extension's output: every `coldmark` marker except the bulk of
+/// per-invoke ones (a long run would otherwise hold hundreds of MB), and the first lines of
+/// anything else.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub lines: u64,
+    pub bytes: u64,
+    pub markers: Vec<Value>,
+    pub invoke_markers: u64,
+    pub other: Vec<String>,
+}
+
+impl Output {
+    pub fn markers_of(&self, kind: &str) -> impl Iterator<Item = &Value> {
+        let kind = kind.to_string();
+        self.markers
+            .iter()
+            .filter(move |m| m.get("coldmark").and_then(Value::as_str) == Some(kind.as_str()))
+    }
+}
+
+const KEPT_OTHER_LINES: usize = 40;
+const KEPT_INVOKE_MARKERS: u64 = 5;
+
+/// A running extension process.
+pub struct ExtensionProcess {
+    pub pid: u32,
+    pub spawned_at: Instant,
+    child: Child,
+    output: Arc<Mutex<Output>>,
+    drains: Vec<JoinHandle<()>>,
+}
+
+impl ExtensionProcess {
+    /// Starts `options.program` against the API server at `runtime_api`.
+    pub fn spawn(options: &SpawnOptions, runtime_api: SocketAddr, instance: u32) -> Result<Self> {
+        let mut command = Command::new(&options.program);
+        command
+            .env_clear()
+            .envs(lambda_environment(runtime_api, instance))
+            .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(match options.stdout {
+                StdoutMode::Pipe => Stdio::piped(),
+                StdoutMode::Null => Stdio::null(),
+            })
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let spawned_at = Instant::now();
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {}", options.program.display()))?;
+        let pid = child.id().context("the child has a pid")?;
+        let output = Arc::new(Mutex::new(Output::default()));
+        let mut drains = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            drains.push(tokio::spawn(drain(stdout, output.clone())));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            drains.push(tokio::spawn(drain(stderr, output.clone())));
+        }
+        Ok(Self {
+            pid,
+            spawned_at,
+            child,
+            output,
+            drains,
+        })
+    }
+
+    /// Current and peak resident memory, from `/proc/PID/status`.
+    pub fn memory(&self) -> Result<Memory> {
+        Memory::of(self.pid)
+    }
+
+    /// CPU time (user + system) the process has used so far.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        cpu_time(self.pid)
+    }
+
+    /// Waits up to `limit` for the process to exit; kills it if it does not.
+    /// Returns whether it exited by itself.
+    pub async fn wait_or_kill(&mut self, limit: Duration) -> bool {
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(_) => true,
+            Err(_) => {
+                self.kill().await;
+                false
+            }
+        }
+    }
+
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
+    /// Everything the process wrote, once its pipes have closed.
+    pub async fn output(mut self) -> Output {
+        for drain in self.drains.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+        }
+        std::mem::take(&mut *self.output.lock().expect("output lock"))
+    }
+}
+
+async fn drain(pipe: impl AsyncRead + Unpin, output: Arc<Mutex<Output>>) {
+    let mut lines = BufReader::with_capacity(64 * 1024, pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut out = output.lock().expect("output lock");
+        out.lines += 1;
+        out.bytes += line.len() as u64 + 1;
+        if line.contains("\"coldmark\"") {
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                let kind = value.get("coldmark").and_then(Value::as_str).unwrap_or("");
+                if kind == "invoke" {
+                    out.invoke_markers += 1;
+                    if out.invoke_markers > KEPT_INVOKE_MARKERS {
+                        continue;
+                    }
+                }
+                out.markers.push(value);
+                continue;
+            }
+        }
+        if out.other.len() < KEPT_OTHER_LINES {
+            out.other.push(line);
+        }
+    }
+}
+
+/// The variables Lambda gives every process of an environment (fake credentials included).
+pub fn lambda_environment(runtime_api: SocketAddr, instance: u32) -> Vec<(String, String)> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string());
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_string()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{FUNCTION_NAME}"),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            format!("2026/11/25/[$LATEST]{instance:032x}"),
+        ),
+        ("AWS_ACCESS_KEY_ID", "ASIABENCHFAKEKEY0000".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "bench-fake-secret".to_string()),
+        ("AWS_SESSION_TOKEN", "bench-fake-token".to_string()),
+        ("_HANDLER", "bootstrap".to_string()),
+        ("LAMBDA_TASK_ROOT", "/var/task".to_string()),
+        ("TZ", ":UTC".to_string()),
+        ("PATH", path),
+        // coldmark listens on a free port (as the sandbox asks it to).
+        ("COLDMARK_TELEMETRY_PORT", "0".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Resident memory of a process, in KiB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub rss_kib: u64,
+    pub peak_kib: u64,
+}
+
+impl Memory {
+    pub fn of(pid: u32) -> Result<Self> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("reading /proc/{pid}/status"))?;
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Self {
+            rss_kib: field("VmRSS:"),
+            peak_kib: field("VmHWM:"),
+        })
+    }
+}
+
+/// utime + stime from `/proc/PID/stat`. USER_HZ is 100 on every Linux ABI Lambda runs.
+pub fn cpu_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The command name may contain spaces; fields are counted after its closing parenthesis.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("stat format")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> u64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    // After the name: state is field 3 (index 0 here); utime is 14 → index 11, stime 15 → 12.
+    Ok(Duration::from_millis((ticks(11) + ticks(12)) * 10))
+}
+
+/// The binary `name` next to the running executable (all of a workspace's binaries share
+/// `target/<profile>/`).
+pub fn sibling_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the running executable")?;
+    let mut dir = exe.parent().context("executable directory")?.to_path_buf();
+    // Test and bench executables live one level down, in `deps/`.
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    Ok(dir.join(name))
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.is_file()
+}

@@ -1,0 +1,417 @@
+//! A minimal Extensions + Telemetry API server, built to time what extensions do.
+//!
+//! It is not a Lambda emulator: it answers the calls an extension makes (register, telemetry
+//! subscribe, event/next, the error endpoints) and turns each into an [`ApiEvent`] stamped with
+//! `Instant::now()` on arrival, so the benchmark driver decides every step and sees every clock.
+//! One server serves one extension process: a fresh port per run keeps a dying process from one
+//! run out of the next.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::timed_io::{TimedIo, WriteClock};
+
+/// How the server answers a Telemetry API subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TelemetryMode {
+    /// 200, and the driver gets the destination to POST records to (Lambda).
+    Supported,
+    /// 202 `Telemetry.NotSupported`, as AWS RIE, SAM CLI and LocalStack answer.
+    NotSupported,
+}
+
+/// Where and how the subscriber wants its records.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub destination: SocketAddr,
+    pub timeout_ms: u64,
+    pub max_items: usize,
+    pub max_bytes: usize,
+}
+
+/// Something an extension did, with the server-side instant it arrived.
+#[derive(Debug)]
+pub enum ApiEvent {
+    Registered {
+        at: Instant,
+        name: String,
+        events: Vec<String>,
+    },
+    Subscribed {
+        at: Instant,
+        subscription: Subscription,
+    },
+    Next(NextRequest),
+    /// `/extension/init/error` or `/extension/exit/error`.
+    ReportedError {
+        at: Instant,
+        path: String,
+    },
+}
+
+/// An extension waiting on `/event/next`; the driver answers it with [`NextRequest::send`].
+#[derive(Debug)]
+pub struct NextRequest {
+    pub at: Instant,
+    reply: oneshot::Sender<Bytes>,
+    clock: WriteClock,
+}
+
+impl std::fmt::Debug for WriteClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteClock")
+    }
+}
+
+impl NextRequest {
+    /// Answers with `event`; the receiver yields the instant the answer was written to the socket.
+    pub fn send(self, event: &Event) -> oneshot::Receiver<Instant> {
+        let written = self.clock.arm();
+        let body = serde_json::to_vec(event).expect("events always serialise");
+        let _ = self.reply.send(Bytes::from(body));
+        written
+    }
+}
+
+/// The events the Extensions API hands out.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "eventType")]
+pub enum Event {
+    #[serde(rename = "INVOKE", rename_all = "camelCase")]
+    Invoke {
+        deadline_ms: u64,
+        request_id: String,
+        invoked_function_arn: String,
+        tracing: Tracing,
+    },
+    #[serde(rename = "SHUTDOWN", rename_all = "camelCase")]
+    Shutdown {
+        shutdown_reason: String,
+        deadline_ms: u64,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tracing {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+impl Event {
+    pub fn invoke(request_id: String) -> Self {
+        let deadline_ms = epoch_ms() + 3_000;
+        let trace = format!(
+            "Root=1-674499aa-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0",
+            &request_id[..8]
+        );
+        Event::Invoke {
+            deadline_ms,
+            request_id,
+            invoked_function_arn: format!(
+                "arn:aws:lambda:us-east-1:123456789012:function:{}",
+                crate::process::FUNCTION_NAME
+            ),
+            tracing: Tracing {
+                kind: "X-Amzn-Trace-Id".to_string(),
+                value: trace,
+            },
+        }
+    }
+
+    pub fn shutdown() -> Self {
+        Event::Shutdown {
+            shutdown_reason: "spindown".to_string(),
+            deadline_ms: epoch_ms() + 2_000,
+        }
+    }
+}
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A running server. Dropping it stops the server and every connection it serves.
+pub struct ApiServer {
+    pub addr: SocketAddr,
+    events: mpsc::UnboundedReceiver<ApiEvent>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    mode: TelemetryMode,
+    events: mpsc::UnboundedSender<ApiEvent>,
+    next_id: AtomicU64,
+}
+
+impl ApiServer {
+    pub async fn start(mode: TelemetryMode) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the API server to 127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            mode,
+            events: tx,
+            next_id: AtomicU64::new(1),
+        });
+        let task = tokio::spawn(accept_loop(listener, shared));
+        Ok(Self {
+            addr,
+            events: rx,
+            task,
+        })
+    }
+
+    /// The next thing the extension did; `None` once the server is gone.
+    pub async fn next_event(&mut self) -> Option<ApiEvent> {
+        self.events.recv().await
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    // Owning the connections here means aborting this task closes them all.
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let clock = WriteClock::default();
+        let io = TokioIo::new(TimedIo::new(stream, clock.clone()));
+        let shared = shared.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                let clock = clock.clone();
+                async move { Ok::<_, Infallible>(handle(req, shared, clock).await) }
+            });
+            let _ = http1::Builder::new().serve_connection(io, service).await;
+        });
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RegisterBody {
+    #[serde(default)]
+    events: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterResponse {
+    function_name: &'static str,
+    function_version: &'static str,
+    handler: &'static str,
+    account_id: &'static str,
+}
+
+#[derive(Deserialize)]
+struct SubscribeBody {
+    destination: Destination,
+    #[serde(default)]
+    buffering: Buffering,
+}
+
+#[derive(Deserialize)]
+struct Destination {
+    #[serde(rename = "URI")]
+    uri: String,
+}
+
+/// Lambda's defaults and minimums for telemetry buffering.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Buffering {
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+    #[serde(default = "default_max_items")]
+    max_items: usize,
+    #[serde(default = "default_max_bytes")]
+    max_bytes: usize,
+}
+
+impl Default for Buffering {
+    fn default() -> Self {
+        Self {
+            timeout_ms: default_timeout_ms(),
+            max_items: default_max_items(),
+            max_bytes: default_max_bytes(),
+        }
+    }
+}
+
+fn default_timeout_ms() -> u64 {
+    1_000
+}
+fn default_max_items() -> usize {
+    10_000
+}
+fn default_max_bytes() -> usize {
+    262_144
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiError {
+    error_message: &'static str,
+    error_type: &'static str,
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    clock: WriteClock,
+) -> Response<Full<Bytes>> {
+    let at = Instant::now();
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    match (method, path.as_str()) {
+        (Method::GET, "/2020-01-01/extension/event/next") => {
+            let (tx, rx) = oneshot::channel();
+            let _ = shared.events.send(ApiEvent::Next(NextRequest {
+                at,
+                reply: tx,
+                clock,
+            }));
+            match rx.await {
+                Ok(body) => json_response(StatusCode::OK, body),
+                // The driver dropped the request: the run is over.
+                Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
+            }
+        }
+        (Method::POST, "/2020-01-01/extension/register") => {
+            let name = req
+                .headers()
+                .get("Lambda-Extension-Name")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let parsed: RegisterBody = serde_json::from_slice(&body).unwrap_or_default();
+            let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+            let _ = shared.events.send(ApiEvent::Registered {
+                at,
+                name,
+                events: parsed.events,
+            });
+            let body = serde_json::to_vec(&RegisterResponse {
+                function_name: crate::process::FUNCTION_NAME,
+                function_version: "$LATEST",
+                handler: "bootstrap",
+                account_id: "123456789012",
+            })
+            .expect("register response serialises");
+            let mut response = json_response(StatusCode::OK, Bytes::from(body));
+            let id = format!("00000000-0000-4000-8000-{id:012x}");
+            response
+                .headers_mut()
+                .insert("Lambda-Extension-Identifier", id.parse().expect("ascii id"));
+            response
+        }
+        (Method::PUT, "/2022-07-01/telemetry") | (Method::PUT, "/2020-08-15/logs") => {
+            if shared.mode == TelemetryMode::NotSupported {
+                let body = serde_json::to_vec(&ApiError {
+                    error_message: "Telemetry API is not supported",
+                    error_type: "Telemetry.NotSupported",
+                })
+                .expect("error serialises");
+                return json_response(StatusCode::ACCEPTED, Bytes::from(body));
+            }
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            match parse_subscription(&body) {
+                Ok(subscription) => {
+                    let _ = shared
+                        .events
+                        .send(ApiEvent::Subscribed { at, subscription });
+                    json_response(StatusCode::OK, Bytes::from_static(b"\"OK\""))
+                }
+                Err(err) => {
+                    tracing::warn!("bad subscription: {err:#}");
+                    empty(StatusCode::BAD_REQUEST)
+                }
+            }
+        }
+        (Method::POST, "/2020-01-01/extension/init/error")
+        | (Method::POST, "/2020-01-01/extension/exit/error") => {
+            let _ = shared.events.send(ApiEvent::ReportedError { at, path });
+            empty(StatusCode::ACCEPTED)
+        }
+        _ => empty(StatusCode::NOT_FOUND),
+    }
+}
+
+fn parse_subscription(body: &[u8]) -> Result<Subscription> {
+    let parsed: SubscribeBody = serde_json::from_slice(body).context("subscription body")?;
+    let uri: http::Uri = parsed.destination.uri.parse().context("destination URI")?;
+    let host = uri.host().context("destination host")?;
+    // Lambda resolves sandbox.localdomain to the sandbox itself; here that is loopback.
+    let host = if host == "sandbox.localdomain" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    let port = uri.port_u16().unwrap_or(80);
+    let destination: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .context("destination address")?;
+    Ok(Subscription {
+        destination,
+        timeout_ms: parsed.buffering.timeout_ms.max(25),
+        max_items: parsed.buffering.max_items.max(1_000),
+        max_bytes: parsed.buffering.max_bytes.max(262_144),
+    })
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("static header"),
+    );
+    response
+}
+
+fn empty(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
