@@ -1,0 +1,254 @@
+//! The extension's life: register, listen for telemetry, subscribe, then answer events until
+//! SHUTDOWN. Decisions are the lifecycle's; this module only moves data between the APIs, the
+//! state machine and the sinks.
+//!
+//! The invocation path (INVOKE received → next `/event/next` sent) does no network I/O and
+//! never waits for telemetry: it updates the state machine, queues any marker, wakes the HTTP
+//! sink and asks for the next event.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use tokio::time::Instant;
+
+use crate::api::{Api, Event, Registration};
+use crate::clock::StartClock;
+use crate::config::Config;
+use crate::fingerprint::fingerprint;
+use crate::lifecycle::{Identity, Invoke, Lifecycle, Settings};
+use crate::sink::Sinks;
+use crate::telemetry::listener;
+use crate::telemetry::record::{Parser, Record};
+
+/// Name coldmark registers under (Lambda's name for the extension in its records).
+pub const EXTENSION_NAME: &str = "coldmark";
+
+/// What the state machine and the sinks share between the event loop and the listener.
+struct Core {
+    lifecycle: Mutex<Lifecycle>,
+    parser: Mutex<Parser>,
+    sinks: Sinks,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Core {
+    fn telemetry_batch(&self, body: Bytes) {
+        let parsed = lock(&self.parser).parse_batch(&body);
+        for w in &parsed.warnings {
+            tracing::warn!("{w}");
+        }
+        let mut markers = Vec::new();
+        {
+            let mut lifecycle = lock(&self.lifecycle);
+            for record in parsed.records {
+                if let Record::LogsDropped { dropped_records } = &record {
+                    tracing::warn!("Lambda dropped {dropped_records} telemetry records");
+                }
+                markers.extend(lifecycle.on_record(record));
+            }
+        }
+        self.sinks.emit(&markers);
+    }
+}
+
+/// Runs the extension until SHUTDOWN (or until the API goes away). Never panics on bad input;
+/// every failure ends in one warning.
+pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>) {
+    let env = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let api = match Api::new(env("AWS_LAMBDA_RUNTIME_API").as_deref()) {
+        Ok(api) => api,
+        Err(why) => {
+            tracing::warn!("{why}; coldmark is off");
+            return;
+        }
+    };
+    let registration = match api.register(EXTENSION_NAME).await {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::warn!("Extensions API registration failed ({why}); coldmark is off");
+            return;
+        }
+    };
+    let (sinks, warnings) = Sinks::start(config.sinks, &env);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let lifecycle = Lifecycle::new(
+        Settings {
+            invoke_markers: config.invoke_markers,
+            proactive_threshold_ms: config.proactive_threshold_ms,
+            namespace: config.namespace.clone(),
+        },
+        identity(&registration, &vars, &config, &clock),
+    );
+    let core = Arc::new(Core {
+        lifecycle: Mutex::new(lifecycle),
+        parser: Mutex::new(Parser::default()),
+        sinks,
+    });
+
+    start_telemetry(&api, &registration.extension_id, &config, &core).await;
+    event_loop(&api, &registration.extension_id, &clock, &core).await;
+}
+
+fn identity(
+    registration: &Registration,
+    vars: &[(String, String)],
+    config: &Config,
+    clock: &StartClock,
+) -> Identity {
+    let env = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let function_version = registration
+        .function_version
+        .clone()
+        .or_else(|| env("AWS_LAMBDA_FUNCTION_VERSION"))
+        .unwrap_or_default();
+    let memory_size = env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|m| m.trim().parse().ok());
+    Identity {
+        function_name: registration
+            .function_name
+            .clone()
+            .or_else(|| env("AWS_LAMBDA_FUNCTION_NAME"))
+            .unwrap_or_default(),
+        config_fingerprint: fingerprint(
+            vars,
+            &function_version,
+            memory_size,
+            &config.fingerprint_exclude,
+        ),
+        function_version,
+        memory_size,
+        env_id: generated_env_id(),
+        init_type: env("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        started_at: clock.started_at,
+    }
+}
+
+/// Starts the listener and subscribes. Any failure leaves coldmark in Extensions-API-only mode
+/// with one warning.
+async fn start_telemetry(api: &Api, extension_id: &str, config: &Config, core: &Arc<Core>) {
+    let (listener, port) = match listener::bind(config.telemetry_port).await {
+        Ok(bound) => bound,
+        Err(e) => {
+            tracing::warn!(
+                "cannot listen for telemetry ({}); markers from the Extensions API only",
+                e.kind()
+            );
+            return;
+        }
+    };
+    let batch_core = core.clone();
+    let handler: listener::Handler = Arc::new(move |body| batch_core.telemetry_batch(body));
+    tokio::spawn(listener::serve(listener, handler));
+    match api.subscribe(extension_id, port).await {
+        Ok(()) => {
+            tracing::debug!("subscribed to the Telemetry API on port {port}");
+            lock(&core.lifecycle).telemetry_subscribed();
+        }
+        Err(why) => tracing::warn!(
+            "Telemetry API not available ({why}); markers from the Extensions API only"
+        ),
+    }
+}
+
+async fn event_loop(api: &Api, extension_id: &str, clock: &StartClock, core: &Arc<Core>) {
+    lock(&core.lifecycle).ready(Utc::now(), clock.elapsed_ms());
+    let mut failures = 0u32;
+    loop {
+        match api.next(extension_id).await {
+            Ok(Event::Invoke {
+                request_id,
+                xray_trace_id,
+            }) => {
+                failures = 0;
+                let markers = lock(&core.lifecycle).on_invoke(Invoke {
+                    request_id,
+                    at: Utc::now(),
+                    xray_trace_id,
+                });
+                core.sinks.emit(&markers);
+                core.sinks.kick();
+            }
+            Ok(Event::Shutdown {
+                reason,
+                deadline_ms,
+            }) => {
+                shutdown(core, &reason, deadline_ms).await;
+                return;
+            }
+            Err(why) => {
+                failures += 1;
+                if failures >= 10 {
+                    tracing::warn!("Extensions API unreachable ({why}); writing what is left");
+                    shutdown(core, "api-unreachable", 0).await;
+                    return;
+                }
+                tracing::debug!("event/next failed ({why}); retrying");
+                tokio::time::sleep(Duration::from_millis(10 << failures.min(6))).await;
+            }
+        }
+    }
+}
+
+/// Longest coldmark waits at SHUTDOWN for `platform.report`s still on their way.
+const REPORT_WAIT: Duration = Duration::from_millis(300);
+/// Kept free before Lambda's shutdown deadline (process exit, scheduling).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(200);
+/// Budget when Lambda gives no usable deadline (its external-extension limit is 2 s).
+const DEFAULT_SHUTDOWN_BUDGET: Duration = Duration::from_millis(1500);
+
+async fn shutdown(core: &Arc<Core>, reason: &str, deadline_ms: u64) {
+    let at = Utc::now();
+    let now_ms = at.timestamp_millis().max(0) as u64;
+    let budget = if deadline_ms > now_ms {
+        Duration::from_millis(deadline_ms - now_ms)
+            .saturating_sub(DEADLINE_MARGIN)
+            .min(DEFAULT_SHUTDOWN_BUDGET)
+    } else {
+        DEFAULT_SHUTDOWN_BUDGET
+    };
+    let end = Instant::now() + budget;
+
+    // Late platform.report records complete the held invoke markers; give them a moment.
+    let wait_until = Instant::now() + REPORT_WAIT.min(budget / 4);
+    while lock(&core.lifecycle).awaiting_reports() && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let markers = lock(&core.lifecycle).finish();
+    core.sinks.emit(&markers);
+
+    // Deliver everything first, so `dropped` in the last marker is final, keeping a little
+    // of the budget for the last marker itself.
+    let last_share = Duration::from_millis(250).min(budget / 4);
+    core.sinks
+        .flush(
+            end.saturating_duration_since(Instant::now())
+                .saturating_sub(last_share),
+        )
+        .await;
+    let dropped = core.sinks.dropped();
+    let last = lock(&core.lifecycle).shutdown_marker(reason, at, dropped);
+    core.sinks
+        .emit_last(&last, end.saturating_duration_since(Instant::now()))
+        .await;
+    tracing::debug!("shutdown complete ({reason})");
+}
+
+/// An id for this environment until the Telemetry API names it: 128 random bits.
+fn generated_env_id() -> String {
+    let mut bytes = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if random.is_err() {
+        // No /dev/urandom: time and pid are unique enough for one machine.
+        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
+        bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
