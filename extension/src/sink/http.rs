@@ -110,7 +110,9 @@ impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock would be a bug in a few lines of arithmetic; carry on
         // with the data rather than take the extension down.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Takes the next batch and marks it in flight; empty when there is nothing to send.
@@ -229,7 +231,9 @@ impl HttpSink {
         let deadline = Instant::now() + budget;
         self.shared.state().deadline = Some(deadline);
         self.shared.wake.notify_one();
-        let drained = tokio::time::timeout_at(deadline, self.wait_idle()).await.is_ok();
+        let drained = tokio::time::timeout_at(deadline, self.wait_idle())
+            .await
+            .is_ok();
         let mut state = self.shared.state();
         let mut abandoned = 0;
         if drained {
@@ -241,6 +245,9 @@ impl HttpSink {
             state.queued_bytes = 0;
             state.in_flight = 0;
             state.closed = true;
+            tracing::warn!(
+                "http sink: {abandoned} record(s) undelivered when the flush budget ended; counted as dropped"
+            );
         }
         FlushReport {
             delivered: state.delivered,
@@ -298,7 +305,10 @@ async fn deliver(
     let body = match body::encode(batch, config.format, config.gzip) {
         Ok(body) => body,
         Err(e) => {
-            tracing::warn!("http sink: cannot encode a batch ({e}); {} dropped", batch.len());
+            tracing::warn!(
+                "http sink: cannot encode a batch ({e}); {} dropped",
+                batch.len()
+            );
             return false;
         }
     };

@@ -130,9 +130,8 @@ impl HttpConfig {
         if let Some(raw) = env("COLDMARK_HTTP_GZIP") {
             match parse_bool(&raw) {
                 Some(on) => config.gzip = on,
-                None => warnings.push(
-                    "COLDMARK_HTTP_GZIP is not a boolean (true/false): gzip off".to_string(),
-                ),
+                None => warnings
+                    .push("COLDMARK_HTTP_GZIP is not a boolean (true/false): gzip off".to_string()),
             }
         }
         let mut number = |name: &str, min: u64, max: u64, default: u64| -> u64 {
@@ -149,8 +148,12 @@ impl HttpConfig {
                 },
             }
         };
-        config.timeout =
-            Duration::from_millis(number("COLDMARK_HTTP_TIMEOUT_MS", 1, 60_000, DEFAULT_TIMEOUT_MS));
+        config.timeout = Duration::from_millis(number(
+            "COLDMARK_HTTP_TIMEOUT_MS",
+            1,
+            60_000,
+            DEFAULT_TIMEOUT_MS,
+        ));
         config.retries = number("COLDMARK_HTTP_RETRIES", 0, 10, DEFAULT_RETRIES.into()) as u32;
         config.backoff = Duration::from_millis(number(
             "COLDMARK_HTTP_BACKOFF_MS",
@@ -251,7 +254,10 @@ mod tests {
     fn assert_no_secret(warnings: &[String]) {
         for w in warnings {
             assert!(!w.contains(SECRET), "warning reveals a value: {w}");
-            assert!(!w.contains("example.invalid"), "warning reveals the endpoint: {w}");
+            assert!(
+                !w.contains("example.invalid"),
+                "warning reveals the endpoint: {w}"
+            );
         }
     }
 
@@ -291,10 +297,8 @@ mod tests {
             "ftp://example.invalid/",
             "http://",
         ] {
-            let (config, warnings) = read(&[
-                ("COLDMARK_SINK", "http"),
-                ("COLDMARK_HTTP_ENDPOINT", bad),
-            ]);
+            let (config, warnings) =
+                read(&[("COLDMARK_SINK", "http"), ("COLDMARK_HTTP_ENDPOINT", bad)]);
             assert!(config.is_none(), "{bad}");
             assert_eq!(warnings.len(), 1);
             assert!(warnings[0].contains("COLDMARK_HTTP_ENDPOINT"));
@@ -306,7 +310,10 @@ mod tests {
     fn defaults() {
         let (config, warnings) = read(&[
             ("COLDMARK_SINK", "stdout,http"),
-            ("COLDMARK_HTTP_ENDPOINT", "https://example.invalid/ingest?x=1"),
+            (
+                "COLDMARK_HTTP_ENDPOINT",
+                "https://example.invalid/ingest?x=1",
+            ),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         let config = config.unwrap();
@@ -347,7 +354,10 @@ mod tests {
         assert_eq!(config.retries, 0);
         assert_eq!(config.queue_records, 5);
         assert_eq!(config.batch_records, 2);
-        assert!(!format!("{config:?}").contains(SECRET), "Debug shows a header value");
+        assert!(
+            !format!("{config:?}").contains(SECRET),
+            "Debug shows a header value"
+        );
     }
 
     #[test]

@@ -109,8 +109,14 @@ mod tests {
         let e500 = Attempt::Status(StatusCode::INTERNAL_SERVER_ERROR, None);
         assert_eq!(judge(e500, 1, B, 1.0), Verdict::Transient(B));
         assert_eq!(judge(e500, 2, B, 1.0), Verdict::Transient(B * 2));
-        assert_eq!(judge(Attempt::Transport, 3, B, 1.0), Verdict::Transient(B * 4));
-        assert_eq!(judge(Attempt::Transport, 30, B, 1.0), Verdict::Transient(MAX_WAIT));
+        assert_eq!(
+            judge(Attempt::Transport, 3, B, 1.0),
+            Verdict::Transient(B * 4)
+        );
+        assert_eq!(
+            judge(Attempt::Transport, 30, B, 1.0),
+            Verdict::Transient(MAX_WAIT)
+        );
         assert_eq!(judge(e500, 1, B, 0.5), Verdict::Transient(B / 2));
     }
 
