@@ -1,0 +1,450 @@
+//! A small, scriptable stand-in for Lambda's Extensions and Telemetry APIs on 127.0.0.1, for
+//! tests that run the real `coldmark` binary.
+//!
+//! It registers the extension, records its Telemetry API subscription (answering 200, or 202
+//! "Telemetry.NotSupported" as RIE and LocalStack do), hands out the INVOKE and SHUTDOWN events
+//! the test queues, counts `/event/next` calls, and POSTs schema-2022-12-13 record batches to
+//! the port the extension subscribed with. The test drives the order; the server only answers.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify};
+
+pub const EXTENSION_ID: &str = "ext-0001";
+pub const FUNCTION_NAME: &str = "clock";
+
+/// What the Telemetry API answers to the subscription.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Telemetry {
+    Supported,
+    NotSupported,
+}
+
+struct State {
+    mode: Telemetry,
+    registered: Mutex<Option<String>>,
+    subscription: Mutex<Option<Value>>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Value>>,
+    next_calls: AtomicUsize,
+    next_at: Mutex<Vec<Instant>>,
+    changed: Notify,
+}
+
+pub struct FakeLambda {
+    pub addr: SocketAddr,
+    state: Arc<State>,
+    events: mpsc::UnboundedSender<Value>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeLambda {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeLambda {
+    pub async fn start(mode: Telemetry) -> FakeLambda {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = Arc::new(State {
+            mode,
+            registered: Mutex::new(None),
+            subscription: Mutex::new(None),
+            events: tokio::sync::Mutex::new(rx),
+            next_calls: AtomicUsize::new(0),
+            next_at: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+        });
+        let serving = state.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(answer(state, req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FakeLambda {
+            addr,
+            state,
+            events: tx,
+            server,
+        }
+    }
+
+    /// The environment Lambda gives every process, plus `extra` (the user's variables).
+    pub fn lambda_env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("AWS_LAMBDA_RUNTIME_API", self.addr.to_string().as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/clock"),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/25/[$LATEST]0123456789abcdef",
+            ),
+            ("AWS_ACCESS_KEY_ID", "AKIAFAKEACCESSKEY123"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "fakeSecretAccessKeyValue0123456789",
+            ),
+            ("AWS_SESSION_TOKEN", "fakeSessionTokenValue0123456789"),
+            ("_HANDLER", "bootstrap"),
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+            ("TZ", ":UTC"),
+            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            ("COLDMARK_TELEMETRY_PORT", "0"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+        env
+    }
+
+    /// Starts the real `coldmark` binary with exactly `env`, stdout and stderr captured.
+    pub fn spawn(env: &[(String, String)]) -> Running {
+        let child = Command::new(env!("CARGO_BIN_EXE_coldmark"))
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn coldmark");
+        Running {
+            child: Some(child),
+            spawned_at: Instant::now(),
+        }
+    }
+
+    /// Waits until the extension has called `/event/next` `n` times in total.
+    pub async fn wait_next(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let notified = self.state.changed.notified();
+            if self.state.next_calls.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "extension did not call /event/next {n} times"
+            );
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+
+    /// When each `/event/next` call arrived.
+    pub fn next_times(&self) -> Vec<Instant> {
+        self.state.next_at.lock().unwrap().clone()
+    }
+
+    pub fn registered_name(&self) -> Option<String> {
+        self.state.registered.lock().unwrap().clone()
+    }
+
+    pub fn subscription(&self) -> Option<Value> {
+        self.state.subscription.lock().unwrap().clone()
+    }
+
+    pub fn invoke(&self, request_id: &str) {
+        self.events
+            .send(json!({
+                "eventType": "INVOKE",
+                "deadlineMs": Utc::now().timestamp_millis() + 3000,
+                "requestId": request_id,
+                "invokedFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:clock",
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": format!("Root=1-{request_id}")}
+            }))
+            .unwrap();
+    }
+
+    pub fn shutdown(&self, reason: &str) {
+        self.events
+            .send(json!({
+                "eventType": "SHUTDOWN",
+                "shutdownReason": reason,
+                "deadlineMs": Utc::now().timestamp_millis() + 2000
+            }))
+            .unwrap();
+    }
+
+    /// POSTs one batch to the extension's telemetry listener, as Lambda does (the
+    /// subscription's `sandbox.localdomain` is this machine). Returns the HTTP status.
+    pub async fn post_telemetry(&self, records: &[Value]) -> StatusCode {
+        let sub = self.subscription().expect("no telemetry subscription");
+        let uri = sub["destination"]["URI"]
+            .as_str()
+            .unwrap()
+            .replace("sandbox.localdomain", "127.0.0.1");
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let body = serde_json::to_vec(records).unwrap();
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(5), client.request(req))
+            .await
+            .expect("telemetry post timed out")
+            .expect("telemetry post failed");
+        res.status()
+    }
+}
+
+async fn answer(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let name = req
+        .headers()
+        .get("Lambda-Extension-Name")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+    let body = body.unwrap_or_default();
+    match (method, path.as_str()) {
+        (Method::POST, "/2020-01-01/extension/register") => {
+            *state.registered.lock().unwrap() = name;
+            let mut res = Response::new(Full::new(Bytes::from(
+                json!({
+                    "functionName": FUNCTION_NAME,
+                    "functionVersion": "$LATEST",
+                    "handler": "bootstrap"
+                })
+                .to_string(),
+            )));
+            res.headers_mut()
+                .insert("Lambda-Extension-Identifier", EXTENSION_ID.parse().unwrap());
+            res
+        }
+        (Method::PUT, "/2022-07-01/telemetry") => {
+            *state.subscription.lock().unwrap() = serde_json::from_slice(&body).ok();
+            state.changed.notify_waiters();
+            match state.mode {
+                Telemetry::Supported => Response::new(Full::new(Bytes::from("OK"))),
+                Telemetry::NotSupported => {
+                    let mut res = Response::new(Full::new(Bytes::from(
+                        json!({
+                            "errorMessage": "Telemetry API is not supported",
+                            "errorType": "Telemetry.NotSupported"
+                        })
+                        .to_string(),
+                    )));
+                    *res.status_mut() = StatusCode::ACCEPTED;
+                    res
+                }
+            }
+        }
+        (Method::GET, "/2020-01-01/extension/event/next") => {
+            state.next_at.lock().unwrap().push(Instant::now());
+            state.next_calls.fetch_add(1, Ordering::SeqCst);
+            state.changed.notify_waiters();
+            let event = state.events.lock().await.recv().await;
+            match event {
+                Some(e) => Response::new(Full::new(Bytes::from(e.to_string()))),
+                None => {
+                    let mut res = Response::new(Full::new(Bytes::new()));
+                    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    res
+                }
+            }
+        }
+        _ => {
+            let mut res = Response::new(Full::new(Bytes::new()));
+            *res.status_mut() = StatusCode::NOT_FOUND;
+            res
+        }
+    }
+}
+
+/// A running `coldmark` process. Killed if the test ends without collecting it.
+pub struct Running {
+    child: Option<Child>,
+    pub spawned_at: Instant,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// What the process wrote and how it ended.
+pub struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// From `finish` being called to the process's exit.
+    pub exit_after: Duration,
+}
+
+impl Finished {
+    /// Every stdout line as JSON (each must be one).
+    pub fn markers(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+            .collect()
+    }
+
+    pub fn of_kind(&self, kind: &str) -> Vec<Value> {
+        self.markers()
+            .into_iter()
+            .filter(|m| m["coldmark"] == kind)
+            .collect()
+    }
+}
+
+impl Running {
+    /// Waits for the process to exit (at most `limit`, then kills it and fails).
+    pub async fn finish(mut self, limit: Duration) -> Finished {
+        let child = self.child.take().unwrap();
+        let pid = child.id();
+        let started = Instant::now();
+        let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+        match tokio::time::timeout(limit, waiting).await {
+            Ok(output) => {
+                let Output {
+                    status,
+                    stdout,
+                    stderr,
+                } = output.unwrap().unwrap();
+                Finished {
+                    status,
+                    stdout: String::from_utf8(stdout).unwrap(),
+                    stderr: String::from_utf8(stderr).unwrap(),
+                    exit_after: started.elapsed(),
+                }
+            }
+            Err(_) => {
+                // SAFETY-free cleanup: signal by pid, the process is ours.
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                panic!("coldmark did not exit within {limit:?}");
+            }
+        }
+    }
+}
+
+/// RFC 3339 with milliseconds, as Lambda writes record times.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn record(kind: &str, t: DateTime<Utc>, record: Value) -> Value {
+    json!({"time": time(t), "type": kind, "record": record})
+}
+
+/// The init records of an on-demand cold start that began at `start`, with the runtime ready
+/// after `runtime_ms` and the whole init phase over after `init_ms`.
+pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<Value> {
+    let ms = chrono::Duration::milliseconds;
+    vec![
+        record(
+            "platform.initStart",
+            start,
+            json!({
+                "initializationType": "on-demand",
+                "phase": "init",
+                "runtimeVersion": "provided:al2023.v100",
+                "runtimeVersionArn": "arn:aws:lambda:eu-west-1::runtime:abc",
+                "functionName": FUNCTION_NAME,
+                "functionVersion": "$LATEST",
+                "instanceId": "instance-0001",
+                "instanceMaxMemory": 128
+            }),
+        ),
+        record(
+            "platform.initRuntimeDone",
+            start + ms(runtime_ms),
+            json!({"initializationType": "on-demand", "phase": "init", "status": "success"}),
+        ),
+        record(
+            "platform.extension",
+            start + ms(runtime_ms),
+            json!({"name": "coldmark", "state": "Ready", "events": ["INVOKE", "SHUTDOWN"]}),
+        ),
+        record(
+            "platform.initReport",
+            start + ms(init_ms),
+            json!({
+                "initializationType": "on-demand",
+                "phase": "init",
+                "status": "success",
+                "metrics": {"durationMs": init_ms as f64}
+            }),
+        ),
+    ]
+}
+
+/// `platform.start`, `platform.runtimeDone` and `platform.report` of one invocation.
+pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) -> Vec<Value> {
+    let ms = chrono::Duration::milliseconds;
+    let mut metrics = json!({
+        "durationMs": 3.25,
+        "billedDurationMs": 4,
+        "memorySizeMB": 128,
+        "maxMemoryUsedMB": 19
+    });
+    if let Some(init) = init_ms {
+        metrics["initDurationMs"] = json!(init);
+    }
+    vec![
+        record(
+            "platform.start",
+            start,
+            json!({"requestId": request_id, "version": "$LATEST"}),
+        ),
+        record(
+            "platform.runtimeDone",
+            start + ms(3),
+            json!({"requestId": request_id, "status": "success", "metrics": {"durationMs": 3.0, "producedBytes": 10}}),
+        ),
+        record(
+            "platform.report",
+            start + ms(4),
+            json!({"requestId": request_id, "status": "success", "metrics": metrics}),
+        ),
+    ]
+}
