@@ -75,6 +75,8 @@ struct Run {
     kinds: BTreeMap<String, usize>,
     /// Marker kind → every field name seen on markers of that kind.
     fields: BTreeMap<String, BTreeSet<String>>,
+    /// The markers as printed, for failure messages.
+    markers: Vec<String>,
 }
 
 fn experiment(label: &str, function: &Path, layer: &Path, launcher: Option<&str>) -> Run {
@@ -129,6 +131,7 @@ fn experiment(label: &str, function: &Path, layer: &Path, launcher: Option<&str>
     let mut verdict = None;
     let mut kinds = BTreeMap::new();
     let mut fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut markers = Vec::new();
     for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
         let record: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("{label}: --json printed a non-JSON line {line:?}: {e}"));
@@ -143,15 +146,25 @@ fn experiment(label: &str, function: &Path, layer: &Path, launcher: Option<&str>
                     .into_iter()
                     .flat_map(|m| m.keys().cloned());
                 fields.entry(kind).or_default().extend(keys);
+                markers.push(marker.to_string());
             }
             _ => {}
         }
     }
     let verdict = verdict.unwrap_or_else(|| panic!("{label}: no verdict in:\n{stdout}"));
+    // The contract: one init marker per environment. Checked per run so a failure says which
+    // architecture broke it rather than only that the two differ.
+    assert_eq!(
+        verdict["init_markers"],
+        verdict["inits"],
+        "{label}: init markers vs environments seen:\n{}",
+        markers.join("\n")
+    );
     Run {
         verdict,
         kinds,
         fields,
+        markers,
     }
 }
 
@@ -244,7 +257,13 @@ fn arm64_layer_and_function_under_qemu_match_x86_64() {
     );
     // ... and says the same as on x86_64, with the same markers.
     assert_eq!(verdict_facts(&arm64.verdict), verdict_facts(&x86.verdict));
-    assert_eq!(arm64.kinds, x86.kinds, "marker kinds and counts");
+    assert_eq!(
+        arm64.kinds,
+        x86.kinds,
+        "marker kinds and counts\narm64:\n{}\nx86_64:\n{}",
+        arm64.markers.join("\n"),
+        x86.markers.join("\n")
+    );
     assert_eq!(arm64.fields, x86.fields, "marker fields per kind");
     assert!(
         arm64.kinds.get("init").copied().unwrap_or(0) >= 2,
