@@ -51,6 +51,9 @@ enum What {
     Throughput,
     /// 5. Binary and layer zip sizes, glibc floor.
     Size,
+    /// Not a measurement: one coldmark environment with 3 invocations, its markers printed
+    /// (to see what the harness feeds and what coldmark makes of it).
+    Markers,
 }
 
 struct Plan {
@@ -211,9 +214,35 @@ async fn main() -> Result<()> {
         table.print();
         big.print();
     }
+    if cli.what == What::Markers {
+        let mut session = subjects.coldmark.start().await?;
+        if std::env::var_os("BENCH_FLUSH_INIT").is_some() {
+            session.flush().await;
+        }
+        for _ in 0..3 {
+            session.invoke().await?;
+        }
+        session.flush().await;
+        let finished = session.shutdown().await?;
+        for marker in &finished.output.markers {
+            println!("{marker}");
+        }
+        for line in &finished.output.other {
+            println!("(other) {line}");
+        }
+        return Ok(());
+    }
     if all || cli.what == What::Size {
         print_sizes(&coldmark, &null, &example)?;
     }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "Load average at the end: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     Ok(())
 }
 
@@ -288,7 +317,15 @@ fn print_header(cli: &Cli, plan: &Plan, coldmark: &Path) {
         "## Run of {}\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("- machine: {cpu}, {cores} cores, Linux {}", kernel.trim());
+    println!(
+        "- load average at start: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!("- coldmark binary: {}", coldmark.display());
     println!(
         "- plan: {} init runs per subject, {} measured invocations per subject (after 500 warm-up), {} invocations for memory, {} telemetry batches{}",

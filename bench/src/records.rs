@@ -123,6 +123,16 @@ pub struct ReportMetrics {
     pub init_duration_ms: Option<f64>,
 }
 
+impl Record {
+    /// The Telemetry API type a subscriber names to receive this record.
+    pub fn category(&self) -> &'static str {
+        match self.body {
+            RecordBody::Function(_) => "function",
+            _ => "platform",
+        }
+    }
+}
+
 /// What the records of one simulated environment have in common.
 #[derive(Clone, Debug)]
 pub struct EnvFacts {

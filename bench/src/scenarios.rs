@@ -138,8 +138,9 @@ pub async fn init(subjects: &[Subject], runs: usize) -> Result<Vec<InitResult>> 
             if finished.exited {
                 exited[i] += 1;
             }
+            // Counted, not just found: a run with two init markers is a bug worth seeing.
+            markers[i] += finished.output.markers_of("init").count();
             if let Some(marker) = finished.output.markers_of("init").next() {
-                markers[i] += 1;
                 if let Some(own) = marker.get("coldmark_init_ms").and_then(Value::as_f64) {
                     self_reported[i].push(own);
                     diffs[i].push(own - ms(times.first_next));

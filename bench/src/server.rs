@@ -43,6 +43,8 @@ pub struct Subscription {
     pub timeout_ms: u64,
     pub max_items: usize,
     pub max_bytes: usize,
+    /// `platform`, `function`, `extension`: Lambda sends only the types subscribed to.
+    pub types: Vec<String>,
 }
 
 /// Something an extension did, with the server-side instant it arrived.
@@ -238,6 +240,8 @@ struct SubscribeBody {
     destination: Destination,
     #[serde(default)]
     buffering: Buffering,
+    #[serde(default)]
+    types: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -397,6 +401,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription> {
         timeout_ms: parsed.buffering.timeout_ms.max(25),
         max_items: parsed.buffering.max_items.max(1_000),
         max_bytes: parsed.buffering.max_bytes.max(262_144),
+        types: parsed.types,
     })
 }
 

@@ -94,6 +94,9 @@ async fn deliver(
         match message {
             Some(Message::Records(records)) => {
                 for record in records {
+                    if !subscription.types.iter().any(|t| t == record.category()) {
+                        continue;
+                    }
                     let bytes = serde_json::to_vec(&record).expect("records serialise");
                     if buffered_bytes + bytes.len() + 2 > subscription.max_bytes
                         && !buffered.is_empty()
