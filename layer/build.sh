@@ -45,8 +45,9 @@ rust_target() {
   esac
 }
 
-# target_available TRIPLE: installed already, or rustup can add it now.
+# target_available TRIPLE: the host's own, installed already, or rustup can add it now.
 target_available() {
+  [[ "$1" == "$(rustc -vV | sed -n 's/^host: //p')" ]] && return 0
   rustup target list --installed 2>/dev/null | grep -qx "$1" && return 0
   rustup target add "$1" >/dev/null 2>&1
 }
@@ -54,20 +55,22 @@ target_available() {
 build_arch() {
   local arch="$1" triple suffix out
   triple="$(rust_target "$arch")"
+  # The x86_64 function zip keeps the plain name the issue and the template use.
+  suffix="-$arch"
+  [[ "$arch" == x86_64 ]] && suffix=""
   if ! target_available "$triple"; then
     echo "build: $arch skipped: rustup cannot install the $triple target here; built the others only"
+    # Stale zips from an earlier build would pass for this build's output.
+    rm -f "$DIST/coldmark-layer-$arch.zip" "$DIST/coldmark-clock$suffix.zip"
     return 0
   fi
   cargo zigbuild --release --target "$triple.$GLIBC_FLOOR" \
     -p coldmark-extension --bin coldmark -p coldmark-clock --bin bootstrap
   out="$ROOT/target/$triple/release"
-  # The x86_64 function zip keeps the plain name the issue and the template use.
-  suffix="-$arch"
-  [[ "$arch" == x86_64 ]] && suffix=""
   python3 "$ROOT/layer/zipkit.py" pack "$DIST/coldmark-layer-$arch.zip" \
     "extensions/coldmark=$out/coldmark"
   python3 "$ROOT/layer/zipkit.py" pack "$DIST/coldmark-clock$suffix.zip" "bootstrap=$out/bootstrap"
-  echo "build: $arch -> dist/coldmark-layer-$arch.zip dist/coldmark-clock$suffix.zip"
+  echo "build: $arch -> $DIST/coldmark-layer-$arch.zip $DIST/coldmark-clock$suffix.zip"
 }
 
 ensure_tools
