@@ -1,0 +1,193 @@
+//! Shared by the environment tests: fixture runtimes and extensions (Python 3 scripts in
+//! `tests/fixtures/`), layers that link them under the extension names that select their
+//! behaviour, a log collector, and the real binaries built once per test process.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use coldmark_sandbox::environment::{
+    Artifacts, EnvironmentOptions, FunctionConfig, LogLine, LogSink, LogSource,
+};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
+}
+
+/// A test's scratch space: a layer directory (`extensions/<name>` links to the fixture
+/// extension) and `out/`, where fixtures record what they saw.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new(extensions: &[&str]) -> Scratch {
+        let dir = tempfile::Builder::new().prefix("env-test-").tempdir().expect("temp dir");
+        let ext_dir = dir.path().join("layer").join("extensions");
+        std::fs::create_dir_all(&ext_dir).expect("extensions/");
+        std::fs::create_dir_all(dir.path().join("out")).expect("out/");
+        for name in extensions {
+            std::os::unix::fs::symlink(fixture("env_extension.py"), ext_dir.join(name))
+                .expect("link extension");
+        }
+        Scratch { dir }
+    }
+
+    pub fn layer(&self) -> PathBuf {
+        self.dir.path().join("layer")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// The fixture runtime with this scratch's layer.
+    pub fn artifacts(&self) -> Artifacts {
+        Artifacts {
+            bootstrap: fixture("env_runtime.py"),
+            layers: vec![self.layer()],
+            launcher: Vec::new(),
+        }
+    }
+
+    /// A configuration whose processes record into `out/`, plus `vars`.
+    pub fn config(&self, timeout: Duration, vars: &[(&str, &str)]) -> FunctionConfig {
+        let mut environment = BTreeMap::from([(
+            "FIXTURE_OUT".to_string(),
+            self.out().display().to_string(),
+        )]);
+        for (k, v) in vars {
+            environment.insert(k.to_string(), v.to_string());
+        }
+        FunctionConfig {
+            function_name: "fixture".into(),
+            version: "$LATEST".into(),
+            memory_mb: 128,
+            timeout,
+            handler: "fixture.handler".into(),
+            environment,
+        }
+    }
+
+    /// The JSON lines a fixture recorded in `out/<kind>-<name>.jsonl`.
+    pub fn recorded(&self, kind: &str, name: &str) -> Vec<Value> {
+        let path = self.out().join(format!("{kind}-{name}.jsonl"));
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Every telemetry record a fixture extension received, in delivery order.
+    pub fn telemetry(&self, name: &str) -> Vec<Value> {
+        self.recorded("telemetry", name)
+            .into_iter()
+            .flat_map(|b| b["batch"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// Waits until `name` received a telemetry record satisfying `pred`.
+    pub async fn wait_telemetry(&self, name: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let records = self.telemetry(name);
+            if records.iter().any(&pred) || tokio::time::Instant::now() >= deadline {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Short deadlines keep the suite fast; freeze on, as on Lambda.
+pub fn options() -> EnvironmentOptions {
+    EnvironmentOptions {
+        freeze: true,
+        shutdown_deadline: Duration::from_secs(2),
+        init_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Collects every log line of a sink in the background.
+pub struct Logs {
+    pub sink: LogSink,
+    lines: Arc<Mutex<Vec<LogLine>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Logs {
+    pub fn new() -> Logs {
+        let (sink, mut rx) = broadcast::channel(4096);
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let keep = lines.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(line) => keep.lock().unwrap().push(line),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+        Logs { sink, lines, task }
+    }
+
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn from(&self, source: &LogSource) -> Vec<String> {
+        self.lines().into_iter().filter(|l| &l.source == source).map(|l| l.line).collect()
+    }
+
+    pub fn dump(&self) -> String {
+        self.lines()
+            .iter()
+            .map(|l| format!("[{:?}] {}", l.source, l.line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The records of one type, in order.
+pub fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["type"] == kind).collect()
+}
+
+/// The real function and extension, built once per test process with cargo (dev profile).
+pub struct Built {
+    pub bootstrap: PathBuf,
+    pub coldmark: PathBuf,
+}
+
+pub fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "-p", "coldmark-clock", "-p", "coldmark-extension", "--bins"])
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building the function and the extension failed");
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"));
+        Built {
+            bootstrap: target.join("debug").join("bootstrap"),
+            coldmark: target.join("debug").join("coldmark"),
+        }
+    })
+}
