@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use clickhouse::{shipped_queries, ClickHouse};
+use clickhouse::{assert_json_eq, assert_stored_intact, shipped_queries, ClickHouse};
 use coldmark::marker::{
     Common, Emf, ExtensionInfo, InitMarker, InvokeMarker, Marker, ShutdownMarker, Source, SCHEMA,
 };
@@ -145,44 +145,6 @@ fn sink_to(server: &ClickHouse, extra: &[(&str, &str)]) -> HttpSink {
     sink.expect("sink configured")
 }
 
-/// Checks every stored column against the marker's own JSON: same value, or NULL where the
-/// marker has none (booleans are stored as 1/0).
-pub fn assert_stored_intact(server: &ClickHouse, lines: &[String]) {
-    let rows = server.rows("SELECT * FROM markers ORDER BY ts_ms, env_id, coldmark");
-    assert_eq!(rows.len(), lines.len(), "one row per marker");
-    let mut sent: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let key = |v: &Value| {
-        (
-            v["timestamp"].as_str().unwrap_or_default().to_string(),
-            v["env_id"].as_str().unwrap_or_default().to_string(),
-            v["coldmark"].as_str().unwrap_or_default().to_string(),
-        )
-    };
-    sent.sort_by_key(key);
-    let mut rows = rows;
-    rows.sort_by_key(key);
-    for (row, marker) in rows.iter().zip(&sent) {
-        for (column, stored) in row.as_object().unwrap() {
-            let expected = match marker.get(column) {
-                None | Some(Value::Null) => Value::Null,
-                Some(Value::Bool(b)) => json!(u8::from(*b)),
-                Some(other) => other.clone(),
-            };
-            let same = match (stored.as_f64(), expected.as_f64()) {
-                (Some(a), Some(b)) => a == b,
-                _ => *stored == expected,
-            };
-            assert!(
-                same,
-                "column {column}: stored {stored}, marker has {expected} in {marker}"
-            );
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markers_arrive_intact_plain_and_gzip() {
     let server = ClickHouse::start();
@@ -289,23 +251,4 @@ async fn shipped_queries_answer_the_questions() {
         let rows = server.rows(sql);
         assert_json_eq(name, &Value::Array(rows), &expected[name.as_str()]);
     }
-}
-
-/// Equal as JSON, numbers compared as f64 (ClickHouse prints 200.0 as 200).
-fn assert_json_eq(name: &str, got: &Value, want: &Value) {
-    fn same(a: &Value, b: &Value) -> bool {
-        match (a, b) {
-            (Value::Array(x), Value::Array(y)) => {
-                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-            }
-            (Value::Object(x), Value::Object(y)) => {
-                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-            }
-            (a, b) => match (a.as_f64(), b.as_f64()) {
-                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
-                _ => a == b,
-            },
-        }
-    }
-    assert!(same(got, want), "query {name}:\n got  {got}\n want {want}");
 }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
+
 /// The table definition shipped for users.
 pub const MARKERS_SQL: &str = include_str!("../../../layer/clickhouse/markers.sql");
 /// The question pack shipped for users.
@@ -246,4 +248,61 @@ fn http_blocking(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Checks every stored column against the marker's own JSON: same value, or NULL where the
+/// marker has none (booleans are stored as 1/0).
+pub fn assert_stored_intact(server: &ClickHouse, lines: &[String]) {
+    let rows = server.rows("SELECT * FROM markers ORDER BY ts_ms, env_id, coldmark");
+    assert_eq!(rows.len(), lines.len(), "one row per marker");
+    let mut sent: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let key = |v: &Value| {
+        (
+            v["timestamp"].as_str().unwrap_or_default().to_string(),
+            v["env_id"].as_str().unwrap_or_default().to_string(),
+            v["coldmark"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    sent.sort_by_key(key);
+    let mut rows = rows;
+    rows.sort_by_key(key);
+    for (row, marker) in rows.iter().zip(&sent) {
+        for (column, stored) in row.as_object().unwrap() {
+            let expected = match marker.get(column) {
+                None | Some(Value::Null) => Value::Null,
+                Some(Value::Bool(b)) => json!(u8::from(*b)),
+                Some(other) => other.clone(),
+            };
+            let same = match (stored.as_f64(), expected.as_f64()) {
+                (Some(a), Some(b)) => a == b,
+                _ => *stored == expected,
+            };
+            assert!(
+                same,
+                "column {column}: stored {stored}, marker has {expected} in {marker}"
+            );
+        }
+    }
+}
+
+/// Equal as JSON, numbers compared as f64 (ClickHouse prints 200.0 as 200).
+pub fn assert_json_eq(name: &str, got: &Value, want: &Value) {
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+            }
+            (a, b) => match (a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                _ => a == b,
+            },
+        }
+    }
+    assert!(same(got, want), "query {name}:\n got  {got}\n want {want}");
 }
