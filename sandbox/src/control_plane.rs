@@ -400,10 +400,10 @@ impl ControlPlane {
     }
 
     /// Returns an environment after an invocation: back to idle if its configuration is still
-    /// current, otherwise spun down.
+    /// current (and it is still alive), otherwise spun down.
     fn release(&self, env: Environment, revision: u64) {
         let mut pool = self.lock();
-        if !pool.closed && revision == pool.function.revision {
+        if !pool.closed && revision == pool.function.revision && env.is_alive() {
             pool.idle.push(IdleEnvironment { env, revision });
             drop(pool);
             self.inner.idle_changed.notify_waiters();

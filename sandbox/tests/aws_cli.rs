@@ -1,0 +1,205 @@
+//! The sandbox driven by the real AWS CLI (`pip install awscli`), exactly as a user would:
+//! `coldmark-sandbox serve`, then `aws --endpoint-url ... lambda invoke /
+//! get-function-configuration / update-function-configuration`. Fake credentials, no
+//! credential files, nothing leaves 127.0.0.1.
+
+#[path = "support/cp_build.rs"]
+mod cp_build;
+#[path = "support/cp_process.rs"]
+mod cp_process;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine;
+use cp_build::{built, layer};
+use cp_process::SandboxProcess;
+use serde_json::Value;
+
+/// Runs `aws --endpoint-url <endpoint> <args>` with throwaway credentials; returns stdout.
+fn aws(endpoint: &str, args: &[&str]) -> String {
+    let output = Command::new("aws")
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDSANDBOXEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the AWS CLI is needed for this test and could not be run ({e}). Install it with \
+                 `python3 -m pip install awscli` (or run `bash .ci/run`, which installs it)."
+            )
+        });
+    assert!(
+        output.status.success(),
+        "aws {} failed: {}\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `aws lambda invoke --log-type Tail`: (CLI output, the function's result).
+fn invoke(endpoint: &str, dir: &Path, n: usize) -> (Value, Value) {
+    let out = dir.join(format!("out-{n}.json"));
+    let printed = aws(
+        endpoint,
+        &[
+            "lambda",
+            "invoke",
+            "--function-name",
+            "clock",
+            "--log-type",
+            "Tail",
+            out.to_str().unwrap(),
+        ],
+    );
+    let meta: Value = serde_json::from_str(&printed).unwrap();
+    let result: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let body: Value = serde_json::from_str(result["body"].as_str().expect("body")).unwrap();
+    (meta, body)
+}
+
+fn log_result(meta: &Value) -> String {
+    let encoded = meta["LogResult"].as_str().expect("LogResult");
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_aws_cli_invokes_reads_and_updates_the_function() {
+    let aws_present = Command::new("aws").arg("--version").output().is_ok();
+    assert!(
+        aws_present,
+        "the AWS CLI (`aws`) is not on PATH. Install it with `python3 -m pip install awscli` \
+         (`bash .ci/run` does this on a fresh machine)."
+    );
+    let layer = layer(true, &[]);
+    let mut sandbox = SandboxProcess::start(&[
+        "serve",
+        "--json",
+        "--function",
+        built().bootstrap.to_str().unwrap(),
+        "--layer",
+        layer.path().to_str().unwrap(),
+    ]);
+    let endpoints = sandbox
+        .wait_for(Duration::from_secs(30), |l| l["type"] == "endpoints")
+        .expect("the sandbox printed its endpoints");
+    let endpoint = endpoints["lambda_api"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (meta, first) = invoke(&endpoint, dir.path(), 1);
+    assert_eq!(meta["StatusCode"], 200);
+    assert_eq!(meta["ExecutedVersion"], "$LATEST");
+    assert!(meta.get("FunctionError").is_none(), "{meta}");
+    assert_eq!(first["env_user"], "user");
+    assert_eq!(first["invocation_count"], 1);
+    let log = log_result(&meta);
+    assert!(log.contains("REPORT RequestId:"), "{log}");
+    assert!(
+        log.contains("Init Duration"),
+        "a cold start's REPORT: {log}"
+    );
+
+    let (meta, second) = invoke(&endpoint, dir.path(), 2);
+    assert_eq!(second["time_out_of_handler"], first["time_out_of_handler"]);
+    assert_eq!(second["invocation_count"], 2);
+    assert!(!log_result(&meta).contains("Init Duration"), "a warm start");
+
+    let config: Value = serde_json::from_str(&aws(
+        &endpoint,
+        &[
+            "lambda",
+            "get-function-configuration",
+            "--function-name",
+            "clock",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(config["FunctionName"], "clock");
+    assert_eq!(config["Environment"]["Variables"]["USER"], "user");
+    assert_eq!(config["MemorySize"], 128);
+
+    let updated: Value = serde_json::from_str(&aws(
+        &endpoint,
+        &[
+            "lambda",
+            "update-function-configuration",
+            "--function-name",
+            "clock",
+            "--environment",
+            "Variables={USER=user2}",
+            "--memory-size",
+            "256",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
+    assert_eq!(updated["MemorySize"], 256);
+    assert_eq!(updated["LastUpdateStatus"], "Successful");
+    assert_ne!(updated["RevisionId"], config["RevisionId"]);
+
+    let (meta, third) = invoke(&endpoint, dir.path(), 3);
+    assert_eq!(third["env_user"], "user2");
+    assert_ne!(
+        third["time_out_of_handler"], first["time_out_of_handler"],
+        "a new environment"
+    );
+    assert_eq!(third["invocation_count"], 1);
+    let log = log_result(&meta);
+    assert!(
+        log.contains("Init Duration"),
+        "the new environment's cold start: {log}"
+    );
+    assert!(log.contains("Memory Size: 256 MB"), "{log}");
+
+    // Unknown functions are ResourceNotFoundException to the CLI too.
+    let missing = Command::new("aws")
+        .args([
+            "--endpoint-url",
+            &endpoint,
+            "lambda",
+            "get-function-configuration",
+        ])
+        .args(["--function-name", "nope"])
+        .env("AWS_ACCESS_KEY_ID", "AKIDSANDBOXEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("ResourceNotFoundException"));
+
+    // The old environment was spun down; on exit the new one is too.
+    let lines = sandbox.stop();
+    let shutdowns: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == "shutdown")
+        .collect();
+    assert_eq!(shutdowns.len(), 2, "{lines:#?}");
+    for s in shutdowns {
+        assert_eq!(s["marker"]["reason"], "spindown");
+    }
+}

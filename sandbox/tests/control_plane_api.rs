@@ -1,0 +1,235 @@
+//! The Lambda REST API and the Function URL over real sockets, in front of the real clock
+//! function: the shapes and headers the AWS CLI, the SDKs and a browser rely on.
+
+#[path = "support/cp_build.rs"]
+mod cp_build;
+
+use std::time::Duration;
+
+use base64::Engine;
+use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneOptions, Served};
+use cp_build::{artifacts, config, LogCollector};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// A served control plane running the clock function without layers.
+struct Sandbox {
+    plane: ControlPlane,
+    served: Option<Served>,
+    api: String,
+    url: String,
+    logs: LogCollector,
+}
+
+impl Sandbox {
+    async fn start(vars: &[(&str, &str)], timeout: Duration) -> Self {
+        let (sink, _) = broadcast::channel(8192);
+        let logs = LogCollector::start(&sink);
+        let mut function = config(vars);
+        function.timeout = timeout;
+        let plane = ControlPlane::new(
+            function,
+            artifacts(&[]),
+            ControlPlaneOptions::default(),
+            sink,
+        );
+        let served = plane.serve(0, 0).await.expect("serve");
+        Self {
+            api: format!("http://{}", served.endpoints.lambda_api),
+            url: format!("http://{}/", served.endpoints.function_url),
+            plane,
+            served: Some(served),
+            logs,
+        }
+    }
+
+    fn function_path(&self, name: &str) -> String {
+        format!("{}/2015-03-31/functions/{name}", self.api)
+    }
+
+    async fn stop(mut self) {
+        if let Some(served) = self.served.take() {
+            served.stop();
+        }
+        self.plane.close(Duration::from_secs(10)).await;
+    }
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_function_configuration_has_lambdas_shape() {
+    let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
+    let response = reqwest::get(format!("{}/configuration", sandbox.function_path("clock")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let config: Value = response.json().await.unwrap();
+    assert_eq!(config["FunctionName"], "clock");
+    assert_eq!(
+        config["FunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:clock"
+    );
+    assert_eq!(config["Runtime"], "provided.al2023");
+    assert_eq!(config["Handler"], "bootstrap");
+    assert_eq!(config["MemorySize"], 128);
+    assert_eq!(config["Timeout"], 3);
+    assert_eq!(config["Version"], "$LATEST");
+    assert_eq!(config["Environment"]["Variables"]["USER"], "user");
+    assert_eq!(config["State"], "Active");
+    assert_eq!(config["LastUpdateStatus"], "Successful");
+    assert_eq!(config["PackageType"], "Zip");
+    assert!(config["CodeSize"].as_u64().unwrap() > 0);
+    assert_eq!(
+        config["CodeSha256"].as_str().unwrap().len(),
+        44,
+        "base64 SHA-256"
+    );
+    assert!(config["RevisionId"].as_str().is_some());
+    let modified = config["LastModified"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_str(modified, "%Y-%m-%dT%H:%M:%S%.3f%z").is_ok(),
+        "LastModified {modified}"
+    );
+    // A full ARN names the same function.
+    let by_arn = reqwest::get(format!(
+        "{}/configuration",
+        sandbox.function_path("arn:aws:lambda:us-east-1:123456789012:function:clock")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(by_arn.status(), 200);
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_functions_and_bad_requests_get_lambdas_errors() {
+    let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
+    let client = reqwest::Client::new();
+
+    let missing = client
+        .post(format!("{}/invocations", sandbox.function_path("nope")))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        header(&missing, "x-amzn-ErrorType"),
+        Some("ResourceNotFoundException")
+    );
+    let body: Value = missing.json().await.unwrap();
+    assert!(body["Message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope"));
+
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "configuration",
+            "not json",
+            "InvalidRequestContentException",
+        ),
+        (
+            "configuration",
+            r#"{"MemorySize": 64}"#,
+            "InvalidParameterValueException",
+        ),
+        (
+            "configuration",
+            r#"{"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}}"#,
+            "InvalidParameterValueException",
+        ),
+        ("invocations", "{not json", "InvalidRequestContentException"),
+    ];
+    for (operation, body, code) in cases {
+        let url = format!("{}/{operation}", sandbox.function_path("clock"));
+        let request = if operation == "configuration" {
+            client.put(url)
+        } else {
+            client.post(url)
+        };
+        let response = request.body(body).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{operation} {body}");
+        assert_eq!(header(&response, "x-amzn-ErrorType"), Some(code), "{body}");
+    }
+    // None of the refused updates changed anything.
+    assert_eq!(sandbox.plane.function().revision, 1);
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_returns_the_result_and_the_log_tail() {
+    let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/invocations", sandbox.function_path("clock")))
+        .header("X-Amz-Log-Type", "Tail")
+        .body(r#"{"hello":"world"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "X-Amz-Executed-Version"), Some("$LATEST"));
+    assert_eq!(header(&response, "X-Amz-Function-Error"), None);
+    let request_id = header(&response, "x-amzn-RequestId").unwrap().to_owned();
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(header(&response, "X-Amz-Log-Result").expect("log result"))
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["statusCode"], 200);
+    let body: Value = serde_json::from_str(result["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["env_user"], "user");
+    assert!(
+        log.contains("time_out_of_handler:"),
+        "function line in the tail:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("REPORT RequestId: {request_id}")),
+        "REPORT line in the tail:\n{log}\nthe whole log:\n{}",
+        sandbox.logs.dump()
+    );
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_url_unwraps_the_answer_and_reports_failures() {
+    let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}some/path?x=1", sandbox.url))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), Some("application/json"));
+    assert!(header(&response, "x-amzn-RequestId").is_some());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["env_user"], "user",
+        "the URL answers with the body itself"
+    );
+    assert_eq!(body["invocation_count"], 1);
+    sandbox.stop().await;
+
+    // A function that times out: the Invoke API says Unhandled, the URL says 502.
+    let slow = Sandbox::start(
+        &[("CLOCK_HANDLER_SLEEP_MS", "2500")],
+        Duration::from_secs(1),
+    )
+    .await;
+    let invoke = client
+        .post(format!("{}/invocations", slow.function_path("clock")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invoke.status(), 200);
+    assert_eq!(header(&invoke, "X-Amz-Function-Error"), Some("Unhandled"));
+    let url = client.get(&slow.url).send().await.unwrap();
+    assert_eq!(url.status(), 502);
+    slow.stop().await;
+}

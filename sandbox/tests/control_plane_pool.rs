@@ -1,0 +1,260 @@
+//! Which environment answers: scale-out on concurrent requests, the concurrency limit (429), and
+//! an update that spins environments down so the next request pays for a new init. Real clock
+//! function, real coldmark extension, real sockets; the markers are read from the log sink as
+//! CloudWatch would hold them.
+
+#[path = "support/cp_build.rs"]
+mod cp_build;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
+use coldmark_sandbox::environment::ShutdownReason;
+use cp_build::{artifacts, config, layer, text, LogCollector};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+fn events_so_far(
+    rx: &mut broadcast::Receiver<ControlPlaneEvent>,
+    into: &mut Vec<ControlPlaneEvent>,
+) {
+    while let Ok(event) = rx.try_recv() {
+        into.push(event);
+    }
+}
+
+fn started(events: &[ControlPlaneEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ControlPlaneEvent::EnvironmentStarted { env_id, .. } => Some(env_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// GET on the Function URL; the clock body.
+async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = client.get(url).send().await.expect("request");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_scale_out_one_environment_each() {
+    let layer = layer(true, &[]);
+    let (sink, _) = broadcast::channel(8192);
+    let logs = LogCollector::start(&sink);
+    let plane = ControlPlane::new(
+        config(&[("CLOCK_HANDLER_SLEEP_MS", "800")]),
+        artifacts(&[layer.path()]),
+        ControlPlaneOptions::default(),
+        sink,
+    );
+    let mut rx = plane.subscribe();
+    let served = plane.serve(0, 0).await.unwrap();
+    let url = format!("http://{}/", served.endpoints.function_url);
+    let client = reqwest::Client::new();
+
+    const N: usize = 3;
+    let tasks: Vec<_> = (0..N)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move { get(&client, &url).await })
+        })
+        .collect();
+    let mut inits = BTreeSet::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["invocation_count"], 1,
+            "each request met a fresh environment"
+        );
+        inits.insert(body["time_out_of_handler"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(inits.len(), N, "one environment per concurrent request");
+
+    let markers = logs
+        .wait_for(N, Duration::from_secs(10), |m| m.kind() == "init")
+        .await;
+    let marker_envs: BTreeSet<&str> = markers.iter().map(|m| m.env_id.as_str()).collect();
+    assert_eq!(
+        marker_envs.len(),
+        N,
+        "one init marker per environment:\n{}",
+        logs.dump()
+    );
+
+    // A later request reuses one of them: no new init.
+    let (status, body) = get(&client, &url).await;
+    assert_eq!(status, 200);
+    assert!(inits.contains(body["time_out_of_handler"].as_str().unwrap()));
+
+    let mut events = Vec::new();
+    events_so_far(&mut rx, &mut events);
+    assert_eq!(started(&events).len(), N);
+
+    served.stop();
+    plane.close(Duration::from_secs(10)).await;
+    let shutdowns = logs
+        .wait_for(N, Duration::from_secs(5), |m| m.kind() == "shutdown")
+        .await;
+    assert_eq!(shutdowns.len(), N, "{}", logs.dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_beyond_the_limit_get_429() {
+    let (sink, _) = broadcast::channel(8192);
+    let plane = ControlPlane::new(
+        config(&[("CLOCK_HANDLER_SLEEP_MS", "1500")]),
+        artifacts(&[]),
+        ControlPlaneOptions {
+            max_environments: 2,
+            ..ControlPlaneOptions::default()
+        },
+        sink,
+    );
+    let mut rx = plane.subscribe();
+    let served = plane.serve(0, 0).await.unwrap();
+    let url = format!("http://{}/", served.endpoints.function_url);
+    let api = format!(
+        "http://{}/2015-03-31/functions/clock/invocations",
+        served.endpoints.lambda_api
+    );
+    let client = reqwest::Client::new();
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move { get(&client, &url).await })
+        })
+        .collect();
+    // Both are taken as soon as they arrive; each then runs for 1.5 s.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let refused = client.post(&api).body("{}").send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(
+        refused
+            .headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok()),
+        Some("TooManyRequestsException")
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["Reason"], "ConcurrentInvocationLimitExceeded");
+    let (status, _) = get(&client, &url).await;
+    assert_eq!(status, 429, "the Function URL refuses too");
+
+    for task in busy {
+        assert_eq!(task.await.unwrap().0, 200);
+    }
+    // Once they are free, requests are served again, by the same two environments.
+    let (status, body) = get(&client, &url).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["invocation_count"], 2);
+    let mut events = Vec::new();
+    events_so_far(&mut rx, &mut events);
+    assert_eq!(started(&events).len(), 2);
+
+    served.stop();
+    plane.close(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_one() {
+    let layer = layer(true, &[]);
+    let (sink, _) = broadcast::channel(8192);
+    let logs = LogCollector::start(&sink);
+    let plane = ControlPlane::new(
+        config(&[]),
+        artifacts(&[layer.path()]),
+        ControlPlaneOptions::default(),
+        sink,
+    );
+    let mut rx = plane.subscribe();
+    let served = plane.serve(0, 0).await.unwrap();
+    let url = format!("http://{}/", served.endpoints.function_url);
+    let configuration = format!(
+        "http://{}/2015-03-31/functions/clock/configuration",
+        served.endpoints.lambda_api
+    );
+    let client = reqwest::Client::new();
+
+    let (_, first) = get(&client, &url).await;
+    let (_, second) = get(&client, &url).await;
+    assert_eq!(first["time_out_of_handler"], second["time_out_of_handler"]);
+    assert_eq!(second["env_user"], "user");
+    let mut events = Vec::new();
+    events_so_far(&mut rx, &mut events);
+    let old_env = started(&events).pop().expect("an environment started");
+
+    let updated: Value = client
+        .put(&configuration)
+        .json(&serde_json::json!({"Environment": {"Variables": {"USER": "user2"}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
+    assert_eq!(updated["LastUpdateStatus"], "Successful");
+
+    // The idle environment is spun down without waiting for a request.
+    let shutdown = logs
+        .wait_for(1, Duration::from_secs(5), |m| {
+            m.kind() == "shutdown" && m.env_id == old_env
+        })
+        .await;
+    assert_eq!(
+        shutdown.len(),
+        1,
+        "shutdown marker of the old environment:\n{}",
+        logs.dump()
+    );
+    assert_eq!(text(&shutdown[0], "reason"), Some("spindown"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        events_so_far(&mut rx, &mut events);
+        let stopped = events.iter().any(|e| {
+            matches!(e, ControlPlaneEvent::EnvironmentStopped { env_id, reason: ShutdownReason::Spindown, .. } if *env_id == old_env)
+        });
+        if stopped {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no spindown event");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let (_, third) = get(&client, &url).await;
+    assert_ne!(third["time_out_of_handler"], first["time_out_of_handler"]);
+    assert_eq!(third["env_user"], "user2");
+    assert_eq!(third["invocation_count"], 1);
+    events_so_far(&mut rx, &mut events);
+    let envs = started(&events);
+    assert_eq!(envs.len(), 2);
+    let new_env = envs[1].clone();
+
+    let inits = logs
+        .wait_for(2, Duration::from_secs(5), |m| m.kind() == "init")
+        .await;
+    let fingerprint = |env: &str| {
+        inits
+            .iter()
+            .find(|m| m.env_id == env)
+            .and_then(|m| text(m, "config_fingerprint"))
+            .map(str::to_owned)
+    };
+    let (old_fp, new_fp) = (fingerprint(&old_env), fingerprint(&new_env));
+    assert!(old_fp.is_some() && new_fp.is_some(), "{}", logs.dump());
+    assert_ne!(
+        old_fp, new_fp,
+        "the configuration changed, so does its fingerprint"
+    );
+
+    served.stop();
+    plane.close(Duration::from_secs(10)).await;
+}

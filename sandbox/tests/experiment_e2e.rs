@@ -1,0 +1,150 @@
+//! The README's first command, end to end: the `coldmark-sandbox experiment` binary builds the
+//! function and the extension itself (dev profile here, to spare the test a release build),
+//! probes the Function URL, changes USER through UpdateFunctionConfiguration and prints a
+//! verdict. The assertions are what a user reads off that verdict.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Runs the experiment with `extra` arguments; returns its JSON lines.
+fn run_experiment(extra: &[&str]) -> Vec<Value> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coldmark-sandbox"))
+        .args([
+            "experiment",
+            "--json",
+            "--interval-ms",
+            "100",
+            "--requests",
+            "6",
+            "--change-after",
+            "3",
+            "--cargo-profile",
+            "dev",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start coldmark-sandbox");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).ok();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).ok();
+        s
+    });
+    // Generous: the first run may have to build the extension.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("the experiment did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out.join().unwrap();
+    let stderr = err.join().unwrap();
+    assert!(
+        status.success(),
+        "experiment failed: {status}\n{stderr}\n{stdout}"
+    );
+    stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}\nstderr:\n{stderr}"))
+        })
+        .collect()
+}
+
+fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == kind).collect()
+}
+
+#[test]
+fn the_experiment_sees_the_update_cause_a_new_init() {
+    let lines = run_experiment(&[]);
+    let all = serde_json::to_string_pretty(&lines).unwrap();
+
+    let responses = of_type(&lines, "response");
+    assert_eq!(responses.len(), 6, "{all}");
+    for r in &responses {
+        assert_eq!(r["status"], 200, "{r}");
+    }
+    assert_eq!(of_type(&lines, "config_update").len(), 1);
+
+    let verdicts = of_type(&lines, "verdict");
+    assert_eq!(verdicts.len(), 1);
+    let verdict = verdicts[0];
+    assert_eq!(lines.last(), Some(verdict), "the verdict comes last");
+    assert_eq!(verdict["new_init_after_change"], true, "{verdict:#}");
+    assert_eq!(verdict["init_between"], serde_json::json!([3, 4]));
+    assert_eq!(verdict["inits"], 2);
+    assert_eq!(verdict["init_markers"], 2, "{all}");
+    assert_eq!(verdict["env_user_before"], "user");
+    assert_eq!(verdict["env_user_after"], "user2");
+    assert_eq!(verdict["fingerprints_differ"], true, "{verdict:#}");
+    assert!(verdict["init_duration_ms"].as_f64().unwrap() > 0.0);
+
+    let envs = verdict["environments"].as_array().unwrap();
+    assert_eq!(envs.len(), 2);
+    let kinds = |env: &Value| -> Vec<String> {
+        env["markers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = kinds(&envs[0]);
+    for kind in ["init", "invoke", "shutdown"] {
+        assert!(
+            first.iter().any(|k| k == kind),
+            "env 1 lacks {kind}: {first:?}"
+        );
+    }
+    assert_eq!(envs[0]["shutdown_reason"], "spindown");
+    assert_eq!(envs[0]["first_request"], 1);
+    assert_eq!(envs[0]["last_request"], 3);
+    assert_eq!(envs[1]["first_request"], 4);
+    assert!(kinds(&envs[1]).iter().any(|k| k == "init"));
+    for env in envs {
+        for field in ["runtime_init_ms", "extensions_init_ms", "coldmark_init_ms"] {
+            assert!(env[field].is_number(), "{field} of {env:#}");
+        }
+    }
+
+    // The markers were printed as they arrived, from both environments.
+    let markers = of_type(&lines, "marker");
+    let envs_with_markers: std::collections::BTreeSet<&str> = markers
+        .iter()
+        .map(|m| m["env_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs_with_markers.len(), 2);
+}
+
+#[test]
+fn without_the_layer_the_answers_alone_decide() {
+    let lines = run_experiment(&["--no-layer"]);
+    let verdict = *of_type(&lines, "verdict").first().expect("a verdict");
+    assert_eq!(verdict["new_init_after_change"], true, "{verdict:#}");
+    assert_eq!(verdict["init_between"], serde_json::json!([3, 4]));
+    assert_eq!(verdict["inits"], 2);
+    assert_eq!(verdict["markers_present"], false);
+    assert_eq!(verdict["init_markers"], 0);
+    assert!(verdict["fingerprints_differ"].is_null());
+    assert!(of_type(&lines, "marker").is_empty());
+    // The platform's own report still gives the new environment's init duration.
+    assert!(verdict["init_duration_ms"].as_f64().unwrap() > 0.0);
+}

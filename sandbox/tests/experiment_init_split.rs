@@ -1,0 +1,234 @@
+//! Issue 8 end to end: who paid for a cold start. The real clock function and the real coldmark
+//! extension in a sandbox environment, with a deliberately slow second extension or a slow
+//! function init; coldmark's init marker must put the time on the right side, and its own start
+//! must agree with the sandbox's outside measurement.
+
+#[path = "support/cp_build.rs"]
+mod cp_build;
+
+use std::time::Duration;
+
+use coldmark_sandbox::environment::{
+    Environment, EnvironmentOptions, InvokeRequest, InvokeStatus, ShutdownReason,
+};
+use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
+use tokio::sync::broadcast;
+
+/// Starts an environment, invokes it once and returns its init marker's fields.
+struct Run {
+    env: Environment,
+    logs: LogCollector,
+    _layer: tempfile::TempDir,
+}
+
+async fn start(vars: &[(&str, &str)], slow_extension: bool, timeout: Duration) -> Run {
+    let extra = if slow_extension {
+        vec![("slow-extension", fixture("cp_slow_extension.py"))]
+    } else {
+        Vec::new()
+    };
+    let layer = layer(true, &extra);
+    let (sink, _) = broadcast::channel(8192);
+    let logs = LogCollector::start(&sink);
+    let mut function = config(vars);
+    function.timeout = timeout;
+    let env = Environment::start(
+        function,
+        artifacts(&[layer.path()]),
+        EnvironmentOptions::default(),
+        sink,
+    )
+    .await
+    .expect("init");
+    Run {
+        env,
+        logs,
+        _layer: layer,
+    }
+}
+
+impl Run {
+    async fn init_marker(&self) -> coldmark_sandbox::experiment::MarkerRecord {
+        let found = self
+            .logs
+            .wait_for(1, Duration::from_secs(10), |m| m.kind() == "init")
+            .await;
+        found
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no init marker:\n{}", self.logs.dump()))
+    }
+
+    async fn stop(self) {
+        self.env.shutdown(ShutdownReason::Spindown).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_extension_is_the_extensions_share() {
+    // Registers at once, then takes 300 ms before asking for its first event: the runtime is
+    // ready long before init ends.
+    let run = start(
+        &[("SLOW_EXTENSION_WHEN", "next")],
+        true,
+        Duration::from_secs(3),
+    )
+    .await;
+    let response = run.env.invoke(InvokeRequest::default()).await.unwrap();
+    assert!(matches!(response.status, InvokeStatus::Success));
+    let marker = run.init_marker().await;
+    let extensions = num(&marker, "extensions_init_ms").expect("extensions_init_ms");
+    let runtime = num(&marker, "runtime_init_ms").expect("runtime_init_ms");
+    assert!(
+        (extensions - 300.0).abs() <= 50.0,
+        "extensions_init_ms {extensions} should be about 300: {}",
+        marker.line
+    );
+    assert!(
+        runtime < 100.0,
+        "runtime_init_ms {runtime} should be small: {}",
+        marker.line
+    );
+    let names: Vec<&str> = marker.marker["extensions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names.contains(&"slow-extension") && names.contains(&"coldmark"),
+        "extensions named from platform.extension: {}",
+        marker.line
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_that_registers_late_delays_the_whole_init() {
+    // Sleeping before /register holds back the runtime's start (Lambda starts the runtime once
+    // every extension registered), so the delay is inside the init, whichever share it lands in;
+    // the shares still add up to the init duration.
+    let run = start(
+        &[("SLOW_EXTENSION_WHEN", "register")],
+        true,
+        Duration::from_secs(3),
+    )
+    .await;
+    run.env.invoke(InvokeRequest::default()).await.unwrap();
+    let marker = run.init_marker().await;
+    let duration = num(&marker, "init_duration_ms").expect("init_duration_ms");
+    let extensions = num(&marker, "extensions_init_ms").expect("extensions_init_ms");
+    let runtime = num(&marker, "runtime_init_ms").expect("runtime_init_ms");
+    assert!(
+        duration >= 300.0,
+        "init_duration_ms {duration}: {}",
+        marker.line
+    );
+    assert!(
+        (runtime + extensions - duration).abs() < 1.0,
+        "the shares add up: {}",
+        marker.line
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_function_init_is_the_functions_share() {
+    let run = start(
+        &[("CLOCK_INIT_SLEEP_MS", "300")],
+        false,
+        Duration::from_secs(3),
+    )
+    .await;
+    run.env.invoke(InvokeRequest::default()).await.unwrap();
+    let marker = run.init_marker().await;
+    let extensions = num(&marker, "extensions_init_ms").expect("extensions_init_ms");
+    let runtime = num(&marker, "runtime_init_ms").expect("runtime_init_ms");
+    assert!(
+        runtime >= 300.0 && runtime <= 350.0,
+        "runtime_init_ms {runtime} should be about 300: {}",
+        marker.line
+    );
+    assert!(
+        extensions < 50.0,
+        "extensions_init_ms {extensions} should be small: {}",
+        marker.line
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coldmarks_own_start_agrees_with_the_outside_measurement() {
+    let run = start(&[], false, Duration::from_secs(3)).await;
+    run.env.invoke(InvokeRequest::default()).await.unwrap();
+    let marker = run.init_marker().await;
+    let own = num(&marker, "coldmark_init_ms").expect("coldmark_init_ms");
+    let timing = run
+        .env
+        .extension_timings()
+        .into_iter()
+        .find(|t| t.name == "coldmark")
+        .expect("coldmark's timing");
+    let first_next = timing
+        .first_next_at
+        .expect("coldmark asked for its first event");
+    let outside = first_next.duration_since(timing.spawned_at).as_secs_f64() * 1000.0;
+    assert!(
+        (own - outside).abs() <= 2.0,
+        "coldmark_init_ms {own:.2} vs spawn → first /event/next {outside:.2} ms"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinit_after_a_timeout_names_the_request_that_paid() {
+    // Every call sleeps past the 1 s timeout: the first times out and resets the environment,
+    // the second pays for the re-init inside its invocation.
+    let run = start(
+        &[("CLOCK_HANDLER_SLEEP_MS", "1500")],
+        false,
+        Duration::from_secs(1),
+    )
+    .await;
+    let first = run.env.invoke(InvokeRequest::default()).await.unwrap();
+    assert!(
+        matches!(first.status, InvokeStatus::Timeout),
+        "{:?}",
+        first.status
+    );
+    let paying = "paying-request-0000-0000-000000000001".to_owned();
+    let _ = run
+        .env
+        .invoke(InvokeRequest {
+            payload: bytes::Bytes::from_static(b"{}"),
+            request_id: Some(paying.clone()),
+        })
+        .await;
+    let found = run
+        .logs
+        .wait_for(1, Duration::from_secs(10), |m| {
+            m.kind() == "init" && text(m, "init_phase") == Some("invoke")
+        })
+        .await;
+    let marker = found.first().unwrap_or_else(|| {
+        panic!(
+            "no init marker with init_phase invoke:\n{}",
+            run.logs.dump()
+        )
+    });
+    assert_eq!(
+        text(marker, "function_request_id"),
+        Some(paying.as_str()),
+        "{}",
+        marker.line
+    );
+    assert!(
+        num(marker, "runtime_init_ms").is_some(),
+        "the split: {}",
+        marker.line
+    );
+    assert!(
+        num(marker, "extensions_init_ms").is_some(),
+        "the split: {}",
+        marker.line
+    );
+    run.stop().await;
+}

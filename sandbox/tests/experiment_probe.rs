@@ -1,0 +1,84 @@
+//! `coldmark-sandbox probe --url`: the experiment's client loop as a user would point it at a
+//! real Function URL, here pointed at the sandbox's. It has only the answers to go by and must
+//! still see the cold start the configuration change causes.
+
+#[path = "support/cp_build.rs"]
+mod cp_build;
+#[path = "support/cp_process.rs"]
+mod cp_process;
+
+use std::time::Duration;
+
+use coldmark_sandbox::control_plane::{ConfigUpdate, ControlPlane, ControlPlaneOptions};
+use cp_build::{artifacts, config};
+use cp_process::SandboxProcess;
+use tokio::sync::broadcast;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_detects_the_new_environment_from_the_answers() {
+    let (sink, _) = broadcast::channel(8192);
+    let plane = ControlPlane::new(
+        config(&[]),
+        artifacts(&[]),
+        ControlPlaneOptions::default(),
+        sink,
+    );
+    let served = plane.serve(0, 0).await.unwrap();
+    let url = format!("http://{}/", served.endpoints.function_url);
+
+    let probe_url = url.clone();
+    let mut probe = tokio::task::spawn_blocking(move || {
+        SandboxProcess::start(&[
+            "probe",
+            "--json",
+            "--url",
+            &probe_url,
+            "--interval-ms",
+            "300",
+            "--requests",
+            "4",
+        ])
+    })
+    .await
+    .unwrap();
+    // After the second answer, change the configuration (as the experiment does).
+    let (probe, second) = tokio::task::spawn_blocking(move || {
+        let mut count = 0;
+        let second = probe.wait_for(Duration::from_secs(30), |l| {
+            if l["type"] == "response" {
+                count += 1;
+            }
+            count == 2
+        });
+        (probe, second)
+    })
+    .await
+    .unwrap();
+    assert!(second.is_some(), "two answers: {:?}", probe.seen);
+    plane.update(ConfigUpdate {
+        environment: Some([("USER".to_owned(), "user2".to_owned())].into()),
+        ..ConfigUpdate::default()
+    });
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut probe = probe;
+        probe.wait_for(Duration::from_secs(30), |l| l["type"] == "probe_summary");
+        std::mem::take(&mut probe.seen)
+    })
+    .await
+    .unwrap();
+
+    let responses: Vec<_> = lines.iter().filter(|l| l["type"] == "response").collect();
+    assert_eq!(responses.len(), 4, "{lines:#?}");
+    let new: Vec<bool> = responses
+        .iter()
+        .map(|r| r["new_environment"].as_bool().unwrap())
+        .collect();
+    assert_eq!(new, vec![true, false, true, false]);
+    assert_eq!(responses[3]["env_user"], "user2");
+    let summary = lines.iter().find(|l| l["type"] == "probe_summary").unwrap();
+    assert_eq!(summary["cold_starts_at"], serde_json::json!([3]));
+    assert_eq!(summary["environments"].as_array().unwrap().len(), 2);
+
+    served.stop();
+    plane.close(Duration::from_secs(10)).await;
+}

@@ -1,0 +1,161 @@
+//! Shared by the control-plane, experiment and AWS CLI tests: the real function and extension
+//! binaries (built once per test binary with cargo, dev profile), layers laid out like `/opt`,
+//! and readers for what lands in the sandbox's log sink.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use coldmark_sandbox::artifacts::{cargo_build, workspace_root};
+use coldmark_sandbox::environment::{Artifacts, FunctionConfig, LogLine};
+use coldmark_sandbox::experiment::MarkerRecord;
+
+/// The clock function's `bootstrap` and coldmark's extension binary.
+pub struct Built {
+    pub bootstrap: PathBuf,
+    pub coldmark: PathBuf,
+}
+
+/// Builds both binaries once per test process (cargo serialises concurrent builds itself).
+pub fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root().expect("the coldmark workspace");
+        let bins = cargo_build(&root, "dev", &["coldmark-clock", "coldmark-extension"])
+            .unwrap_or_else(|e| panic!("building the function and the extension: {e:#}"));
+        Built {
+            bootstrap: bins.get("bootstrap").expect("bootstrap built").clone(),
+            coldmark: bins.get("coldmark").expect("coldmark built").clone(),
+        }
+    })
+}
+
+/// A test fixture's path.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+/// A layer directory with `extensions/coldmark` plus `extra` (file name in the layer → source).
+pub fn layer(with_coldmark: bool, extra: &[(&str, PathBuf)]) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("cp-layer-")
+        .tempdir()
+        .expect("temp dir");
+    let extensions = dir.path().join("extensions");
+    std::fs::create_dir_all(&extensions).expect("extensions/");
+    if with_coldmark {
+        std::fs::copy(&built().coldmark, extensions.join("coldmark")).expect("copy coldmark");
+    }
+    for (name, source) in extra {
+        std::fs::copy(source, extensions.join(name)).expect("copy extension");
+    }
+    dir
+}
+
+/// The clock function with `layers`.
+pub fn artifacts(layers: &[&Path]) -> Artifacts {
+    Artifacts {
+        bootstrap: built().bootstrap.clone(),
+        layers: layers.iter().map(|p| p.to_path_buf()).collect(),
+        launcher: Vec::new(),
+    }
+}
+
+/// The experiment's function configuration plus `vars`.
+pub fn config(vars: &[(&str, &str)]) -> FunctionConfig {
+    let mut environment = BTreeMap::from([("USER".to_owned(), "user".to_owned())]);
+    for (k, v) in vars {
+        environment.insert((*k).to_owned(), (*v).to_owned());
+    }
+    FunctionConfig {
+        function_name: "clock".into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "bootstrap".into(),
+        environment,
+    }
+}
+
+/// Collects every log line of a sink in the background, for reading later.
+pub struct LogCollector {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<LogLine>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LogCollector {
+    pub fn start(sink: &tokio::sync::broadcast::Sender<LogLine>) -> Self {
+        let mut rx = sink.subscribe();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = lines.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(line) => keep.lock().unwrap().push(line),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+        Self { lines, task }
+    }
+
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The coldmark markers seen so far.
+    pub fn markers(&self) -> Vec<MarkerRecord> {
+        self.lines()
+            .iter()
+            .filter_map(MarkerRecord::from_log)
+            .collect()
+    }
+
+    /// Waits (up to `timeout`) until `count` markers satisfy `pred`; returns them.
+    pub async fn wait_for(
+        &self,
+        count: usize,
+        timeout: Duration,
+        pred: impl Fn(&MarkerRecord) -> bool,
+    ) -> Vec<MarkerRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let found: Vec<MarkerRecord> = self.markers().into_iter().filter(&pred).collect();
+            if found.len() >= count || tokio::time::Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every line, for failure messages.
+    pub fn dump(&self) -> String {
+        self.lines()
+            .iter()
+            .map(|l| format!("[{} {:?}] {}", &l.env_id, l.source, l.line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for LogCollector {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A marker's numeric field.
+pub fn num(marker: &MarkerRecord, field: &str) -> Option<f64> {
+    marker.marker.get(field).and_then(|v| v.as_f64())
+}
+
+/// A marker's string field.
+pub fn text<'a>(marker: &'a MarkerRecord, field: &str) -> Option<&'a str> {
+    marker.marker.get(field).and_then(|v| v.as_str())
+}
