@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
+
 use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
 
 /// The function every benchmark environment pretends to belong to.
 pub const FUNCTION_NAME: &str = "coldmark-bench-fn";
@@ -78,7 +79,7 @@ pub struct ExtensionProcess {
     pub spawned_at: Instant,
     child: Child,
     output: Arc<Mutex<Output>>,
-    drains: Vec<JoinHandle<()>>,
+    drains: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ExtensionProcess {
@@ -103,11 +104,14 @@ impl ExtensionProcess {
         let pid = child.id().context("the child has a pid")?;
         let output = Arc::new(Mutex::new(Output::default()));
         let mut drains = Vec::new();
+        // Pipes are drained on threads of their own, with blocking reads: on the harness's
+        // single async thread, reading 10,000 marker lines would delay the server's answers
+        // and be billed to the extension.
         if let Some(stdout) = child.stdout.take() {
-            drains.push(tokio::spawn(drain(stdout, output.clone())));
+            drains.push(drain(stdout.into_owned_fd()?, output.clone())?);
         }
         if let Some(stderr) = child.stderr.take() {
-            drains.push(tokio::spawn(drain(stderr, output.clone())));
+            drains.push(drain(stderr.into_owned_fd()?, output.clone())?);
         }
         Ok(Self {
             pid,
@@ -147,35 +151,49 @@ impl ExtensionProcess {
 
     /// Everything the process wrote, once its pipes have closed.
     pub async fn output(mut self) -> Output {
-        for drain in self.drains.drain(..) {
-            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
-        }
+        let drains = std::mem::take(&mut self.drains);
+        let joined = tokio::task::spawn_blocking(move || {
+            for drain in drains {
+                let _ = drain.join();
+            }
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(5), joined).await;
         std::mem::take(&mut *self.output.lock().expect("output lock"))
     }
 }
 
-async fn drain(pipe: impl AsyncRead + Unpin, output: Arc<Mutex<Output>>) {
-    let mut lines = BufReader::with_capacity(64 * 1024, pipe).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let mut out = output.lock().expect("output lock");
-        out.lines += 1;
-        out.bytes += line.len() as u64 + 1;
-        if line.contains("\"coldmark\"") {
-            if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                let kind = value.get("coldmark").and_then(Value::as_str).unwrap_or("");
-                if kind == "invoke" {
-                    out.invoke_markers += 1;
-                    if out.invoke_markers > KEPT_INVOKE_MARKERS {
-                        continue;
-                    }
-                }
-                out.markers.push(value);
-                continue;
+fn drain(pipe: OwnedFd, output: Arc<Mutex<Output>>) -> Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("drain".to_string())
+        .spawn(move || {
+            let reader = BufReader::with_capacity(64 * 1024, std::fs::File::from(pipe));
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                keep(&line, &output);
+            }
+        })
+        .context("starting a pipe-draining thread")
+}
+
+fn keep(line: &str, output: &Mutex<Output>) {
+    let marker = if line.contains("\"coldmark\"") {
+        serde_json::from_str::<Value>(line).ok()
+    } else {
+        None
+    };
+    let mut out = output.lock().expect("output lock");
+    out.lines += 1;
+    out.bytes += line.len() as u64 + 1;
+    if let Some(value) = marker {
+        if value.get("coldmark").and_then(Value::as_str) == Some("invoke") {
+            out.invoke_markers += 1;
+            if out.invoke_markers > KEPT_INVOKE_MARKERS {
+                return;
             }
         }
-        if out.other.len() < KEPT_OTHER_LINES {
-            out.other.push(line);
-        }
+        out.markers.push(value);
+    } else if out.other.len() < KEPT_OTHER_LINES {
+        out.other.push(line.to_string());
     }
 }
 

@@ -1,9 +1,10 @@
 //! A socket wrapper that notes the moment a response was handed to the kernel.
 //!
 //! The per-invocation cost is "INVOKE delivered → next event requested". Taking t0 in the HTTP
-//! handler would leave hyper's serialisation and the write syscall on the wrong side of the clock;
-//! taking it here, right after the write returns, makes t0 the instant the INVOKE bytes were in
-//! the extension's socket buffer, which is the earliest moment the extension could react.
+//! handler would leave hyper's serialisation on the wrong side of the clock. t0 is taken here,
+//! just before the `write` that hands the bytes to the kernel: on loopback that syscall itself
+//! wakes the extension on the other core, which can be halfway through its work by the time
+//! `write` returns, so a clock read after the write would flatter every extension.
 
 use std::io;
 use std::pin::Pin;
@@ -15,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 
 /// Shared between one connection's IO and its request handler: the handler arms it before it
-/// returns a response, the IO fires it on the first successful write that follows.
+/// returns a response, the IO fires it with the start of the first successful write after.
 #[derive(Clone, Default)]
 pub struct WriteClock {
     armed: Arc<Mutex<Option<oneshot::Sender<Instant>>>>,
@@ -29,10 +30,10 @@ impl WriteClock {
         rx
     }
 
-    fn fire(&self) {
+    fn fire(&self, at: Instant) {
         let mut armed = self.armed.lock().expect("write clock lock");
         if let Some(tx) = armed.take() {
-            let _ = tx.send(Instant::now());
+            let _ = tx.send(at);
         }
     }
 }
@@ -65,9 +66,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let before = Instant::now();
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(_)) = result {
-            self.clock.fire();
+            self.clock.fire(before);
         }
         result
     }
@@ -77,9 +79,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let before = Instant::now();
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(_)) = result {
-            self.clock.fire();
+            self.clock.fire(before);
         }
         result
     }
