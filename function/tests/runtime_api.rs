@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{json, Value};
@@ -58,12 +58,19 @@ fn write_response(stream: &mut TcpStream, status: &str, headers: &[(&str, String
     stream.write_all(body).unwrap();
 }
 
-/// Serves `events` one per `/next`, sends each `/response` body to the returned channel; a
-/// `/next` after the last event is never answered (as Lambda freezes the environment).
-fn serve(listener: TcpListener, events: Vec<Value>) -> mpsc::Receiver<Value> {
+/// An answer, and how long after its event was handed out it came back.
+struct Answer {
+    response: Value,
+    took: Duration,
+}
+
+/// Serves `events` one per `/next`, sends each `/response` to the returned channel; a `/next`
+/// after the last event is never answered (as Lambda freezes the environment).
+fn serve(listener: TcpListener, events: Vec<Value>) -> mpsc::Receiver<Answer> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut events = events.into_iter().enumerate();
+        let mut handed_out = Instant::now();
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -91,9 +98,13 @@ fn serve(listener: TcpListener, events: Vec<Value>) -> mpsc::Receiver<Value> {
                         &headers,
                         event.to_string().as_bytes(),
                     );
+                    handed_out = Instant::now();
                 } else if request.method == "POST" && request.path.ends_with("/response") {
                     write_response(&mut stream, "202 Accepted", &[], b"{}");
-                    let answer: Value = serde_json::from_slice(&request.body).unwrap();
+                    let answer = Answer {
+                        response: serde_json::from_slice(&request.body).unwrap(),
+                        took: handed_out.elapsed(),
+                    };
                     if tx.send(answer).is_err() {
                         return;
                     }
@@ -145,7 +156,7 @@ fn parse_time(value: &Value) -> NaiveDateTime {
         .unwrap_or_else(|e| panic!("{text:?} is not YYYY-MM-DD HH:MM:SS.ffffff: {e}"))
 }
 
-fn receive(answers: &mpsc::Receiver<Value>) -> Value {
+fn receive(answers: &mpsc::Receiver<Answer>) -> Answer {
     answers
         .recv_timeout(Duration::from_secs(20))
         .expect("the function answered")
@@ -164,8 +175,8 @@ fn one_environment_keeps_its_init_time_and_counts_calls() {
     );
     let _function = start_function(port, &[("USER", "user2")]);
 
-    let first = body_of(&receive(&answers));
-    let second = body_of(&receive(&answers));
+    let first = body_of(&receive(&answers).response);
+    let second = body_of(&receive(&answers).response);
 
     assert_eq!(first["env_user"], "user2");
     assert_eq!(first["invocation_count"], 1);
@@ -184,7 +195,7 @@ fn unset_user_is_null_and_init_sleep_delays_the_init_record() {
     let spawned_at = Utc::now().naive_utc();
     let _function = start_function(port, &[("CLOCK_INIT_SLEEP_MS", "200")]);
 
-    let body = body_of(&receive(&answers));
+    let body = body_of(&receive(&answers).response);
 
     assert!(body["env_user"].is_null(), "{body}");
     let init = parse_time(&body["time_out_of_handler"]);
@@ -192,4 +203,25 @@ fn unset_user_is_null_and_init_sleep_delays_the_init_record() {
         init - spawned_at >= chrono::Duration::milliseconds(200),
         "init recorded at {init}, spawned at {spawned_at}: the sleep must come first"
     );
+}
+
+#[test]
+fn handler_sleep_holds_every_answer_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answers = serve(listener, vec![json!({}), json!({})]);
+    let _function = start_function(port, &[("CLOCK_HANDLER_SLEEP_MS", "250")]);
+
+    for expected_count in 1..=2 {
+        let answer = receive(&answers);
+        assert_eq!(
+            body_of(&answer.response)["invocation_count"],
+            expected_count
+        );
+        assert!(
+            answer.took >= Duration::from_millis(250),
+            "answer {expected_count} came {:?} after its event: the handler must sleep first",
+            answer.took
+        );
+    }
 }
