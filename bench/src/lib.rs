@@ -12,6 +12,7 @@ pub mod null_extension;
 pub mod process;
 pub mod records;
 pub mod report;
+pub mod sandbox_init;
 pub mod scenarios;
 pub mod server;
 pub mod session;

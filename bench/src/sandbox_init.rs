@@ -1,0 +1,116 @@
+//! The whole environment's init with and without the coldmark layer, in the local sandbox
+//! (`coldmark_sandbox::environment::Environment::start`): the clock function's `bootstrap`
+//! alone, then with `/opt/extensions/coldmark` beside it, as Lambda would start them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use coldmark_sandbox::environment::{
+    Artifacts, Environment, EnvironmentOptions, FunctionConfig, ShutdownReason,
+};
+
+use crate::stats::Summary;
+
+/// One configuration's figures, in milliseconds.
+#[derive(Clone, Debug)]
+pub struct EnvInit {
+    pub label: String,
+    /// `Environment::start` wall time (spawn of everything → init complete).
+    pub start_ms: Summary,
+    /// The platform's initStart → initReport (`InitSummary::duration_ms`).
+    pub init_report_ms: Summary,
+    /// The sandbox's own view of coldmark's spawn → first `/event/next`, when present.
+    pub coldmark_first_next_ms: Option<Summary>,
+}
+
+/// A directory laid out like `/opt` with `extensions/coldmark` linked to `coldmark`.
+pub struct LayerDir(PathBuf);
+
+impl LayerDir {
+    pub fn new(coldmark: &Path) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("coldmark-bench-layer-{}", std::process::id()));
+        let extensions = dir.join("extensions");
+        std::fs::create_dir_all(&extensions)
+            .with_context(|| format!("creating {}", extensions.display()))?;
+        let link = extensions.join("coldmark");
+        let _ = std::fs::remove_file(&link);
+        let target = std::fs::canonicalize(coldmark)
+            .with_context(|| format!("resolving {}", coldmark.display()))?;
+        std::os::unix::fs::symlink(target, &link)
+            .context("linking the extension into the layer")?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for LayerDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config() -> FunctionConfig {
+    FunctionConfig {
+        function_name: crate::process::FUNCTION_NAME.to_string(),
+        version: "$LATEST".to_string(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "bootstrap".to_string(),
+        environment: BTreeMap::new(),
+    }
+}
+
+/// `runs` inits of each configuration, alternating, each shut down before the next.
+pub async fn environment_init(
+    bootstrap: &Path,
+    coldmark: &Path,
+    runs: usize,
+) -> Result<Vec<EnvInit>> {
+    let layer = LayerDir::new(coldmark)?;
+    let configurations = [
+        ("function alone", Vec::new()),
+        ("function + coldmark layer", vec![layer.0.clone()]),
+    ];
+    let mut start = vec![Vec::new(); 2];
+    let mut report = vec![Vec::new(); 2];
+    let mut own = vec![Vec::new(); 2];
+    for _ in 0..runs {
+        for (i, (_, layers)) in configurations.iter().enumerate() {
+            let artifacts = Artifacts {
+                bootstrap: bootstrap.to_path_buf(),
+                layers: layers.clone(),
+                launcher: Vec::new(),
+            };
+            let options = EnvironmentOptions {
+                freeze: false,
+                ..EnvironmentOptions::default()
+            };
+            let (logs, _) = tokio::sync::broadcast::channel(1024);
+            let began = Instant::now();
+            let environment = Environment::start(config(), artifacts, options, logs)
+                .await
+                .context("starting a sandbox environment")?;
+            start[i].push(began.elapsed());
+            if let Some(summary) = environment.last_init() {
+                report[i].push(summary.duration_ms);
+            }
+            for timing in environment.extension_timings() {
+                if let Some(first) = timing.first_next_at {
+                    own[i].push(first - timing.spawned_at);
+                }
+            }
+            environment.shutdown(ShutdownReason::Spindown).await;
+        }
+    }
+    Ok(configurations
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _))| EnvInit {
+            label: label.to_string(),
+            start_ms: Summary::of_ms(&start[i]),
+            init_report_ms: Summary::of(&report[i]),
+            coldmark_first_next_ms: (!own[i].is_empty()).then(|| Summary::of_ms(&own[i])),
+        })
+        .collect())
+}
