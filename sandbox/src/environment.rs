@@ -517,11 +517,22 @@ impl Shared {
             .collect()
     }
 
-    fn freeze(&self) {
-        for pid in self.live_pids() {
-            process::signal_group(pid, libc::SIGSTOP);
+    /// SIGSTOP every process and wait (briefly) until the kernel reports them stopped: a
+    /// stop is delivered asynchronously, and Lambda's freeze is complete when it returns.
+    async fn freeze(&self) {
+        let pids = self.live_pids();
+        for pid in &pids {
+            process::signal_group(*pid, libc::SIGSTOP);
         }
         self.frozen.send_replace(true);
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < deadline
+            && pids
+                .iter()
+                .any(|pid| matches!(process::process_state(*pid), Some(s) if s != 'T' && s != 't' && s != 'Z'))
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     fn thaw(&self) {
@@ -1279,7 +1290,7 @@ impl Environment {
         let summary = environment.shared.run_init("init", None).await?;
         environment.lifecycle.lock().await.report_init_ms = Some(summary.duration_ms);
         if environment.shared.options.freeze {
-            environment.shared.freeze();
+            environment.shared.freeze().await;
         }
         Ok(environment)
     }
@@ -1341,7 +1352,7 @@ impl Environment {
                 let shared = self.shared.clone();
                 lifecycle.pending_reset = Some(tokio::spawn(async move { shared.teardown(reason).await }));
             }
-            None if self.shared.options.freeze => self.shared.freeze(),
+            None if self.shared.options.freeze => self.shared.freeze().await,
             None => {}
         }
         Ok(response)
@@ -1552,7 +1563,7 @@ impl Shared {
                 if state.registration == Registration::Closed {
                     // Lambda refuses it; during init the init fails with it.
                     let message = format!(
-                        "extension {name} tried to register after the runtime's first /next: registration is closed"
+                        "extension {name} tried to register after the runtime's first /next: registration is closed (Extension.RegistrationClosed)"
                     );
                     if state.init.is_some() {
                         state.failure = Some(message.clone());

@@ -15,7 +15,10 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
 }
 
 /// A test's scratch space: a layer directory (`extensions/<name>` links to the fixture
@@ -26,7 +29,10 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(extensions: &[&str]) -> Scratch {
-        let dir = tempfile::Builder::new().prefix("env-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("env-test-")
+            .tempdir()
+            .expect("temp dir");
         let ext_dir = dir.path().join("layer").join("extensions");
         std::fs::create_dir_all(&ext_dir).expect("extensions/");
         std::fs::create_dir_all(dir.path().join("out")).expect("out/");
@@ -56,10 +62,8 @@ impl Scratch {
 
     /// A configuration whose processes record into `out/`, plus `vars`.
     pub fn config(&self, timeout: Duration, vars: &[(&str, &str)]) -> FunctionConfig {
-        let mut environment = BTreeMap::from([(
-            "FIXTURE_OUT".to_string(),
-            self.out().display().to_string(),
-        )]);
+        let mut environment =
+            BTreeMap::from([("FIXTURE_OUT".to_string(), self.out().display().to_string())]);
         for (k, v) in vars {
             environment.insert(k.to_string(), v.to_string());
         }
@@ -92,7 +96,12 @@ impl Scratch {
     }
 
     /// Waits until `name` received a telemetry record satisfying `pred`.
-    pub async fn wait_telemetry(&self, name: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+    pub async fn wait_telemetry(
+        &self,
+        name: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let records = self.telemetry(name);
@@ -142,7 +151,26 @@ impl Logs {
     }
 
     pub fn from(&self, source: &LogSource) -> Vec<String> {
-        self.lines().into_iter().filter(|l| &l.source == source).map(|l| l.line).collect()
+        self.lines()
+            .into_iter()
+            .filter(|l| &l.source == source)
+            .map(|l| l.line)
+            .collect()
+    }
+
+    /// Waits (up to 2 s) for a line from `source` satisfying `pred`: the collector receives
+    /// lines asynchronously.
+    pub async fn wait_line(&self, source: &LogSource, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            if self.from(source).iter().any(|l| pred(l)) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub fn dump(&self) -> String {
@@ -174,14 +202,27 @@ pub struct Built {
 pub fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace")
+            .to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "-p", "coldmark-clock", "-p", "coldmark-extension", "--bins"])
+            .args([
+                "build",
+                "-p",
+                "coldmark-clock",
+                "-p",
+                "coldmark-extension",
+                "--bins",
+            ])
             .status()
             .expect("running cargo build");
-        assert!(status.success(), "building the function and the extension failed");
+        assert!(
+            status.success(),
+            "building the function and the extension failed"
+        );
         let target = std::env::var("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| root.join("target"));

@@ -1,0 +1,350 @@
+//! The execution environment's lifecycle with real processes (fixture runtime and extensions in
+//! Python): init waits for every extension, the Runtime and Extensions APIs, invocation
+//! completion, freeze, timeouts and crashes (re-init in the invoke phase), SHUTDOWN deadlines.
+
+#[path = "support/env_support.rs"]
+mod env_support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use coldmark_sandbox::environment::{
+    process_state, Environment, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
+};
+use env_support::{options, Logs, Scratch};
+use serde_json::{json, Value};
+
+fn request(payload: Value) -> InvokeRequest {
+    InvokeRequest {
+        payload: Bytes::from(payload.to_string()),
+        request_id: None,
+    }
+}
+
+fn body(payload: &Bytes) -> Value {
+    serde_json::from_slice(payload).unwrap_or_else(|e| panic!("not JSON ({e}): {payload:?}"))
+}
+
+async fn start(scratch: &Scratch, timeout: Duration, vars: &[(&str, &str)], logs: &Logs) -> Environment {
+    Environment::start(scratch.config(timeout, vars), scratch.artifacts(), options(), logs.sink.clone())
+        .await
+        .unwrap_or_else(|e| panic!("init failed: {e:#}\n{}", logs.dump()))
+}
+
+#[tokio::test]
+async fn apis_init_invoke_and_spindown() {
+    let scratch = Scratch::new(&["plain", "slow-next"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[("USER", "user")], &logs).await;
+
+    // Init ended only once every extension asked for its next event: slow-next waited 300 ms
+    // after registering, long after the runtime was ready.
+    let init = env.last_init().expect("init figures");
+    assert_eq!(init.phase, "init");
+    assert!(init.duration_ms >= 300.0, "{init:?}");
+    assert!(init.runtime_done_ms < init.duration_ms - 200.0, "{init:?}");
+    let timings = env.extension_timings();
+    let names: Vec<&str> = timings.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["plain", "slow-next"]);
+    for t in &timings {
+        let (registered, first_next) = (t.registered_at.unwrap(), t.first_next_at.unwrap());
+        assert!(t.spawned_at <= registered && registered <= first_next, "{t:?}");
+    }
+
+    // Extensions API: register answers with the identifier and the function's metadata.
+    let registered = &scratch.recorded("register", "plain")[0];
+    assert_eq!(registered["status"], 200);
+    assert!(registered["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(
+        registered["body"],
+        json!({"functionName": "fixture", "functionVersion": "$LATEST",
+               "handler": "fixture.handler", "accountId": "000000000000"})
+    );
+
+    // Runtime API: the invocation with Lambda's headers; INVOKE to every extension.
+    let before = chrono::Utc::now().timestamp_millis();
+    let answer = env.invoke(request(json!({"hello": "world"}))).await.unwrap();
+    assert!(matches!(answer.status, InvokeStatus::Success), "{:?}", answer.status);
+    let answer_body = body(&answer.payload);
+    assert_eq!(answer_body["event"], json!({"hello": "world"}));
+    assert_eq!(answer_body["requestId"], answer.report.request_id.as_str());
+    let deadline: i64 = answer_body["deadlineMs"].as_str().unwrap().parse().unwrap();
+    assert!(deadline >= before + 2_900 && deadline <= before + 4_000, "{deadline} vs {before}");
+    assert_eq!(answer_body["functionArn"], "arn:aws:lambda:us-east-1:000000000000:function:fixture");
+    assert!(answer_body["traceId"].as_str().unwrap().starts_with("Root=1-"));
+    assert_eq!(answer.report.init_duration_ms, Some(init.duration_ms));
+    assert!(answer.report.duration_ms > 0.0);
+    assert!(answer.report.max_memory_used_mb > 0);
+    for name in ["plain", "slow-next"] {
+        let events = scratch.recorded("events", name);
+        assert_eq!(events.len(), 1, "{name}: {events:?}");
+        assert_eq!(events[0]["eventType"], "INVOKE");
+        assert_eq!(events[0]["requestId"], answer.report.request_id.as_str());
+        assert_eq!(events[0]["deadlineMs"].as_i64(), Some(deadline));
+        assert_eq!(events[0]["invokedFunctionArn"], answer_body["functionArn"]);
+        assert_eq!(events[0]["tracing"]["type"], "X-Amzn-Trace-Id");
+        assert_eq!(events[0]["tracing"]["value"], answer_body["traceId"]);
+    }
+
+    // The processes' environment, as on Lambda.
+    let answer = env.invoke(request(json!({"env": true}))).await.unwrap();
+    assert_eq!(answer.report.init_duration_ms, None, "only the first invocation pays init");
+    let vars = &body(&answer.payload)["env"];
+    assert_eq!(vars["AWS_LAMBDA_RUNTIME_API"], env.api_addr().to_string());
+    for (key, value) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", "fixture"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/fixture"),
+        ("_HANDLER", "fixture.handler"),
+        ("TZ", ":UTC"),
+        ("COLDMARK_TELEMETRY_PORT", "0"),
+        ("USER", "user"),
+    ] {
+        assert_eq!(vars[key], value, "{key}");
+    }
+    for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_LOG_STREAM_NAME", "LAMBDA_TASK_ROOT", "PATH"] {
+        assert!(vars[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
+    }
+
+    // A function error is the function's answer, not the platform's.
+    let answer = env.invoke(request(json!({"error": true}))).await.unwrap();
+    match &answer.status {
+        InvokeStatus::FunctionError { error_type } => assert_eq!(error_type, "Fixture.Error"),
+        other => panic!("expected a function error, got {other:?}"),
+    }
+    assert_eq!(body(&answer.payload)["errorType"], "Fixture.Error");
+    assert_eq!(env.invocations(), 3);
+
+    let pids = env.pids();
+    assert_eq!(pids.len(), 3);
+    let outcome = env.shutdown(ShutdownReason::Spindown).await;
+    assert!(outcome.killed.is_empty(), "{outcome:?}");
+    for name in ["plain", "slow-next"] {
+        let last = scratch.recorded("events", name).pop().unwrap();
+        assert_eq!(last["eventType"], "SHUTDOWN");
+        assert_eq!(last["shutdownReason"], "spindown");
+        assert!(last["deadlineMs"].as_i64().unwrap() > before);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for pid in pids {
+        assert!(!matches!(process_state(pid), Some(s) if s != 'Z'), "pid {pid} still running");
+    }
+
+    // Log lines by source, as CloudWatch would get them.
+    assert!(logs.wait_line(&LogSource::Extension("plain".into()), |l| l == "plain got SHUTDOWN").await);
+    let platform = logs.from(&LogSource::Platform);
+    assert!(platform[0].starts_with("INIT_START Runtime Version: "), "{platform:?}");
+    assert!(platform.iter().any(|l| l.starts_with("START RequestId: ")));
+    assert!(platform.iter().any(|l| l.starts_with("END RequestId: ")));
+    assert!(platform.iter().any(|l| l.starts_with("REPORT RequestId: ") && l.contains("Init Duration: ")));
+    assert!(logs.from(&LogSource::Function).iter().any(|l| l.starts_with("handling ")));
+    assert!(logs.from(&LogSource::Extension("plain".into())).contains(&"plain got INVOKE".to_string()));
+    assert!(logs.lines().iter().all(|l| l.env_id == env_id_of(&logs)));
+}
+
+fn env_id_of(logs: &Logs) -> String {
+    logs.lines()[0].env_id.clone()
+}
+
+#[tokio::test]
+async fn the_runtime_starts_after_every_extension_registered() {
+    // As in Lambda's own init (extensions register, then the runtime boots): an extension
+    // that takes 300 ms to register delays the runtime's start, not just the end of init.
+    let scratch = Scratch::new(&["slow-register"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    let init = env.last_init().unwrap();
+    assert!(init.runtime_done_ms >= 300.0, "{init:?}");
+    let timing = &env.extension_timings()[0];
+    assert!(timing.registered_at.unwrap() - timing.spawned_at >= Duration::from_millis(300));
+    env.shutdown(ShutdownReason::Spindown).await;
+}
+
+#[tokio::test]
+async fn late_registration_fails_init() {
+    let scratch = Scratch::new(&["late-register"]);
+    let logs = Logs::new();
+    let err = Environment::start(
+        scratch.config(Duration::from_secs(3), &[]),
+        scratch.artifacts(),
+        options(),
+        logs.sink.clone(),
+    )
+    .await
+    .err()
+    .expect("init must fail");
+    let message = format!("{err:#}");
+    // (The 403 itself is not asserted from the fixture's side: init fails, and its processes
+    // are killed, as soon as the refusal is sent.)
+    assert!(
+        message.contains("late-internal") && message.contains("Extension.RegistrationClosed"),
+        "{message}"
+    );
+    assert_eq!(scratch.recorded("register", "late-register")[0]["status"], 200);
+    assert!(
+        logs.wait_line(&LogSource::Platform, |l| l.starts_with("INIT_REPORT") && l.contains("Status: error")).await,
+        "{}",
+        logs.dump()
+    );
+}
+
+#[tokio::test]
+async fn init_errors_fail_start_with_their_reason() {
+    let runtime = async {
+        let scratch = Scratch::new(&["plain"]);
+        let logs = Logs::new();
+        let config = scratch.config(Duration::from_secs(3), &[("FIXTURE_RUNTIME", "init-error")]);
+        let err = Environment::start(config, scratch.artifacts(), options(), logs.sink.clone())
+            .await
+            .err()
+            .expect("init must fail");
+        format!("{err:#}")
+    };
+    let extension = async {
+        let scratch = Scratch::new(&["init-error"]);
+        let logs = Logs::new();
+        let err = Environment::start(scratch.config(Duration::from_secs(3), &[]), scratch.artifacts(), options(), logs.sink.clone())
+            .await
+            .err()
+            .expect("init must fail");
+        format!("{err:#}")
+    };
+    let (runtime, extension) = tokio::join!(runtime, extension);
+    assert!(runtime.contains("Fixture.InitFailed") && runtime.contains("Runtime.InitError"), "{runtime}");
+    assert!(extension.contains("Fixture.ExtensionInitFailed"), "{extension}");
+}
+
+#[tokio::test]
+async fn an_extension_still_working_delays_completion() {
+    let scratch = Scratch::new(&["lingers"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    let started = Instant::now();
+    let answer = env.invoke(request(json!({}))).await.unwrap();
+    assert!(matches!(answer.status, InvokeStatus::Success));
+    // The runtime answered at once; the invocation lasted until `lingers` asked again.
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert!(answer.report.duration_ms >= 400.0, "{:?}", answer.report);
+    env.shutdown(ShutdownReason::Spindown).await;
+}
+
+#[tokio::test]
+async fn an_extension_that_never_asks_again_holds_the_invocation_until_the_timeout() {
+    let scratch = Scratch::new(&["never-next"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_millis(800), &[], &logs).await;
+    let started = Instant::now();
+    let first = env.invoke(request(json!({}))).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    // The runtime's answer stands; the environment is reset and the next request pays init.
+    assert!(matches!(first.status, InvokeStatus::Success), "{:?}", first.status);
+    let second = env.invoke(request(json!({}))).await.unwrap();
+    assert!(second.report.init_duration_ms.is_some());
+    assert_eq!(env.last_init().unwrap().phase, "invoke");
+    drop(env);
+}
+
+#[tokio::test]
+async fn shutdown_deadline_is_enforced() {
+    let scratch = Scratch::new(&["plain", "ignore-shutdown"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    let pids = env.pids();
+    let started = Instant::now();
+    let outcome = env.shutdown(ShutdownReason::Spindown).await;
+    let elapsed = started.elapsed();
+    assert_eq!(outcome.killed, ["ignore-shutdown"]);
+    assert!(elapsed >= Duration::from_millis(1_900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(2_500), "{elapsed:?}");
+    assert_eq!(scratch.recorded("events", "ignore-shutdown")[0]["eventType"], "SHUTDOWN");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for pid in pids {
+        assert!(!matches!(process_state(pid), Some(s) if s != 'Z'), "pid {pid} still running");
+    }
+}
+
+#[tokio::test]
+async fn processes_are_frozen_between_invocations() {
+    let scratch = Scratch::new(&["plain"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    let stopped = |env: &Environment| env.pids().iter().map(|p| process_state(*p)).collect::<Vec<_>>();
+    assert_eq!(stopped(&env), [Some('T'), Some('T')], "frozen after init");
+    env.invoke(request(json!({}))).await.unwrap();
+    assert_eq!(stopped(&env), [Some('T'), Some('T')], "frozen after an invocation");
+    env.shutdown(ShutdownReason::Spindown).await;
+
+    let scratch = Scratch::new(&["plain"]);
+    let mut no_freeze = options();
+    no_freeze.freeze = false;
+    let env = Environment::start(scratch.config(Duration::from_secs(3), &[]), scratch.artifacts(), no_freeze, logs.sink.clone())
+        .await
+        .unwrap();
+    env.invoke(request(json!({}))).await.unwrap();
+    assert!(stopped(&env).iter().all(|s| *s != Some('T')), "{:?}", stopped(&env));
+    env.shutdown(ShutdownReason::Spindown).await;
+}
+
+#[tokio::test]
+async fn a_timeout_resets_the_environment_and_the_next_request_pays_init() {
+    let scratch = Scratch::new(&["telemetry"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_millis(700), &[("FIXTURE_TYPES", r#"["platform"]"#)], &logs).await;
+    let old_runtime = env.runtime_pid().unwrap();
+    let timed_out = env.invoke(request(json!({"sleep_ms": 5000}))).await.unwrap();
+    assert!(matches!(timed_out.status, InvokeStatus::Timeout), "{:?}", timed_out.status);
+    assert!(body(&timed_out.payload)["errorMessage"].as_str().unwrap().contains("Task timed out after 0.70 seconds"));
+
+    let paying = env
+        .invoke(InvokeRequest { payload: Bytes::from_static(b"{}"), request_id: Some("paying-request".into()) })
+        .await
+        .unwrap();
+    assert!(matches!(paying.status, InvokeStatus::Success), "{:?}", paying.status);
+    let reinit = env.last_init().unwrap();
+    assert_eq!(reinit.phase, "invoke");
+    assert_eq!(reinit.request_id.as_deref(), Some("paying-request"));
+    assert_eq!(paying.report.init_duration_ms, Some(reinit.duration_ms));
+    assert_ne!(env.runtime_pid().unwrap(), old_runtime, "the runtime was restarted");
+
+    // The first extension process saw the timeout's report, then SHUTDOWN(timeout); the
+    // restarted one saw an init in the invoke phase.
+    let events = scratch.recorded("events", "telemetry");
+    let shutdown = events.iter().find(|e| e["eventType"] == "SHUTDOWN").expect("SHUTDOWN");
+    assert_eq!(shutdown["shutdownReason"], "timeout");
+    let env_id = env.id().to_string();
+    env.shutdown(ShutdownReason::Spindown).await;
+    let records = scratch.telemetry("telemetry");
+    let report = records
+        .iter()
+        .find(|r| r["type"] == "platform.report" && r["record"]["requestId"] == timed_out.report.request_id.as_str())
+        .expect("the timed-out invocation's report");
+    assert_eq!(report["record"]["status"], "timeout");
+    let starts: Vec<&Value> = records.iter().filter(|r| r["type"] == "platform.initStart").collect();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert_eq!(starts[1]["record"]["phase"], "invoke");
+    assert_eq!(starts[1]["record"]["instanceId"], env_id.as_str());
+    let paid = records
+        .iter()
+        .find(|r| r["type"] == "platform.report" && r["record"]["requestId"] == "paying-request")
+        .expect("the paying request's report");
+    assert!(paid["record"]["metrics"]["initDurationMs"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn a_crash_resets_the_environment_with_reason_failure() {
+    let scratch = Scratch::new(&["plain"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    let crashed = env.invoke(request(json!({"crash": true}))).await.unwrap();
+    assert!(matches!(crashed.status, InvokeStatus::Crashed), "{:?}", crashed.status);
+    assert_eq!(body(&crashed.payload)["errorType"], "Runtime.ExitError");
+    let next = env.invoke(request(json!({}))).await.unwrap();
+    assert!(matches!(next.status, InvokeStatus::Success));
+    assert!(next.report.init_duration_ms.is_some());
+    let events = scratch.recorded("events", "plain");
+    assert!(events.iter().any(|e| e["eventType"] == "SHUTDOWN" && e["shutdownReason"] == "failure"), "{events:?}");
+    env.shutdown(ShutdownReason::Spindown).await;
+}
