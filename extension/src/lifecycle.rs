@@ -1053,6 +1053,30 @@ mod tests {
     }
 
     #[test]
+    fn missing_init_records_give_nulls_never_invented_figures() {
+        // Only initReport arrived: no initStart, no initRuntimeDone, no platform.extension.
+        let mut m = subscribed(InvokeMarkers::First, "on-demand");
+        feed(&mut m, vec![init_report(60, 60.0)]);
+        m.on_invoke(invoke("r1", 61));
+        let out = json(&feed(&mut m, vec![report("r1", 70, None)]));
+        let init = &out[0];
+        assert_eq!(init["source"], "telemetry");
+        assert_eq!(init["init_duration_ms"], 60.0);
+        assert!(init["runtime_init_ms"].is_null());
+        assert!(init["extensions_init_ms"].is_null());
+        assert!(init["extensions"].is_null());
+        assert!(init["runtime_version"].is_null());
+        assert_eq!(init["env_id"], "generated");
+        assert_eq!(
+            init["init_type"], "on-demand",
+            "from AWS_LAMBDA_INITIALIZATION_TYPE"
+        );
+        assert!(init.get("RuntimeInitDuration").is_none());
+        assert!(init.get("ExtensionsInitDuration").is_none());
+        assert_eq!(init["coldmark_init_ms"], 7.0);
+    }
+
+    #[test]
     fn all_mode_marks_every_invocation_and_bounds_what_it_holds() {
         let mut m = subscribed(InvokeMarkers::All, "on-demand");
         feed(

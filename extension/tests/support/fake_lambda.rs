@@ -141,6 +141,8 @@ impl FakeLambda {
 
     /// Starts the real `coldmark` binary with exactly `env`, stdout and stderr captured.
     pub fn spawn(env: &[(String, String)]) -> Running {
+        // Before `spawn`, which returns only once the exec has happened.
+        let spawned_at = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_coldmark"))
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -151,7 +153,7 @@ impl FakeLambda {
             .expect("spawn coldmark");
         Running {
             child: Some(child),
-            spawned_at: Instant::now(),
+            spawned_at,
         }
     }
 
