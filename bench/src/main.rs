@@ -226,7 +226,7 @@ async fn main() -> Result<()> {
         if std::env::var_os("BENCH_FLUSH_INIT").is_some() {
             session.flush().await;
         }
-        for _ in 0..3 {
+        for _ in 0..cli.invocations.unwrap_or(3) {
             session.invoke().await?;
         }
         session.flush().await;
