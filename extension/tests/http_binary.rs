@@ -195,6 +195,9 @@ async fn collector_down_counts_every_marker_as_dropped() {
     let out = fault(format!("http://{addr}/ingest"), &[]).await;
     assert!(before_shutdown(&out) >= 4, "{}", out.stdout);
     assert_eq!(dropped_in_shutdown_marker(&out), before_shutdown(&out));
+    // One clear warning, not one per marker or per invocation.
+    let sink_warnings = out.stderr.lines().filter(|l| l.contains("http sink")).count();
+    assert_eq!(sink_warnings, 1, "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -268,6 +268,34 @@ async fn retry_after_beyond_the_budget_drops_at_once() {
 }
 
 #[tokio::test]
+async fn a_flush_cuts_a_long_background_backoff_short() {
+    // In the background (no deadline) a 429 asks for 4 s; SHUTDOWN comes meanwhile. The flush
+    // gives that batch up at once and still delivers what was queued after it.
+    let collector = Collector::start(vec![
+        Act::Status(429, vec![("Retry-After", "4".into())]),
+        Act::ok(),
+    ])
+    .await;
+    let sink = sink(&[endpoint(collector.url())]);
+    let sent = records(2);
+    sink.enqueue(&sent[0]);
+    sink.kick();
+    assert_eq!(collector.wait_requests(1, Duration::from_secs(5)).await, 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sink.enqueue(&sent[1]);
+    let start = Instant::now();
+    let report = sink.flush(BUDGET).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(report.complete, "{report:?}");
+    assert_eq!((report.delivered, report.dropped), (1, 1), "{report:?}");
+    assert_eq!(collector.accepted_lines(), sent[1..]);
+}
+
+#[tokio::test]
 async fn full_queue_drops_new_records_and_counts_them() {
     let collector = Collector::start(vec![Act::ok()]).await;
     let sink = sink(&[

@@ -51,6 +51,7 @@ pub mod retry;
 
 use std::collections::VecDeque;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -85,6 +86,11 @@ struct Shared {
     wake: Notify,
     /// Signalled when the sender has nothing queued and nothing in flight.
     idle: Notify,
+    /// Signalled when a flush sets its deadline: a backoff wait that would overrun it ends.
+    flushing: Notify,
+    /// The first undeliverable marker gets a warning, later ones only count (a dead collector
+    /// must not turn into a warning per invocation in the user's log).
+    warned: AtomicBool,
     queue_records: usize,
     queue_bytes: usize,
     batch_records: usize,
@@ -160,6 +166,17 @@ impl Shared {
     fn deadline(&self) -> Option<Instant> {
         self.state().deadline
     }
+
+    /// One warning for the first loss, debug lines after it.
+    fn report_drop(&self, what: std::fmt::Arguments<'_>) {
+        if self.warned.swap(true, Ordering::Relaxed) {
+            tracing::debug!("http sink: {what}");
+        } else {
+            tracing::warn!(
+                "http sink: {what} (later losses are only counted, in the shutdown marker's dropped)"
+            );
+        }
+    }
 }
 
 impl HttpSink {
@@ -194,6 +211,8 @@ impl HttpSink {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             idle: Notify::new(),
+            flushing: Notify::new(),
+            warned: AtomicBool::new(false),
             queue_records: config.queue_records,
             queue_bytes: config.queue_bytes,
             batch_records: config.batch_records,
@@ -211,8 +230,16 @@ impl HttpSink {
             && state.queued_bytes + line.len() <= self.shared.queue_bytes;
         if state.closed || !fits {
             state.dropped += 1;
+            let closed = state.closed;
             drop(state);
-            tracing::warn!("http sink: queue full or closed, marker dropped");
+            if closed {
+                self.shared.report_drop(format_args!(
+                    "marker written after the final flush, dropped"
+                ));
+            } else {
+                self.shared
+                    .report_drop(format_args!("queue full, marker dropped"));
+            }
             return;
         }
         state.queued_bytes += line.len();
@@ -230,6 +257,7 @@ impl HttpSink {
     pub async fn flush(&self, budget: Duration) -> FlushReport {
         let deadline = Instant::now() + budget;
         self.shared.state().deadline = Some(deadline);
+        self.shared.flushing.notify_waiters();
         self.shared.wake.notify_one();
         let drained = tokio::time::timeout_at(deadline, self.wait_idle())
             .await
@@ -305,10 +333,10 @@ async fn deliver(
     let body = match body::encode(batch, config.format, config.gzip) {
         Ok(body) => body,
         Err(e) => {
-            tracing::warn!(
-                "http sink: cannot encode a batch ({e}); {} dropped",
+            shared.report_drop(format_args!(
+                "cannot encode a batch ({e}); {} marker(s) dropped",
                 batch.len()
-            );
+            ));
             return false;
         }
     };
@@ -328,10 +356,10 @@ async fn deliver(
         let wait = match verdict {
             Verdict::Delivered => return true,
             Verdict::Rejected => {
-                tracing::warn!(
-                    "http sink: collector refused a batch ({outcome:?}); {} dropped, not retried",
+                shared.report_drop(format_args!(
+                    "collector refused a batch ({outcome:?}); {} marker(s) dropped, not retried",
                     batch.len()
-                );
+                ));
                 return false;
             }
             Verdict::Transient(wait) => wait,
@@ -339,15 +367,36 @@ async fn deliver(
         let within_deadline = shared
             .deadline()
             .is_none_or(|deadline| Instant::now() + wait < deadline);
-        if attempt > config.retries || wait > retry::MAX_WAIT || !within_deadline {
-            tracing::warn!(
-                "http sink: giving up on a batch after {attempt} attempt(s) ({outcome:?}); {} dropped",
+        if attempt > config.retries
+            || wait > retry::MAX_WAIT
+            || !within_deadline
+            || !backoff(shared, wait).await
+        {
+            shared.report_drop(format_args!(
+                "giving up on a batch after {attempt} attempt(s) ({outcome:?}); {} marker(s) dropped",
                 batch.len()
-            );
+            ));
             return false;
         }
-        tracing::debug!("http sink: attempt {attempt} failed ({outcome:?}); retrying in {wait:?}");
-        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Waits `wait` before a retry. Returns false at once if a flush sets a deadline the wait
+/// would overrun: the batch is then given up, so the flush can use its budget for the rest of
+/// the queue instead of waiting out a long `Retry-After`.
+async fn backoff(shared: &Shared, wait: Duration) -> bool {
+    tracing::debug!("http sink: retrying in {wait:?}");
+    let until = Instant::now() + wait;
+    loop {
+        let mut flushing = pin!(shared.flushing.notified());
+        flushing.as_mut().enable();
+        if shared.deadline().is_some_and(|deadline| until >= deadline) {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => return true,
+            _ = &mut flushing => {}
+        }
     }
 }
 
