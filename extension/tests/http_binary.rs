@@ -196,7 +196,11 @@ async fn collector_down_counts_every_marker_as_dropped() {
     assert!(before_shutdown(&out) >= 4, "{}", out.stdout);
     assert_eq!(dropped_in_shutdown_marker(&out), before_shutdown(&out));
     // One clear warning, not one per marker or per invocation.
-    let sink_warnings = out.stderr.lines().filter(|l| l.contains("http sink")).count();
+    let sink_warnings = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("http sink"))
+        .count();
     assert_eq!(sink_warnings, 1, "{}", out.stderr);
 }
 
