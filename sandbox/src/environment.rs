@@ -175,7 +175,6 @@ pub struct ShutdownOutcome {
     pub elapsed: Duration,
 }
 
-
 /// When one extension process was started and when it first asked for its next event, measured
 /// by the sandbox from outside the process (issue 8: `coldmark_init_ms` must agree with this).
 #[derive(Clone, Debug)]
@@ -462,7 +461,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Wakes everyone waiting in [`Shared::wait_until`].
@@ -476,7 +477,11 @@ impl Shared {
 
     pub(crate) fn extension_name(&self, id: &str) -> Option<String> {
         let state = self.lock();
-        state.extensions.iter().find(|e| e.id == id).map(|e| e.name.clone())
+        state
+            .extensions
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.name.clone())
     }
 
     fn log(&self, source: LogSource, line: String) {
@@ -569,7 +574,11 @@ impl Shared {
     }
 
     /// Starts one process of the current generation and wires its output and exit.
-    fn spawn_process(self: &Arc<Self>, role: Role, program: &std::path::Path) -> anyhow::Result<()> {
+    fn spawn_process(
+        self: &Arc<Self>,
+        role: Role,
+        program: &std::path::Path,
+    ) -> anyhow::Result<()> {
         let cwd = self
             .artifacts
             .bootstrap
@@ -594,8 +603,14 @@ impl Shared {
             Role::Extension(name) => LogSource::Extension(name.clone()),
         };
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -655,7 +670,11 @@ impl Shared {
     }
 
     fn runtime_version_arn(&self) -> String {
-        let region = self.process_env.get("AWS_REGION").map(String::as_str).unwrap_or(DEFAULT_REGION);
+        let region = self
+            .process_env
+            .get("AWS_REGION")
+            .map(String::as_str)
+            .unwrap_or(DEFAULT_REGION);
         format!("arn:aws:lambda:{region}::runtime:coldmark-sandbox")
     }
 
@@ -676,14 +695,19 @@ impl Shared {
                 runtime_done_at: None,
             });
             state.registration = Registration::External;
-            state.expected_external = self.extension_paths.iter().map(|(n, _)| n.clone()).collect();
+            state.expected_external = self
+                .extension_paths
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect();
             state.runtime = RuntimeSlot::new();
             state.extensions.clear();
             state.procs.clear();
             state.failure = None;
         }
         self.telemetry.begin_init();
-        self.telemetry.emit(started_utc, self.init_start_record(phase));
+        self.telemetry
+            .emit(started_utc, self.init_start_record(phase));
         self.log(
             LogSource::Platform,
             format!(
@@ -764,7 +788,10 @@ impl Shared {
     }
 
     /// The steps of init; an error is (status, errorType, message).
-    async fn init_steps(self: &Arc<Self>, deadline: Instant) -> Result<(), (&'static str, String, String)> {
+    async fn init_steps(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Result<(), (&'static str, String, String)> {
         let fail = |error_type: &str, message: String| ("error", error_type.to_string(), message);
         for (name, path) in &self.extension_paths {
             self.spawn_process(Role::Extension(name.clone()), path)
@@ -839,7 +866,13 @@ impl Shared {
                 let state = self.lock();
                 let waiting: Vec<String> = std::iter::once("runtime".to_string())
                     .filter(|_| state.runtime.first_next_at.is_none())
-                    .chain(state.extensions.iter().filter(|e| !e.ready()).map(|e| e.name.clone()))
+                    .chain(
+                        state
+                            .extensions
+                            .iter()
+                            .filter(|e| !e.ready())
+                            .map(|e| e.name.clone()),
+                    )
                     .collect();
                 Err((
                     "timeout",
@@ -877,7 +910,10 @@ impl Shared {
         }));
         self.log(
             LogSource::Platform,
-            format!("START RequestId: {request_id} Version: {}", self.config.version),
+            format!(
+                "START RequestId: {request_id} Version: {}",
+                self.config.version
+            ),
         );
         let payload_len = payload.len();
         {
@@ -1074,7 +1110,9 @@ impl Shared {
         let deadline = started + self.options.shutdown_deadline;
         // What happened before the shutdown (the last invocation's report) reaches the
         // subscribers before SHUTDOWN does, within a small share of the deadline.
-        self.telemetry.drain(self.options.shutdown_deadline / 4).await;
+        self.telemetry
+            .drain(self.options.shutdown_deadline / 4)
+            .await;
         let deadline_ms = (Utc::now()
             + chrono::Duration::from_std(self.options.shutdown_deadline).unwrap_or_default())
         .timestamp_millis()
@@ -1131,7 +1169,12 @@ impl Shared {
         }
         self.bump();
         let elapsed = started.elapsed();
-        tracing::debug!(reason = reason.as_str(), ?killed, ?elapsed, "environment shut down");
+        tracing::debug!(
+            reason = reason.as_str(),
+            ?killed,
+            ?elapsed,
+            "environment shut down"
+        );
         ShutdownOutcome { killed, elapsed }
     }
 }
@@ -1168,7 +1211,8 @@ fn process_environment(
     artifacts: &Artifacts,
 ) -> BTreeMap<String, String> {
     let mut env = config.environment.clone();
-    env.entry("COLDMARK_TELEMETRY_PORT".into()).or_insert_with(|| "0".into());
+    env.entry("COLDMARK_TELEMETRY_PORT".into())
+        .or_insert_with(|| "0".into());
     let region = config
         .environment
         .get("AWS_REGION")
@@ -1186,18 +1230,30 @@ fn process_environment(
         ("AWS_LAMBDA_RUNTIME_API", api_addr.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION", config.version.clone()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_mb.to_string()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            config.memory_mb.to_string(),
+        ),
         ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
         ("AWS_REGION", region.clone()),
         ("AWS_DEFAULT_REGION", region),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", config.function_name)),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", config.function_name),
+        ),
         (
             "AWS_LAMBDA_LOG_STREAM_NAME",
             format!("{stream_date}/[{}]{compact_id}", config.version),
         ),
         // Fake credentials, different per environment, never valid anywhere.
-        ("AWS_ACCESS_KEY_ID", format!("ASIASANDBOX{:09X}", random_u64() & 0xf_ffff_ffff)),
-        ("AWS_SECRET_ACCESS_KEY", format!("sandbox/{:016x}{:016x}", random_u64(), random_u64())),
+        (
+            "AWS_ACCESS_KEY_ID",
+            format!("ASIASANDBOX{:09X}", random_u64() & 0xf_ffff_ffff),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            format!("sandbox/{:016x}{:016x}", random_u64(), random_u64()),
+        ),
         ("AWS_SESSION_TOKEN", format!("sandbox-session-{compact_id}")),
         ("_HANDLER", config.handler.clone()),
         ("LAMBDA_TASK_ROOT", task_root),
@@ -1350,7 +1406,8 @@ impl Environment {
             Some(reason) => {
                 lifecycle.needs_init = true;
                 let shared = self.shared.clone();
-                lifecycle.pending_reset = Some(tokio::spawn(async move { shared.teardown(reason).await }));
+                lifecycle.pending_reset =
+                    Some(tokio::spawn(async move { shared.teardown(reason).await }));
             }
             None if self.shared.options.freeze => self.shared.freeze().await,
             None => {}
@@ -1398,7 +1455,10 @@ impl Environment {
             .iter()
             .filter_map(|p| match &p.role {
                 Role::Extension(name) => {
-                    let slot = state.extensions.iter().find(|e| e.external && e.name == *name);
+                    let slot = state
+                        .extensions
+                        .iter()
+                        .find(|e| e.external && e.name == *name);
                     Some(ExtensionTiming {
                         name: name.clone(),
                         pid: Some(p.pid),
@@ -1506,7 +1566,11 @@ impl Shared {
     }
 
     /// The runtime posted the answer for `request_id`.
-    pub(crate) fn runtime_answer(&self, request_id: &str, outcome: RuntimeOutcome) -> Result<(), Refusal> {
+    pub(crate) fn runtime_answer(
+        &self,
+        request_id: &str,
+        outcome: RuntimeOutcome,
+    ) -> Result<(), Refusal> {
         {
             let mut state = self.lock();
             if state.runtime.current.as_deref() != Some(request_id) {
@@ -1516,7 +1580,12 @@ impl Shared {
                     format!("request {request_id} is not the current invocation"),
                 ));
             }
-            if state.runtime.outcome.as_ref().is_some_and(|(id, _)| id == request_id) {
+            if state
+                .runtime
+                .outcome
+                .as_ref()
+                .is_some_and(|(id, _)| id == request_id)
+            {
                 return Err((
                     StatusCode::FORBIDDEN,
                     "InvalidStateTransition",
@@ -1547,7 +1616,11 @@ impl Shared {
     }
 
     /// `/extension/register`: returns the new extension's identifier.
-    pub(crate) fn register_extension(&self, name: &str, events: Vec<String>) -> Result<String, Refusal> {
+    pub(crate) fn register_extension(
+        &self,
+        name: &str,
+        events: Vec<String>,
+    ) -> Result<String, Refusal> {
         let id = new_uuid();
         {
             let mut state = self.lock();
@@ -1570,7 +1643,11 @@ impl Shared {
                     }
                     drop(state);
                     self.bump();
-                    return Err((StatusCode::FORBIDDEN, "Extension.RegistrationClosed", message));
+                    return Err((
+                        StatusCode::FORBIDDEN,
+                        "Extension.RegistrationClosed",
+                        message,
+                    ));
                 }
                 if events.iter().any(|e| e == "SHUTDOWN") {
                     return Err((
@@ -1580,9 +1657,12 @@ impl Shared {
                     ));
                 }
             }
-            state
-                .extensions
-                .push(ExtensionSlot::new(id.clone(), name.to_string(), events.clone(), external));
+            state.extensions.push(ExtensionSlot::new(
+                id.clone(),
+                name.to_string(),
+                events.clone(),
+                external,
+            ));
         }
         self.emit(Record::Extension(telemetry::PlatformExtension {
             name: name.to_string(),
@@ -1615,7 +1695,11 @@ impl Shared {
     pub(crate) fn extension_init_error(&self, id: &str, error_type: &str) -> Result<(), Refusal> {
         {
             let mut state = self.lock();
-            let Some(name) = state.extensions.iter().find(|e| e.id == id).map(|e| e.name.clone())
+            let Some(name) = state
+                .extensions
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| e.name.clone())
             else {
                 return Err(unknown_extension());
             };
@@ -1626,7 +1710,9 @@ impl Shared {
                     "init/error is only valid during init".into(),
                 ));
             }
-            state.failure = Some(format!("extension {name} reported an init error ({error_type})"));
+            state.failure = Some(format!(
+                "extension {name} reported an init error ({error_type})"
+            ));
         }
         self.bump();
         Ok(())
@@ -1641,7 +1727,11 @@ impl Shared {
 
     /// What `/extension/register` answers besides the identifier.
     pub(crate) fn function_metadata(&self) -> (&str, &str, &str) {
-        (&self.config.function_name, &self.config.version, &self.config.handler)
+        (
+            &self.config.function_name,
+            &self.config.version,
+            &self.config.handler,
+        )
     }
 }
 

@@ -80,30 +80,43 @@ fn refuse((status, error_type, message): Refusal) -> Response {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
 }
 
-fn extension_id(headers: &HeaderMap) -> Result<&str, Response> {
-    header(headers, EXTENSION_ID_HEADER).ok_or_else(|| {
-        api_error(
-            StatusCode::FORBIDDEN,
-            "Extension.MissingExtensionIdentifier",
-            "missing Lambda-Extension-Identifier header",
-        )
-    })
+fn missing_id() -> Response {
+    api_error(
+        StatusCode::FORBIDDEN,
+        "Extension.MissingExtensionIdentifier",
+        "missing Lambda-Extension-Identifier header",
+    )
 }
 
 async fn register(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(name) = header(&headers, EXTENSION_NAME_HEADER) else {
-        return api_error(StatusCode::FORBIDDEN, "Extension.InvalidExtensionName", "Empty extension name");
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "Extension.InvalidExtensionName",
+            "Empty extension name",
+        );
     };
     let request: RegisterRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => {
-            return api_error(StatusCode::FORBIDDEN, "InvalidRequestFormat", &err.to_string());
+            return api_error(
+                StatusCode::FORBIDDEN,
+                "InvalidRequestFormat",
+                &err.to_string(),
+            );
         }
     };
-    if let Some(bad) = request.events.iter().find(|e| *e != "INVOKE" && *e != "SHUTDOWN") {
+    if let Some(bad) = request
+        .events
+        .iter()
+        .find(|e| *e != "INVOKE" && *e != "SHUTDOWN")
+    {
         return api_error(
             StatusCode::FORBIDDEN,
             "Extension.InvalidEventType",
@@ -132,9 +145,8 @@ async fn register(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
 
 /// Blocks until the extension's next event.
 async fn next(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let id = match extension_id(&headers) {
-        Ok(id) => id.to_string(),
-        Err(response) => return response,
+    let Some(id) = header(&headers, EXTENSION_ID_HEADER).map(str::to_string) else {
+        return missing_id();
     };
     let queue = match shared.extension_next(&id) {
         Ok(queue) => queue,
@@ -156,9 +168,8 @@ async fn next(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let id = match extension_id(&headers) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Some(id) = header(&headers, EXTENSION_ID_HEADER) else {
+        return missing_id();
     };
     let error_type = header(&headers, ERROR_TYPE_HEADER).unwrap_or("Extension.Unknown");
     match shared.extension_init_error(id, error_type) {
@@ -168,9 +179,8 @@ async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
 }
 
 async fn exit_error(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let id = match extension_id(&headers) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Some(id) = header(&headers, EXTENSION_ID_HEADER) else {
+        return missing_id();
     };
     let error_type = header(&headers, ERROR_TYPE_HEADER).unwrap_or("Extension.Unknown");
     match shared.extension_exit_error(id, error_type) {

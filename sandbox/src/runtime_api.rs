@@ -18,7 +18,10 @@ const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
 }
@@ -42,14 +45,24 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         }
     };
     put("Lambda-Runtime-Aws-Request-Id", &invocation.request_id);
-    put("Lambda-Runtime-Deadline-Ms", &invocation.deadline_ms.to_string());
-    put("Lambda-Runtime-Invoked-Function-Arn", &invocation.function_arn);
+    put(
+        "Lambda-Runtime-Deadline-Ms",
+        &invocation.deadline_ms.to_string(),
+    );
+    put(
+        "Lambda-Runtime-Invoked-Function-Arn",
+        &invocation.function_arn,
+    );
     put("Lambda-Runtime-Trace-Id", &invocation.trace_id);
     put("Content-Type", "application/json");
     (StatusCode::OK, headers, invocation.payload).into_response()
 }
 
-async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     match shared.runtime_answer(&id, RuntimeOutcome::Response(body)) {
         Ok(()) => accepted(),
         Err((status, error_type, message)) => api_error(status, error_type, &message),
@@ -67,7 +80,11 @@ fn error_type(headers: &HeaderMap, body: &[u8]) -> String {
         .get(ERROR_TYPE_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| serde_json::from_slice::<ErrorBody>(body).ok().and_then(|b| b.error_type))
+        .or_else(|| {
+            serde_json::from_slice::<ErrorBody>(body)
+                .ok()
+                .and_then(|b| b.error_type)
+        })
         .unwrap_or_else(|| "Unhandled".into())
 }
 
@@ -84,7 +101,11 @@ async fn error(
     }
 }
 
-async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn init_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match shared.runtime_init_error(error_type(&headers, &body)) {
         Ok(()) => accepted(),
         Err((status, error_type, message)) => api_error(status, error_type, &message),

@@ -294,13 +294,9 @@ impl Buffering {
         Ok(Buffering {
             max_items: check("maxItems", req.max_items, 1_000, 10_000, 10_000)?,
             max_bytes: check("maxBytes", req.max_bytes, 262_144, 1_048_576, 262_144)?,
-            timeout: Duration::from_millis(check(
-                "timeoutMs",
-                req.timeout_ms,
-                25,
-                30_000,
-                1_000,
-            )? as u64),
+            timeout: Duration::from_millis(
+                check("timeoutMs", req.timeout_ms, 25, 30_000, 1_000)? as u64
+            ),
         })
     }
 }
@@ -310,7 +306,10 @@ impl Buffering {
 /// resolves to loopback — nothing ever leaves the machine).
 fn validate(req: &SubscribeRequest) -> Result<(Vec<Kind>, Buffering, http::Uri), String> {
     if !SCHEMA_VERSIONS.contains(&req.schema_version.as_str()) {
-        return Err(format!("unsupported schemaVersion {:?}", req.schema_version));
+        return Err(format!(
+            "unsupported schemaVersion {:?}",
+            req.schema_version
+        ));
     }
     if req.types.is_empty() {
         return Err("types must name at least one of platform, function, extension".into());
@@ -352,7 +351,10 @@ fn validate(req: &SubscribeRequest) -> Result<(Vec<Kind>, Buffering, http::Uri),
 }
 
 async fn subscribe(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(id) = headers.get(EXTENSION_ID_HEADER).and_then(|v| v.to_str().ok()) else {
+    let Some(id) = headers
+        .get(EXTENSION_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+    else {
         return api_error(
             StatusCode::FORBIDDEN,
             "Extension.MissingExtensionIdentifier",
@@ -384,7 +386,9 @@ async fn subscribe(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
         );
     }
     tracing::debug!(extension = %name, ?buffering, %target, "telemetry subscription");
-    shared.telemetry.subscribe(id, &name, kinds, buffering, target);
+    shared
+        .telemetry
+        .subscribe(id, &name, kinds, buffering, target);
     shared.telemetry.emit(
         Utc::now(),
         Record::TelemetrySubscription(TelemetrySubscription {
@@ -463,7 +467,14 @@ impl Hub {
         self.state.lock().unwrap().backlog.is_some()
     }
 
-    fn subscribe(&self, extension_id: &str, name: &str, kinds: Vec<Kind>, buffering: Buffering, target: http::Uri) {
+    fn subscribe(
+        &self,
+        extension_id: &str,
+        name: &str,
+        kinds: Vec<Kind>,
+        buffering: Buffering,
+        target: http::Uri,
+    ) {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let mut state = self.state.lock().unwrap();
@@ -483,7 +494,11 @@ impl Hub {
             client: self.client.clone(),
         };
         let task = tokio::spawn(delivery.run(rx));
-        if let Some(old) = state.subscribers.iter().position(|s| s.extension_id == extension_id) {
+        if let Some(old) = state
+            .subscribers
+            .iter()
+            .position(|s| s.extension_id == extension_id)
+        {
             state.subscribers.remove(old).task.abort();
         }
         state.subscribers.push(Subscriber {
@@ -521,7 +536,11 @@ impl Hub {
 
     fn pending(&self) -> usize {
         let state = self.state.lock().unwrap();
-        state.subscribers.iter().map(|s| s.pending.load(Ordering::SeqCst)).sum()
+        state
+            .subscribers
+            .iter()
+            .map(|s| s.pending.load(Ordering::SeqCst))
+            .sum()
     }
 
     /// Flushes every buffer now and waits (up to `limit`) until the subscribers have
@@ -629,8 +648,12 @@ impl Delivery {
                 .expect("static request parts");
             match self.send(request).await {
                 Ok(status) if status.is_success() => return,
-                Ok(status) => tracing::debug!(subscriber = %self.name, %status, attempt, "telemetry POST refused"),
-                Err(err) => tracing::debug!(subscriber = %self.name, %err, attempt, "telemetry POST failed"),
+                Ok(status) => {
+                    tracing::debug!(subscriber = %self.name, %status, attempt, "telemetry POST refused")
+                }
+                Err(err) => {
+                    tracing::debug!(subscriber = %self.name, %err, attempt, "telemetry POST failed")
+                }
             }
             tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
         }
@@ -678,7 +701,11 @@ mod tests {
         assert_eq!(buffering.max_items, 10_000);
         assert_eq!(target.to_string(), "http://127.0.0.1:4243/t");
 
-        for (field, value) in [("maxItems", 999), ("maxBytes", 2_000_000), ("timeoutMs", 10)] {
+        for (field, value) in [
+            ("maxItems", 999),
+            ("maxBytes", 2_000_000),
+            ("timeoutMs", 10),
+        ] {
             let bad = request(serde_json::json!({
                 "schemaVersion": "2022-12-13", "types": ["platform"],
                 "buffering": {field: value},
@@ -701,7 +728,9 @@ mod tests {
     #[test]
     fn records_serialise_like_lambda() {
         let event = TelemetryEvent {
-            time: DateTime::parse_from_rfc3339("2026-11-25T19:10:18.123456Z").unwrap().to_utc(),
+            time: DateTime::parse_from_rfc3339("2026-11-25T19:10:18.123456Z")
+                .unwrap()
+                .to_utc(),
             record: Record::FunctionLog("hello".into()),
         };
         let json = serde_json::to_value(&event).unwrap();

@@ -25,10 +25,20 @@ fn body(payload: &Bytes) -> Value {
     serde_json::from_slice(payload).unwrap_or_else(|e| panic!("not JSON ({e}): {payload:?}"))
 }
 
-async fn start(scratch: &Scratch, timeout: Duration, vars: &[(&str, &str)], logs: &Logs) -> Environment {
-    Environment::start(scratch.config(timeout, vars), scratch.artifacts(), options(), logs.sink.clone())
-        .await
-        .unwrap_or_else(|e| panic!("init failed: {e:#}\n{}", logs.dump()))
+async fn start(
+    scratch: &Scratch,
+    timeout: Duration,
+    vars: &[(&str, &str)],
+    logs: &Logs,
+) -> Environment {
+    Environment::start(
+        scratch.config(timeout, vars),
+        scratch.artifacts(),
+        options(),
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("init failed: {e:#}\n{}", logs.dump()))
 }
 
 #[tokio::test]
@@ -48,7 +58,10 @@ async fn apis_init_invoke_and_spindown() {
     assert_eq!(names, ["plain", "slow-next"]);
     for t in &timings {
         let (registered, first_next) = (t.registered_at.unwrap(), t.first_next_at.unwrap());
-        assert!(t.spawned_at <= registered && registered <= first_next, "{t:?}");
+        assert!(
+            t.spawned_at <= registered && registered <= first_next,
+            "{t:?}"
+        );
     }
 
     // Extensions API: register answers with the identifier and the function's metadata.
@@ -63,15 +76,31 @@ async fn apis_init_invoke_and_spindown() {
 
     // Runtime API: the invocation with Lambda's headers; INVOKE to every extension.
     let before = chrono::Utc::now().timestamp_millis();
-    let answer = env.invoke(request(json!({"hello": "world"}))).await.unwrap();
-    assert!(matches!(answer.status, InvokeStatus::Success), "{:?}", answer.status);
+    let answer = env
+        .invoke(request(json!({"hello": "world"})))
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer.status, InvokeStatus::Success),
+        "{:?}",
+        answer.status
+    );
     let answer_body = body(&answer.payload);
     assert_eq!(answer_body["event"], json!({"hello": "world"}));
     assert_eq!(answer_body["requestId"], answer.report.request_id.as_str());
     let deadline: i64 = answer_body["deadlineMs"].as_str().unwrap().parse().unwrap();
-    assert!(deadline >= before + 2_900 && deadline <= before + 4_000, "{deadline} vs {before}");
-    assert_eq!(answer_body["functionArn"], "arn:aws:lambda:us-east-1:000000000000:function:fixture");
-    assert!(answer_body["traceId"].as_str().unwrap().starts_with("Root=1-"));
+    assert!(
+        deadline >= before + 2_900 && deadline <= before + 4_000,
+        "{deadline} vs {before}"
+    );
+    assert_eq!(
+        answer_body["functionArn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:fixture"
+    );
+    assert!(answer_body["traceId"]
+        .as_str()
+        .unwrap()
+        .starts_with("Root=1-"));
     assert_eq!(answer.report.init_duration_ms, Some(init.duration_ms));
     assert!(answer.report.duration_ms > 0.0);
     assert!(answer.report.max_memory_used_mb > 0);
@@ -88,7 +117,10 @@ async fn apis_init_invoke_and_spindown() {
 
     // The processes' environment, as on Lambda.
     let answer = env.invoke(request(json!({"env": true}))).await.unwrap();
-    assert_eq!(answer.report.init_duration_ms, None, "only the first invocation pays init");
+    assert_eq!(
+        answer.report.init_duration_ms, None,
+        "only the first invocation pays init"
+    );
     let vars = &body(&answer.payload)["env"];
     assert_eq!(vars["AWS_LAMBDA_RUNTIME_API"], env.api_addr().to_string());
     for (key, value) in [
@@ -105,8 +137,18 @@ async fn apis_init_invoke_and_spindown() {
     ] {
         assert_eq!(vars[key], value, "{key}");
     }
-    for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_LOG_STREAM_NAME", "LAMBDA_TASK_ROOT", "PATH"] {
-        assert!(vars[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
+    for key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "PATH",
+    ] {
+        assert!(
+            vars[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key} missing"
+        );
     }
 
     // A function error is the function's answer, not the platform's.
@@ -130,18 +172,35 @@ async fn apis_init_invoke_and_spindown() {
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     for pid in pids {
-        assert!(!matches!(process_state(pid), Some(s) if s != 'Z'), "pid {pid} still running");
+        assert!(
+            !matches!(process_state(pid), Some(s) if s != 'Z'),
+            "pid {pid} still running"
+        );
     }
 
     // Log lines by source, as CloudWatch would get them.
-    assert!(logs.wait_line(&LogSource::Extension("plain".into()), |l| l == "plain got SHUTDOWN").await);
+    assert!(
+        logs.wait_line(&LogSource::Extension("plain".into()), |l| l
+            == "plain got SHUTDOWN")
+            .await
+    );
     let platform = logs.from(&LogSource::Platform);
-    assert!(platform[0].starts_with("INIT_START Runtime Version: "), "{platform:?}");
+    assert!(
+        platform[0].starts_with("INIT_START Runtime Version: "),
+        "{platform:?}"
+    );
     assert!(platform.iter().any(|l| l.starts_with("START RequestId: ")));
     assert!(platform.iter().any(|l| l.starts_with("END RequestId: ")));
-    assert!(platform.iter().any(|l| l.starts_with("REPORT RequestId: ") && l.contains("Init Duration: ")));
-    assert!(logs.from(&LogSource::Function).iter().any(|l| l.starts_with("handling ")));
-    assert!(logs.from(&LogSource::Extension("plain".into())).contains(&"plain got INVOKE".to_string()));
+    assert!(platform
+        .iter()
+        .any(|l| l.starts_with("REPORT RequestId: ") && l.contains("Init Duration: ")));
+    assert!(logs
+        .from(&LogSource::Function)
+        .iter()
+        .any(|l| l.starts_with("handling ")));
+    assert!(logs
+        .from(&LogSource::Extension("plain".into()))
+        .contains(&"plain got INVOKE".to_string()));
     assert!(logs.lines().iter().all(|l| l.env_id == env_id_of(&logs)));
 }
 
@@ -183,9 +242,14 @@ async fn late_registration_fails_init() {
         message.contains("late-internal") && message.contains("Extension.RegistrationClosed"),
         "{message}"
     );
-    assert_eq!(scratch.recorded("register", "late-register")[0]["status"], 200);
+    assert_eq!(
+        scratch.recorded("register", "late-register")[0]["status"],
+        200
+    );
     assert!(
-        logs.wait_line(&LogSource::Platform, |l| l.starts_with("INIT_REPORT") && l.contains("Status: error")).await,
+        logs.wait_line(&LogSource::Platform, |l| l.starts_with("INIT_REPORT")
+            && l.contains("Status: error"))
+            .await,
         "{}",
         logs.dump()
     );
@@ -206,15 +270,26 @@ async fn init_errors_fail_start_with_their_reason() {
     let extension = async {
         let scratch = Scratch::new(&["init-error"]);
         let logs = Logs::new();
-        let err = Environment::start(scratch.config(Duration::from_secs(3), &[]), scratch.artifacts(), options(), logs.sink.clone())
-            .await
-            .err()
-            .expect("init must fail");
+        let err = Environment::start(
+            scratch.config(Duration::from_secs(3), &[]),
+            scratch.artifacts(),
+            options(),
+            logs.sink.clone(),
+        )
+        .await
+        .err()
+        .expect("init must fail");
         format!("{err:#}")
     };
     let (runtime, extension) = tokio::join!(runtime, extension);
-    assert!(runtime.contains("Fixture.InitFailed") && runtime.contains("Runtime.InitError"), "{runtime}");
-    assert!(extension.contains("Fixture.ExtensionInitFailed"), "{extension}");
+    assert!(
+        runtime.contains("Fixture.InitFailed") && runtime.contains("Runtime.InitError"),
+        "{runtime}"
+    );
+    assert!(
+        extension.contains("Fixture.ExtensionInitFailed"),
+        "{extension}"
+    );
 }
 
 #[tokio::test]
@@ -240,7 +315,11 @@ async fn an_extension_that_never_asks_again_holds_the_invocation_until_the_timeo
     let first = env.invoke(request(json!({}))).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(800));
     // The runtime's answer stands; the environment is reset and the next request pays init.
-    assert!(matches!(first.status, InvokeStatus::Success), "{:?}", first.status);
+    assert!(
+        matches!(first.status, InvokeStatus::Success),
+        "{:?}",
+        first.status
+    );
     let second = env.invoke(request(json!({}))).await.unwrap();
     assert!(second.report.init_duration_ms.is_some());
     assert_eq!(env.last_init().unwrap().phase, "invoke");
@@ -259,10 +338,16 @@ async fn shutdown_deadline_is_enforced() {
     assert_eq!(outcome.killed, ["ignore-shutdown"]);
     assert!(elapsed >= Duration::from_millis(1_900), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(2_500), "{elapsed:?}");
-    assert_eq!(scratch.recorded("events", "ignore-shutdown")[0]["eventType"], "SHUTDOWN");
+    assert_eq!(
+        scratch.recorded("events", "ignore-shutdown")[0]["eventType"],
+        "SHUTDOWN"
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     for pid in pids {
-        assert!(!matches!(process_state(pid), Some(s) if s != 'Z'), "pid {pid} still running");
+        assert!(
+            !matches!(process_state(pid), Some(s) if s != 'Z'),
+            "pid {pid} still running"
+        );
     }
 }
 
@@ -271,20 +356,38 @@ async fn processes_are_frozen_between_invocations() {
     let scratch = Scratch::new(&["plain"]);
     let logs = Logs::new();
     let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
-    let stopped = |env: &Environment| env.pids().iter().map(|p| process_state(*p)).collect::<Vec<_>>();
+    let stopped = |env: &Environment| {
+        env.pids()
+            .iter()
+            .map(|p| process_state(*p))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(stopped(&env), [Some('T'), Some('T')], "frozen after init");
     env.invoke(request(json!({}))).await.unwrap();
-    assert_eq!(stopped(&env), [Some('T'), Some('T')], "frozen after an invocation");
+    assert_eq!(
+        stopped(&env),
+        [Some('T'), Some('T')],
+        "frozen after an invocation"
+    );
     env.shutdown(ShutdownReason::Spindown).await;
 
     let scratch = Scratch::new(&["plain"]);
     let mut no_freeze = options();
     no_freeze.freeze = false;
-    let env = Environment::start(scratch.config(Duration::from_secs(3), &[]), scratch.artifacts(), no_freeze, logs.sink.clone())
-        .await
-        .unwrap();
+    let env = Environment::start(
+        scratch.config(Duration::from_secs(3), &[]),
+        scratch.artifacts(),
+        no_freeze,
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap();
     env.invoke(request(json!({}))).await.unwrap();
-    assert!(stopped(&env).iter().all(|s| *s != Some('T')), "{:?}", stopped(&env));
+    assert!(
+        stopped(&env).iter().all(|s| *s != Some('T')),
+        "{:?}",
+        stopped(&env)
+    );
     env.shutdown(ShutdownReason::Spindown).await;
 }
 
@@ -292,37 +395,73 @@ async fn processes_are_frozen_between_invocations() {
 async fn a_timeout_resets_the_environment_and_the_next_request_pays_init() {
     let scratch = Scratch::new(&["telemetry"]);
     let logs = Logs::new();
-    let env = start(&scratch, Duration::from_millis(700), &[("FIXTURE_TYPES", r#"["platform"]"#)], &logs).await;
+    let env = start(
+        &scratch,
+        Duration::from_millis(700),
+        &[("FIXTURE_TYPES", r#"["platform"]"#)],
+        &logs,
+    )
+    .await;
     let old_runtime = env.runtime_pid().unwrap();
-    let timed_out = env.invoke(request(json!({"sleep_ms": 5000}))).await.unwrap();
-    assert!(matches!(timed_out.status, InvokeStatus::Timeout), "{:?}", timed_out.status);
-    assert!(body(&timed_out.payload)["errorMessage"].as_str().unwrap().contains("Task timed out after 0.70 seconds"));
-
-    let paying = env
-        .invoke(InvokeRequest { payload: Bytes::from_static(b"{}"), request_id: Some("paying-request".into()) })
+    let timed_out = env
+        .invoke(request(json!({"sleep_ms": 5000})))
         .await
         .unwrap();
-    assert!(matches!(paying.status, InvokeStatus::Success), "{:?}", paying.status);
+    assert!(
+        matches!(timed_out.status, InvokeStatus::Timeout),
+        "{:?}",
+        timed_out.status
+    );
+    assert!(body(&timed_out.payload)["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("Task timed out after 0.70 seconds"));
+
+    let paying = env
+        .invoke(InvokeRequest {
+            payload: Bytes::from_static(b"{}"),
+            request_id: Some("paying-request".into()),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(paying.status, InvokeStatus::Success),
+        "{:?}",
+        paying.status
+    );
     let reinit = env.last_init().unwrap();
     assert_eq!(reinit.phase, "invoke");
     assert_eq!(reinit.request_id.as_deref(), Some("paying-request"));
     assert_eq!(paying.report.init_duration_ms, Some(reinit.duration_ms));
-    assert_ne!(env.runtime_pid().unwrap(), old_runtime, "the runtime was restarted");
+    assert_ne!(
+        env.runtime_pid().unwrap(),
+        old_runtime,
+        "the runtime was restarted"
+    );
 
     // The first extension process saw the timeout's report, then SHUTDOWN(timeout); the
     // restarted one saw an init in the invoke phase.
     let events = scratch.recorded("events", "telemetry");
-    let shutdown = events.iter().find(|e| e["eventType"] == "SHUTDOWN").expect("SHUTDOWN");
+    let shutdown = events
+        .iter()
+        .find(|e| e["eventType"] == "SHUTDOWN")
+        .expect("SHUTDOWN");
     assert_eq!(shutdown["shutdownReason"], "timeout");
     let env_id = env.id().to_string();
     env.shutdown(ShutdownReason::Spindown).await;
     let records = scratch.telemetry("telemetry");
     let report = records
         .iter()
-        .find(|r| r["type"] == "platform.report" && r["record"]["requestId"] == timed_out.report.request_id.as_str())
+        .find(|r| {
+            r["type"] == "platform.report"
+                && r["record"]["requestId"] == timed_out.report.request_id.as_str()
+        })
         .expect("the timed-out invocation's report");
     assert_eq!(report["record"]["status"], "timeout");
-    let starts: Vec<&Value> = records.iter().filter(|r| r["type"] == "platform.initStart").collect();
+    let starts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "platform.initStart")
+        .collect();
     assert_eq!(starts.len(), 2, "{starts:?}");
     assert_eq!(starts[1]["record"]["phase"], "invoke");
     assert_eq!(starts[1]["record"]["instanceId"], env_id.as_str());
@@ -330,7 +469,12 @@ async fn a_timeout_resets_the_environment_and_the_next_request_pays_init() {
         .iter()
         .find(|r| r["type"] == "platform.report" && r["record"]["requestId"] == "paying-request")
         .expect("the paying request's report");
-    assert!(paid["record"]["metrics"]["initDurationMs"].as_f64().unwrap() > 0.0);
+    assert!(
+        paid["record"]["metrics"]["initDurationMs"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }
 
 #[tokio::test]
@@ -339,12 +483,21 @@ async fn a_crash_resets_the_environment_with_reason_failure() {
     let logs = Logs::new();
     let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
     let crashed = env.invoke(request(json!({"crash": true}))).await.unwrap();
-    assert!(matches!(crashed.status, InvokeStatus::Crashed), "{:?}", crashed.status);
+    assert!(
+        matches!(crashed.status, InvokeStatus::Crashed),
+        "{:?}",
+        crashed.status
+    );
     assert_eq!(body(&crashed.payload)["errorType"], "Runtime.ExitError");
     let next = env.invoke(request(json!({}))).await.unwrap();
     assert!(matches!(next.status, InvokeStatus::Success));
     assert!(next.report.init_duration_ms.is_some());
     let events = scratch.recorded("events", "plain");
-    assert!(events.iter().any(|e| e["eventType"] == "SHUTDOWN" && e["shutdownReason"] == "failure"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["eventType"] == "SHUTDOWN" && e["shutdownReason"] == "failure"),
+        "{events:?}"
+    );
     env.shutdown(ShutdownReason::Spindown).await;
 }

@@ -35,11 +35,13 @@ pub(crate) fn discover_extensions(layers: &[PathBuf]) -> anyhow::Result<Vec<(Str
         if !dir.is_dir() {
             continue;
         }
-        let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
         for entry in entries {
             let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
             let path = entry.path();
-            let meta = std::fs::metadata(&path).with_context(|| format!("stat {}", path.display()))?;
+            let meta =
+                std::fs::metadata(&path).with_context(|| format!("stat {}", path.display()))?;
             if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
                 continue;
             }
@@ -78,7 +80,13 @@ pub(crate) fn spawn(
     // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             // The sandbox may have died between fork and prctl: then nobody would kill us.
             if libc::getppid() as u32 != parent {
                 libc::_exit(1);
