@@ -212,6 +212,12 @@ async fn slow_collector_times_out_without_holding_anything() {
     let out = fault(collector.url(), &[]).await;
     assert_eq!(dropped_in_shutdown_marker(&out), before_shutdown(&out));
     assert!(!collector.seen().is_empty(), "the sink did try");
+    let sink_warnings = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("http sink"))
+        .count();
+    assert_eq!(sink_warnings, 1, "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,15 +30,19 @@
 //!    it), where step 2 applies.
 //! 2. **At SHUTDOWN**, within the 2 s shutdown deadline: `flush(budget)` (the extension uses
 //!    about 1.5 s) drains the queue; retries and `Retry-After` waits are only started if they
-//!    end before the budget does, and each request's timeout is cut to the budget left. At the
-//!    end of the budget everything still queued or in flight is counted as dropped.
+//!    end before the budget does (a background backoff already running when the flush starts
+//!    is cut short if it would overrun: that batch is given up so the rest of the queue gets
+//!    the budget), and each request's timeout is cut to the budget left. At the end of the
+//!    budget everything still queued or in flight is counted as dropped.
 //!
 //! # Retries and accounting
 //! See [`retry`]: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
 //! (default 3) with exponential backoff; other 4xx are not. Every record ends in exactly one of
 //! `delivered` or `dropped` (full queue, rejected batch, retries exhausted, budget ended, or
 //! enqueued after the sink closed). The only record that cannot be reported in a `shutdown`
-//! marker is the `shutdown` marker itself; its loss is logged.
+//! marker is the `shutdown` marker itself. The first loss of a sink's life gets one warning
+//! (so a lost `shutdown` marker is visible on stderr unless an earlier loss was, and that one
+//! is counted in the marker); later losses are debug lines, not a warning per invocation.
 //!
 //! # Transport
 //! reqwest (HTTP/1.1, rustls with ring, no HTTP/2), TCP_NODELAY, connect timeout and request
@@ -273,9 +277,9 @@ impl HttpSink {
             state.queued_bytes = 0;
             state.in_flight = 0;
             state.closed = true;
-            tracing::warn!(
-                "http sink: {abandoned} record(s) undelivered when the flush budget ended; counted as dropped"
-            );
+            self.shared.report_drop(format_args!(
+                "{abandoned} marker(s) undelivered when the flush budget ended, dropped"
+            ));
         }
         FlushReport {
             delivered: state.delivered,
