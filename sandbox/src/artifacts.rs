@@ -196,6 +196,16 @@ pub fn cargo_build(
     for package in packages {
         command.args(["-p", package]);
     }
+    // Under `cargo run` or `cargo test` this process carries the variables cargo sets for a
+    // crate (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, ...). Build scripts such as ring's and cc's
+    // list them in `rerun-if-env-changed`, so passing them on would make every nested build
+    // and every later plain build rebuild those crates.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if is_crate_variable(key) {
+            command.env_remove(key);
+        }
+    }
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -232,6 +242,19 @@ pub fn cargo_build(
     Ok(executables)
 }
 
+/// Variables cargo sets for the crate it runs or tests, not for cargo itself.
+fn is_crate_variable(key: &str) -> bool {
+    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_BIN_", "CARGO_CFG_", "CARGO_MANIFEST_"];
+    const EXACT: &[&str] = &[
+        "CARGO_CRATE_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    PREFIXES.iter().any(|p| key.starts_with(p)) || EXACT.contains(&key)
+}
+
 /// A temporary layer directory laid out like `/opt`: `extensions/coldmark`.
 pub fn layer_with_extension(exe: &Path) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new()
@@ -260,6 +283,14 @@ pub fn unpack_zip(zip: &Path, into: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_crate_variables_are_dropped_from_nested_builds() {
+        assert!(is_crate_variable("CARGO_MANIFEST_DIR"));
+        assert!(is_crate_variable("CARGO_PKG_NAME"));
+        assert!(!is_crate_variable("CARGO_HOME"));
+        assert!(!is_crate_variable("CARGO_TARGET_DIR"));
+    }
 
     #[test]
     fn the_workspace_root_is_found() {
