@@ -108,12 +108,26 @@ pub struct InitResult {
     pub register_ms: Summary,
     /// `coldmark_init_ms` from the init markers, when the subject writes them.
     pub self_reported_ms: Option<Summary>,
-    /// Median of (self-reported − measured from outside), paired per run.
+    /// Self-reported − measured from outside, paired per run.
     pub self_minus_outside_ms: Option<Summary>,
+    pub diffs_ms: Vec<f64>,
     pub init_markers: usize,
     pub runs: usize,
     pub exited_on_shutdown: usize,
     pub stderr_sample: Vec<String>,
+}
+
+impl InitResult {
+    /// |self-reported − outside| per run, summarised.
+    pub fn abs_diffs_ms(&self) -> Option<Summary> {
+        let abs: Vec<f64> = self.diffs_ms.iter().map(|d| d.abs()).collect();
+        (!abs.is_empty()).then(|| Summary::of(&abs))
+    }
+
+    /// Runs where the two clocks agree within `limit` ms.
+    pub fn within_ms(&self, limit: f64) -> usize {
+        self.diffs_ms.iter().filter(|d| d.abs() <= limit).count()
+    }
 }
 
 /// Runs every subject `runs` times, round-robin (so drift on the machine hits all alike); each
@@ -161,6 +175,7 @@ pub async fn init(subjects: &[Subject], runs: usize) -> Result<Vec<InitResult>> 
             self_reported_ms: (!self_reported[i].is_empty())
                 .then(|| Summary::of(&self_reported[i])),
             self_minus_outside_ms: (!diffs[i].is_empty()).then(|| Summary::of(&diffs[i])),
+            diffs_ms: std::mem::take(&mut diffs[i]),
             init_markers: markers[i],
             runs,
             exited_on_shutdown: exited[i],
