@@ -5,9 +5,11 @@
 //! 25 ms), and an environment is frozen between invocations, so the `platform.report` of
 //! invocation N may arrive during N+1 or only at shutdown. The machine therefore *holds* what
 //! it cannot complete yet and releases it on the first of:
-//! - init marker: the first invocation's `platform.runtimeDone`/`platform.report` (its figures
-//!   are complete by then), the second INVOKE, a newer init, or shutdown; without telemetry
-//!   (nothing will come) at the first INVOKE;
+//! - init marker: once the first INVOKE came and the init's own report (`platform.initReport`
+//!   or `platform.restoreReport`) is in — usually at that INVOKE or during the first
+//!   invocation; else the first invocation's `platform.runtimeDone`/`platform.report`, the
+//!   second INVOKE, a newer init, or shutdown; without telemetry (nothing will come) at the
+//!   first INVOKE;
 //! - invoke marker: its `platform.report`, the second INVOKE after it (the report is overdue),
 //!   more than [`MAX_HELD`] held, or shutdown; without telemetry immediately.
 
@@ -402,7 +404,11 @@ impl Lifecycle {
         let mut out = Vec::new();
         for idx in 0..self.cycles.len() {
             let c = &self.cycles[idx];
-            let complete = c.first_request.is_some() && (c.first_request_done || !self.telemetry);
+            // Complete once the init's own report is in (nothing later changes its figures),
+            // or the first invocation's report (which may carry initDurationMs), or when no
+            // telemetry will come.
+            let complete = c.first_request.is_some()
+                && (c.report_time.is_some() || c.first_request_done || !self.telemetry);
             if !c.emitted && complete {
                 out.extend(self.emit_init(idx));
             }
@@ -697,7 +703,7 @@ mod tests {
     }
 
     #[test]
-    fn on_demand_init_is_held_until_the_first_report_then_init_before_invoke() {
+    fn on_demand_init_at_first_invoke_and_invoke_marker_waits_for_its_report() {
         let mut m = subscribed(InvokeMarkers::First, "on-demand");
         let early = feed(
             &mut m,
@@ -713,10 +719,12 @@ mod tests {
             ],
         );
         assert!(early.is_empty());
-        // INVOKE right after init: nothing yet, the report is still to come.
-        assert!(m.on_invoke(invoke("r1", 101)).is_empty());
+        // INVOKE right after init: the init marker is complete; the invoke marker waits for
+        // its report.
+        let mut out = json(&m.on_invoke(invoke("r1", 101)));
+        assert_eq!(out.len(), 1);
         assert!(m.awaiting_reports());
-        let out = json(&feed(
+        out.extend(json(&feed(
             &mut m,
             vec![
                 Record::RuntimeDone {
@@ -726,7 +734,7 @@ mod tests {
                 },
                 report("r1", 105, Some(100.0)),
             ],
-        ));
+        )));
         assert_eq!(out.len(), 2);
         let (init, inv) = (&out[0], &out[1]);
         assert_eq!(init["coldmark"], "init");
@@ -779,8 +787,8 @@ mod tests {
                 init_report(310, 310.0),
             ],
         );
-        m.on_invoke(invoke("r1", 60_000));
-        let out = json(&feed(&mut m, vec![report("r1", 60_010, None)]));
+        let mut out = json(&m.on_invoke(invoke("r1", 60_000)));
+        out.extend(json(&feed(&mut m, vec![report("r1", 60_010, None)])));
         assert_eq!(out[0]["init_type"], "provisioned-concurrency");
         assert_eq!(out[0]["proactive"], true);
         assert_eq!(out[1]["cold_start"], false);
@@ -811,8 +819,8 @@ mod tests {
             &mut m,
             vec![init_start(0, "on-demand", "init"), init_report(80, 80.0)],
         );
-        m.on_invoke(invoke("r1", 80 + 1001));
-        let out = json(&feed(&mut m, vec![report("r1", 1100, None)]));
+        let mut out = json(&m.on_invoke(invoke("r1", 80 + 1001)));
+        out.extend(json(&feed(&mut m, vec![report("r1", 1100, None)])));
         assert_eq!(out[0]["proactive"], true);
         assert_eq!(out[1]["cold_start"], false);
         assert_eq!(out[1]["since_init_ms"], 1001.0);
@@ -823,8 +831,8 @@ mod tests {
             &mut m,
             vec![init_start(0, "on-demand", "init"), init_report(80, 80.0)],
         );
-        m.on_invoke(invoke("r1", 80 + 1000));
-        let out = json(&feed(&mut m, vec![report("r1", 1100, None)]));
+        let mut out = json(&m.on_invoke(invoke("r1", 80 + 1000)));
+        out.extend(json(&feed(&mut m, vec![report("r1", 1100, None)])));
         assert_eq!(out[0]["proactive"], false);
         assert_eq!(out[1]["cold_start"], true);
     }
@@ -866,12 +874,12 @@ mod tests {
             out.is_empty(),
             "the snapshot's init is not this environment's"
         );
-        m.on_invoke(invoke("r1", 201));
+        let mut out = json(&m.on_invoke(invoke("r1", 201)));
         let mut r = report("r1", 220, None);
         if let Record::Report { metrics, .. } = &mut r {
             metrics.restore_duration_ms = Some(200.0);
         }
-        let out = json(&feed(&mut m, vec![r]));
+        out.extend(json(&feed(&mut m, vec![r])));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0]["init_type"], "snap-start");
         assert_eq!(out[0]["init_phase"], "init");
@@ -925,8 +933,8 @@ mod tests {
                 },
             ],
         );
-        m.on_invoke(invoke("paying", 36));
-        let out = json(&feed(&mut m, vec![report("paying", 100, Some(35.0))]));
+        let mut out = json(&m.on_invoke(invoke("paying", 36)));
+        out.extend(json(&feed(&mut m, vec![report("paying", 100, Some(35.0))])));
         assert_eq!(out[0]["init_phase"], "invoke");
         assert_eq!(out[0]["function_request_id"], "paying");
         assert_eq!(out[0]["runtime_init_ms"], 30.0);
@@ -942,16 +950,16 @@ mod tests {
             &mut m,
             vec![init_start(0, "on-demand", "init"), init_report(10, 10.0)],
         );
-        m.on_invoke(invoke("r1", 11));
-        assert_eq!(feed(&mut m, vec![report("r1", 20, None)]).len(), 2);
+        assert_eq!(m.on_invoke(invoke("r1", 11)).len(), 1);
+        assert_eq!(feed(&mut m, vec![report("r1", 20, None)]).len(), 1);
         // Lambda re-ran init inside request r2 (the runtime crashed).
         let out = feed(&mut m, vec![init_start(5000, "on-demand", "invoke")]);
         assert!(out.is_empty());
-        m.on_invoke(invoke("r2", 5050));
-        let out = json(&feed(
+        let mut out = json(&m.on_invoke(invoke("r2", 5050)));
+        out.extend(json(&feed(
             &mut m,
             vec![init_report(5049, 49.0), report("r2", 5100, Some(49.0))],
-        ));
+        )));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0]["init_phase"], "invoke");
         assert_eq!(out[0]["function_request_id"], "r2");
@@ -1045,8 +1053,8 @@ mod tests {
     fn report_init_duration_fills_a_missing_init_report() {
         let mut m = subscribed(InvokeMarkers::First, "on-demand");
         feed(&mut m, vec![init_start(0, "on-demand", "init")]);
-        m.on_invoke(invoke("r1", 30));
-        let out = json(&feed(&mut m, vec![report("r1", 40, Some(29.5))]));
+        let mut out = json(&m.on_invoke(invoke("r1", 30)));
+        out.extend(json(&feed(&mut m, vec![report("r1", 40, Some(29.5))])));
         assert_eq!(out[0]["init_duration_ms"], 29.5);
         assert!(out[0]["runtime_init_ms"].is_null());
         assert!(out[0]["extensions_init_ms"].is_null());
@@ -1057,8 +1065,8 @@ mod tests {
         // Only initReport arrived: no initStart, no initRuntimeDone, no platform.extension.
         let mut m = subscribed(InvokeMarkers::First, "on-demand");
         feed(&mut m, vec![init_report(60, 60.0)]);
-        m.on_invoke(invoke("r1", 61));
-        let out = json(&feed(&mut m, vec![report("r1", 70, None)]));
+        let mut out = json(&m.on_invoke(invoke("r1", 61)));
+        out.extend(json(&feed(&mut m, vec![report("r1", 70, None)])));
         let init = &out[0];
         assert_eq!(init["source"], "telemetry");
         assert_eq!(init["init_duration_ms"], 60.0);
