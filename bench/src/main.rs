@@ -35,6 +35,9 @@ struct Cli {
     /// Full 1,000-record batches for the telemetry throughput measurement.
     #[arg(long, global = true)]
     batches: Option<u64>,
+    /// Answer every Telemetry API subscription like AWS RIE (202 Telemetry.NotSupported).
+    #[arg(long, global = true)]
+    no_telemetry: bool,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +111,10 @@ async fn main() -> Result<()> {
         .join("extension/src/sink/http.rs")
         .is_file();
 
-    let subjects = Subjects::new(&null, &example, &coldmark, &collector.endpoint());
+    let mut subjects = Subjects::new(&null, &example, &coldmark, &collector.endpoint());
+    if cli.no_telemetry {
+        subjects.without_telemetry();
+    }
     print_header(&cli, &plan, &coldmark);
     let all = cli.what == What::All;
     let mut goals = Goals::default();
@@ -386,6 +392,21 @@ struct Subjects {
 }
 
 impl Subjects {
+    fn without_telemetry(&mut self) {
+        for subject in [
+            &mut self.example,
+            &mut self.coldmark,
+            &mut self.coldmark_all,
+            &mut self.coldmark_all_null,
+            &mut self.coldmark_http,
+        ] {
+            if let scenarios::Kind::Process { mode, .. } = &mut subject.kind {
+                *mode = TelemetryMode::NotSupported;
+            }
+            subject.label.push_str(" [no Telemetry API]");
+        }
+    }
+
     fn new(null: &Path, example: &Path, coldmark: &Path, endpoint: &str) -> Self {
         let all = SpawnOptions::new(coldmark).env("COLDMARK_INVOKE_MARKERS", "all");
         let mut all_null = all.clone();
@@ -463,6 +484,9 @@ fn print_header(cli: &Cli, plan: &Plan, coldmark: &Path) {
         plan.batches,
         if cli.quick { " (--quick)" } else { "" }
     );
+    if cli.no_telemetry {
+        println!("- --no-telemetry: every subscription is answered 202 Telemetry.NotSupported, like AWS RIE");
+    }
     println!("- stdout of every extension goes to a pipe the harness drains (as Lambda's log capture does), unless a row says /dev/null\n");
 }
 
