@@ -45,8 +45,9 @@ fn run(batches: u64, invoke_markers: InvokeMarkers) -> Outcome {
     lifecycle.telemetry_subscribed();
     lifecycle.ready(Utc::now(), 3.0);
     let mut parser = Parser::default();
-    let mut init = vec![facts.init_start()];
-    init.extend(facts.init_done("coldmark", 12.0));
+    let started = Utc::now();
+    let mut init = vec![facts.init_start(started)];
+    init.extend(facts.init_done("coldmark", started, 12.0));
     for record in parser
         .parse_batch(&serde_json::to_vec(&init).expect("init records"))
         .records

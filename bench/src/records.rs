@@ -133,6 +133,9 @@ impl Record {
     }
 }
 
+/// How long the notional runtime's init takes in the records the harness sends.
+pub const RUNTIME_INIT_MS: f64 = 1.0;
+
 /// What the records of one simulated environment have in common.
 #[derive(Clone, Debug)]
 pub struct EnvFacts {
@@ -159,8 +162,12 @@ impl EnvFacts {
         }
     }
 
-    pub fn init_start(&self) -> Record {
-        Self::record(RecordBody::InitStart(InitStart {
+    /// `platform.initStart`, timed at `at`: the moment the environment's processes started
+    /// (Lambda emits it before any extension runs and delivers it once one subscribes).
+    pub fn init_start(&self, at: DateTime<Utc>) -> Record {
+        Record {
+            time: at,
+            body: RecordBody::InitStart(InitStart {
             initialization_type: "on-demand",
             phase: "init",
             runtime_version: "provided:al2023.v100".to_string(),
@@ -169,18 +176,28 @@ impl EnvFacts {
             function_version: self.function_version.clone(),
             instance_id: self.instance_id.clone(),
             instance_max_memory: self.memory_mb * 1024 * 1024,
-        }))
+            }),
+        }
     }
 
-    /// The records Lambda sends once init is over: the runtime was ready, the extension
-    /// registered, the phase's report.
-    pub fn init_done(&self, extension_name: &str, init_duration_ms: f64) -> Vec<Record> {
+    /// The records Lambda sends once init is over: the runtime was ready (a notional runtime
+    /// that took [`RUNTIME_INIT_MS`] after `started`; the harness has no function), the
+    /// extension registered, the phase's report.
+    pub fn init_done(
+        &self,
+        extension_name: &str,
+        started: DateTime<Utc>,
+        init_duration_ms: f64,
+    ) -> Vec<Record> {
         vec![
-            Self::record(RecordBody::InitRuntimeDone(InitRuntimeDone {
-                initialization_type: "on-demand",
-                phase: "init",
-                status: "success",
-            })),
+            Record {
+                time: started + chrono::Duration::microseconds((RUNTIME_INIT_MS * 1_000.0) as i64),
+                body: RecordBody::InitRuntimeDone(InitRuntimeDone {
+                    initialization_type: "on-demand",
+                    phase: "init",
+                    status: "success",
+                }),
+            },
             Self::record(RecordBody::Extension(ExtensionRecord {
                 name: extension_name.to_string(),
                 state: "Ready",

@@ -87,6 +87,10 @@ impl Session {
         run: u32,
     ) -> Result<Self> {
         let facts = EnvFacts::new(format!("{run:016x}-bench-instance"));
+        // The wall-clock time of the spawn, for the records Lambda would time from it.
+        let spawned_wall = chrono::Utc::now()
+            - chrono::Duration::from_std(spawned_at.elapsed())
+                .unwrap_or_else(|_| chrono::Duration::zero());
         let mut register = None;
         let mut subscribe = None;
         let mut feed = None;
@@ -102,7 +106,7 @@ impl Session {
                     subscribe = Some(at - spawned_at);
                     subscribed = Some(subscription.clone());
                     let started = TelemetryFeed::start(subscription);
-                    started.push([facts.init_start()]);
+                    started.push([facts.init_start(spawned_wall)]);
                     feed = Some(started);
                 }
                 ApiEvent::Next(request) => break request,
@@ -118,7 +122,7 @@ impl Session {
             first_next,
         };
         if let Some(feed) = &feed {
-            feed.push(facts.init_done(&extension_name, ms(first_next)));
+            feed.push(facts.init_done(&extension_name, spawned_wall, ms(first_next)));
         }
         Ok(Self {
             server,
