@@ -1,0 +1,89 @@
+//! The environment with the real binaries: the clock function (`bootstrap`, lambda_runtime) and
+//! coldmark's extension, built once with cargo. What AWS's Rust runtime client and coldmark
+//! need from the Runtime, Extensions and Telemetry APIs works end to end.
+
+#[path = "support/env_support.rs"]
+mod env_support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use coldmark_sandbox::environment::{
+    Artifacts, Environment, FunctionConfig, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
+};
+use env_support::{built, options, Logs};
+use serde_json::Value;
+
+#[tokio::test]
+async fn the_clock_function_and_coldmark_run_in_the_environment() {
+    let bins = built();
+    let layer = tempfile::Builder::new()
+        .prefix("env-real-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir_all(layer.path().join("extensions")).unwrap();
+    std::os::unix::fs::symlink(
+        &bins.coldmark,
+        layer.path().join("extensions").join("coldmark"),
+    )
+    .unwrap();
+    let config = FunctionConfig {
+        function_name: "clock".into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "bootstrap".into(),
+        environment: [("USER".to_string(), "user".to_string())].into(),
+    };
+    let artifacts = Artifacts {
+        bootstrap: bins.bootstrap.clone(),
+        layers: vec![layer.path().to_path_buf()],
+        launcher: Vec::new(),
+    };
+    let logs = Logs::new();
+    let env = Environment::start(config, artifacts, options(), logs.sink.clone())
+        .await
+        .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
+
+    let answer = env
+        .invoke(InvokeRequest {
+            payload: Bytes::from_static(b"{}"),
+            request_id: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer.status, InvokeStatus::Success),
+        "{:?}\n{}",
+        answer.status,
+        logs.dump()
+    );
+    let response: Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(response["statusCode"], 200);
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["env_user"], "user");
+    assert!(answer.report.init_duration_ms.unwrap() > 0.0);
+    assert!(answer.report.max_memory_used_mb > 0);
+
+    // coldmark registered by its file name and reached its first /event/next.
+    let timing = &env.extension_timings()[0];
+    assert_eq!(timing.name, "coldmark");
+    assert!(timing.first_next_at.is_some());
+
+    // Its init marker names this environment (the Telemetry API's instanceId). The
+    // environment is frozen between invocations, so coldmark may only write it once thawed:
+    // at the latest during shutdown.
+    let env_id = env.id().to_string();
+    let outcome = env.shutdown(ShutdownReason::Spindown).await;
+    assert!(outcome.killed.is_empty(), "{outcome:?}\n{}", logs.dump());
+    let coldmark = LogSource::Extension("coldmark".into());
+    let marker_of_this_env = |line: &str| {
+        serde_json::from_str::<Value>(line)
+            .is_ok_and(|m| m["coldmark"] == "init" && m["env_id"] == env_id.as_str())
+    };
+    assert!(
+        logs.wait_line(&coldmark, marker_of_this_env).await,
+        "{}",
+        logs.dump()
+    );
+}
