@@ -208,9 +208,15 @@ pub struct InitSummary {
 /// serialised internally, one at a time, as on Lambda.
 pub struct Environment {
     shared: Arc<Shared>,
-    lifecycle: AsyncMutex<Lifecycle>,
+    lifecycle: Arc<AsyncMutex<Lifecycle>>,
     server: JoinHandle<()>,
 }
+
+// Shared between the control plane's request handlers.
+const _: () = {
+    fn send_sync<T: Send + Sync>() {}
+    let _ = send_sync::<Environment>;
+};
 
 /// What only the invoking / stopping side needs, behind the lock that serialises invocations.
 #[derive(Default)]
@@ -1340,7 +1346,7 @@ impl Environment {
         });
         let environment = Environment {
             shared,
-            lifecycle: AsyncMutex::new(Lifecycle::default()),
+            lifecycle: Arc::new(AsyncMutex::new(Lifecycle::default())),
             server,
         };
         let summary = environment.shared.run_init("init", None).await?;
@@ -1373,46 +1379,19 @@ impl Environment {
     /// An extension that does not ask for its next event before the timeout resets the
     /// environment too, but the runtime's answer still stands (Lambda has returned it to the
     /// caller already); `platform.report` then says `timeout`.
+    ///
+    /// Cancel-safe: the invocation runs in its own task, so a caller that goes away (a client
+    /// disconnecting) does not leave the environment half-way (thawed, or with a request the
+    /// runtime still holds).
     pub async fn invoke(&self, req: InvokeRequest) -> anyhow::Result<InvokeResponse> {
-        let mut lifecycle = self.lifecycle.lock().await;
-        if lifecycle.stopped.is_some() {
-            anyhow::bail!("execution environment {} is shut down", self.id());
-        }
-        if let Some(reset) = lifecycle.pending_reset.take() {
-            let _ = reset.await;
-        }
-        let request_id = req.request_id.unwrap_or_else(new_uuid);
-        // A process that died while the environment was idle (an extension crashing between
-        // invocations): Lambda resets the environment before the next invocation.
-        if !lifecycle.needs_init && self.shared.live_pids().len() < self.shared.lock().procs.len() {
-            self.shared.teardown(ShutdownReason::Failure).await;
-            lifecycle.needs_init = true;
-        }
-        let mut init_duration_ms = lifecycle.report_init_ms.take();
-        if lifecycle.needs_init {
-            let summary = self
-                .shared
-                .run_init("invoke", Some(request_id.clone()))
-                .await
-                .with_context(|| format!("re-init for request {request_id}"))?;
-            lifecycle.needs_init = false;
-            init_duration_ms = Some(summary.duration_ms);
-        }
-        let (response, reset) = self
-            .shared
-            .run_invoke(request_id, req.payload, init_duration_ms)
-            .await;
-        match reset {
-            Some(reason) => {
-                lifecycle.needs_init = true;
-                let shared = self.shared.clone();
-                lifecycle.pending_reset =
-                    Some(tokio::spawn(async move { shared.teardown(reason).await }));
-            }
-            None if self.shared.options.freeze => self.shared.freeze().await,
-            None => {}
-        }
-        Ok(response)
+        let shared = self.shared.clone();
+        let lifecycle = self.lifecycle.clone();
+        tokio::spawn(async move {
+            let mut lifecycle = lifecycle.lock_owned().await;
+            invoke_serialised(&shared, &mut lifecycle, req).await
+        })
+        .await
+        .context("the invocation task failed")?
     }
 
     /// SHUTDOWN to the extensions, SIGTERM to the runtime, SIGKILL for what is left at the
@@ -1507,6 +1486,51 @@ impl Environment {
     pub fn is_alive(&self) -> bool {
         !self.shared.lock().stopped
     }
+}
+
+/// One invocation, with the environment's invocation lock held.
+async fn invoke_serialised(
+    shared: &Arc<Shared>,
+    lifecycle: &mut Lifecycle,
+    req: InvokeRequest,
+) -> anyhow::Result<InvokeResponse> {
+    if lifecycle.stopped.is_some() {
+        anyhow::bail!("execution environment {} is shut down", shared.env_id);
+    }
+    if let Some(reset) = lifecycle.pending_reset.take() {
+        let _ = reset.await;
+    }
+    let request_id = req.request_id.unwrap_or_else(new_uuid);
+    // A process that died while the environment was idle (an extension crashing between
+    // invocations): Lambda resets the environment before the next invocation.
+    let died = shared.live_pids().len() < shared.lock().procs.len();
+    if !lifecycle.needs_init && died {
+        shared.teardown(ShutdownReason::Failure).await;
+        lifecycle.needs_init = true;
+    }
+    let mut init_duration_ms = lifecycle.report_init_ms.take();
+    if lifecycle.needs_init {
+        let summary = shared
+            .run_init("invoke", Some(request_id.clone()))
+            .await
+            .with_context(|| format!("re-init for request {request_id}"))?;
+        lifecycle.needs_init = false;
+        init_duration_ms = Some(summary.duration_ms);
+    }
+    let (response, reset) = shared
+        .run_invoke(request_id, req.payload, init_duration_ms)
+        .await;
+    match reset {
+        Some(reason) => {
+            lifecycle.needs_init = true;
+            let shared = shared.clone();
+            lifecycle.pending_reset =
+                Some(tokio::spawn(async move { shared.teardown(reason).await }));
+        }
+        None if shared.options.freeze => shared.freeze().await,
+        None => {}
+    }
+    Ok(response)
 }
 
 impl Drop for Environment {

@@ -507,3 +507,30 @@ async fn a_crash_resets_the_environment_with_reason_failure() {
     );
     env.shutdown(ShutdownReason::Spindown).await;
 }
+
+#[tokio::test]
+async fn an_init_that_takes_too_long_fails() {
+    let scratch = Scratch::new(&["plain"]);
+    let logs = Logs::new();
+    let mut short = options();
+    short.init_timeout = Duration::from_millis(800);
+    let config = scratch.config(Duration::from_secs(3), &[("FIXTURE_INIT_SLEEP_MS", "5000")]);
+    let started = Instant::now();
+    let err = Environment::start(config, scratch.artifacts(), short, logs.sink.clone())
+        .await
+        .err()
+        .expect("init must time out");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("timed out") && message.contains("runtime"),
+        "{message}"
+    );
+    assert!(
+        logs.wait_line(&LogSource::Platform, |l| l.starts_with("INIT_REPORT")
+            && l.contains("Status: timeout"))
+            .await,
+        "{}",
+        logs.dump()
+    );
+}
