@@ -6,6 +6,7 @@
 //! never waits for telemetry: it updates the state machine, queues any marker, wakes the HTTP
 //! sink and asks for the next event.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ struct Core {
     lifecycle: Mutex<Lifecycle>,
     parser: Mutex<Parser>,
     sinks: Sinks,
+    logs_dropped_warned: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -47,7 +49,12 @@ impl Core {
             let mut lifecycle = lock(&self.lifecycle);
             for record in parsed.records {
                 if let Record::LogsDropped { dropped_records } = &record {
-                    tracing::warn!("Lambda dropped {dropped_records} telemetry records");
+                    // Once per environment as a warning; it would repeat under the same load.
+                    if !self.logs_dropped_warned.swap(true, Ordering::Relaxed) {
+                        tracing::warn!("Lambda dropped {dropped_records} telemetry records");
+                    } else {
+                        tracing::debug!("Lambda dropped {dropped_records} telemetry records");
+                    }
                 }
                 markers.extend(lifecycle.on_record(record));
             }
@@ -90,6 +97,7 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
         lifecycle: Mutex::new(lifecycle),
         parser: Mutex::new(Parser::default()),
         sinks,
+        logs_dropped_warned: AtomicBool::new(false),
     });
 
     start_telemetry(&api, &registration.extension_id, &config, &core).await;
