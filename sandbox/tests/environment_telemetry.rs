@@ -226,9 +226,11 @@ async fn buffering_is_honoured_and_invalid_subscriptions_are_refused() {
             .filter(|r| r["record"].as_str().is_some_and(|l| l.starts_with("line ")))
             .count()
     };
+    // (Two full batches: everything up to line 001997, after the init's "runtime ready" and
+    // the invocation's "handling" lines.)
     let waited = scratch
         .wait_telemetry("telemetry-items", Duration::from_secs(5), |r| {
-            r["record"] == "line 001999 "
+            r["record"] == "line 001997 "
         })
         .await;
     let batches: Vec<usize> = scratch
