@@ -534,3 +534,28 @@ async fn an_init_that_takes_too_long_fails() {
         logs.dump()
     );
 }
+
+#[tokio::test]
+async fn an_extension_that_died_while_idle_makes_the_next_request_pay_a_reinit() {
+    let scratch = Scratch::new(&["plain"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    env.invoke(request(json!({}))).await.unwrap();
+    let extension = env.extension_timings()[0].pid.unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &extension.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let next = env.invoke(request(json!({}))).await.unwrap();
+    assert!(
+        matches!(next.status, InvokeStatus::Success),
+        "{:?}",
+        next.status
+    );
+    assert!(next.report.init_duration_ms.is_some());
+    assert_eq!(env.last_init().unwrap().phase, "invoke");
+    assert_ne!(env.extension_timings()[0].pid.unwrap(), extension);
+    env.shutdown(ShutdownReason::Spindown).await;
+}
