@@ -168,7 +168,7 @@ async fn a_slow_function_init_is_the_functions_share() {
     let extensions = num(&marker, "extensions_init_ms").expect("extensions_init_ms");
     let runtime = num(&marker, "runtime_init_ms").expect("runtime_init_ms");
     assert!(
-        runtime >= 300.0 && runtime <= 350.0,
+        (300.0..=350.0).contains(&runtime),
         "runtime_init_ms {runtime} should be about 300: {}",
         marker.line
     );
