@@ -476,7 +476,15 @@ impl Shared {
             let status = child.wait().await;
             let Some(shared) = weak.upgrade() else { return };
             let described = match status {
-                Ok(status) => status.to_string(),
+                // Lambda's wording: "exit status 3", "signal: killed".
+                Ok(status) => match (
+                    status.code(),
+                    std::os::unix::process::ExitStatusExt::signal(&status),
+                ) {
+                    (Some(code), _) => format!("exit status {code}"),
+                    (None, Some(signal)) => format!("signal {signal}"),
+                    (None, None) => status.to_string(),
+                },
                 Err(err) => format!("wait failed: {err}"),
             };
             tracing::debug!(pid, ?role, status = %described, "process exited");

@@ -494,7 +494,15 @@ async fn a_crash_resets_the_environment_with_reason_failure() {
         "{:?}",
         crashed.status
     );
-    assert_eq!(body(&crashed.payload)["errorType"], "Runtime.ExitError");
+    let error = body(&crashed.payload);
+    assert_eq!(error["errorType"], "Runtime.ExitError");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: exit status 3"),
+        "{error}"
+    );
     let next = env.invoke(request(json!({}))).await.unwrap();
     assert!(matches!(next.status, InvokeStatus::Success));
     assert!(next.report.init_duration_ms.is_some());

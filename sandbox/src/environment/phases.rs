@@ -330,11 +330,11 @@ impl Shared {
                 "timeout",
                 Some("Sandbox.Timedout".to_string()),
                 InvokeStatus::Timeout,
+                // What Lambda's Invoke API answers for a timeout.
                 error_body(
                     "Sandbox.Timedout",
                     format!(
-                        "{} {request_id} Task timed out after {:.2} seconds",
-                        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
                         timeout.as_secs_f64()
                     ),
                 ),
