@@ -567,3 +567,23 @@ async fn an_extension_that_died_while_idle_makes_the_next_request_pay_a_reinit()
     assert_ne!(env.extension_timings()[0].pid.unwrap(), extension);
     env.shutdown(ShutdownReason::Spindown).await;
 }
+
+#[tokio::test]
+async fn processes_start_through_the_launcher() {
+    // The launcher prefix is how an arm64 layer runs under qemu; `env` stands in for it here.
+    let scratch = Scratch::new(&["plain"]);
+    let logs = Logs::new();
+    let mut artifacts = scratch.artifacts();
+    artifacts.launcher = vec!["env".into(), "FIXTURE_LAUNCHED=yes".into()];
+    let env = Environment::start(
+        scratch.config(Duration::from_secs(3), &[]),
+        artifacts,
+        options(),
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("init through the launcher: {e:#}\n{}", logs.dump()));
+    let answer = env.invoke(request(json!({"env": true}))).await.unwrap();
+    assert_eq!(body(&answer.payload)["env"]["FIXTURE_LAUNCHED"], "yes");
+    env.shutdown(ShutdownReason::Spindown).await;
+}
