@@ -34,7 +34,7 @@ async fn probe_detects_the_new_environment_from_the_answers() {
             "--url",
             &probe_url,
             "--interval-ms",
-            "300",
+            "600",
             "--requests",
             "4",
         ])
