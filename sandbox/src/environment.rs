@@ -377,7 +377,7 @@ impl Shared {
             process::signal_group(*pid, libc::SIGSTOP);
         }
         self.frozen.send_replace(true);
-        let deadline = Instant::now() + Duration::from_millis(200);
+        let deadline = Instant::now() + Duration::from_millis(500);
         while Instant::now() < deadline
             && pids
                 .iter()
