@@ -93,6 +93,8 @@ pub struct MarkerView {
     pub config_fingerprint: Option<String>,
     pub function_request_id: Option<String>,
     pub reason: Option<String>,
+    /// `telemetry` or `extension`.
+    pub source: Option<String>,
 }
 
 impl MarkerRecord {
@@ -297,7 +299,18 @@ pub fn verdict(
                 .iter()
                 .filter(|m| Some(&m.env_id) == env_id.as_ref())
                 .collect();
-            let init = own.iter().find(|m| m.kind() == "init").map(|m| m.view());
+            // Should an environment print more than one init marker, the one built from the
+            // Telemetry API carries the measured split; prefer it.
+            let inits: Vec<MarkerView> = own
+                .iter()
+                .filter(|m| m.kind() == "init")
+                .map(|m| m.view())
+                .collect();
+            let init = inits
+                .iter()
+                .find(|v| v.source.as_deref() == Some("telemetry"))
+                .or(inits.first())
+                .cloned();
             let shutdown = own
                 .iter()
                 .find(|m| m.kind() == "shutdown")
