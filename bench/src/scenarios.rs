@@ -202,6 +202,17 @@ pub struct InvokeResult {
     pub exited_on_shutdown: bool,
 }
 
+/// How the loop spaces INVOKEs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// The next INVOKE as soon as the extension asks: the most telemetry per second any
+    /// extension will ever see, far beyond what one environment can produce.
+    Tight,
+    /// At least this long between INVOKEs, like a function whose handler takes that long
+    /// (tokio's timer rounds up to whole milliseconds).
+    Every(Duration),
+}
+
 /// One session, `warmup` unmeasured invocations, then `invocations` measured ones; telemetry
 /// (start, a function line, runtimeDone, report per invocation) is fed as Lambda batches it.
 pub async fn invoke_loop(
@@ -209,6 +220,16 @@ pub async fn invoke_loop(
     warmup: u64,
     invocations: u64,
     sample_every: u64,
+) -> Result<InvokeResult> {
+    invoke_loop_paced(subject, warmup, invocations, sample_every, Pace::Tight).await
+}
+
+pub async fn invoke_loop_paced(
+    subject: &Subject,
+    warmup: u64,
+    invocations: u64,
+    sample_every: u64,
+    pace: Pace,
 ) -> Result<InvokeResult> {
     let mut session = subject.start().await?;
     for _ in 0..warmup {
@@ -221,7 +242,11 @@ pub async fn invoke_loop(
     }
     let started = Instant::now();
     for i in 1..=invocations {
+        let sent = tokio::time::Instant::now();
         latencies.push(session.invoke().await?.as_secs_f64() * 1e6);
+        if let Pace::Every(gap) = pace {
+            tokio::time::sleep_until(sent + gap).await;
+        }
         if sample_every > 0 && i % sample_every == 0 {
             if let Some(m) = session.memory() {
                 rss_samples.push((i, m.rss_kib));
