@@ -97,6 +97,9 @@ pub struct Lifecycle {
     settings: Settings,
     id: Identity,
     env_id_from_telemetry: bool,
+    /// A marker went out with the current `env_id`: it stays, so that all of an environment's
+    /// markers share one id even when the Telemetry API names the environment only later.
+    spoken: bool,
     telemetry: bool,
     ready_at: Option<DateTime<Utc>>,
     coldmark_init_ms: Option<f64>,
@@ -112,6 +115,7 @@ impl Lifecycle {
             settings,
             id,
             env_id_from_telemetry: false,
+            spoken: false,
             telemetry: false,
             ready_at: None,
             coldmark_init_ms: None,
@@ -156,8 +160,13 @@ impl Lifecycle {
         let first_of_cycle = self.cycles[idx].first_request.is_none();
         if first_of_cycle {
             self.cycles[idx].first_request = Some((invoke.request_id.clone(), invoke.at, seq));
-        } else if !self.cycles[idx].emitted {
-            // The second INVOKE: the first invocation is over, its report is late.
+        } else if !self.cycles[idx].emitted && (!self.telemetry || self.cycles[idx].from_telemetry)
+        {
+            // The second INVOKE: the first invocation is over, its report is late. With a
+            // subscription but no record of this init yet, the records are most likely held
+            // up by the freeze between the two invocations and arrive at this very thaw:
+            // writing now would lose their figures (and the environment's id), so the marker
+            // waits until they come, or until the first invoke is overdue, or shutdown.
             out.extend(self.emit_init(idx));
         }
         // Reports of invocations two or more back are overdue.
@@ -200,7 +209,11 @@ impl Lifecycle {
                 instance_id,
                 instance_max_memory,
             } => {
-                let reuse = matches!(self.cycles.last(), Some(c) if c.start.is_none() && !c.restore && !c.emitted);
+                // The records of an init coldmark already counted from the Extensions API alone
+                // (they came late) fill that init rather than starting another: only a re-init
+                // inside an invocation is a new init of the same process.
+                let late = phase.as_deref() != Some("invoke");
+                let reuse = matches!(self.cycles.last(), Some(c) if c.start.is_none() && !c.restore && (!c.emitted || late));
                 if !reuse {
                     if let Some(last) = self.cycles.len().checked_sub(1) {
                         out.extend(self.emit_init(last));
@@ -262,6 +275,7 @@ impl Lifecycle {
                 // Every restored copy starts with the snapshot's memory, ids included: take the
                 // restore's instanceId, or derive a new id from the restore time.
                 self.env_id_from_telemetry = false;
+                self.spoken = false;
                 if instance_id.is_none() {
                     self.id.env_id = derive_id(&self.id.env_id, &time.to_rfc3339());
                 }
@@ -379,7 +393,7 @@ impl Lifecycle {
         memory: Option<u64>,
     ) {
         if let Some(id) = instance_id.filter(|s| !s.is_empty()) {
-            if !self.env_id_from_telemetry {
+            if !self.env_id_from_telemetry && !self.spoken {
                 self.id.env_id = id;
                 self.env_id_from_telemetry = true;
             }
@@ -431,6 +445,7 @@ impl Lifecycle {
         for h in taken {
             out.extend(self.emit_init(h.cycle));
             out.push(self.invoke_marker(&h));
+            self.spoken = true;
         }
         out
     }
@@ -440,6 +455,7 @@ impl Lifecycle {
             return None;
         }
         self.cycles[idx].emitted = true;
+        self.spoken = true;
         let c = &self.cycles[idx];
         let init_duration = c.duration_ms.or(c.report_init_duration_ms).map(round_ms);
         let runtime_init = match (c.start, c.runtime_done) {
@@ -1013,18 +1029,56 @@ mod tests {
     }
 
     #[test]
-    fn subscribed_but_silent_telemetry_releases_at_the_second_invoke() {
+    fn subscribed_but_silent_telemetry_releases_when_the_first_invoke_is_overdue() {
         let mut m = subscribed(InvokeMarkers::First, "on-demand");
         assert!(m.on_invoke(invoke("r1", 10)).is_empty());
-        let out = json(&m.on_invoke(invoke("r2", 20)));
-        assert_eq!(out.len(), 1);
+        // The init's records may be held up by the freeze and arrive at this thaw: wait.
+        assert!(m.on_invoke(invoke("r2", 20)).is_empty());
+        // Two INVOKEs later the first invocation is overdue: both markers go, with what is known.
+        let out = json(&m.on_invoke(invoke("r3", 30)));
+        assert_eq!(out.len(), 2);
         assert_eq!(out[0]["coldmark"], "init");
         assert_eq!(out[0]["source"], "extension");
-        // The invoke marker of r1 waits one more INVOKE for its report.
-        let out = json(&m.on_invoke(invoke("r3", 30)));
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0]["function_request_id"], "r1");
-        assert!(out[0].get("duration_ms").is_none());
+        assert_eq!(out[1]["function_request_id"], "r1");
+        assert!(out[1].get("duration_ms").is_none());
+    }
+
+    #[test]
+    fn init_records_arriving_after_the_second_invoke_fill_the_same_init() {
+        // Sandbox and Lambda freeze the environment after an invocation: the init's records can
+        // reach coldmark only at the next thaw, just after INVOKE #2.
+        let mut m = subscribed(InvokeMarkers::First, "on-demand");
+        assert!(m.on_invoke(invoke("r1", 12)).is_empty());
+        assert!(m.on_invoke(invoke("r2", 520)).is_empty());
+        let out = json(&feed(
+            &mut m,
+            vec![
+                init_start(0, "on-demand", "init"),
+                runtime_done(8),
+                init_report(11, 11.0),
+                report("r1", 20, Some(11.0)),
+            ],
+        ));
+        let inits: Vec<_> = out.iter().filter(|v| v["coldmark"] == "init").collect();
+        assert_eq!(inits.len(), 1, "one init marker per init: {out:?}");
+        assert_eq!(inits[0]["source"], "telemetry");
+        assert_eq!(inits[0]["init_duration_ms"], 11.0);
+        assert_eq!(inits[0]["env_id"], "instance-1");
+        assert!(out.iter().all(|v| v["env_id"] == "instance-1"));
+        // Records that arrive after an init marker went out without them add no second one,
+        // and the id its markers carry does not change.
+        let mut m = subscribed(InvokeMarkers::First, "on-demand");
+        m.on_invoke(invoke("r1", 12));
+        m.on_invoke(invoke("r2", 520));
+        let early = json(&m.on_invoke(invoke("r3", 1020)));
+        assert_eq!(early[0]["coldmark"], "init");
+        let late = json(&feed(
+            &mut m,
+            vec![init_start(0, "on-demand", "init"), init_report(11, 11.0)],
+        ));
+        assert!(late.iter().all(|v| v["coldmark"] != "init"), "{late:?}");
+        let shutdown = json(&[m.shutdown_marker("spindown", t(2000), 0)]);
+        assert_eq!(shutdown[0]["env_id"], early[0]["env_id"]);
     }
 
     #[test]
