@@ -665,6 +665,7 @@ fn print_invoke(results: &[InvokeResult], collector: &Collector, http_sink: bool
             format!("{:.0}", r.latency_us.max),
             ratio(r.latency_us.median, floor),
             ratio(r.latency_us.median, null),
+            format!("{:+.1}", r.latency_us.median - null),
             r.invoke_markers.to_string(),
             r.feed.batches.to_string(),
         ]);
@@ -691,7 +692,7 @@ fn print_paced(results: &[InvokeResult]) {
         .unwrap_or(f64::NAN);
     let mut table = Table::new(
         "2b. Per invocation, paced: one INVOKE every ≥ 1 ms (a function whose handler takes ~1 ms), µs",
-        &["extension", "invocations", "median µs", "p90 µs", "p99 µs", "max µs", "median vs null extension", "invoke markers", "telemetry batches"],
+        &["extension", "invocations", "median µs", "p90 µs", "p99 µs", "max µs", "median vs null extension", "added vs null (median µs)", "invoke markers", "telemetry batches"],
     );
     for r in results {
         table.row(vec![
@@ -702,6 +703,7 @@ fn print_paced(results: &[InvokeResult]) {
             format!("{:.1}", r.latency_us.p99),
             format!("{:.0}", r.latency_us.max),
             ratio(r.latency_us.median, null),
+            format!("{:+.1}", r.latency_us.median - null),
             r.invoke_markers.to_string(),
             r.feed.batches.to_string(),
         ]);
@@ -763,11 +765,27 @@ fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
         ]);
     }
     match &result.layer_zip {
-        Some((path, bytes)) => table.row(vec![
-            format!("layer zip `{}`", path.strip_prefix(workspace_root()).unwrap_or(path).display()),
-            bytes.to_string(),
-            format!("{:.2}", *bytes as f64 / 1048576.0),
-        ]),
+        Some((path, bytes)) => {
+            table.row(vec![
+                format!("layer zip `{}`", path.strip_prefix(workspace_root()).unwrap_or(path).display()),
+                bytes.to_string(),
+                format!("{:.2}", *bytes as f64 / 1048576.0),
+            ]);
+            if let Some(inside) = extracted.as_ref().and_then(|p| std::fs::metadata(p).ok()) {
+                table.row(vec![
+                    "`extensions/coldmark` inside the zip (uncompressed)".to_string(),
+                    inside.len().to_string(),
+                    format!("{:.2}", inside.len() as f64 / 1048576.0),
+                ]);
+            }
+            let built = |p: &Path| {
+                std::fs::metadata(p)
+                    .and_then(|m| m.modified())
+                    .map(|t| chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
+            };
+            table.note(format!("The zip was built {}, the release binary measured here {}.", built(path), built(coldmark)));
+        }
         None => table.note("Layer zip not found (dist/coldmark-layer-x86_64.zip): run `bash layer/build.sh` first."),
     }
     for (label, floor) in &result.glibc {
