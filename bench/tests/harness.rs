@@ -117,3 +117,15 @@ async fn the_init_scenario_reports_one_figure_per_run() {
         "the null extension writes no markers"
     );
 }
+
+#[tokio::test]
+async fn the_paced_loop_leaves_at_least_the_gap_between_invokes() {
+    let subject = Subject::process("null", null_extension(), TelemetryMode::NotSupported);
+    let gap = Duration::from_millis(2);
+    let result = scenarios::invoke_loop_paced(&subject, 0, 20, 0, scenarios::Pace::Every(gap))
+        .await
+        .expect("the loop runs");
+    assert_eq!(result.latency_us.n, 20);
+    // 20 INVOKEs, each at least `gap` after the previous one.
+    assert!(result.elapsed >= gap * 19, "{:?}", result.elapsed);
+}
