@@ -8,10 +8,13 @@
 //! - init marker: once the first INVOKE came and the init's own report (`platform.initReport`
 //!   or `platform.restoreReport`) is in — usually at that INVOKE or during the first
 //!   invocation; else the first invocation's `platform.runtimeDone`/`platform.report`, the
-//!   second INVOKE, a newer init, or shutdown; without telemetry (nothing will come) at the
+//!   second INVOKE (once any record of this init arrived), the first invocation's marker
+//!   becoming overdue, a newer init, or shutdown; without telemetry (nothing will come) at the
 //!   first INVOKE;
-//! - invoke marker: its `platform.report`, the second INVOKE after it (the report is overdue),
-//!   more than [`MAX_HELD`] held, or shutdown; without telemetry immediately.
+//! - invoke marker: its `platform.report`; it is overdue (released with what is known) once two
+//!   more INVOKEs came *and* [`REPORT_GRACE_MS`] passed — the count covers records held up by a
+//!   freeze (they arrive at the thaw), the time covers bursts of invocations inside one
+//!   buffering window; more than [`MAX_HELD`] held; or shutdown; without telemetry immediately.
 
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -26,6 +29,12 @@ use crate::telemetry::record::{Record, ReportMetrics};
 /// Invoke markers waiting for their report, at most (only `COLDMARK_INVOKE_MARKERS=all` can
 /// come near it): bounds memory when reports never arrive.
 pub const MAX_HELD: usize = 64;
+
+/// How long a marker waits for its records before it counts as overdue (with two later
+/// INVOKEs). Lambda delivers a batch within the buffering timeout coldmark asks for (25 ms) once
+/// the environment runs; a function invoked many times within that window would otherwise lose
+/// its first markers' figures.
+pub const REPORT_GRACE_MS: f64 = 1000.0;
 
 /// Lambda's limit on the init phase. Without telemetry the end of init is unknown; coldmark only
 /// knows when it was ready itself, and the runtime and other extensions may go on for up to
@@ -169,9 +178,14 @@ impl Lifecycle {
             // waits until they come, or until the first invoke is overdue, or shutdown.
             out.extend(self.emit_init(idx));
         }
-        // Reports of invocations two or more back are overdue.
+        // Reports of invocations two or more back, and older than the grace, are overdue.
+        let now = invoke.at;
         let overdue: Vec<usize> = (0..self.held.len())
-            .filter(|&i| self.held[i].seq + 2 <= seq)
+            .filter(|&i| {
+                let h = &self.held[i];
+                h.seq + 2 <= seq
+                    && (!self.telemetry || ms_between(h.invoke.at, now) >= REPORT_GRACE_MS)
+            })
             .collect();
         out.extend(self.release(&overdue));
 
@@ -1034,8 +1048,11 @@ mod tests {
         assert!(m.on_invoke(invoke("r1", 10)).is_empty());
         // The init's records may be held up by the freeze and arrive at this thaw: wait.
         assert!(m.on_invoke(invoke("r2", 20)).is_empty());
-        // Two INVOKEs later the first invocation is overdue: both markers go, with what is known.
-        let out = json(&m.on_invoke(invoke("r3", 30)));
+        // Two INVOKEs later, but within the grace: records of a burst are still on their way.
+        assert!(m.on_invoke(invoke("r3", 30)).is_empty());
+        // Two INVOKEs later and past the grace the first invocation is overdue: both markers
+        // go, with what is known.
+        let out = json(&m.on_invoke(invoke("r4", 10 + REPORT_GRACE_MS as i64)));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0]["coldmark"], "init");
         assert_eq!(out[0]["source"], "extension");
@@ -1071,6 +1088,7 @@ mod tests {
         m.on_invoke(invoke("r1", 12));
         m.on_invoke(invoke("r2", 520));
         let early = json(&m.on_invoke(invoke("r3", 1020)));
+        assert!(!early.is_empty(), "r1 is overdue at r3 past the grace");
         assert_eq!(early[0]["coldmark"], "init");
         let late = json(&feed(
             &mut m,
@@ -1079,6 +1097,30 @@ mod tests {
         assert!(late.iter().all(|v| v["coldmark"] != "init"), "{late:?}");
         let shutdown = json(&[m.shutdown_marker("spindown", t(2000), 0)]);
         assert_eq!(shutdown[0]["env_id"], early[0]["env_id"]);
+    }
+
+    #[test]
+    fn a_burst_inside_one_buffering_window_still_gets_the_init_records() {
+        let mut m = subscribed(InvokeMarkers::First, "on-demand");
+        for (i, at) in [12, 14, 16, 18, 20].into_iter().enumerate() {
+            let out = json(&m.on_invoke(invoke(&format!("r{}", i + 1), at)));
+            assert!(out.is_empty(), "nothing before the records: {out:?}");
+        }
+        let out = json(&feed(
+            &mut m,
+            vec![
+                init_start(0, "on-demand", "init"),
+                runtime_done(8),
+                init_report(11, 11.0),
+                report("r1", 13, Some(11.0)),
+            ],
+        ));
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0]["source"], "telemetry");
+        assert_eq!(out[0]["init_duration_ms"], 11.0);
+        assert_eq!(out[0]["env_id"], "instance-1");
+        assert_eq!(out[1]["function_request_id"], "r1");
+        assert_eq!(out[1]["duration_ms"], 2.25);
     }
 
     #[test]
@@ -1147,9 +1189,10 @@ mod tests {
         );
         let mut written = Vec::new();
         for i in 0..200 {
-            written.extend(json(&m.on_invoke(invoke(&format!("r{i}"), 10 + i))));
+            written.extend(json(&m.on_invoke(invoke(&format!("r{i}"), 10 + i * 600))));
         }
-        // Never more than two invocations held without a report.
+        // Invocations further apart than half the grace: never more than two held without a
+        // report.
         let invokes = written.iter().filter(|v| v["coldmark"] == "invoke").count();
         assert_eq!(invokes, 198);
         written.extend(json(&m.finish()));
@@ -1164,6 +1207,28 @@ mod tests {
             written.iter().filter(|v| v["cold_start"] == true).count(),
             1
         );
+    }
+
+    #[test]
+    fn a_burst_without_reports_holds_at_most_max_held() {
+        let mut m = subscribed(InvokeMarkers::All, "on-demand");
+        feed(
+            &mut m,
+            vec![init_start(0, "on-demand", "init"), init_report(5, 5.0)],
+        );
+        let mut written = Vec::new();
+        for i in 0..200 {
+            written.extend(json(&m.on_invoke(invoke(&format!("r{i}"), 10 + i))));
+        }
+        let invokes = written.iter().filter(|v| v["coldmark"] == "invoke").count();
+        assert_eq!(invokes, 200 - MAX_HELD);
+        written.extend(json(&m.finish()));
+        let seqs: Vec<u64> = written
+            .iter()
+            .filter(|v| v["coldmark"] == "invoke")
+            .map(|v| v["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
     }
 
     #[test]
