@@ -247,14 +247,16 @@ impl Lifecycle {
                     instance_max_memory,
                 );
             }
-            Record::InitRuntimeDone { time, .. } => {
+            // A restore's records complete its cycle just as an init's do.
+            Record::InitRuntimeDone { time, .. } | Record::RestoreRuntimeDone { time, .. } => {
                 let c = self.current();
                 c.runtime_done = Some(time);
                 c.from_telemetry = true;
             }
             Record::InitReport {
                 time, duration_ms, ..
-            } => {
+            }
+            | Record::RestoreReport { time, duration_ms } => {
                 let c = self.current();
                 c.report_time = Some(time);
                 c.duration_ms = duration_ms;
@@ -299,17 +301,6 @@ impl Lifecycle {
                     function_version,
                     instance_max_memory,
                 );
-            }
-            Record::RestoreRuntimeDone { time, .. } => {
-                let c = self.current();
-                c.runtime_done = Some(time);
-                c.from_telemetry = true;
-            }
-            Record::RestoreReport { time, duration_ms } => {
-                let c = self.current();
-                c.report_time = Some(time);
-                c.duration_ms = duration_ms;
-                c.from_telemetry = true;
             }
             Record::RuntimeDone { request_id, .. } => {
                 for c in &mut self.cycles {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use coldmark_sandbox::artifacts::{cargo_build, workspace_root};
 use coldmark_sandbox::environment::{
     Artifacts, EnvironmentOptions, FunctionConfig, LogLine, LogSink, LogSource,
 };
@@ -202,33 +203,14 @@ pub struct Built {
 pub fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "-p",
-                "coldmark-clock",
-                "-p",
-                "coldmark-extension",
-                "--bins",
-            ])
-            .status()
-            .expect("running cargo build");
-        assert!(
-            status.success(),
-            "building the function and the extension failed"
-        );
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("target"));
+        // The sandbox's own builder: it keeps cargo's per-crate variables out of the nested
+        // build, which would otherwise rebuild ring and friends on every run.
+        let root = workspace_root().expect("the coldmark workspace");
+        let bins = cargo_build(&root, "dev", &["coldmark-clock", "coldmark-extension"])
+            .unwrap_or_else(|e| panic!("building the function and the extension: {e:#}"));
         Built {
-            bootstrap: target.join("debug").join("bootstrap"),
-            coldmark: target.join("debug").join("coldmark"),
+            bootstrap: bins.get("bootstrap").expect("bootstrap built").clone(),
+            coldmark: bins.get("coldmark").expect("coldmark built").clone(),
         }
     })
 }
