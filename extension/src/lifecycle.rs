@@ -221,7 +221,7 @@ impl Lifecycle {
                 function_name,
                 function_version,
                 instance_id,
-                instance_max_memory,
+                instance_max_memory_mb,
             } => {
                 // The records of an init coldmark already counted from the Extensions API alone
                 // (they came late) fill that init rather than starting another: only a re-init
@@ -244,7 +244,7 @@ impl Lifecycle {
                     instance_id,
                     function_name,
                     function_version,
-                    instance_max_memory,
+                    instance_max_memory_mb,
                 );
             }
             // A restore's records complete its cycle just as an init's do.
@@ -268,7 +268,7 @@ impl Lifecycle {
                 function_name,
                 function_version,
                 instance_id,
-                instance_max_memory,
+                instance_max_memory_mb,
             } => {
                 // The init before a restore ran while the snapshot was made: it belongs to no
                 // environment that serves requests. Drop it unless it served some.
@@ -299,7 +299,7 @@ impl Lifecycle {
                     instance_id,
                     function_name,
                     function_version,
-                    instance_max_memory,
+                    instance_max_memory_mb,
                 );
             }
             Record::RuntimeDone { request_id, .. } => {
@@ -685,7 +685,7 @@ mod tests {
             function_name: Some("clock".into()),
             function_version: Some("$LATEST".into()),
             instance_id: Some("instance-1".into()),
-            instance_max_memory: Some(128),
+            instance_max_memory_mb: Some(128),
         }
     }
 
@@ -879,7 +879,7 @@ mod tests {
                     function_name: None,
                     function_version: None,
                     instance_id: Some("restored-1".into()),
-                    instance_max_memory: None,
+                    instance_max_memory_mb: None,
                 },
                 Record::RestoreRuntimeDone {
                     time: t(150),
@@ -926,7 +926,7 @@ mod tests {
                 function_name: None,
                 function_version: None,
                 instance_id: None,
-                instance_max_memory: None,
+                instance_max_memory_mb: None,
             }],
         );
         let out = json(&m.finish());

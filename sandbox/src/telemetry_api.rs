@@ -96,7 +96,7 @@ pub struct InitStart {
     pub function_name: String,
     pub function_version: String,
     pub instance_id: String,
-    /// The instance's memory in MB.
+    /// The instance's memory in bytes, as Lambda sends it.
     pub instance_max_memory: u64,
 }
 

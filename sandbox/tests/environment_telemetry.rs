@@ -64,7 +64,7 @@ async fn records_carry_real_figures_in_lambda_shape() {
     assert_eq!(init_start["initializationType"], "on-demand");
     assert_eq!(init_start["functionName"], "fixture");
     assert_eq!(init_start["functionVersion"], "$LATEST");
-    assert_eq!(init_start["instanceMaxMemory"], 128);
+    assert_eq!(init_start["instanceMaxMemory"], 128 * 1024 * 1024);
     assert!(init_start["runtimeVersion"].is_string());
 
     let extensions: Vec<(&str, &Value)> = of_type(&records, "platform.extension")

@@ -24,7 +24,8 @@ pub enum Record {
         function_name: Option<String>,
         function_version: Option<String>,
         instance_id: Option<String>,
-        instance_max_memory: Option<u64>,
+        /// The instance's memory in MB (Lambda sends bytes; see [`memory_mb`]).
+        instance_max_memory_mb: Option<u64>,
     },
     InitRuntimeDone {
         time: DateTime<Utc>,
@@ -42,7 +43,8 @@ pub enum Record {
         function_name: Option<String>,
         function_version: Option<String>,
         instance_id: Option<String>,
-        instance_max_memory: Option<u64>,
+        /// The instance's memory in MB.
+        instance_max_memory_mb: Option<u64>,
     },
     RestoreRuntimeDone {
         time: DateTime<Utc>,
@@ -247,6 +249,20 @@ fn typed<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
     serde_json::from_value(value).map_err(|_| Problem::Malformed)
 }
 
+/// `instanceMaxMemory` in MB. Lambda sends the instance's memory in bytes (its runtime
+/// interface code fills it from the memory size in bytes); a value no larger than Lambda's
+/// largest memory size in MB (10,240) cannot be a byte count and is taken as MB already.
+fn memory_mb(value: Option<u64>) -> Option<u64> {
+    const LARGEST_MB: u64 = 10_240;
+    value.map(|v| {
+        if v <= LARGEST_MB {
+            v
+        } else {
+            v / (1024 * 1024)
+        }
+    })
+}
+
 fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
     let record = match kind {
         "platform.initStart" => {
@@ -259,7 +275,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
                 function_name: e.record.function_name,
                 function_version: e.record.function_version,
                 instance_id: e.record.instance_id,
-                instance_max_memory: e.record.instance_max_memory,
+                instance_max_memory_mb: memory_mb(e.record.instance_max_memory),
             }
         }
         "platform.initRuntimeDone" => {
@@ -286,7 +302,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
                 function_name: e.record.function_name,
                 function_version: e.record.function_version,
                 instance_id: e.record.instance_id,
-                instance_max_memory: e.record.instance_max_memory,
+                instance_max_memory_mb: memory_mb(e.record.instance_max_memory),
             }
         }
         "platform.restoreRuntimeDone" => {
@@ -369,7 +385,7 @@ mod tests {
     use super::*;
 
     const BATCH: &str = r#"[
-      {"time":"2026-11-25T19:10:18.000Z","type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init","runtimeVersion":"provided:al2023.v1","runtimeVersionArn":"arn:x","functionName":"clock","functionVersion":"$LATEST","instanceId":"i-1","instanceMaxMemory":128}},
+      {"time":"2026-11-25T19:10:18.000Z","type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init","runtimeVersion":"provided:al2023.v1","runtimeVersionArn":"arn:x","functionName":"clock","functionVersion":"$LATEST","instanceId":"i-1","instanceMaxMemory":134217728}},
       {"time":"2026-11-25T19:10:18.010Z","type":"platform.somethingNew","record":{"x":1}},
       {"time":"2026-11-25T19:10:18.020Z","type":"platform.initRuntimeDone","record":{"initializationType":"on-demand","phase":"init","status":"success"}},
       {"time":"2026-11-25T19:10:18.025Z","type":"platform.extension","record":{"state":"Ready","events":["INVOKE"]}},
@@ -409,6 +425,20 @@ mod tests {
         assert_eq!(parsed.warnings.len(), 3, "{:?}", parsed.warnings);
         assert!(parsed.warnings[0].contains("platform.somethingNew"));
         assert!(parsed.warnings[1].contains("platform.extension"));
+        // Lambda sends the instance's memory in bytes; a value that can only be MB stays MB.
+        match (&parsed.records[0], &parsed.records[3]) {
+            (
+                Record::InitStart {
+                    instance_max_memory_mb: init,
+                    ..
+                },
+                Record::RestoreStart {
+                    instance_max_memory_mb: restore,
+                    ..
+                },
+            ) => assert_eq!((*init, *restore), (Some(128), Some(512))),
+            other => panic!("{other:?}"),
+        }
         match &parsed.records[4] {
             Record::Report { metrics, .. } => {
                 assert_eq!(metrics.billed_duration_ms, Some(3));

@@ -14,7 +14,7 @@ impl Shared {
             function_name: self.config.function_name.clone(),
             function_version: self.config.version.clone(),
             instance_id: self.env_id.clone(),
-            instance_max_memory: u64::from(self.config.memory_mb),
+            instance_max_memory: u64::from(self.config.memory_mb) * 1024 * 1024,
         })
     }
 
