@@ -2,6 +2,8 @@
 //! coldmark's extension, built once with cargo. What AWS's Rust runtime client and coldmark
 //! need from the Runtime, Extensions and Telemetry APIs works end to end.
 
+#[path = "support/cp_build.rs"]
+mod cp_build;
 #[path = "support/env_support.rs"]
 mod env_support;
 
@@ -11,7 +13,8 @@ use bytes::Bytes;
 use coldmark_sandbox::environment::{
     Artifacts, Environment, FunctionConfig, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
 };
-use env_support::{built, options, Logs};
+use cp_build::built;
+use env_support::{options, Logs};
 use serde_json::Value;
 
 #[tokio::test]

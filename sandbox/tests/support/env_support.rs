@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use coldmark_sandbox::artifacts::{cargo_build, workspace_root};
 use coldmark_sandbox::environment::{
     Artifacts, EnvironmentOptions, FunctionConfig, LogLine, LogSink, LogSource,
 };
@@ -192,25 +191,4 @@ impl Drop for Logs {
 /// The records of one type, in order.
 pub fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["type"] == kind).collect()
-}
-
-/// The real function and extension, built once per test process with cargo (dev profile).
-pub struct Built {
-    pub bootstrap: PathBuf,
-    pub coldmark: PathBuf,
-}
-
-pub fn built() -> &'static Built {
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // The sandbox's own builder: it keeps cargo's per-crate variables out of the nested
-        // build, which would otherwise rebuild ring and friends on every run.
-        let root = workspace_root().expect("the coldmark workspace");
-        let bins = cargo_build(&root, "dev", &["coldmark-clock", "coldmark-extension"])
-            .unwrap_or_else(|e| panic!("building the function and the extension: {e:#}"));
-        Built {
-            bootstrap: bins.get("bootstrap").expect("bootstrap built").clone(),
-            coldmark: bins.get("coldmark").expect("coldmark built").clone(),
-        }
-    })
 }
