@@ -563,7 +563,7 @@ impl ControlPlane {
         let (reason, detail) = pool.history.reason(&key);
         pool.history.starting(&key);
         Ok(Lease::Cold {
-            function,
+            function: Box::new(function),
             key,
             reason,
             detail,
@@ -721,7 +721,7 @@ impl ControlPlane {
 enum Lease {
     Warm(IdleEnvironment),
     Cold {
-        function: FunctionState,
+        function: Box<FunctionState>,
         key: PoolKey,
         reason: StartReason,
         detail: String,
