@@ -531,8 +531,8 @@ impl ControlPlane {
             version: config.version.clone(),
             started_at: init.started_at,
             reason: StartReason::AfterFailure,
-            detail: "init ran again inside an invocation: the environment had been reset by a \
-                     crash or a timeout"
+            detail: "init ran again inside an invocation: the environment had been reset (a \
+                     crash, a timeout or a process that died)"
                 .into(),
             request_id: request_id.to_owned(),
         });

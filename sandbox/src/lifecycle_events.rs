@@ -129,3 +129,67 @@ impl EnvironmentStopRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::ShutdownReason;
+    use crate::output::Output;
+
+    #[test]
+    fn a_start_event_prints_as_one_typed_json_line() {
+        let event = ControlPlaneEvent::EnvironmentStarted {
+            env_id: "0f6ed9b4-e935-4de3-92e9-c9814bec9f63".into(),
+            revision: 2,
+            start_ms: 12.34567,
+            function_name: "clock".into(),
+            version: "1".into(),
+            started_at: chrono::DateTime::parse_from_rfc3339("2026-11-30T18:32:43.465Z")
+                .unwrap()
+                .into(),
+            reason: StartReason::NewVersion,
+            detail: "the first environment of version 1".into(),
+            request_id: "r-1".into(),
+        };
+        let record = EnvironmentStartRecord::from_event(&event).unwrap();
+        let json = serde_json::to_value(Output::EnvironmentStart(record.clone())).unwrap();
+        assert_eq!(json["type"], "environment_start");
+        assert_eq!(json["timestamp"], "2026-11-30T18:32:43.465Z");
+        assert_eq!(json["env_id"], "0f6ed9b4-e935-4de3-92e9-c9814bec9f63");
+        assert_eq!(json["function_version"], "1");
+        assert_eq!(json["reason"], "new-version");
+        assert_eq!(json["request_id"], "r-1");
+        assert_eq!(json["init_ms"], 12.346);
+        let back: Output = serde_json::from_value(json).unwrap();
+        assert_eq!(back, Output::EnvironmentStart(record.clone()));
+        assert!(record.text().contains("0f6ed9b4 version 1: new-version"));
+    }
+
+    #[test]
+    fn resets_and_spindowns_are_stop_events() {
+        let reset = EnvironmentStopRecord::from_event(&ControlPlaneEvent::EnvironmentReset {
+            env_id: "e".into(),
+            reason: ShutdownReason::Timeout,
+            request_id: "r".into(),
+        })
+        .unwrap();
+        assert!(reset.reset);
+        assert_eq!(reset.reason, "timeout");
+        let gone = EnvironmentStopRecord::from_event(&ControlPlaneEvent::EnvironmentStopped {
+            env_id: "e".into(),
+            reason: ShutdownReason::Spindown,
+            killed: Vec::new(),
+        })
+        .unwrap();
+        assert!(!gone.reset);
+        assert_eq!(gone.reason, "spindown");
+        let json = serde_json::to_value(Output::EnvironmentStop(gone)).unwrap();
+        assert_eq!(json["type"], "environment_stop");
+        assert!(
+            EnvironmentStopRecord::from_event(&ControlPlaneEvent::ConfigurationUpdated {
+                revision: 2
+            })
+            .is_none()
+        );
+    }
+}
