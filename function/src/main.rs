@@ -7,6 +7,12 @@
 //! Two test knobs (read once at init, ignored when unset or not a number):
 //! - `CLOCK_INIT_SLEEP_MS`: sleep this long in init before recording, to make a slow init.
 //! - `CLOCK_HANDLER_SLEEP_MS`: sleep this long in every call, to provoke timeouts.
+//!
+//! And two per request, as fields of a directly invoked event (so one environment can be made to
+//! fail on demand; any other event, e.g. a Function URL's, is answered as usual):
+//! - `"clock_sleep_ms": N`: sleep N ms in this call (a burst of concurrent requests, a timeout);
+//! - `"clock_crash": true`: exit the process (status 1) without answering, as a crashing runtime
+//!   does (Lambda then resets the environment and re-runs init on the next request).
 
 mod clock;
 
@@ -15,6 +21,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde::Deserialize;
 use serde_json::Value;
 
 use clock::{format_timestamp, log_line, Body, Response};
@@ -39,11 +46,35 @@ fn sleep_knob(name: &str) -> Option<Duration> {
     }
 }
 
-async fn handle(env: &Environment, _event: LambdaEvent<Value>) -> Result<Response, Error> {
+/// The per-request test knobs of an event (absent fields: no effect).
+#[derive(Debug, Default, Deserialize)]
+struct Knobs {
+    clock_sleep_ms: Option<u64>,
+    #[serde(default)]
+    clock_crash: bool,
+}
+
+impl Knobs {
+    /// Reads the knobs of an event; an event that is not an object, or has knobs of the wrong
+    /// type, has none.
+    fn of(event: &Value) -> Self {
+        Knobs::deserialize(event).unwrap_or_default()
+    }
+}
+
+async fn handle(env: &Environment, event: LambdaEvent<Value>) -> Result<Response, Error> {
     let time_in_handler = format_timestamp(Utc::now());
     let invocation_count = env.invocations.fetch_add(1, Ordering::Relaxed) + 1;
+    let knobs = Knobs::of(&event.payload);
+    if knobs.clock_crash {
+        eprintln!("clock: crashing on request (clock_crash)");
+        std::process::exit(1);
+    }
     if let Some(sleep) = env.handler_sleep {
         tokio::time::sleep(sleep).await;
+    }
+    if let Some(ms) = knobs.clock_sleep_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let body = Body {
         time_out_of_handler: env.time_out_of_handler.clone(),
@@ -73,4 +104,22 @@ fn main() -> Result<(), Error> {
         .block_on(lambda_runtime::run(service_fn(move |event| {
             handle(env, event)
         })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knobs_come_from_the_event_and_default_to_none() {
+        let knobs = Knobs::of(&serde_json::json!({"clock_sleep_ms": 250, "clock_crash": true}));
+        assert_eq!(knobs.clock_sleep_ms, Some(250));
+        assert!(knobs.clock_crash);
+        let none = Knobs::of(&serde_json::json!({"rawPath": "/", "body": null}));
+        assert_eq!(none.clock_sleep_ms, None);
+        assert!(!none.clock_crash);
+        // Wrong types and non-objects are no knobs, never an error.
+        assert!(!Knobs::of(&serde_json::json!({"clock_crash": "yes"})).clock_crash);
+        assert!(!Knobs::of(&serde_json::json!([1, 2])).clock_crash);
+    }
 }

@@ -9,26 +9,39 @@
 //! when their invocation ends. The next request pays for a new init. That is the behaviour the
 //! experiment observes, so it is the behaviour modelled here.
 //!
+//! Published versions (`PublishVersion`) are snapshots of `$LATEST`'s configuration; a request
+//! for a version (`Invoke --qualifier`) is served only by environments of that version. With
+//! `idle_reclaim` set, an environment left idle that long is spun down, as Lambda reclaims idle
+//! environments after minutes without traffic. Every new environment is started for a reason the
+//! pool knows ([`start_reason`]), published with [`ControlPlaneEvent::EnvironmentStarted`].
+//!
 //! The HTTP faces live in submodules: [`lambda_api`] (the REST API the AWS CLI and SDKs call with
 //! `--endpoint-url`) and [`function_url`] (a Function URL, payload format 2.0).
 
 pub mod configuration;
 pub mod function_url;
 pub mod lambda_api;
+pub mod start_reason;
+pub mod versions;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 use crate::environment::{
     Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest, InvokeResponse,
-    LogLine, LogSink, LogSource, ShutdownReason,
+    InvokeStatus, LogLine, LogSink, LogSource, ShutdownReason,
 };
+use start_reason::{History, PoolKey, StartReason};
+
+/// The version name of the unpublished, editable function.
+pub const LATEST: &str = "$LATEST";
 
 /// Lambda's default account concurrency is 1000; a laptop is not a fleet, so the sandbox starts
 /// lower and lets the user raise it (`--max-environments`).
@@ -46,6 +59,9 @@ pub struct ControlPlaneOptions {
     pub environment: EnvironmentOptions,
     /// The region reported in ARNs.
     pub region: String,
+    /// Spin down an environment that has been idle this long (None: keep it until the
+    /// configuration changes or the sandbox stops).
+    pub idle_reclaim: Option<Duration>,
 }
 
 impl Default for ControlPlaneOptions {
@@ -54,6 +70,7 @@ impl Default for ControlPlaneOptions {
             max_environments: DEFAULT_MAX_ENVIRONMENTS,
             environment: EnvironmentOptions::default(),
             region: "us-east-1".to_owned(),
+            idle_reclaim: None,
         }
     }
 }
@@ -61,13 +78,34 @@ impl Default for ControlPlaneOptions {
 /// Something the front door did, for observers (the experiment's verdict, tests).
 #[derive(Clone, Debug)]
 pub enum ControlPlaneEvent {
-    /// A new execution environment finished its init phase.
+    /// A new execution environment finished its init phase, or a running one ran init again
+    /// after a crash or timeout (`reason` after-failure, same `env_id`).
     EnvironmentStarted {
         env_id: String,
         revision: u64,
-        /// Wall time of `Environment::start`, measured here.
+        /// Wall time of `Environment::start` (or of the re-init), measured here.
         start_ms: f64,
+        function_name: String,
+        /// `$LATEST` or the version number (`AWS_LAMBDA_FUNCTION_VERSION` of its processes).
+        version: String,
+        /// When init began.
+        started_at: DateTime<Utc>,
+        /// Why the sandbox started it.
+        reason: StartReason,
+        /// The evidence, in words.
+        detail: String,
+        /// The request that waited for this init.
+        request_id: String,
     },
+    /// An invocation crashed or timed out: the environment's processes were shut down (SHUTDOWN
+    /// with `reason`) and its next request runs init again.
+    EnvironmentReset {
+        env_id: String,
+        reason: ShutdownReason,
+        request_id: String,
+    },
+    /// `PublishVersion` created a version.
+    VersionPublished { version: String, revision: u64 },
     /// An invocation was answered.
     Invoked {
         request_id: String,
@@ -97,6 +135,8 @@ pub enum InvokeError {
     Environment(anyhow::Error),
     /// The sandbox is shutting down.
     Closed,
+    /// The qualifier names no version of the function.
+    UnknownVersion(String),
 }
 
 impl std::fmt::Display for InvokeError {
@@ -108,6 +148,7 @@ impl std::fmt::Display for InvokeError {
             InvokeError::InitFailed(e) => write!(f, "init failed: {e:#}"),
             InvokeError::Environment(e) => write!(f, "environment failed: {e:#}"),
             InvokeError::Closed => write!(f, "the sandbox is shutting down"),
+            InvokeError::UnknownVersion(q) => write!(f, "no version `{q}` of the function"),
         }
     }
 }
@@ -148,15 +189,50 @@ pub struct ConfigUpdate {
 
 struct IdleEnvironment {
     env: Environment,
-    revision: u64,
+    key: PoolKey,
+    /// Tells an idle-reclaim timer whether the environment is still in the idle spell it was
+    /// armed for.
+    idle_token: u64,
 }
 
 struct Pool {
     function: FunctionState,
+    /// Published versions by number: snapshots that never change.
+    versions: std::collections::BTreeMap<u64, FunctionState>,
     idle: Vec<IdleEnvironment>,
     /// Environments initialising or invoking: what the concurrency limit counts.
     in_flight: usize,
     closed: bool,
+    history: History,
+    next_idle_token: u64,
+}
+
+impl Pool {
+    /// The function state a qualifier names (`None` and `$LATEST`: the current configuration).
+    fn resolve(&self, qualifier: Option<&str>) -> Option<&FunctionState> {
+        match qualifier {
+            None | Some(LATEST) => Some(&self.function),
+            Some(q) => q.parse::<u64>().ok().and_then(|n| self.versions.get(&n)),
+        }
+    }
+
+    /// Whether environments of `key` may still serve requests.
+    fn is_current(&self, key: &PoolKey) -> bool {
+        if key.version == LATEST {
+            key.revision == self.function.revision
+        } else {
+            key.version
+                .parse::<u64>()
+                .is_ok_and(|n| self.versions.contains_key(&n))
+        }
+    }
+}
+
+fn key_of(function: &FunctionState) -> PoolKey {
+    PoolKey {
+        version: function.config.version.clone(),
+        revision: function.revision,
+    }
 }
 
 struct Inner {
@@ -216,9 +292,12 @@ impl ControlPlane {
                 revision: 1,
                 last_modified: chrono::Utc::now(),
             },
+            versions: Default::default(),
             idle: Vec::new(),
             in_flight: 0,
             closed: false,
+            history: History::default(),
+            next_idle_token: 0,
         };
         Self {
             inner: Arc::new(Inner {
@@ -249,6 +328,16 @@ impl ControlPlane {
     /// The current configuration.
     pub fn function(&self) -> FunctionState {
         self.lock().function.clone()
+    }
+
+    /// The configuration a qualifier names: `None`/`$LATEST` or a published version's number.
+    pub fn version(&self, qualifier: Option<&str>) -> Option<FunctionState> {
+        self.lock().resolve(qualifier).cloned()
+    }
+
+    /// Every published version, oldest first.
+    pub fn published_versions(&self) -> Vec<FunctionState> {
+        self.lock().versions.values().cloned().collect()
     }
 
     /// Environments currently idle (started, not invoking).
@@ -309,8 +398,19 @@ impl ControlPlane {
         payload: bytes::Bytes,
         tail_log: bool,
     ) -> Result<Invocation, InvokeError> {
+        self.invoke_version(None, payload, tail_log).await
+    }
+
+    /// Invokes one version of the function (`Invoke --qualifier`): `None` or `$LATEST`, or a
+    /// published version's number.
+    pub async fn invoke_version(
+        &self,
+        qualifier: Option<String>,
+        payload: bytes::Bytes,
+        tail_log: bool,
+    ) -> Result<Invocation, InvokeError> {
         let this = self.clone();
-        tokio::spawn(async move { this.invoke_inner(payload, tail_log).await })
+        tokio::spawn(async move { this.invoke_inner(qualifier, payload, tail_log).await })
             .await
             .unwrap_or_else(|e| {
                 Err(InvokeError::Environment(anyhow::anyhow!(
@@ -321,32 +421,52 @@ impl ControlPlane {
 
     async fn invoke_inner(
         &self,
+        qualifier: Option<String>,
         payload: bytes::Bytes,
         tail_log: bool,
     ) -> Result<Invocation, InvokeError> {
         let request_id = uuid::Uuid::new_v4().to_string();
         // Subscribed before anything runs so no line of this invocation is missed.
         let log_rx = tail_log.then(|| self.inner.logs.subscribe());
-        let lease = self.acquire()?;
+        let lease = self.acquire(qualifier.as_deref())?;
         let guard = InFlight { plane: self };
-        let (env, revision, cold_start) = match lease {
-            Lease::Warm(idle) => (idle.env, idle.revision, false),
-            Lease::Cold(function) => {
+        let (env, key, cold_start) = match lease {
+            Lease::Warm(idle) => (idle.env, idle.key, false),
+            Lease::Cold {
+                function,
+                key,
+                reason,
+                detail,
+            } => {
                 let started = Instant::now();
-                let env = Environment::start(
+                let started_at = Utc::now();
+                let env = match Environment::start(
                     function.config.clone(),
                     function.artifacts.clone(),
                     self.inner.options.environment.clone(),
                     self.inner.logs.clone(),
                 )
                 .await
-                .map_err(InvokeError::InitFailed)?;
+                {
+                    Ok(env) => env,
+                    Err(e) => {
+                        self.lock().history.start_failed(&key);
+                        return Err(InvokeError::InitFailed(e));
+                    }
+                };
+                self.lock().history.started(&key, env.id());
                 self.emit(ControlPlaneEvent::EnvironmentStarted {
                     env_id: env.id().to_owned(),
                     revision: function.revision,
                     start_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    function_name: function.config.function_name.clone(),
+                    version: function.config.version.clone(),
+                    started_at,
+                    reason,
+                    detail,
+                    request_id: request_id.clone(),
                 });
-                (env, function.revision, true)
+                (env, key, true)
             }
         };
         let result = env
@@ -355,8 +475,25 @@ impl ControlPlane {
                 request_id: Some(request_id.clone()),
             })
             .await;
+        if !cold_start {
+            self.report_reinit(&env, &key, &request_id);
+        }
+        if let Ok(response) = &result {
+            let reset = match response.status {
+                InvokeStatus::Crashed => Some(ShutdownReason::Failure),
+                InvokeStatus::Timeout => Some(ShutdownReason::Timeout),
+                _ => None,
+            };
+            if let Some(reason) = reset {
+                self.emit(ControlPlaneEvent::EnvironmentReset {
+                    env_id: env.id().to_owned(),
+                    reason,
+                    request_id: request_id.clone(),
+                });
+            }
+        }
         let env_id = env.id().to_owned();
-        self.release(env, revision);
+        self.release(env, key);
         drop(guard);
         let response = result.map_err(InvokeError::Environment)?;
         self.emit(ControlPlaneEvent::Invoked {
@@ -378,14 +515,41 @@ impl ControlPlane {
         })
     }
 
-    fn acquire(&self) -> Result<Lease, InvokeError> {
+    /// A warm environment that re-ran init inside this invocation (its previous invocation
+    /// crashed or timed out) was, in effect, started again: say so, with its own init record.
+    fn report_reinit(&self, env: &Environment, key: &PoolKey, request_id: &str) {
+        let Some(init) = env.last_init() else { return };
+        if init.phase != "invoke" || init.request_id.as_deref() != Some(request_id) {
+            return;
+        }
+        let config = env.config();
+        self.emit(ControlPlaneEvent::EnvironmentStarted {
+            env_id: env.id().to_owned(),
+            revision: key.revision,
+            start_ms: init.duration_ms,
+            function_name: config.function_name.clone(),
+            version: config.version.clone(),
+            started_at: init.started_at,
+            reason: StartReason::AfterFailure,
+            detail: "init ran again inside an invocation: the environment had been reset (a \
+                     crash, a timeout or a process that died)"
+                .into(),
+            request_id: request_id.to_owned(),
+        });
+    }
+
+    fn acquire(&self, qualifier: Option<&str>) -> Result<Lease, InvokeError> {
         let mut pool = self.lock();
         if pool.closed {
             return Err(InvokeError::Closed);
         }
-        let current = pool.function.revision;
+        let function = pool
+            .resolve(qualifier)
+            .cloned()
+            .ok_or_else(|| InvokeError::UnknownVersion(qualifier.unwrap_or(LATEST).to_owned()))?;
+        let key = key_of(&function);
         // Most recently used first, as Lambda tends to: the warmest environment answers.
-        if let Some(pos) = pool.idle.iter().rposition(|idle| idle.revision == current) {
+        if let Some(pos) = pool.idle.iter().rposition(|idle| idle.key == key) {
             let idle = pool.idle.remove(pos);
             pool.in_flight += 1;
             return Ok(Lease::Warm(idle));
@@ -396,24 +560,65 @@ impl ControlPlane {
             });
         }
         pool.in_flight += 1;
-        Ok(Lease::Cold(pool.function.clone()))
+        let (reason, detail) = pool.history.reason(&key);
+        pool.history.starting(&key);
+        Ok(Lease::Cold {
+            function: Box::new(function),
+            key,
+            reason,
+            detail,
+        })
     }
 
     /// Returns an environment after an invocation: back to idle if its configuration is still
     /// current (and it is still alive), otherwise spun down.
-    fn release(&self, env: Environment, revision: u64) {
+    fn release(&self, env: Environment, key: PoolKey) {
         let mut pool = self.lock();
-        if !pool.closed && revision == pool.function.revision && env.is_alive() {
-            pool.idle.push(IdleEnvironment { env, revision });
+        if !pool.closed && pool.is_current(&key) && env.is_alive() {
+            pool.next_idle_token += 1;
+            let idle_token = pool.next_idle_token;
+            let env_id = env.id().to_owned();
+            pool.idle.push(IdleEnvironment {
+                env,
+                key,
+                idle_token,
+            });
             drop(pool);
             self.inner.idle_changed.notify_waiters();
+            if let Some(after) = self.inner.options.idle_reclaim {
+                self.arm_idle_reclaim(env_id, idle_token, after);
+            }
         } else {
             drop(pool);
             self.spin_down(env, ShutdownReason::Spindown);
         }
     }
 
+    /// Spins the environment down if it is still idle (the same idle spell) after `after`.
+    /// The timer holds no strong reference: a dropped control plane cancels nothing it needs.
+    fn arm_idle_reclaim(&self, env_id: String, idle_token: u64, after: Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let plane = ControlPlane { inner };
+            let reclaimed = {
+                let mut pool = plane.lock();
+                let pos = pool
+                    .idle
+                    .iter()
+                    .position(|i| i.idle_token == idle_token && i.env.id() == env_id);
+                pos.map(|pos| pool.idle.remove(pos))
+            };
+            if let Some(idle) = reclaimed {
+                tracing::debug!(env_id, "idle reclaim");
+                plane.spin_down(idle.env, ShutdownReason::Spindown);
+            }
+        });
+    }
+
     fn spin_down(&self, env: Environment, reason: ShutdownReason) {
+        self.lock().history.stopped(env.id());
         let this = self.clone();
         let task = tokio::spawn(async move {
             let env_id = env.id().to_owned();
@@ -458,7 +663,12 @@ impl ControlPlane {
         function.revision += 1;
         function.last_modified = chrono::Utc::now();
         let state = function.clone();
-        let stale: Vec<IdleEnvironment> = pool.idle.drain(..).collect();
+        // Published versions keep their configuration, and their environments.
+        let (stale, kept): (Vec<IdleEnvironment>, Vec<IdleEnvironment>) = pool
+            .idle
+            .drain(..)
+            .partition(|idle| idle.key.version == LATEST);
+        pool.idle = kept;
         drop(pool);
         self.emit(ControlPlaneEvent::ConfigurationUpdated {
             revision: state.revision,
@@ -510,7 +720,12 @@ impl ControlPlane {
 
 enum Lease {
     Warm(IdleEnvironment),
-    Cold(FunctionState),
+    Cold {
+        function: Box<FunctionState>,
+        key: PoolKey,
+        reason: StartReason,
+        detail: String,
+    },
 }
 
 /// Counts an environment against the concurrency limit for as long as a request holds it, even

@@ -22,6 +22,7 @@ use crate::control_plane::configuration::{
 };
 use crate::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
 use crate::environment::{EnvironmentOptions, FunctionConfig, LogLine, LogSource};
+use crate::lifecycle_events::{EnvironmentStartRecord, EnvironmentStopRecord};
 use crate::output::{short, EndpointsRecord, LogRecord, Output, Printer};
 use crate::probe::{summarize, Prober, ResponseRecord};
 
@@ -42,6 +43,8 @@ pub struct ExperimentOptions {
     pub max_environments: usize,
     /// Also print every log line of the environments, not only the markers.
     pub show_logs: bool,
+    /// Spin down environments idle this long (`--idle-reclaim-ms`).
+    pub idle_reclaim: Option<Duration>,
 }
 
 impl Default for ExperimentOptions {
@@ -59,6 +62,7 @@ impl Default for ExperimentOptions {
             freeze: true,
             max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
             show_logs: false,
+            idle_reclaim: None,
         }
     }
 }
@@ -425,6 +429,7 @@ pub(crate) async fn collect(
                 line = logs.recv() => line,
                 event = events.recv() => {
                     if let Ok(event) = event {
+                        print_event(&printer, &event);
                         collected.events.push(event);
                     }
                     continue;
@@ -458,14 +463,24 @@ pub(crate) async fn collect(
         }
     }
     while let Ok(event) = events.try_recv() {
+        print_event(&printer, &event);
         collected.events.push(event);
     }
     collected
 }
 
+/// Prints what the sandbox knows of an environment's life (why it started, how it ended).
+pub(crate) fn print_event(printer: &Printer, event: &ControlPlaneEvent) {
+    if let Some(start) = EnvironmentStartRecord::from_event(event) {
+        printer.print(&Output::EnvironmentStart(start));
+    } else if let Some(stop) = EnvironmentStopRecord::from_event(event) {
+        printer.print(&Output::EnvironmentStop(stop));
+    }
+}
+
 /// UpdateFunctionConfiguration over HTTP, as `aws lambda update-function-configuration
 /// --environment Variables={USER=user2}` does it: read the variables, change one, send them all.
-async fn set_variable(
+pub(crate) async fn set_variable(
     client: &reqwest::Client,
     lambda_api: &str,
     name: &str,
@@ -535,6 +550,7 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
                 freeze: options.freeze,
                 ..EnvironmentOptions::default()
             },
+            idle_reclaim: options.idle_reclaim,
             ..ControlPlaneOptions::default()
         },
         logs.clone(),

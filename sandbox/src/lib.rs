@@ -2,10 +2,12 @@
 //! APIs, real child processes, init / invoke / shutdown) and the experiment built on it.
 
 pub mod artifacts;
+pub mod causes;
 pub mod control_plane;
 pub mod environment;
 pub mod experiment;
 pub mod extensions_api;
+pub mod lifecycle_events;
 pub mod output;
 pub mod probe;
 pub mod runtime_api;

@@ -1,5 +1,6 @@
 //! `coldmark-sandbox`: run the experiment (`experiment`), serve the sandbox for the AWS CLI
-//! (`serve`), or repeat the experiment's client loop against a real Function URL (`probe`).
+//! (`serve`), repeat the experiment's client loop against a real Function URL (`probe`), or
+//! start an environment for every reason the sandbox can produce (`causes`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use coldmark_sandbox::artifacts::ArtifactOptions;
 use coldmark_sandbox::control_plane::DEFAULT_MAX_ENVIRONMENTS;
 use coldmark_sandbox::experiment::{self, ExperimentOptions};
 use coldmark_sandbox::output::Printer;
-use coldmark_sandbox::{probe, serve};
+use coldmark_sandbox::{causes, probe, serve};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,19 @@ enum Command {
     Serve(ServeArgs),
     /// The experiment's client loop against any Function URL (e.g. a real one on AWS).
     Probe(ProbeArgs),
+    /// A scripted run that starts an environment for every reason the sandbox can produce
+    /// (first-seen, scale-out, replacement, configuration-change, new-version, after-failure),
+    /// printing the sandbox's reasons next to coldmark's markers.
+    Causes(CausesArgs),
+}
+
+#[derive(Args)]
+struct CausesArgs {
+    /// Concurrent requests of the burst that produces scale-out.
+    #[arg(long, default_value_t = 3)]
+    burst: usize,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 /// What to run and how: shared by `experiment` and `serve`.
@@ -69,9 +83,17 @@ struct SandboxArgs {
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+    /// Spin down an environment idle for this many milliseconds (SHUTDOWN, reason spindown),
+    /// as Lambda does after minutes without traffic (default: never).
+    #[arg(long, value_name = "MS")]
+    idle_reclaim_ms: Option<u64>,
 }
 
 impl SandboxArgs {
+    fn idle_reclaim(&self) -> Option<Duration> {
+        self.idle_reclaim_ms.map(Duration::from_millis)
+    }
+
     fn artifacts(&self) -> ArtifactOptions {
         ArtifactOptions {
             function: self.function.clone(),
@@ -178,6 +200,7 @@ async fn main() -> ExitCode {
                 freeze: !args.sandbox.no_freeze,
                 max_environments: args.sandbox.max_environments,
                 show_logs: args.sandbox.show_logs,
+                idle_reclaim: args.sandbox.idle_reclaim(),
                 ..ExperimentOptions::default()
             };
             experiment::run(options, printer).await.map(|_| ())
@@ -202,8 +225,25 @@ async fn main() -> ExitCode {
                 freeze: !args.sandbox.no_freeze,
                 max_environments: args.sandbox.max_environments,
                 show_logs: args.sandbox.show_logs,
+                idle_reclaim: args.sandbox.idle_reclaim(),
             };
             serve::run(options, printer, shutdown_signal()).await
+        }
+        Command::Causes(args) => {
+            let printer = Printer {
+                json: args.sandbox.json,
+            };
+            let defaults = causes::CausesOptions::default();
+            let options = causes::CausesOptions {
+                artifacts: args.sandbox.artifacts(),
+                freeze: !args.sandbox.no_freeze,
+                show_logs: args.sandbox.show_logs,
+                idle_reclaim: args.sandbox.idle_reclaim().unwrap_or(defaults.idle_reclaim),
+                burst: args.burst,
+                max_environments: args.sandbox.max_environments,
+                ..defaults
+            };
+            causes::run(options, printer).await.map(|_| ())
         }
         Command::Probe(args) => {
             let printer = Printer { json: args.json };

@@ -6,7 +6,9 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::causes::{CausesSummary, StepRecord};
 use crate::experiment::{ConfigUpdateRecord, MarkerRecord, Verdict};
+use crate::lifecycle_events::{EnvironmentStartRecord, EnvironmentStopRecord};
 use crate::probe::{ProbeSummary, ResponseRecord};
 
 /// Where a served sandbox listens.
@@ -40,6 +42,13 @@ pub enum Output {
     Log(LogRecord),
     ProbeSummary(ProbeSummary),
     Verdict(Verdict),
+    /// Why the sandbox started an environment (its ground truth for cause attribution).
+    EnvironmentStart(EnvironmentStartRecord),
+    /// An environment shut down (spun down, or reset by a crash or timeout).
+    EnvironmentStop(EnvironmentStopRecord),
+    /// A step of the `causes` script.
+    CausesStep(StepRecord),
+    CausesSummary(CausesSummary),
 }
 
 impl Output {
@@ -56,6 +65,10 @@ impl Output {
             Output::Log(l) => format!("     [{} {}] {}", short(&l.env_id), l.source, l.line),
             Output::ProbeSummary(s) => s.text(),
             Output::Verdict(v) => v.text(),
+            Output::EnvironmentStart(s) => s.text(),
+            Output::EnvironmentStop(s) => s.text(),
+            Output::CausesStep(s) => s.text(),
+            Output::CausesSummary(s) => s.text(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `serve`: the control plane on its own, for users who drive it with the AWS CLI or an SDK
 //! (`aws --endpoint-url http://127.0.0.1:PORT lambda invoke ...`) or with any HTTP client on the
-//! Function URL. Markers (and with `--show-logs` every log line) are printed as they arrive.
+//! Function URL. Markers (and with `--show-logs` every log line) are printed as they arrive,
+//! with the sandbox's `environment_start` / `environment_stop` events; with `--json` every line
+//! is one JSON object, so the log can be piped into a tool.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -28,6 +30,8 @@ pub struct ServeOptions {
     pub freeze: bool,
     pub max_environments: usize,
     pub show_logs: bool,
+    /// Spin down environments idle this long (`--idle-reclaim-ms`).
+    pub idle_reclaim: Option<Duration>,
 }
 
 /// Serves until `shutdown` completes, then spins every environment down.
@@ -62,6 +66,7 @@ pub async fn run(
                 freeze: options.freeze,
                 ..EnvironmentOptions::default()
             },
+            idle_reclaim: options.idle_reclaim,
             ..ControlPlaneOptions::default()
         },
         logs,

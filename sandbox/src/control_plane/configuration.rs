@@ -166,7 +166,16 @@ impl FunctionConfiguration {
             .collect();
         Self {
             function_name: config.function_name.clone(),
-            function_arn: function_arn(region, &config.function_name),
+            // A published version's ARN carries its number, as on Lambda.
+            function_arn: if config.version == super::LATEST {
+                function_arn(region, &config.function_name)
+            } else {
+                format!(
+                    "{}:{}",
+                    function_arn(region, &config.function_name),
+                    config.version
+                )
+            },
             runtime: "provided.al2023".to_owned(),
             role: format!(
                 "arn:aws:iam::{ACCOUNT_ID}:role/{}-role",

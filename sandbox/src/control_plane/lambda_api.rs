@@ -1,5 +1,6 @@
 //! The Lambda REST API (`2015-03-31`) as the AWS CLI and SDKs call it with `--endpoint-url`:
-//! Invoke, GetFunction, GetFunctionConfiguration, UpdateFunctionConfiguration. Signatures
+//! Invoke, GetFunction, GetFunctionConfiguration, UpdateFunctionConfiguration, and versions
+//! (PublishVersion, ListVersionsByFunction, `--qualifier`; see [`super::versions`]). Signatures
 //! (SigV4) are not checked: the sandbox has no accounts, and any fake credentials must do.
 //!
 //! Errors follow Lambda's REST-JSON protocol: the error code in the `x-amzn-ErrorType` header and
@@ -9,7 +10,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +22,7 @@ use super::configuration::{
     function_arn, function_name_from, revision_id, ErrorBody, FunctionConfiguration,
     UpdateFunctionConfigurationRequest, RESERVED_VARIABLES,
 };
+use super::versions::{self, QualifierQuery};
 use super::{log_tail, ConfigUpdate, ControlPlane, Invocation, InvokeError};
 use crate::environment::InvokeStatus;
 
@@ -33,6 +35,10 @@ pub fn router(plane: ControlPlane) -> Router {
             get(get_configuration).put(update_configuration),
         )
         .route("/2015-03-31/functions/{name}", get(get_function))
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            post(versions::publish_version).get(versions::list_versions),
+        )
         .fallback(unknown_operation)
         .with_state(plane)
 }
@@ -47,7 +53,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -90,6 +96,11 @@ pub fn invoke_error(error: &InvokeError) -> ApiError {
             "ServiceException",
             error.to_string(),
         ),
+        InvokeError::UnknownVersion(q) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: version {q}"),
+        ),
         InvokeError::InitFailed(_) | InvokeError::Environment(_) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "ServiceException",
@@ -99,7 +110,7 @@ pub fn invoke_error(error: &InvokeError) -> ApiError {
 }
 
 /// Checks that `reference` names this sandbox's function.
-fn resolve(plane: &ControlPlane, reference: &str) -> Result<(), ApiError> {
+pub(crate) fn resolve(plane: &ControlPlane, reference: &str) -> Result<(), ApiError> {
     let function = plane.function();
     let name = function_name_from(reference);
     if name == function.config.function_name {
@@ -127,10 +138,21 @@ struct PlatformError {
 async fn invoke(
     State(plane): State<ControlPlane>,
     Path(name): Path<String>,
+    Query(query): Query<QualifierQuery>,
     headers: HeaderMap,
     payload: Bytes,
 ) -> Result<Response, ApiError> {
     resolve(&plane, &name)?;
+    let qualifier = versions::qualifier_of(&name, query.qualifier.as_deref())?;
+    let version = match plane.version(qualifier.as_deref()) {
+        Some(function) => function.config.version,
+        None => {
+            return Err(versions::version_not_found(
+                &plane,
+                qualifier.as_deref().unwrap_or_default(),
+            ))
+        }
+    };
     let payload = if payload.iter().all(u8::is_ascii_whitespace) {
         // The CLI sends no body without `--payload`; Lambda hands the function `{}`.
         Bytes::from_static(b"{}")
@@ -153,14 +175,13 @@ async fn invoke(
     let invocation_type =
         header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
     let tail = header("x-amz-log-type").is_some_and(|t| t.eq_ignore_ascii_case("Tail"));
-    let version = plane.function().config.version;
     match invocation_type.as_str() {
         "RequestResponse" => {}
         "Event" => {
             // Asynchronous: accepted now, run in the background like Lambda's event queue.
             let plane = plane.clone();
             tokio::spawn(async move {
-                if let Err(e) = plane.invoke(payload, false).await {
+                if let Err(e) = plane.invoke_version(qualifier, payload, false).await {
                     tracing::warn!("asynchronous invocation failed: {e}");
                 }
             });
@@ -175,7 +196,7 @@ async fn invoke(
             ))
         }
     }
-    let invocation = match plane.invoke(payload, tail).await {
+    let invocation = match plane.invoke_version(qualifier, payload, tail).await {
         Ok(invocation) => invocation,
         Err(InvokeError::InitFailed(e)) => {
             // Lambda answers a failed init as a function error of the invocation that paid.
@@ -252,12 +273,9 @@ fn platform_error(error_type: &str, message: String) -> Bytes {
 async fn get_configuration(
     State(plane): State<ControlPlane>,
     Path(name): Path<String>,
+    Query(query): Query<QualifierQuery>,
 ) -> Result<Json<FunctionConfiguration>, ApiError> {
-    resolve(&plane, &name)?;
-    Ok(Json(FunctionConfiguration::describe(
-        &plane.function(),
-        &plane.options().region,
-    )))
+    Ok(Json(versions::configuration_of(&plane, &name, &query)?))
 }
 
 /// GetFunction's answer: the configuration plus where the code lives.
@@ -383,7 +401,7 @@ async fn unknown_operation() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        "Unknown operation: the sandbox serves Invoke, GetFunction, GetFunctionConfiguration and \
-         UpdateFunctionConfiguration",
+        "Unknown operation: the sandbox serves Invoke, GetFunction, GetFunctionConfiguration, \
+         UpdateFunctionConfiguration, PublishVersion and ListVersionsByFunction",
     )
 }

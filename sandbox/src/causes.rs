@@ -1,0 +1,533 @@
+//! `causes`: one scripted run that makes the sandbox start an environment for every reason it
+//! can produce, so that a cause attribution read from coldmark's markers can be checked against
+//! the sandbox's own `environment_start` events in the same output.
+//!
+//! The script, each step through the Lambda API as the AWS CLI would call it:
+//! 1. one request — `first-seen`;
+//! 2. a burst of concurrent requests that each sleep (`clock_sleep_ms`): one is served warm, the
+//!    others find every environment busy — `scale-out`;
+//! 3. silence until idle reclaim has spun every environment down (`spindown`), then a request —
+//!    `replacement`;
+//! 4. `UpdateFunctionConfiguration` (USER changes), then a request — `configuration-change`;
+//! 5. `PublishVersion`, then a request for that version — `new-version`
+//!    (`AWS_LAMBDA_FUNCTION_VERSION` = 1);
+//! 6. a request that crashes the function (`clock_crash`: SHUTDOWN `failure`), then one more —
+//!    `after-failure` (init re-runs in the invoke phase, same environment);
+//! 7. a request that sleeps past the function's timeout (SHUTDOWN `timeout`), then one more —
+//!    `after-failure`.
+//!
+//! Steps follow each other without pause (well inside the idle-reclaim time), so no environment
+//! is reclaimed where the script does not wait for it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+
+use crate::artifacts::{self, ArtifactOptions};
+use crate::control_plane::start_reason::StartReason;
+use crate::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
+use crate::environment::{EnvironmentOptions, FunctionConfig};
+use crate::experiment::{collect, set_variable, FUNCTION_NAME};
+use crate::output::{EndpointsRecord, Output, Printer};
+
+/// What `causes` was asked to run.
+#[derive(Clone, Debug)]
+pub struct CausesOptions {
+    pub artifacts: ArtifactOptions,
+    pub freeze: bool,
+    pub show_logs: bool,
+    /// Environments that may initialise or run at once (at least the burst).
+    pub max_environments: usize,
+    /// Idle reclaim: long enough that the script's steps never wait that long by accident.
+    pub idle_reclaim: Duration,
+    /// Concurrent requests of the burst (≥ 2).
+    pub burst: usize,
+    /// How long each request of the burst sleeps in the handler.
+    pub burst_sleep: Duration,
+    /// The function's timeout (whole seconds, as on Lambda); the timeout step sleeps 1 s longer.
+    pub timeout: Duration,
+}
+
+impl Default for CausesOptions {
+    fn default() -> Self {
+        Self {
+            artifacts: ArtifactOptions {
+                cargo_profile: "release".into(),
+                ..ArtifactOptions::default()
+            },
+            freeze: true,
+            show_logs: false,
+            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
+            idle_reclaim: Duration::from_millis(2000),
+            burst: 3,
+            burst_sleep: Duration::from_millis(1000),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// An environment start a step caused.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StepStart {
+    pub env_id: String,
+    pub reason: StartReason,
+}
+
+/// `{"type":"causes_step", ...}`: one step of the script and the starts it caused.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub step: usize,
+    /// What the step did.
+    pub action: String,
+    /// The version its requests named.
+    pub function_version: String,
+    /// The reason every start of the step must have (none: the step must start nothing).
+    pub expected: Option<StartReason>,
+    /// The requests it sent (`x-amzn-RequestId`).
+    pub request_ids: Vec<String>,
+    pub starts: Vec<StepStart>,
+    /// What the function answered, per request: `ok` or the `X-Amz-Function-Error` kind.
+    pub outcomes: Vec<String>,
+    pub ok: bool,
+}
+
+impl StepRecord {
+    pub fn text(&self) -> String {
+        let starts: Vec<String> = self
+            .starts
+            .iter()
+            .map(|s| format!("{} {}", crate::output::short(&s.env_id), s.reason))
+            .collect();
+        format!(
+            "---- step {}: {} (version {}) -> {} start(s){}{} [{}] ----",
+            self.step,
+            self.action,
+            self.function_version,
+            self.starts.len(),
+            if starts.is_empty() { "" } else { ": " },
+            starts.join(", "),
+            if self.ok { "as expected" } else { "UNEXPECTED" }
+        )
+    }
+}
+
+/// `{"type":"causes_summary", ...}`: how many starts of each reason the run produced.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CausesSummary {
+    /// Reason → environment starts with that reason.
+    pub starts: BTreeMap<String, usize>,
+    /// Reasons the script is meant to produce and did not.
+    pub missing: Vec<StartReason>,
+    /// Every step started what it was meant to, and nothing else.
+    pub ok: bool,
+    pub summary: String,
+}
+
+impl CausesSummary {
+    pub fn text(&self) -> String {
+        let counts: Vec<String> = self
+            .starts
+            .iter()
+            .map(|(reason, n)| format!("{reason} {n}"))
+            .collect();
+        format!(
+            "\ncauses: {}\n  starts: {}",
+            self.summary,
+            counts.join(", ")
+        )
+    }
+}
+
+/// The reasons the script produces.
+pub const PRODUCED: [StartReason; 6] = [
+    StartReason::FirstSeen,
+    StartReason::ScaleOut,
+    StartReason::Replacement,
+    StartReason::ConfigurationChange,
+    StartReason::NewVersion,
+    StartReason::AfterFailure,
+];
+
+/// Runs the script, printing markers, environment events and steps as it goes; returns the
+/// summary (also printed). An error when a step did not start what it was meant to.
+pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<CausesSummary> {
+    if options.burst < 2 || options.burst > options.max_environments {
+        bail!("the burst needs 2 to --max-environments concurrent requests");
+    }
+    let artifact_options = options.artifacts.clone();
+    let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
+        .await
+        .context("preparing the artifacts")??;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
+    let (logs, _) = broadcast::channel(8192);
+    let log_rx = logs.subscribe();
+    let config = FunctionConfig {
+        function_name: FUNCTION_NAME.into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: options.timeout,
+        handler: "bootstrap".into(),
+        environment: BTreeMap::from([("USER".to_owned(), "user".to_owned())]),
+    };
+    let plane = ControlPlane::new(
+        config,
+        prepared.artifacts.clone(),
+        ControlPlaneOptions {
+            max_environments: options.max_environments,
+            environment: EnvironmentOptions {
+                freeze: options.freeze,
+                ..EnvironmentOptions::default()
+            },
+            idle_reclaim: Some(options.idle_reclaim),
+            ..ControlPlaneOptions::default()
+        },
+        logs,
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let collector = tokio::spawn(collect(
+        log_rx,
+        plane.subscribe(),
+        stop_rx,
+        printer,
+        options.show_logs,
+    ));
+    let events = plane.subscribe();
+    let served = plane.serve(0, 0).await?;
+    let lambda_api = format!("http://{}", served.endpoints.lambda_api);
+    printer.print(&Output::Endpoints(EndpointsRecord {
+        function_name: FUNCTION_NAME.into(),
+        lambda_api: lambda_api.clone(),
+        function_url: format!("http://{}/", served.endpoints.function_url),
+    }));
+
+    let mut script = Script {
+        client: reqwest::Client::new(),
+        lambda_api,
+        events,
+        printer,
+        steps: Vec::new(),
+        started: Vec::new(),
+        stopped: Vec::new(),
+    };
+    let result = script.play(&options).await;
+
+    plane.close(Duration::from_secs(10)).await;
+    served.stop();
+    let _ = stop_tx.send(true);
+    collector.await.context("the log collector")?;
+    result?;
+
+    let mut starts: BTreeMap<String, usize> = BTreeMap::new();
+    for step in &script.steps {
+        for start in &step.starts {
+            *starts.entry(start.reason.as_str().to_owned()).or_default() += 1;
+        }
+    }
+    let missing: Vec<StartReason> = PRODUCED
+        .into_iter()
+        .filter(|r| !starts.contains_key(r.as_str()))
+        .collect();
+    let failed: Vec<usize> = script
+        .steps
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| s.step)
+        .collect();
+    let ok = missing.is_empty() && failed.is_empty();
+    let summary = CausesSummary {
+        starts,
+        missing: missing.clone(),
+        ok,
+        summary: if ok {
+            format!(
+                "every reason produced ({}); every step started what it was meant to",
+                PRODUCED.map(|r| r.as_str()).join(", ")
+            )
+        } else {
+            format!("steps {failed:?} did not start what they were meant to; missing {missing:?}")
+        },
+    };
+    printer.print(&Output::CausesSummary(summary.clone()));
+    if !ok {
+        bail!("{}", summary.summary);
+    }
+    Ok(summary)
+}
+
+/// The script's state: its client, the control plane's events, and what each step did.
+struct Script {
+    client: reqwest::Client,
+    lambda_api: String,
+    events: broadcast::Receiver<ControlPlaneEvent>,
+    printer: Printer,
+    steps: Vec<StepRecord>,
+    /// Every start seen so far: (env_id, reason, request_id).
+    started: Vec<(String, StartReason, String)>,
+    /// Environments spun down so far.
+    stopped: Vec<String>,
+}
+
+/// One answered invocation as the script saw it.
+struct Answer {
+    request_id: String,
+    outcome: String,
+}
+
+impl Script {
+    async fn play(&mut self, options: &CausesOptions) -> anyhow::Result<()> {
+        let latest = "$LATEST";
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step("one request", latest, Some(StartReason::FirstSeen), vec![a]);
+
+        let sleep = serde_json::json!({ "clock_sleep_ms": options.burst_sleep.as_millis() as u64 });
+        let burst = futures_join(
+            (0..options.burst)
+                .map(|_| self.invoke_detached(latest, sleep.clone()))
+                .collect(),
+        )
+        .await?;
+        self.step(
+            &format!("a burst of {} concurrent requests", options.burst),
+            latest,
+            Some(StartReason::ScaleOut),
+            burst,
+        );
+
+        self.wait_until_all_stopped(options.idle_reclaim * 3 + Duration::from_secs(10))
+            .await?;
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step(
+            "a request after idle reclaim spun every environment down",
+            latest,
+            Some(StartReason::Replacement),
+            vec![a],
+        );
+
+        set_variable(&self.client, &self.lambda_api, "USER", "user2").await?;
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step(
+            "UpdateFunctionConfiguration (USER user -> user2), then a request",
+            latest,
+            Some(StartReason::ConfigurationChange),
+            vec![a],
+        );
+
+        let version = self.publish_version().await?;
+        let a = self.invoke(&version, serde_json::json!({})).await?;
+        self.step(
+            &format!("PublishVersion ({version}), then a request for it"),
+            &version,
+            Some(StartReason::NewVersion),
+            vec![a],
+        );
+
+        let a = self
+            .invoke(&version, serde_json::json!({ "clock_crash": true }))
+            .await?;
+        self.step(
+            "a request that crashes the function",
+            &version,
+            None,
+            vec![a],
+        );
+        let a = self.invoke(&version, serde_json::json!({})).await?;
+        self.step(
+            "a request after the crash",
+            &version,
+            Some(StartReason::AfterFailure),
+            vec![a],
+        );
+
+        let past_timeout = (options.timeout + Duration::from_secs(1)).as_millis() as u64;
+        let a = self
+            .invoke(
+                &version,
+                serde_json::json!({ "clock_sleep_ms": past_timeout }),
+            )
+            .await?;
+        self.step(
+            "a request that runs past the function's timeout",
+            &version,
+            None,
+            vec![a],
+        );
+        let a = self.invoke(&version, serde_json::json!({})).await?;
+        self.step(
+            "a request after the timeout",
+            &version,
+            Some(StartReason::AfterFailure),
+            vec![a],
+        );
+        Ok(())
+    }
+
+    /// Reads the control plane's events so far.
+    fn drain(&mut self) {
+        loop {
+            match self.events.try_recv() {
+                Ok(ControlPlaneEvent::EnvironmentStarted {
+                    env_id,
+                    reason,
+                    request_id,
+                    ..
+                }) => self.started.push((env_id, reason, request_id)),
+                Ok(ControlPlaneEvent::EnvironmentStopped { env_id, .. }) => {
+                    self.stopped.push(env_id)
+                }
+                Ok(_) => {}
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    tracing::warn!("the causes script missed {n} events");
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Records a step: the starts its requests caused, checked against `expected`.
+    fn step(
+        &mut self,
+        action: &str,
+        version: &str,
+        expected: Option<StartReason>,
+        answers: Vec<Answer>,
+    ) {
+        self.drain();
+        let request_ids: Vec<String> = answers.iter().map(|a| a.request_id.clone()).collect();
+        let starts: Vec<StepStart> = self
+            .started
+            .iter()
+            .filter(|(_, _, request)| request_ids.contains(request))
+            .map(|(env_id, reason, _)| StepStart {
+                env_id: env_id.clone(),
+                reason: *reason,
+            })
+            .collect();
+        let ok = match expected {
+            Some(reason) => !starts.is_empty() && starts.iter().all(|s| s.reason == reason),
+            None => starts.is_empty(),
+        };
+        let record = StepRecord {
+            step: self.steps.len() + 1,
+            action: action.to_owned(),
+            function_version: version.to_owned(),
+            expected,
+            request_ids,
+            starts,
+            outcomes: answers.into_iter().map(|a| a.outcome).collect(),
+            ok,
+        };
+        self.printer.print(&Output::CausesStep(record.clone()));
+        self.steps.push(record);
+    }
+
+    /// Waits until every environment started so far has been spun down.
+    async fn wait_until_all_stopped(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            self.drain();
+            let alive = self
+                .started
+                .iter()
+                .filter(|(env, _, _)| !self.stopped.contains(env))
+                .count();
+            if alive == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("{alive} environment(s) were not reclaimed within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn invoke(&self, version: &str, payload: serde_json::Value) -> anyhow::Result<Answer> {
+        invoke(&self.client, &self.lambda_api, version, payload).await
+    }
+
+    fn invoke_detached(
+        &self,
+        version: &str,
+        payload: serde_json::Value,
+    ) -> tokio::task::JoinHandle<anyhow::Result<Answer>> {
+        let (client, api, version) = (
+            self.client.clone(),
+            self.lambda_api.clone(),
+            version.to_owned(),
+        );
+        tokio::spawn(async move { invoke(&client, &api, &version, payload).await })
+    }
+
+    /// PublishVersion; returns the new version's number.
+    async fn publish_version(&self) -> anyhow::Result<String> {
+        let answer: serde_json::Value = self
+            .client
+            .post(format!(
+                "{}/2015-03-31/functions/{FUNCTION_NAME}/versions",
+                self.lambda_api
+            ))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .context("PublishVersion")?
+            .error_for_status()
+            .context("PublishVersion")?
+            .json()
+            .await
+            .context("reading PublishVersion's answer")?;
+        answer["Version"]
+            .as_str()
+            .map(str::to_owned)
+            .context("PublishVersion answered no Version")
+    }
+}
+
+async fn futures_join(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Answer>>>,
+) -> anyhow::Result<Vec<Answer>> {
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.context("a request of the burst")??);
+    }
+    Ok(answers)
+}
+
+/// Invoke (RequestResponse) through the Lambda API with `?Qualifier=`.
+async fn invoke(
+    client: &reqwest::Client,
+    lambda_api: &str,
+    version: &str,
+    payload: serde_json::Value,
+) -> anyhow::Result<Answer> {
+    let response = client
+        .post(format!(
+            "{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/invocations"
+        ))
+        .query(&[("Qualifier", version)])
+        .json(&payload)
+        .send()
+        .await
+        .context("Invoke")?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        bail!("Invoke of version {version} answered {status}: {body}");
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request_id = header("x-amzn-RequestId").context("Invoke answered no request id")?;
+    let outcome = header("X-Amz-Function-Error").unwrap_or_else(|| "ok".into());
+    Ok(Answer {
+        request_id,
+        outcome,
+    })
+}

@@ -1,0 +1,278 @@
+//! Why the sandbox starts an execution environment: its own ground truth, so that a tool that
+//! infers the cause of a cold start from coldmark's markers alone (the attribution of
+//! `coldmark-explain`) can be checked against what really happened instead of against itself.
+//!
+//! The reasons use the same words as that attribution's causes wherever the sandbox produces the
+//! cause: `first-seen`, `scale-out`, `replacement`, `configuration-change`, `new-version`,
+//! `after-failure`. (`provisioned`, `snap-start` and `proactive` are inits the sandbox does not
+//! start on its own.)
+//!
+//! [`History`] is a pure state machine: the pool tells it when it leases a new environment,
+//! when one finished or failed its init and when one was spun down; it answers why the next new
+//! environment of a (version, configuration revision) is needed. The rules, first that holds:
+//! 1. `after-failure` — the last environment started for this configuration failed its init
+//!    (a re-init after a crash or timeout inside a running environment is reported by the pool
+//!    itself, from the environment's own init record);
+//! 2. nothing of this configuration ever ran: `first-seen` if no environment ever ran,
+//!    `new-version` if none of this version did, else `configuration-change`;
+//! 3. `scale-out` — another environment of this configuration is alive (initialising or busy:
+//!    an idle one would have been reused);
+//! 4. `replacement` — every earlier environment of this configuration was spun down (idle
+//!    reclaim).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The sandbox's reason for starting an environment (`reason` of the `environment_start` event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartReason {
+    /// The environment was reset by a crash or a timeout (or its previous init failed) and
+    /// init ran again.
+    AfterFailure,
+    /// The first environment of a newly published (or never invoked) version.
+    NewVersion,
+    /// The first environment after `UpdateFunctionConfiguration`.
+    ConfigurationChange,
+    /// Every environment of the configuration was busy.
+    ScaleOut,
+    /// Environments of the configuration had been spun down (idle reclaim); none was left.
+    Replacement,
+    /// The first environment the sandbox started for the function.
+    FirstSeen,
+}
+
+impl StartReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartReason::AfterFailure => "after-failure",
+            StartReason::NewVersion => "new-version",
+            StartReason::ConfigurationChange => "configuration-change",
+            StartReason::ScaleOut => "scale-out",
+            StartReason::Replacement => "replacement",
+            StartReason::FirstSeen => "first-seen",
+        }
+    }
+}
+
+impl std::fmt::Display for StartReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which environments may serve a request: a version (`$LATEST` or a number) at one
+/// configuration revision. Environments of different keys never serve each other's requests.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PoolKey {
+    pub version: String,
+    pub revision: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct KeyHistory {
+    /// Leased for a start and not yet started or failed.
+    starting: usize,
+    /// Started and not spun down.
+    running: usize,
+    /// Starts attempted (successful or not).
+    attempts: usize,
+    /// Environments spun down.
+    spun_down: usize,
+    last_start_failed: bool,
+}
+
+/// What the pool has started so far, per key; answers why a new environment is needed.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    keys: BTreeMap<PoolKey, KeyHistory>,
+    /// Which key each running environment belongs to.
+    running: BTreeMap<String, PoolKey>,
+}
+
+impl History {
+    /// Why a new environment of `key` is needed now (call before [`History::starting`]), with
+    /// the evidence in words.
+    pub fn reason(&self, key: &PoolKey) -> (StartReason, String) {
+        let this = self.keys.get(key).cloned().unwrap_or_default();
+        if this.last_start_failed {
+            return (
+                StartReason::AfterFailure,
+                "the previous environment of this configuration failed its init".into(),
+            );
+        }
+        if this.attempts == 0 {
+            if self.keys.is_empty() {
+                return (
+                    StartReason::FirstSeen,
+                    "the first environment of the function".into(),
+                );
+            }
+            let version_ran = self.keys.keys().any(|k| k.version == key.version);
+            if !version_ran {
+                let others: Vec<&str> = self
+                    .keys
+                    .keys()
+                    .map(|k| k.version.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                return (
+                    StartReason::NewVersion,
+                    format!(
+                        "the first environment of version {} (before: {})",
+                        key.version,
+                        others.join(", ")
+                    ),
+                );
+            }
+            let previous = self
+                .keys
+                .keys()
+                .filter(|k| k.version == key.version)
+                .map(|k| k.revision)
+                .max()
+                .unwrap_or_default();
+            return (
+                StartReason::ConfigurationChange,
+                format!(
+                    "the first environment of configuration revision {} of {} (before: revision {previous})",
+                    key.revision, key.version
+                ),
+            );
+        }
+        let alive = this.starting + this.running;
+        if alive > 0 {
+            return (
+                StartReason::ScaleOut,
+                format!("{alive} environment(s) of this configuration were busy or initialising"),
+            );
+        }
+        (
+            StartReason::Replacement,
+            format!(
+                "no environment of this configuration was left: {} had been spun down",
+                this.spun_down
+            ),
+        )
+    }
+
+    /// A new environment of `key` is being started.
+    pub fn starting(&mut self, key: &PoolKey) {
+        let entry = self.keys.entry(key.clone()).or_default();
+        entry.starting += 1;
+        entry.attempts += 1;
+    }
+
+    /// The environment leased by [`History::starting`] finished its init.
+    pub fn started(&mut self, key: &PoolKey, env_id: &str) {
+        let entry = self.keys.entry(key.clone()).or_default();
+        entry.starting = entry.starting.saturating_sub(1);
+        entry.running += 1;
+        entry.last_start_failed = false;
+        self.running.insert(env_id.to_owned(), key.clone());
+    }
+
+    /// The environment leased by [`History::starting`] failed its init.
+    pub fn start_failed(&mut self, key: &PoolKey) {
+        let entry = self.keys.entry(key.clone()).or_default();
+        entry.starting = entry.starting.saturating_sub(1);
+        entry.last_start_failed = true;
+    }
+
+    /// An environment was spun down (its processes are gone for good).
+    pub fn stopped(&mut self, env_id: &str) {
+        if let Some(key) = self.running.remove(env_id) {
+            if let Some(entry) = self.keys.get_mut(&key) {
+                entry.running = entry.running.saturating_sub(1);
+                entry.spun_down += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(version: &str, revision: u64) -> PoolKey {
+        PoolKey {
+            version: version.into(),
+            revision,
+        }
+    }
+
+    fn start(history: &mut History, key: &PoolKey, env: &str) -> StartReason {
+        let (reason, _) = history.reason(key);
+        history.starting(key);
+        history.started(key, env);
+        reason
+    }
+
+    #[test]
+    fn the_rules_in_order() {
+        let mut h = History::default();
+        let latest1 = key("$LATEST", 1);
+        assert_eq!(start(&mut h, &latest1, "a"), StartReason::FirstSeen);
+        // "a" is busy: a second request scales out.
+        assert_eq!(start(&mut h, &latest1, "b"), StartReason::ScaleOut);
+        // Both reclaimed: the next one replaces them.
+        h.stopped("a");
+        h.stopped("b");
+        let (reason, detail) = h.reason(&latest1);
+        assert_eq!(reason, StartReason::Replacement);
+        assert!(detail.contains("2 had been spun down"), "{detail}");
+        assert_eq!(start(&mut h, &latest1, "c"), StartReason::Replacement);
+        // An update: revision 2 of $LATEST.
+        let latest2 = key("$LATEST", 2);
+        assert_eq!(
+            start(&mut h, &latest2, "d"),
+            StartReason::ConfigurationChange
+        );
+        // Version 1, published from revision 2.
+        let v1 = key("1", 2);
+        let (reason, detail) = h.reason(&v1);
+        assert_eq!(reason, StartReason::NewVersion);
+        assert!(detail.contains("version 1 (before: $LATEST)"), "{detail}");
+        assert_eq!(start(&mut h, &v1, "e"), StartReason::NewVersion);
+    }
+
+    #[test]
+    fn a_failed_init_makes_the_next_start_after_failure() {
+        let mut h = History::default();
+        let k = key("$LATEST", 1);
+        h.starting(&k);
+        h.start_failed(&k);
+        assert_eq!(h.reason(&k).0, StartReason::AfterFailure);
+        h.starting(&k);
+        h.started(&k, "a");
+        h.stopped("a");
+        assert_eq!(h.reason(&k).0, StartReason::Replacement);
+    }
+
+    #[test]
+    fn an_initialising_environment_counts_as_alive() {
+        let mut h = History::default();
+        let k = key("$LATEST", 1);
+        h.starting(&k);
+        assert_eq!(h.reason(&k).0, StartReason::ScaleOut);
+    }
+
+    #[test]
+    fn reasons_serialise_in_the_attribution_vocabulary() {
+        for reason in [
+            StartReason::AfterFailure,
+            StartReason::NewVersion,
+            StartReason::ConfigurationChange,
+            StartReason::ScaleOut,
+            StartReason::Replacement,
+            StartReason::FirstSeen,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::Value::String(reason.as_str().into())
+            );
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Versions driven by the real AWS CLI against `coldmark-sandbox serve --json`: `publish-version`,
+//! `invoke --qualifier` (a number and `$LATEST`), `get-function-configuration --qualifier`,
+//! `list-versions-by-function`. A published version keeps its configuration when `$LATEST`
+//! changes; its environments report `AWS_LAMBDA_FUNCTION_VERSION` (coldmark's
+//! `function_version`); the serve log names each environment's start reason.
+
+#[path = "support/cp_build.rs"]
+mod cp_build;
+#[path = "support/cp_process.rs"]
+mod cp_process;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use cp_build::{built, layer};
+use cp_process::SandboxProcess;
+use serde_json::Value;
+
+/// `aws --endpoint-url <endpoint> <args>` with throwaway credentials.
+fn aws_output(endpoint: &str, args: &[&str]) -> Output {
+    Command::new("aws")
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDSANDBOXEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the AWS CLI is needed for this test and could not be run ({e}). Install it with \
+                 `python3 -m pip install awscli` (or run `bash .ci/run`, which installs it)."
+            )
+        })
+}
+
+fn aws(endpoint: &str, args: &[&str]) -> Value {
+    let output = aws_output(endpoint, args);
+    assert!(
+        output.status.success(),
+        "aws {} failed: {}\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// `aws lambda invoke [--qualifier Q]`: (CLI output, the clock body).
+fn invoke(endpoint: &str, dir: &Path, n: usize, qualifier: Option<&str>) -> (Value, Value) {
+    let out = dir.join(format!("out-{n}.json"));
+    let mut args = vec!["lambda", "invoke", "--function-name", "clock"];
+    if let Some(q) = qualifier {
+        args.extend(["--qualifier", q]);
+    }
+    args.push(out.to_str().unwrap());
+    let meta = aws(endpoint, &args);
+    let result: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let body: Value = serde_json::from_str(result["body"].as_str().expect("body")).unwrap();
+    (meta, body)
+}
+
+#[test]
+fn the_aws_cli_publishes_and_invokes_versions() {
+    let layer = layer(true, &[]);
+    let mut sandbox = SandboxProcess::start(&[
+        "serve",
+        "--json",
+        "--function",
+        built().bootstrap.to_str().unwrap(),
+        "--layer",
+        layer.path().to_str().unwrap(),
+    ]);
+    let endpoints = sandbox
+        .wait_for(Duration::from_secs(30), |l| l["type"] == "endpoints")
+        .expect("the sandbox printed its endpoints");
+    let endpoint = endpoints["lambda_api"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (meta, latest) = invoke(&endpoint, dir.path(), 1, None);
+    assert_eq!(meta["ExecutedVersion"], "$LATEST");
+
+    let published = aws(
+        &endpoint,
+        &["lambda", "publish-version", "--function-name", "clock"],
+    );
+    assert_eq!(published["Version"], "1");
+    assert_eq!(
+        published["FunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:clock:1"
+    );
+    assert_eq!(published["Environment"]["Variables"]["USER"], "user");
+    // Nothing changed since: Lambda hands back the same version.
+    let again = aws(
+        &endpoint,
+        &["lambda", "publish-version", "--function-name", "clock"],
+    );
+    assert_eq!(again["Version"], "1");
+
+    let (meta, v1) = invoke(&endpoint, dir.path(), 2, Some("1"));
+    assert_eq!(meta["ExecutedVersion"], "1");
+    assert!(meta.get("FunctionError").is_none(), "{meta}");
+    assert_ne!(
+        v1["time_out_of_handler"], latest["time_out_of_handler"],
+        "version 1 has its own environment"
+    );
+    assert_eq!(v1["invocation_count"], 1);
+
+    // $LATEST changes; version 1 keeps its configuration and its warm environment.
+    aws(
+        &endpoint,
+        &[
+            "lambda",
+            "update-function-configuration",
+            "--function-name",
+            "clock",
+            "--environment",
+            "Variables={USER=user2}",
+        ],
+    );
+    let (meta, v1_again) = invoke(&endpoint, dir.path(), 3, Some("1"));
+    assert_eq!(meta["ExecutedVersion"], "1");
+    assert_eq!(v1_again["env_user"], "user");
+    assert_eq!(v1_again["time_out_of_handler"], v1["time_out_of_handler"]);
+    assert_eq!(v1_again["invocation_count"], 2);
+    let (meta, latest2) = invoke(&endpoint, dir.path(), 4, Some("$LATEST"));
+    assert_eq!(meta["ExecutedVersion"], "$LATEST");
+    assert_eq!(latest2["env_user"], "user2");
+
+    let v1_config = aws(
+        &endpoint,
+        &[
+            "lambda",
+            "get-function-configuration",
+            "--function-name",
+            "clock",
+            "--qualifier",
+            "1",
+        ],
+    );
+    assert_eq!(v1_config["Version"], "1");
+    assert_eq!(v1_config["Environment"]["Variables"]["USER"], "user");
+    let listed = aws(
+        &endpoint,
+        &[
+            "lambda",
+            "list-versions-by-function",
+            "--function-name",
+            "clock",
+        ],
+    );
+    let versions: Vec<&str> = listed["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["$LATEST", "1"]);
+
+    // A version that does not exist.
+    let out = dir.path().join("missing.json");
+    let missing = aws_output(
+        &endpoint,
+        &[
+            "lambda",
+            "invoke",
+            "--function-name",
+            "clock",
+            "--qualifier",
+            "7",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("ResourceNotFoundException"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+
+    let lines = sandbox.stop();
+    let starts: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .filter(|l| l["type"] == "environment_start")
+        .map(|l| {
+            (
+                l["function_version"].as_str().unwrap(),
+                l["reason"].as_str().unwrap(),
+                l["env_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let reasons: Vec<(&str, &str)> = starts.iter().map(|(v, r, _)| (*v, *r)).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("$LATEST", "first-seen"),
+            ("1", "new-version"),
+            ("$LATEST", "configuration-change")
+        ],
+        "{lines:#?}"
+    );
+    // coldmark's markers of version 1's environment say version 1.
+    let v1_env = starts[1].2;
+    let v1_markers: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "marker" && l["marker"]["env_id"] == v1_env)
+        .map(|l| &l["marker"])
+        .collect();
+    assert!(
+        v1_markers.iter().any(|m| m["coldmark"] == "init"),
+        "{lines:#?}"
+    );
+    for m in &v1_markers {
+        assert_eq!(m["function_version"], "1", "{m}");
+    }
+}
