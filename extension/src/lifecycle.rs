@@ -641,7 +641,8 @@ impl Lifecycle {
         match self.init_end(idx) {
             Some((end, exact)) => {
                 let slack = if exact { 0 } else { INIT_LIMIT_MS };
-                let threshold = (self.settings.proactive_threshold_ms + slack) as f64;
+                let threshold =
+                    (self.settings.proactive_threshold_ms.saturating_add(slack)) as f64;
                 ms_between(end, *first_at) > threshold
             }
             None => false,

@@ -88,20 +88,31 @@ impl Sinks {
     }
 
     /// Delivers what is queued, within `budget` (at SHUTDOWN, before the `shutdown` marker).
+    /// Whatever is not out by then is counted in [`Sinks::dropped`].
     pub async fn flush(&self, budget: Duration) {
         let end = Instant::now() + budget;
         if let Some(h) = &self.http {
             h.flush(budget).await;
         }
         if let Some(s) = &self.stdout {
-            s.flush(end.saturating_duration_since(Instant::now()));
+            s.flush(end.saturating_duration_since(Instant::now())).await;
         }
+    }
+
+    /// Whether markers written to stdout are lost (stdout closed, or blocked past a flush).
+    pub fn stdout_dead(&self) -> bool {
+        self.stdout.as_ref().is_some_and(StdoutSink::dead)
     }
 
     /// Markers any sink could not deliver so far.
     pub fn dropped(&self) -> u64 {
         self.stdout.as_ref().map_or(0, StdoutSink::dropped)
             + self.http.as_ref().map_or(0, HttpSink::dropped)
+    }
+
+    /// Lines that did not reach stdout so far.
+    pub fn stdout_dropped(&self) -> u64 {
+        self.stdout.as_ref().map_or(0, StdoutSink::dropped)
     }
 
     /// Writes the environment's last marker and waits (within `budget`) until it is out.
