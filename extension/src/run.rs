@@ -39,25 +39,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Core {
+    /// Applies one batch; runs on the listener's telemetry thread, never on the runtime.
     fn telemetry_batch(&self, body: Bytes) {
         let parsed = lock(&self.parser).parse_batch(&body);
         for w in &parsed.warnings {
             tracing::warn!("{w}");
         }
         let mut markers = Vec::new();
-        {
-            let mut lifecycle = lock(&self.lifecycle);
-            for record in parsed.records {
-                if let Record::LogsDropped { dropped_records } = &record {
-                    // Once per environment as a warning; it would repeat under the same load.
-                    if !self.logs_dropped_warned.swap(true, Ordering::Relaxed) {
-                        tracing::warn!("Lambda dropped {dropped_records} telemetry records");
-                    } else {
-                        tracing::debug!("Lambda dropped {dropped_records} telemetry records");
-                    }
+        for record in parsed.records {
+            if let Record::LogsDropped { dropped_records } = &record {
+                // Once per environment as a warning; it would repeat under the same load.
+                if !self.logs_dropped_warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("Lambda dropped {dropped_records} telemetry records");
+                } else {
+                    tracing::debug!("Lambda dropped {dropped_records} telemetry records");
                 }
-                markers.extend(lifecycle.on_record(record));
             }
+            // The lock is taken per record: the event loop needs it at every INVOKE, and a
+            // large batch must not keep it waiting.
+            markers.extend(lock(&self.lifecycle).on_record(record));
         }
         self.sinks.emit(&markers);
     }
