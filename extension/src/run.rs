@@ -168,7 +168,9 @@ async fn start_telemetry(
     let path = listener::secret_path();
     let batch_core = core.clone();
     let handler: listener::Handler = Arc::new(move |body| batch_core.telemetry_batch(body));
-    tokio::spawn(listener::serve(listener, path.clone(), handler));
+    if !listener::start(listener, path.clone(), handler) {
+        return;
+    }
     match api.subscribe(extension_id, port, &path, deadline).await {
         Ok(()) => {
             tracing::debug!("subscribed to the Telemetry API on port {port}");

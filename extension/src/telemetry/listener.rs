@@ -70,8 +70,11 @@ pub fn secret_path() -> String {
 /// A batch for the parser thread, and where to say it was applied.
 type Job = (Bytes, oneshot::Sender<()>);
 
-/// Serves batches posted to `path` forever (until the runtime stops).
-pub async fn serve(listener: TcpListener, path: String, handler: Handler) {
+/// Starts the parser thread, then serves batches posted to `path` on the current tokio
+/// runtime forever (until the runtime stops). The thread is started here, before the caller
+/// subscribes, so that nothing is left to start once coldmark reports ready. False (with a
+/// warning) when the thread cannot be started.
+pub fn start(listener: TcpListener, path: String, handler: Handler) -> bool {
     let (jobs, queue) = mpsc::channel::<Job>();
     let parser = std::thread::Builder::new()
         .name("coldmark-telemetry".into())
@@ -83,9 +86,13 @@ pub async fn serve(listener: TcpListener, path: String, handler: Handler) {
         });
     if parser.is_err() {
         tracing::warn!("cannot start the telemetry thread; markers from the Extensions API only");
-        return;
+        return false;
     }
-    let path: Arc<str> = path.into();
+    tokio::spawn(serve(listener, path.into(), jobs));
+    true
+}
+
+async fn serve(listener: TcpListener, path: Arc<str>, jobs: mpsc::Sender<Job>) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
