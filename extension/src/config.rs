@@ -266,9 +266,16 @@ mod tests {
 
     #[test]
     fn huge_proactive_thresholds_are_clamped_with_a_warning() {
-        for huge in ["86400001", "18446744073709551615", "99999999999999999999999"] {
+        for huge in [
+            "86400001",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
             let (c, w) = parse(&[("COLDMARK_PROACTIVE_THRESHOLD_MS", huge)]);
-            assert_eq!(c.proactive_threshold_ms, MAX_PROACTIVE_THRESHOLD_MS, "{huge}");
+            assert_eq!(
+                c.proactive_threshold_ms, MAX_PROACTIVE_THRESHOLD_MS,
+                "{huge}"
+            );
             assert_eq!(w.len(), 1, "{w:?}");
             assert!(w[0].starts_with("COLDMARK_PROACTIVE_THRESHOLD_MS"));
             assert!(!w[0].contains(huge));

@@ -254,7 +254,10 @@ impl Lifecycle {
                 }
             }
         }
-        let starts_init = matches!(record, Record::InitStart { .. } | Record::RestoreStart { .. });
+        let starts_init = matches!(
+            record,
+            Record::InitStart { .. } | Record::RestoreStart { .. }
+        );
         if starts_init && self.cycles.len() >= MAX_INITS {
             // More inits than one process ever has: not records worth trusting.
             return out;
@@ -641,8 +644,7 @@ impl Lifecycle {
         match self.init_end(idx) {
             Some((end, exact)) => {
                 let slack = if exact { 0 } else { INIT_LIMIT_MS };
-                let threshold =
-                    (self.settings.proactive_threshold_ms.saturating_add(slack)) as f64;
+                let threshold = (self.settings.proactive_threshold_ms.saturating_add(slack)) as f64;
                 ms_between(end, *first_at) > threshold
             }
             None => false,

@@ -9,7 +9,8 @@ use std::io::Read;
 /// 128 random bits as 32 lowercase hex digits.
 pub fn hex128() -> String {
     let mut bytes = [0u8; 16];
-    let from_kernel = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    let from_kernel =
+        std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if from_kernel.is_err() {
         for (i, chunk) in bytes.chunks_mut(8).enumerate() {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();

@@ -81,7 +81,12 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
     lambda.shutdown("spindown");
     let out = coldmark.finish(EXIT_LIMIT).await;
 
-    assert_eq!(kinds(&out), ["init", "invoke", "shutdown"], "{}", out.stdout);
+    assert_eq!(
+        kinds(&out),
+        ["init", "invoke", "shutdown"],
+        "{}",
+        out.stdout
+    );
     let init = &out.of_kind("init")[0];
     assert_eq!(init["source"], "telemetry");
     assert_eq!(init["env_id"], "instance-0001");
@@ -111,7 +116,12 @@ async fn a_redelivered_batch_counts_one_cold_start() {
     lambda.shutdown("spindown");
     let out = coldmark.finish(EXIT_LIMIT).await;
 
-    assert_eq!(kinds(&out), ["init", "invoke", "shutdown"], "{}", out.stdout);
+    assert_eq!(
+        kinds(&out),
+        ["init", "invoke", "shutdown"],
+        "{}",
+        out.stdout
+    );
     let cold_starts: i64 = out
         .markers()
         .iter()
@@ -315,8 +325,7 @@ async fn huge_batches_never_hold_an_invocation() {
     let mut gaps = Vec::new();
     let mut sent_at = Vec::new();
     let mut n = 1;
-    while !(declared.is_finished() && streamed.is_finished() && parsed.is_finished()) && n < 2000
-    {
+    while !(declared.is_finished() && streamed.is_finished() && parsed.is_finished()) && n < 2000 {
         n += 1;
         sent_at.push(Instant::now());
         gaps.push(invoke_timed(&lambda, &format!("req-{n}"), n).await);
@@ -405,7 +414,9 @@ async fn a_stdout_nobody_reads_costs_counted_markers_never_the_deadline() {
     // Every marker either reached the pipe or is counted: init, each invoke, shutdown.
     let total = 1 + invocations as u64 + 1;
     assert_eq!(written.lines().count() as u64 + lost, total);
-    assert!(written.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()));
+    assert!(written
+        .lines()
+        .all(|l| serde_json::from_str::<Value>(l).is_ok()));
 }
 
 #[tokio::test]
@@ -448,7 +459,11 @@ async fn a_subscription_that_never_answers_costs_at_most_the_init_budget() {
     );
     let warnings: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(warnings.len(), 1, "{}", out.stderr);
-    assert!(warnings[0].contains("init budget of 2000 ms"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("init budget of 2000 ms"),
+        "{}",
+        warnings[0]
+    );
     assert_eq!(kinds(&out), ["init", "invoke", "shutdown"]);
     assert_eq!(out.of_kind("init")[0]["source"], "extension");
 }
@@ -462,10 +477,17 @@ async fn a_registration_that_never_answers_ends_within_the_init_budget() {
     let lived = spawned.elapsed();
     eprintln!("spawn → exit {lived:?}");
     assert!(out.status.success());
-    assert!(lived < Duration::from_secs(3), "lived {lived:?} (budget 2 s)");
+    assert!(
+        lived < Duration::from_secs(3),
+        "lived {lived:?} (budget 2 s)"
+    );
     assert!(out.stdout.is_empty());
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("init budget of 2000 ms"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("init budget of 2000 ms"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("coldmark is off"));
 }
 
@@ -543,10 +565,7 @@ fn dropped(out: &Finished) -> u64 {
 async fn redirects_are_failed_deliveries_and_carry_nothing_elsewhere() {
     for status in [301u16, 302, 307, 308] {
         let elsewhere = Collector::start(vec![Act::ok()]).await;
-        let location = format!(
-            "http://{}/moved?token={QUERY_SECRET}",
-            elsewhere.addr
-        );
+        let location = format!("http://{}/moved?token={QUERY_SECRET}", elsewhere.addr);
         let collector =
             Collector::start(vec![Act::Status(status, vec![("Location", location)])]).await;
         let out = with_sink(&collector.url(), &[]).await;
@@ -626,6 +645,9 @@ async fn credentials_are_not_sent_over_plain_http_to_a_public_address() {
     assert!(warnings[0].contains("COLDMARK_HTTP_HEADERS"));
     assert!(warnings[0].contains("COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS"));
     assert!(!warnings[0].contains("203.0.113.7"));
-    assert_eq!(kinds(&out), ["init", "invoke", "invoke", "invoke", "shutdown"]);
+    assert_eq!(
+        kinds(&out),
+        ["init", "invoke", "invoke", "invoke", "shutdown"]
+    );
     assert_eq!(dropped(&out), 0);
 }

@@ -286,7 +286,10 @@ async fn only_callers_on_this_machine_reach_the_function() {
         .send()
         .await
         .unwrap();
-    assert_eq!(header(&response, "x-amzn-ErrorType"), Some("AccessDeniedException"));
+    assert_eq!(
+        header(&response, "x-amzn-ErrorType"),
+        Some("AccessDeniedException")
+    );
 
     // Callers on this machine: the first invocation the function sees is this one.
     let response = client
@@ -299,7 +302,10 @@ async fn only_callers_on_this_machine_reach_the_function() {
     assert_eq!(response.status(), 200);
     let result: Value = response.json().await.unwrap();
     let body: Value = serde_json::from_str(result["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["invocation_count"], 1, "a refused request reached the function");
+    assert_eq!(
+        body["invocation_count"], 1,
+        "a refused request reached the function"
+    );
     let local = client
         .post(format!("{}x", sandbox.url))
         .header("host", "localhost")
@@ -347,7 +353,11 @@ async fn setting_a_process_loading_variable_is_accepted_with_a_warning() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "Lambda allows it, so does the sandbox");
+    assert_eq!(
+        response.status(),
+        200,
+        "Lambda allows it, so does the sandbox"
+    );
     let config: Value = response.json().await.unwrap();
     assert_eq!(
         config["Environment"]["Variables"]["LD_PRELOAD"],
@@ -362,6 +372,9 @@ async fn setting_a_process_loading_variable_is_accepted_with_a_warning() {
     assert!(warnings.iter().any(|w| w.contains("LD_PRELOAD")));
     assert!(warnings.iter().any(|w| w.contains("NODE_OPTIONS")));
     assert!(!log.contains("PLAIN"), "{log}");
-    assert!(!log.contains("libpreload-value.so"), "names, never values: {log}");
+    assert!(
+        !log.contains("libpreload-value.so"),
+        "names, never values: {log}"
+    );
     sandbox.stop().await;
 }

@@ -130,7 +130,10 @@ fn writer<W: Write>(
     failed: Arc<AtomicU64>,
 ) {
     for line in rx {
-        let ok = out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_ok();
+        let ok = out
+            .write_all(line.as_bytes())
+            .and_then(|()| out.flush())
+            .is_ok();
         if !ok {
             failed.fetch_add(1, Ordering::Relaxed);
         }

@@ -139,9 +139,10 @@ async fn receive(
     if req.method() != Method::POST {
         tracing::debug!("telemetry listener: {} refused", req.method());
         let mut response = answer(StatusCode::METHOD_NOT_ALLOWED);
-        response
-            .headers_mut()
-            .insert(hyper::header::ALLOW, hyper::header::HeaderValue::from_static("POST"));
+        response.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("POST"),
+        );
         return response;
     }
     let declared = req

@@ -492,10 +492,19 @@ mod tests {
 
     #[test]
     fn loopback_callers_pass() {
-        for host in ["127.0.0.1:9001", "localhost:9001", "[::1]:9001", "127.0.0.5", "LOCALHOST"] {
+        for host in [
+            "127.0.0.1:9001",
+            "localhost:9001",
+            "[::1]:9001",
+            "127.0.0.5",
+            "LOCALHOST",
+        ] {
             assert_eq!(refusal(&headers(&[("host", host)]), true), None, "{host}");
         }
-        let cli = headers(&[("host", "127.0.0.1:9001"), ("content-type", "application/json")]);
+        let cli = headers(&[
+            ("host", "127.0.0.1:9001"),
+            ("content-type", "application/json"),
+        ]);
         assert_eq!(refusal(&cli, true), None);
         assert_eq!(refusal(&headers(&[]), true), None);
     }
@@ -505,12 +514,24 @@ mod tests {
         for forged in [
             headers(&[("host", "rebound.example.com:9001")]),
             headers(&[("host", "127.0.0.1.example.com")]),
-            headers(&[("host", "127.0.0.1:9001"), ("origin", "https://evil.example")]),
+            headers(&[
+                ("host", "127.0.0.1:9001"),
+                ("origin", "https://evil.example"),
+            ]),
             headers(&[("host", "127.0.0.1:9001"), ("origin", "null")]),
             headers(&[("host", "127.0.0.1:9001"), ("sec-fetch-site", "cross-site")]),
-            headers(&[("host", "127.0.0.1:9001"), ("content-type", "text/plain;charset=UTF-8")]),
-            headers(&[("host", "127.0.0.1"), ("content-type", "application/x-www-form-urlencoded")]),
-            headers(&[("host", "127.0.0.1"), ("content-type", "multipart/form-data; boundary=x")]),
+            headers(&[
+                ("host", "127.0.0.1:9001"),
+                ("content-type", "text/plain;charset=UTF-8"),
+            ]),
+            headers(&[
+                ("host", "127.0.0.1"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ]),
+            headers(&[
+                ("host", "127.0.0.1"),
+                ("content-type", "multipart/form-data; boundary=x"),
+            ]),
         ] {
             assert!(refusal(&forged, true).is_some(), "{forged:?}");
         }

@@ -474,7 +474,10 @@ mod tests {
         let with = |endpoint: &str, extra: &[(&'static str, &'static str)]| {
             let mut vars = vec![
                 ("COLDMARK_SINK", "http"),
-                ("COLDMARK_HTTP_HEADERS", "Authorization=Bearer%20s3cr3t-T0KEN"),
+                (
+                    "COLDMARK_HTTP_HEADERS",
+                    "Authorization=Bearer%20s3cr3t-T0KEN",
+                ),
                 ("COLDMARK_HTTP_ENDPOINT", endpoint),
             ];
             vars.extend_from_slice(extra);
@@ -482,17 +485,31 @@ mod tests {
             assert_no_secret(&warnings);
             (config.is_some(), warnings)
         };
-        for quiet in ["http://127.0.0.1:8123/", "http://localhost/", "http://[::1]/", "https://example.invalid/"] {
+        for quiet in [
+            "http://127.0.0.1:8123/",
+            "http://localhost/",
+            "http://[::1]/",
+            "https://example.invalid/",
+        ] {
             let (on, warnings) = with(quiet, &[]);
             assert!(on && warnings.is_empty(), "{quiet}: {warnings:?}");
         }
-        for private in ["http://10.1.2.3/", "http://192.168.0.9:80/", "http://172.16.0.1/", "http://[fd00::1]/"] {
+        for private in [
+            "http://10.1.2.3/",
+            "http://192.168.0.9:80/",
+            "http://172.16.0.1/",
+            "http://[fd00::1]/",
+        ] {
             let (on, warnings) = with(private, &[]);
             assert!(on, "{private}");
             assert_eq!(warnings.len(), 1, "{private}: {warnings:?}");
             assert!(warnings[0].starts_with("COLDMARK_HTTP_HEADERS"));
         }
-        for public in ["http://203.0.113.7/", "http://example.invalid/", "http://8.8.8.8/"] {
+        for public in [
+            "http://203.0.113.7/",
+            "http://example.invalid/",
+            "http://8.8.8.8/",
+        ] {
             let (on, warnings) = with(public, &[]);
             assert!(!on, "{public}");
             assert_eq!(warnings.len(), 1);
