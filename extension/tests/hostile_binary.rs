@@ -258,15 +258,14 @@ async fn huge_batches_never_hold_an_invocation() {
     let declared = {
         let path = path.clone();
         tokio::spawn(async move {
-            let body = vec![b' '; HUGE];
-            raw_request(
-                addr,
-                "POST",
-                &path,
-                &[("Content-Length", HUGE.to_string())],
-                &body,
-            )
-            .await
+            // The head alone: the answer must come without the body being read (or sent).
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: sandbox.localdomain\r\n\
+                 Content-Length: {HUGE}\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            read_status(&mut stream).await
         })
     };
     let streamed = {

@@ -7,8 +7,6 @@ pub mod stdout;
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::config::SinkChoice;
 use crate::marker::Marker;
 use http::HttpSink;
@@ -89,14 +87,20 @@ impl Sinks {
 
     /// Delivers what is queued, within `budget` (at SHUTDOWN, before the `shutdown` marker).
     /// Whatever is not out by then is counted in [`Sinks::dropped`].
+    /// Both sinks flush side by side: a slow collector must not eat stdout's share, nor a
+    /// blocked stdout the collector's.
     pub async fn flush(&self, budget: Duration) {
-        let end = Instant::now() + budget;
-        if let Some(h) = &self.http {
-            h.flush(budget).await;
-        }
-        if let Some(s) = &self.stdout {
-            s.flush(end.saturating_duration_since(Instant::now())).await;
-        }
+        let http = async {
+            if let Some(h) = &self.http {
+                h.flush(budget).await;
+            }
+        };
+        let stdout = async {
+            if let Some(s) = &self.stdout {
+                s.flush(budget).await;
+            }
+        };
+        tokio::join!(http, stdout);
     }
 
     /// Whether markers written to stdout are lost (stdout closed, or blocked past a flush).
