@@ -79,7 +79,10 @@ pub fn refusal(headers: &HeaderMap, simple_bodies_refused: bool) -> Option<&'sta
             essence,
             "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
         ) {
-            return Some("a body type browsers send cross-site without asking (Content-Type)");
+            return Some(
+                "a body type browsers send cross-site without asking (Content-Type); send \
+                 application/json, or no Content-Type",
+            );
         }
     }
     None
