@@ -336,7 +336,7 @@ pub async fn throughput(subject: &Subject, batches: u64) -> Result<ThroughputRes
         })
         .collect();
     let batch_bytes = bodies.first().map(Bytes::len).unwrap_or(0);
-    let mut poster = Poster::new(subscription.destination);
+    let mut poster = Poster::new(subscription.destination, subscription.path.clone());
     let cpu_before = process.cpu_time()?;
     let started = Instant::now();
     for body in bodies {

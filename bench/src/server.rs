@@ -40,6 +40,8 @@ pub enum TelemetryMode {
 #[derive(Clone, Debug)]
 pub struct Subscription {
     pub destination: SocketAddr,
+    /// The destination URI's path (and query): where batches are POSTed, as Lambda does.
+    pub path: String,
     pub timeout_ms: u64,
     pub max_items: usize,
     pub max_bytes: usize,
@@ -396,8 +398,10 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription> {
     let destination: SocketAddr = format!("{host}:{port}")
         .parse()
         .context("destination address")?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     Ok(Subscription {
         destination,
+        path,
         timeout_ms: parsed.buffering.timeout_ms.max(25),
         max_items: parsed.buffering.max_items.max(1_000),
         max_bytes: parsed.buffering.max_bytes.max(262_144),

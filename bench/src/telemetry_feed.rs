@@ -72,7 +72,7 @@ async fn deliver(
     mut rx: mpsc::UnboundedReceiver<Message>,
 ) -> FeedStats {
     let mut stats = FeedStats::default();
-    let mut poster = Poster::new(subscription.destination);
+    let mut poster = Poster::new(subscription.destination, subscription.path.clone());
     // Records are serialised as they arrive so that `maxBytes` is honoured exactly; the batch
     // is their JSON array.
     let mut buffered: Vec<Vec<u8>> = Vec::new();
@@ -135,13 +135,16 @@ async fn deliver(
 /// One kept-alive HTTP/1 connection to the subscriber, re-opened when it breaks.
 pub struct Poster {
     destination: SocketAddr,
+    /// The subscription URI's path (coldmark accepts batches only there).
+    path: String,
     sender: Option<http1::SendRequest<Full<Bytes>>>,
 }
 
 impl Poster {
-    pub fn new(destination: SocketAddr) -> Self {
+    pub fn new(destination: SocketAddr, path: String) -> Self {
         Self {
             destination,
+            path,
             sender: None,
         }
     }
@@ -187,7 +190,7 @@ impl Poster {
                 self.sender = Some(connect(self.destination).await?);
             }
             let sender = self.sender.as_mut().expect("connected above");
-            let request = Request::post("/")
+            let request = Request::post(self.path.as_str())
                 .header("host", "sandbox.localdomain")
                 .header("content-type", "application/json")
                 .body(Full::new(body.clone()))

@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -21,9 +23,11 @@ use serde::{Deserialize, Serialize};
 
 const ID_HEADER: &str = "Lambda-Extension-Identifier";
 const NAME_HEADER: &str = "Lambda-Extension-Name";
-/// Registration and subscription happen in init; an API that does not answer within this long
-/// is not one coldmark can work with, and init must not hang on it.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// coldmark's own init budget: registration and subscription together, before the first
+/// `/event/next`. Both normally answer within milliseconds; an API that does not answer within
+/// this long is not one coldmark can work with, and the function's init (which Lambda limits
+/// to 10 s for the runtime and every extension together) must not wait on it any longer.
+pub const INIT_BUDGET: Duration = Duration::from_secs(2);
 
 /// Telemetry API buffering. These are Lambda's minimums: records reach coldmark at most 25 ms
 /// after they happen (so markers are prompt and few records are lost at a freeze), and a batch
@@ -156,8 +160,8 @@ impl Api {
         Ok((status, parts.headers, bytes))
     }
 
-    /// `POST /2020-01-01/extension/register` for INVOKE and SHUTDOWN.
-    pub async fn register(&self, name: &str) -> Result<Registration, String> {
+    /// `POST /2020-01-01/extension/register` for INVOKE and SHUTDOWN, answered by `deadline`.
+    pub async fn register(&self, name: &str, deadline: Instant) -> Result<Registration, String> {
         let body = serde_json::to_vec(&RegisterBody {
             events: &["INVOKE", "SHUTDOWN"],
         })
@@ -169,9 +173,9 @@ impl Api {
             &headers,
             Some(body),
         );
-        let (status, headers, bytes) = tokio::time::timeout(CALL_TIMEOUT, call)
+        let (status, headers, bytes) = tokio::time::timeout_at(deadline, call)
             .await
-            .map_err(|_| "register: no answer within 5 s".to_string())??;
+            .map_err(|_| format!("register: {}", over_budget()))??;
         if !status.is_success() {
             return Err(format!("register: answered {status}"));
         }
@@ -189,8 +193,15 @@ impl Api {
         })
     }
 
-    /// `PUT /2022-07-01/telemetry`: platform records to `http://sandbox.localdomain:<port>`.
-    pub async fn subscribe(&self, extension_id: &str, port: u16) -> Result<(), String> {
+    /// `PUT /2022-07-01/telemetry`: platform records to `http://sandbox.localdomain:<port><path>`,
+    /// answered by `deadline`.
+    pub async fn subscribe(
+        &self,
+        extension_id: &str,
+        port: u16,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<(), String> {
         let body = serde_json::to_vec(&Subscription {
             schema_version: "2022-12-13",
             types: ["platform"],
@@ -201,15 +212,15 @@ impl Api {
             },
             destination: Destination {
                 protocol: "HTTP",
-                uri: format!("http://sandbox.localdomain:{port}"),
+                uri: format!("http://sandbox.localdomain:{port}{path}"),
             },
         })
         .map_err(|e| e.to_string())?;
         let headers = [(ID_HEADER, extension_id)];
         let call = self.call(Method::PUT, "/2022-07-01/telemetry", &headers, Some(body));
-        let (status, _, bytes) = tokio::time::timeout(CALL_TIMEOUT, call)
+        let (status, _, bytes) = tokio::time::timeout_at(deadline, call)
             .await
-            .map_err(|_| "no answer within 5 s".to_string())??;
+            .map_err(|_| over_budget())??;
         // Only 200 means records will come: RIE and emulators answer 202 "not supported".
         if status == StatusCode::OK {
             return Ok(());
@@ -241,6 +252,14 @@ impl Api {
         }
         parse_event(&bytes)
     }
+}
+
+fn over_budget() -> String {
+    format!(
+        "no answer within coldmark's init budget of {} ms for registration and subscription \
+         together",
+        INIT_BUDGET.as_millis()
+    )
 }
 
 /// Lenient fallback for events `NextEvent` rejects (an emulator leaving out a field coldmark

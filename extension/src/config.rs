@@ -19,6 +19,11 @@ pub const DEFAULT_TELEMETRY_PORT: u16 = 4243;
 /// whose gaps are seconds to minutes.
 pub const DEFAULT_PROACTIVE_THRESHOLD_MS: u64 = 1000;
 
+/// Largest `COLDMARK_PROACTIVE_THRESHOLD_MS` taken as given (a day); larger values are clamped
+/// with a warning. Gaps of proactive inits are seconds to minutes, and the threshold is added
+/// to other spans, which must not overflow.
+pub const MAX_PROACTIVE_THRESHOLD_MS: u64 = 86_400_000;
+
 /// Which invocations get an `invoke` marker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvokeMarkers {
@@ -79,6 +84,7 @@ impl Config {
             ))
         };
         let get = |name: &str| env(name).map(|v| v.trim().to_string());
+        let mut clamped = Vec::new();
 
         if let Some(v) = get("COLDMARK_LOG") {
             match v.to_ascii_lowercase().as_str() {
@@ -112,9 +118,18 @@ impl Config {
             }
         }
         if let Some(v) = get("COLDMARK_PROACTIVE_THRESHOLD_MS") {
+            let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
             match v.parse::<u64>() {
-                Ok(ms) => c.proactive_threshold_ms = ms,
-                Err(_) => bad(
+                Ok(ms) if ms <= MAX_PROACTIVE_THRESHOLD_MS => c.proactive_threshold_ms = ms,
+                // Too large for u64 is still a number of milliseconds: clamp it too.
+                Ok(_) | Err(_) if digits => {
+                    c.proactive_threshold_ms = MAX_PROACTIVE_THRESHOLD_MS;
+                    clamped.push(format!(
+                        "COLDMARK_PROACTIVE_THRESHOLD_MS is above {MAX_PROACTIVE_THRESHOLD_MS} \
+                         (a day); using {MAX_PROACTIVE_THRESHOLD_MS}"
+                    ));
+                }
+                Ok(_) | Err(_) => bad(
                     "COLDMARK_PROACTIVE_THRESHOLD_MS",
                     "a whole number of milliseconds",
                 ),
@@ -153,6 +168,7 @@ impl Config {
                 bad("COLDMARK_SINK", "stdout, http or stdout,http");
             }
         }
+        warnings.extend(clamped);
         (c, warnings)
     }
 }
@@ -246,6 +262,27 @@ mod tests {
         assert_eq!(c.invoke_markers, d.invoke_markers);
         assert_eq!(c.telemetry_port, d.telemetry_port);
         assert_eq!(c.sinks, d.sinks);
+    }
+
+    #[test]
+    fn huge_proactive_thresholds_are_clamped_with_a_warning() {
+        for huge in [
+            "86400001",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            let (c, w) = parse(&[("COLDMARK_PROACTIVE_THRESHOLD_MS", huge)]);
+            assert_eq!(
+                c.proactive_threshold_ms, MAX_PROACTIVE_THRESHOLD_MS,
+                "{huge}"
+            );
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(w[0].starts_with("COLDMARK_PROACTIVE_THRESHOLD_MS"));
+            assert!(!w[0].contains(huge));
+        }
+        let (c, w) = parse(&[("COLDMARK_PROACTIVE_THRESHOLD_MS", "86400000")]);
+        assert_eq!(c.proactive_threshold_ms, MAX_PROACTIVE_THRESHOLD_MS);
+        assert!(w.is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod diag;
 pub mod fingerprint;
 pub mod lifecycle;
 pub mod marker;
+pub mod random;
 pub mod run;
 pub mod sink;
 pub mod telemetry;

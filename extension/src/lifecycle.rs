@@ -7,14 +7,20 @@
 //! it cannot complete yet and releases it on the first of:
 //! - init marker: once the first INVOKE came and the init's own report (`platform.initReport`
 //!   or `platform.restoreReport`) is in — usually at that INVOKE or during the first
-//!   invocation; else the first invocation's `platform.runtimeDone`/`platform.report`, the
-//!   second INVOKE (once any record of this init arrived), the first invocation's marker
-//!   becoming overdue, a newer init, or shutdown; without telemetry (nothing will come) at the
-//!   first INVOKE;
+//!   invocation; else the first invocation's `platform.runtimeDone`/`platform.report`; else
+//!   once it is overdue by the same rule as an invoke marker (two more INVOKEs after the first
+//!   *and* [`REPORT_GRACE_MS`] since it), a newer init, or shutdown; without telemetry
+//!   (nothing will come) at the first INVOKE. Some records of an init arriving early does not
+//!   make it complete: an init longer than the buffering window delivers `initStart` before
+//!   the first INVOKE and `initReport` only at the thaw after the second;
 //! - invoke marker: its `platform.report`; it is overdue (released with what is known) once two
 //!   more INVOKEs came *and* [`REPORT_GRACE_MS`] passed — the count covers records held up by a
 //!   freeze (they arrive at the thaw), the time covers bursts of invocations inside one
 //!   buffering window; more than [`MAX_HELD`] held; or shutdown; without telemetry immediately.
+//!
+//! Records are idempotent: Lambda re-sends a batch it believes failed, so a record already
+//! applied (same type, time and ids) changes nothing. What one environment accumulates is
+//! bounded ([`MAX_EXTENSIONS`], [`MAX_INITS`]), whatever the records say.
 
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -29,6 +35,17 @@ use crate::telemetry::record::{Record, ReportMetrics};
 /// Invoke markers waiting for their report, at most (only `COLDMARK_INVOKE_MARKERS=all` can
 /// come near it): bounds memory when reports never arrive.
 pub const MAX_HELD: usize = 64;
+
+/// Extensions listed in an init marker, at most (Lambda allows 10 per function).
+pub const MAX_EXTENSIONS: usize = 32;
+
+/// Inits one process keeps track of, at most. A process sees its init, perhaps a SnapStart
+/// restore and a few re-inits after crashes; records beyond this start no new init.
+pub const MAX_INITS: usize = 16;
+
+/// Record identities remembered for de-duplication (a redelivered batch comes within seconds;
+/// a batch holds at most 1000 records).
+const SEEN_RECORDS: usize = 4096;
 
 /// How long a marker waits for its records before it counts as overdue (with two later
 /// INVOKEs). Lambda delivers a batch within the buffering timeout coldmark asks for (25 ms) once
@@ -116,6 +133,9 @@ pub struct Lifecycle {
     extensions: Vec<ExtensionInfo>,
     invocations: u64,
     held: Vec<Held>,
+    /// Identities of the records applied so far (bounded, oldest forgotten first).
+    seen: std::collections::HashSet<u64>,
+    seen_order: std::collections::VecDeque<u64>,
 }
 
 impl Lifecycle {
@@ -132,6 +152,8 @@ impl Lifecycle {
             extensions: Vec::new(),
             invocations: 0,
             held: Vec::new(),
+            seen: std::collections::HashSet::new(),
+            seen_order: std::collections::VecDeque::new(),
         }
     }
 
@@ -169,17 +191,25 @@ impl Lifecycle {
         let first_of_cycle = self.cycles[idx].first_request.is_none();
         if first_of_cycle {
             self.cycles[idx].first_request = Some((invoke.request_id.clone(), invoke.at, seq));
-        } else if !self.cycles[idx].emitted && (!self.telemetry || self.cycles[idx].from_telemetry)
-        {
-            // The second INVOKE: the first invocation is over, its report is late. With a
-            // subscription but no record of this init yet, the records are most likely held
-            // up by the freeze between the two invocations and arrive at this very thaw:
-            // writing now would lose their figures (and the environment's id), so the marker
-            // waits until they come, or until the first invoke is overdue, or shutdown.
-            out.extend(self.emit_init(idx));
+        }
+        // An init whose first invocation is two or more back, and older than the grace, is
+        // overdue: its records are not coming. Not earlier, even if some of its records are
+        // in: those of an init longer than the buffering window are split, and the rest
+        // (initRuntimeDone, initReport) is held up by the freeze after the first invocation
+        // until the thaw at the second INVOKE — writing then would lose the init's figures.
+        let now = invoke.at;
+        let overdue_inits: Vec<usize> = (0..self.cycles.len())
+            .filter(|&i| {
+                let c = &self.cycles[i];
+                !c.emitted
+                    && matches!(&c.first_request, Some((_, at, s)) if *s + 2 <= seq
+                        && (!self.telemetry || ms_between(*at, now) >= REPORT_GRACE_MS))
+            })
+            .collect();
+        for i in overdue_inits {
+            out.extend(self.emit_init(i));
         }
         // Reports of invocations two or more back, and older than the grace, are overdue.
-        let now = invoke.at;
         let overdue: Vec<usize> = (0..self.held.len())
             .filter(|&i| {
                 let h = &self.held[i];
@@ -212,6 +242,26 @@ impl Lifecycle {
 
     pub fn on_record(&mut self, record: Record) -> Vec<Marker> {
         let mut out = Vec::new();
+        if let Some(key) = record_identity(&record) {
+            if !self.seen.insert(key) {
+                // Redelivered: already applied.
+                return out;
+            }
+            self.seen_order.push_back(key);
+            if self.seen_order.len() > SEEN_RECORDS {
+                if let Some(old) = self.seen_order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+        let starts_init = matches!(
+            record,
+            Record::InitStart { .. } | Record::RestoreStart { .. }
+        );
+        if starts_init && self.cycles.len() >= MAX_INITS {
+            // More inits than one process ever has: not records worth trusting.
+            return out;
+        }
         match record {
             Record::InitStart {
                 time,
@@ -337,9 +387,11 @@ impl Lifecycle {
                     state,
                     events,
                 };
+                let full = self.extensions.len() >= MAX_EXTENSIONS;
                 match self.extensions.iter_mut().find(|e| e.name == info.name) {
                     Some(e) => *e = info,
-                    None => self.extensions.push(info),
+                    None if !full => self.extensions.push(info),
+                    None => {}
                 }
             }
             Record::Start { .. }
@@ -592,7 +644,7 @@ impl Lifecycle {
         match self.init_end(idx) {
             Some((end, exact)) => {
                 let slack = if exact { 0 } else { INIT_LIMIT_MS };
-                let threshold = (self.settings.proactive_threshold_ms + slack) as f64;
+                let threshold = (self.settings.proactive_threshold_ms.saturating_add(slack)) as f64;
                 ms_between(end, *first_at) > threshold
             }
             None => false,
@@ -608,6 +660,69 @@ impl Lifecycle {
             env_id: self.id.env_id.clone(),
         }
     }
+}
+
+/// What makes a record the same record when Lambda delivers it again: its type, time and
+/// ids. `None` for records that carry no time (applying them twice changes nothing anyway).
+fn record_identity(record: &Record) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same record always gives the same identity.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let time = match record {
+        Record::InitStart {
+            time,
+            phase,
+            instance_id,
+            ..
+        } => {
+            (0u8, phase, instance_id).hash(&mut h);
+            time
+        }
+        Record::InitRuntimeDone { time, phase, .. } => {
+            (1u8, phase).hash(&mut h);
+            time
+        }
+        Record::InitReport { time, phase, .. } => {
+            (2u8, phase).hash(&mut h);
+            time
+        }
+        Record::RestoreStart {
+            time, instance_id, ..
+        } => {
+            (3u8, instance_id).hash(&mut h);
+            time
+        }
+        Record::RestoreRuntimeDone { time, .. } => {
+            4u8.hash(&mut h);
+            time
+        }
+        Record::RestoreReport { time, .. } => {
+            5u8.hash(&mut h);
+            time
+        }
+        Record::Start { time, request_id } => {
+            (6u8, request_id).hash(&mut h);
+            time
+        }
+        Record::RuntimeDone {
+            time, request_id, ..
+        } => {
+            (7u8, request_id).hash(&mut h);
+            time
+        }
+        Record::Report {
+            time, request_id, ..
+        } => {
+            (8u8, request_id).hash(&mut h);
+            time
+        }
+        Record::Extension { .. }
+        | Record::TelemetrySubscription { .. }
+        | Record::LogsDropped { .. } => return None,
+    };
+    time.timestamp_nanos_opt().hash(&mut h);
+    time.timestamp().hash(&mut h);
+    Some(h.finish())
 }
 
 /// A new id for a restored copy of a snapshot, from the snapshot's id and the restore time.
@@ -1237,5 +1352,91 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0]["proactive"], true);
         assert!(out[0]["coldmark_init_ms"].is_null());
+    }
+
+    #[test]
+    fn an_init_split_across_the_freeze_waits_for_the_thaw() {
+        // initStart reached coldmark before INVOKE #1; the rest of the init's records (and
+        // the first invocation's) only at the thaw, just after INVOKE #2.
+        let mut m = subscribed(InvokeMarkers::First, "on-demand");
+        assert!(feed(&mut m, vec![init_start(0, "on-demand", "init")]).is_empty());
+        assert!(m.on_invoke(invoke("r1", 120)).is_empty());
+        assert!(
+            m.on_invoke(invoke("r2", 5000)).is_empty(),
+            "an init with only some of its records in is not complete"
+        );
+        let out = json(&feed(
+            &mut m,
+            vec![
+                runtime_done(80),
+                init_report(119, 119.0),
+                report("r1", 125, Some(119.0)),
+            ],
+        ));
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0]["coldmark"], "init");
+        assert_eq!(out[0]["init_duration_ms"], 119.0);
+        assert!(!out[0]["runtime_init_ms"].is_null());
+        assert_eq!(out[1]["init_duration_ms"], 119.0);
+    }
+
+    #[test]
+    fn a_redelivered_batch_changes_nothing() {
+        let batch = || {
+            vec![
+                init_start(0, "on-demand", "init"),
+                runtime_done(8),
+                init_report(11, 11.0),
+            ]
+        };
+        let mut m = subscribed(InvokeMarkers::First, "on-demand");
+        let mut out = json(&feed(&mut m, batch()));
+        out.extend(json(&feed(&mut m, batch())));
+        out.extend(json(&m.on_invoke(invoke("r1", 12))));
+        out.extend(json(&feed(&mut m, vec![report("r1", 20, Some(11.0))])));
+        // Again after the markers went out.
+        out.extend(json(&feed(&mut m, batch())));
+        out.extend(json(&feed(&mut m, vec![report("r1", 20, Some(11.0))])));
+        out.extend(json(&m.finish()));
+        let inits: Vec<_> = out.iter().filter(|v| v["coldmark"] == "init").collect();
+        assert_eq!(inits.len(), 1, "{out:?}");
+        assert_eq!(
+            out.iter().filter(|v| v["ColdStart"] == 1).count(),
+            1,
+            "one ColdStart metric"
+        );
+        assert_eq!(out.iter().filter(|v| v["coldmark"] == "invoke").count(), 1);
+    }
+
+    #[test]
+    fn a_silent_subscription_without_invoke_markers_releases_the_init_after_the_grace() {
+        let mut m = subscribed(InvokeMarkers::None, "on-demand");
+        assert!(m.on_invoke(invoke("r1", 10)).is_empty());
+        assert!(m.on_invoke(invoke("r2", 20)).is_empty());
+        assert!(m.on_invoke(invoke("r3", 30)).is_empty(), "within the grace");
+        let out = json(&m.on_invoke(invoke("r4", 10 + REPORT_GRACE_MS as i64)));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0]["coldmark"], "init");
+        assert_eq!(out[0]["source"], "extension");
+        assert_eq!(out[0]["coldmark_init_ms"], 7.0);
+    }
+
+    #[test]
+    fn forged_records_cannot_grow_the_state_without_bound() {
+        let mut m = subscribed(InvokeMarkers::None, "on-demand");
+        let mut out = Vec::new();
+        for i in 0..1000 {
+            out.extend(json(&m.on_record(Record::Extension {
+                name: format!("ext-{i}"),
+                state: Some("Ready".into()),
+                events: vec![],
+            })));
+            out.extend(json(&m.on_record(init_start(i, "on-demand", "invoke"))));
+        }
+        out.extend(json(&m.finish()));
+        assert_eq!(out.len(), MAX_INITS);
+        let listed = |v: &Value| v["extensions"].as_array().unwrap().len();
+        assert!(out.iter().all(|v| listed(v) <= MAX_EXTENSIONS));
+        assert_eq!(listed(out.last().unwrap()), MAX_EXTENSIONS);
     }
 }

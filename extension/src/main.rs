@@ -23,6 +23,8 @@ fn main() {
         Err(e) => tracing::warn!("cannot start the async runtime ({e}); coldmark is off"),
     }
     // Exit at once: nothing is left to do, and the runtime's teardown could only delay
-    // Lambda's shutdown.
+    // Lambda's shutdown. The last diagnostics get a moment (inside the shutdown margin) to
+    // reach stderr, and no more: stderr may be a pipe nobody reads.
+    diag::drain(std::time::Duration::from_millis(100));
     std::process::exit(0);
 }

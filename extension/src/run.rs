@@ -39,25 +39,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Core {
+    /// Applies one batch; runs on the listener's telemetry thread, never on the runtime.
     fn telemetry_batch(&self, body: Bytes) {
         let parsed = lock(&self.parser).parse_batch(&body);
         for w in &parsed.warnings {
             tracing::warn!("{w}");
         }
         let mut markers = Vec::new();
-        {
-            let mut lifecycle = lock(&self.lifecycle);
-            for record in parsed.records {
-                if let Record::LogsDropped { dropped_records } = &record {
-                    // Once per environment as a warning; it would repeat under the same load.
-                    if !self.logs_dropped_warned.swap(true, Ordering::Relaxed) {
-                        tracing::warn!("Lambda dropped {dropped_records} telemetry records");
-                    } else {
-                        tracing::debug!("Lambda dropped {dropped_records} telemetry records");
-                    }
+        for record in parsed.records {
+            if let Record::LogsDropped { dropped_records } = &record {
+                // Once per environment as a warning; it would repeat under the same load.
+                if !self.logs_dropped_warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("Lambda dropped {dropped_records} telemetry records");
+                } else {
+                    tracing::debug!("Lambda dropped {dropped_records} telemetry records");
                 }
-                markers.extend(lifecycle.on_record(record));
             }
+            // The lock is taken per record: the event loop needs it at every INVOKE, and a
+            // large batch must not keep it waiting.
+            markers.extend(lock(&self.lifecycle).on_record(record));
         }
         self.sinks.emit(&markers);
     }
@@ -74,7 +74,9 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
             return;
         }
     };
-    let registration = match api.register(EXTENSION_NAME).await {
+    // Registration and subscription share one budget, well inside Lambda's init limit.
+    let init_deadline = Instant::now() + crate::api::INIT_BUDGET;
+    let registration = match api.register(EXTENSION_NAME, init_deadline).await {
         Ok(r) => r,
         Err(why) => {
             tracing::warn!("Extensions API registration failed ({why}); coldmark is off");
@@ -100,7 +102,14 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
         logs_dropped_warned: AtomicBool::new(false),
     });
 
-    start_telemetry(&api, &registration.extension_id, &config, &core).await;
+    start_telemetry(
+        &api,
+        &registration.extension_id,
+        &config,
+        &core,
+        init_deadline,
+    )
+    .await;
     event_loop(&api, &registration.extension_id, &clock, &core).await;
 }
 
@@ -137,9 +146,15 @@ fn identity(
     }
 }
 
-/// Starts the listener and subscribes. Any failure leaves coldmark in Extensions-API-only mode
-/// with one warning.
-async fn start_telemetry(api: &Api, extension_id: &str, config: &Config, core: &Arc<Core>) {
+/// Starts the listener (on a path only Lambda learns) and subscribes. Any failure leaves
+/// coldmark in Extensions-API-only mode with one warning.
+async fn start_telemetry(
+    api: &Api,
+    extension_id: &str,
+    config: &Config,
+    core: &Arc<Core>,
+    deadline: Instant,
+) {
     let (listener, port) = match listener::bind(config.telemetry_port).await {
         Ok(bound) => bound,
         Err(e) => {
@@ -150,10 +165,13 @@ async fn start_telemetry(api: &Api, extension_id: &str, config: &Config, core: &
             return;
         }
     };
+    let path = listener::secret_path();
     let batch_core = core.clone();
     let handler: listener::Handler = Arc::new(move |body| batch_core.telemetry_batch(body));
-    tokio::spawn(listener::serve(listener, handler));
-    match api.subscribe(extension_id, port).await {
+    if !listener::start(listener, path.clone(), handler) {
+        return;
+    }
+    match api.subscribe(extension_id, port, &path, deadline).await {
         Ok(()) => {
             tracing::debug!("subscribed to the Telemetry API on port {port}");
             lock(&core.lifecycle).telemetry_subscribed();
@@ -244,19 +262,18 @@ async fn shutdown(core: &Arc<Core>, reason: &str, deadline_ms: u64) {
     core.sinks
         .emit_last(&last, end.saturating_duration_since(Instant::now()))
         .await;
+    if core.sinks.stdout_dead() {
+        // The shutdown marker's `dropped` may itself be lost: say it where it can be read.
+        tracing::warn!(
+            "stdout is closed or not being read: {} marker line(s) could not be written there, \
+             the shutdown marker included",
+            core.sinks.stdout_dropped()
+        );
+    }
     tracing::debug!("shutdown complete ({reason})");
 }
 
 /// An id for this environment until the Telemetry API names it: 128 random bits.
 fn generated_env_id() -> String {
-    let mut bytes = [0u8; 16];
-    let random = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
-    if random.is_err() {
-        // No /dev/urandom: time and pid are unique enough for one machine.
-        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
-        bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::random::hex128()
 }

@@ -233,3 +233,148 @@ async fn function_url_unwraps_the_answer_and_reports_failures() {
     assert_eq!(url.status(), 502);
     slow.stop().await;
 }
+
+/// What a web page in the user's browser could make it send: a rebound host name (DNS
+/// rebinding), a cross-site `text/plain` POST, a request from another origin. Each is refused
+/// before the function runs; the AWS CLI's and the SDKs' requests still pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_callers_on_this_machine_reach_the_function() {
+    let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
+    let client = reqwest::Client::new();
+    let invoke = format!("{}/invocations", sandbox.function_path("clock"));
+    let refused = [
+        client
+            .post(&invoke)
+            .header("host", "rebound.example.com")
+            .body("{}"),
+        client
+            .post(&invoke)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body("{}"),
+        client
+            .post(&invoke)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("{}"),
+        client
+            .post(&invoke)
+            .header("origin", "https://evil.example")
+            .body("{}"),
+        client
+            .post(&invoke)
+            .header("sec-fetch-site", "cross-site")
+            .body("{}"),
+        client
+            .get(format!("{}/configuration", sandbox.function_path("clock")))
+            .header("host", "rebound.example.com:80"),
+        client
+            .post(&sandbox.url)
+            .header("host", "rebound.example.com")
+            .body("hello"),
+        client
+            .post(&sandbox.url)
+            .header("origin", "https://evil.example")
+            .header("content-type", "text/plain")
+            .body("hello"),
+    ];
+    for request in refused {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{:?}", response.url());
+    }
+    let response = reqwest::Client::new()
+        .post(&invoke)
+        .header("host", "rebound.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&response, "x-amzn-ErrorType"),
+        Some("AccessDeniedException")
+    );
+
+    // Callers on this machine: the first invocation the function sees is this one.
+    let response = client
+        .post(&invoke)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    let body: Value = serde_json::from_str(result["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["invocation_count"], 1,
+        "a refused request reached the function"
+    );
+    let local = client
+        .post(format!("{}x", sandbox.url))
+        .header("host", "localhost")
+        .header("origin", "http://localhost:3000")
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 200);
+    sandbox.stop().await;
+}
+
+/// Captured diagnostics of the sandbox (this test binary's global subscriber).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setting_a_process_loading_variable_is_accepted_with_a_warning() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only test of this binary that installs a subscriber");
+    let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
+    let response = reqwest::Client::new()
+        .put(format!("{}/configuration", sandbox.function_path("clock")))
+        .header("content-type", "application/json")
+        .body(
+            r#"{"Environment":{"Variables":{"USER":"user","LD_PRELOAD":"libpreload-value.so","NODE_OPTIONS":"--require x","PLAIN":"1"}}}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "Lambda allows it, so does the sandbox"
+    );
+    let config: Value = response.json().await.unwrap();
+    assert_eq!(
+        config["Environment"]["Variables"]["LD_PRELOAD"],
+        "libpreload-value.so"
+    );
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("UpdateFunctionConfiguration sets"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{log}");
+    assert!(warnings.iter().any(|w| w.contains("LD_PRELOAD")));
+    assert!(warnings.iter().any(|w| w.contains("NODE_OPTIONS")));
+    assert!(!log.contains("PLAIN"), "{log}");
+    assert!(
+        !log.contains("libpreload-value.so"),
+        "names, never values: {log}"
+    );
+    sandbox.stop().await;
+}

@@ -47,7 +47,9 @@
 //! # Transport
 //! reqwest (HTTP/1.1, rustls with ring, no HTTP/2), TCP_NODELAY, connect timeout and request
 //! timeout both `COLDMARK_HTTP_TIMEOUT_MS`. Errors are logged without their URL: endpoints can
-//! carry credentials, and header values are marked sensitive.
+//! carry credentials, and header values are marked sensitive. Redirects are never followed (a
+//! 3xx is a failed delivery, counted, with one warning naming the status and the host it points
+//! to), no `Referer` is sent, and no proxy is used but `COLDMARK_HTTP_PROXY`.
 
 pub mod body;
 pub mod config;
@@ -59,7 +61,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -204,11 +206,25 @@ impl HttpSink {
     pub fn start(config: HttpConfig) -> Result<HttpSink, String> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "no tokio runtime to run the sender on".to_string())?;
-        let client = reqwest::Client::builder()
+        // Redirects are never followed: a 301/302/303 would turn the POST into a body-less GET
+        // that counts as delivered, a 307/308 would re-send the user's headers (credentials)
+        // to wherever the answer points. No `Referer` either (it would carry the endpoint's
+        // query string). No proxy but `COLDMARK_HTTP_PROXY`: reqwest would otherwise read the
+        // function's HTTP_PROXY/HTTPS_PROXY/ALL_PROXY and show the headers to that proxy.
+        let mut builder = reqwest::Client::builder()
             .tcp_nodelay(true)
             .connect_timeout(config.timeout)
             .timeout(config.timeout)
-            .user_agent(concat!("coldmark/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .no_proxy()
+            .user_agent(concat!("coldmark/", env!("CARGO_PKG_VERSION")));
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy.clone())
+                .map_err(|e| format!("COLDMARK_HTTP_PROXY unusable: {}", e.without_url()))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
         let shared = Arc::new(Shared {
@@ -355,10 +371,22 @@ async fn deliver(
             }
             timeout = timeout.min(left);
         }
-        let outcome = send_once(client, config, &body, timeout).await;
+        let (outcome, location) = send_once(client, config, &body, timeout).await;
         let verdict = retry::judge(outcome, attempt, config.backoff, retry::jitter());
         let wait = match verdict {
             Verdict::Delivered => return true,
+            Verdict::Rejected if matches!(outcome, Attempt::Status(s, _) if s.is_redirection()) => {
+                let Attempt::Status(status, _) = outcome else {
+                    unreachable!("matched above")
+                };
+                shared.report_drop(format_args!(
+                    "collector answered {status} pointing to {} (redirects are never followed); \
+                     {} marker(s) dropped, not retried",
+                    location.as_deref().unwrap_or("no Location"),
+                    batch.len()
+                ));
+                return false;
+            }
             Verdict::Rejected => {
                 shared.report_drop(format_args!(
                     "collector refused a batch ({outcome:?}); {} marker(s) dropped, not retried",
@@ -404,12 +432,29 @@ async fn backoff(shared: &Shared, wait: Duration) -> bool {
     }
 }
 
+/// The host (and port) a redirect points to, resolved against the endpoint; never its path or
+/// query, which may carry credentials.
+fn location_host(endpoint: &reqwest::Url, location: Option<&HeaderValue>) -> Option<String> {
+    let target = endpoint.join(location?.to_str().ok()?).ok()?;
+    let host: String = target
+        .host_str()?
+        .chars()
+        .take(255)
+        .filter(|c| !c.is_control())
+        .collect();
+    Some(match target.port() {
+        Some(port) => format!("host {host}:{port}"),
+        None => format!("host {host}"),
+    })
+}
+
+/// One attempt: its outcome, and for a redirect where it points (see [`location_host`]).
 async fn send_once(
     client: &reqwest::Client,
     config: &HttpConfig,
     body: &body::Body,
     timeout: Duration,
-) -> Attempt {
+) -> (Attempt, Option<String>) {
     let mut request = client
         .post(config.endpoint.clone())
         .timeout(timeout)
@@ -427,16 +472,20 @@ async fn send_once(
         Ok(response) => {
             let status = response.status();
             let retry_after = retry::parse_retry_after(response.headers().get(RETRY_AFTER));
+            let location = status
+                .is_redirection()
+                .then(|| location_host(&config.endpoint, response.headers().get(LOCATION)))
+                .flatten();
             // Read the (small) answer so the connection can be reused; its content is not
             // logged (collectors echo request data in error messages).
             if response.bytes().await.is_err() && status.is_success() {
                 tracing::debug!("http sink: answer body cut short after {status}");
             }
-            Attempt::Status(status, retry_after)
+            (Attempt::Status(status, retry_after), location)
         }
         Err(e) => {
             tracing::debug!("http sink: request failed: {}", e.without_url());
-            Attempt::Transport
+            (Attempt::Transport, None)
         }
     }
 }

@@ -7,8 +7,6 @@ pub mod stdout;
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::config::SinkChoice;
 use crate::marker::Marker;
 use http::HttpSink;
@@ -88,20 +86,37 @@ impl Sinks {
     }
 
     /// Delivers what is queued, within `budget` (at SHUTDOWN, before the `shutdown` marker).
+    /// Whatever is not out by then is counted in [`Sinks::dropped`].
+    /// Both sinks flush side by side: a slow collector must not eat stdout's share, nor a
+    /// blocked stdout the collector's.
     pub async fn flush(&self, budget: Duration) {
-        let end = Instant::now() + budget;
-        if let Some(h) = &self.http {
-            h.flush(budget).await;
-        }
-        if let Some(s) = &self.stdout {
-            s.flush(end.saturating_duration_since(Instant::now()));
-        }
+        let http = async {
+            if let Some(h) = &self.http {
+                h.flush(budget).await;
+            }
+        };
+        let stdout = async {
+            if let Some(s) = &self.stdout {
+                s.flush(budget).await;
+            }
+        };
+        tokio::join!(http, stdout);
+    }
+
+    /// Whether markers written to stdout are lost (stdout closed, or blocked past a flush).
+    pub fn stdout_dead(&self) -> bool {
+        self.stdout.as_ref().is_some_and(StdoutSink::dead)
     }
 
     /// Markers any sink could not deliver so far.
     pub fn dropped(&self) -> u64 {
         self.stdout.as_ref().map_or(0, StdoutSink::dropped)
             + self.http.as_ref().map_or(0, HttpSink::dropped)
+    }
+
+    /// Lines that did not reach stdout so far.
+    pub fn stdout_dropped(&self) -> u64 {
+        self.stdout.as_ref().map_or(0, StdoutSink::dropped)
     }
 
     /// Writes the environment's last marker and waits (within `budget`) until it is out.

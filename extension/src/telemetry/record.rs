@@ -102,6 +102,9 @@ pub struct Parsed {
     pub warnings: Vec<String>,
 }
 
+/// Problem types warned about per process, at most; later ones are skipped silently.
+const MAX_WARNED: usize = 64;
+
 /// Remembers which types were already warned about, so a type Lambda sends on every
 /// invocation warns once per environment, not once per batch.
 #[derive(Debug, Default)]
@@ -154,7 +157,8 @@ impl Parser {
     }
 
     fn warn_once(&mut self, out: &mut Parsed, key: &str, message: &str) {
-        if self.warned.insert(key.to_string()) {
+        // Bounded: records naming ever new types cannot grow the set (or the log) for good.
+        if self.warned.len() < MAX_WARNED && self.warned.insert(key.to_string()) {
             out.warnings.push(message.to_string());
         }
     }
@@ -469,5 +473,16 @@ mod tests {
         );
         assert_eq!(parsed.warnings.len(), 1);
         assert!(!parsed.warnings[0].contains("SECRET"));
+    }
+
+    #[test]
+    fn ever_new_unknown_types_cost_a_bounded_number_of_warnings() {
+        let mut p = Parser::default();
+        let batch: Vec<serde_json::Value> = (0..1000)
+            .map(|i| serde_json::json!({"time": "2026-01-01T00:00:00Z", "type": format!("x.{i}"), "record": {}}))
+            .collect();
+        let parsed = p.parse_batch(&serde_json::to_vec(&batch).unwrap());
+        assert_eq!(parsed.warnings.len(), MAX_WARNED);
+        assert!(p.parse_batch(br#"[{"type":"y.1"}]"#).warnings.is_empty());
     }
 }

@@ -36,10 +36,13 @@ pub const FUNCTION_NAME: &str = "clock";
 pub enum Telemetry {
     Supported,
     NotSupported,
+    /// The subscription request never gets an answer.
+    Hangs,
 }
 
 struct State {
     mode: Telemetry,
+    register_hangs: bool,
     registered: Mutex<Option<String>>,
     subscription: Mutex<Option<Value>>,
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Value>>,
@@ -63,11 +66,17 @@ impl Drop for FakeLambda {
 
 impl FakeLambda {
     pub async fn start(mode: Telemetry) -> FakeLambda {
+        Self::start_with(mode, false).await
+    }
+
+    /// As [`FakeLambda::start`]; with `register_hangs` registration never gets an answer.
+    pub async fn start_with(mode: Telemetry, register_hangs: bool) -> FakeLambda {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(State {
             mode,
+            register_hangs,
             registered: Mutex::new(None),
             subscription: Mutex::new(None),
             events: tokio::sync::Mutex::new(rx),
@@ -141,13 +150,18 @@ impl FakeLambda {
 
     /// Starts the real `coldmark` binary with exactly `env`, stdout and stderr captured.
     pub fn spawn(env: &[(String, String)]) -> Running {
+        Self::spawn_with_stdout(env, Stdio::piped())
+    }
+
+    /// As [`FakeLambda::spawn`], with stdout going to `stdout` (not captured unless piped).
+    pub fn spawn_with_stdout(env: &[(String, String)], stdout: Stdio) -> Running {
         // Before `spawn`, which returns only once the exec has happened.
         let spawned_at = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_coldmark"))
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn coldmark");
@@ -200,13 +214,29 @@ impl FakeLambda {
     }
 
     pub fn shutdown(&self, reason: &str) {
+        self.shutdown_within(reason, Duration::from_secs(2));
+    }
+
+    /// SHUTDOWN whose deadline is `within` from now.
+    pub fn shutdown_within(&self, reason: &str, within: Duration) {
         self.events
             .send(json!({
                 "eventType": "SHUTDOWN",
                 "shutdownReason": reason,
-                "deadlineMs": Utc::now().timestamp_millis() + 2000
+                "deadlineMs": Utc::now().timestamp_millis() + within.as_millis() as i64
             }))
             .unwrap();
+    }
+
+    /// Where the subscription told Lambda to deliver: (`127.0.0.1:port`, path).
+    pub fn listener(&self) -> (SocketAddr, String) {
+        let sub = self.subscription().expect("no telemetry subscription");
+        let uri: hyper::Uri = sub["destination"]["URI"].as_str().unwrap().parse().unwrap();
+        let port = uri.port_u16().expect("a port in the URI");
+        (
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            uri.path().to_string(),
+        )
     }
 
     /// POSTs one batch to the extension's telemetry listener, as Lambda does (the
@@ -245,6 +275,9 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
     let body = body.unwrap_or_default();
     match (method, path.as_str()) {
         (Method::POST, "/2020-01-01/extension/register") => {
+            if state.register_hangs {
+                std::future::pending::<()>().await;
+            }
             *state.registered.lock().unwrap() = name;
             let mut res = Response::new(Full::new(Bytes::from(
                 json!({
@@ -262,6 +295,10 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
             *state.subscription.lock().unwrap() = serde_json::from_slice(&body).ok();
             state.changed.notify_waiters();
             match state.mode {
+                Telemetry::Hangs => {
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
                 Telemetry::Supported => Response::new(Full::new(Bytes::from("OK"))),
                 Telemetry::NotSupported => {
                     let mut res = Response::new(Full::new(Bytes::from(

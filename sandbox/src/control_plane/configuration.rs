@@ -35,6 +35,35 @@ pub const RESERVED_VARIABLES: &[&str] = &[
     "LAMBDA_RUNTIME_DIR",
 ];
 
+/// Variables that change how the dynamic loader (or a language runtime) loads every process
+/// of the environment. Lambda accepts them; the sandbox warns when one is set.
+pub const PROCESS_LOADING_VARIABLES: &[&str] = &[
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "LD_BIND_NOW",
+    "LD_DEBUG",
+    "LD_DEBUG_OUTPUT",
+    "LD_PROFILE",
+    "LD_ORIGIN_PATH",
+    "GCONV_PATH",
+    "MALLOC_CONF",
+    "GLIBC_TUNABLES",
+    "NODE_OPTIONS",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "RUBYOPT",
+    "PERL5OPT",
+    "AWS_LAMBDA_EXEC_WRAPPER",
+];
+
+/// Whether setting `name` changes how processes are loaded (any `LD_*` variable counts).
+pub fn changes_process_loading(name: &str) -> bool {
+    name.starts_with("LD_") || PROCESS_LOADING_VARIABLES.contains(&name)
+}
+
 /// GetFunctionConfiguration's answer (and UpdateFunctionConfiguration's).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]

@@ -34,11 +34,24 @@ pub fn router(
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
     Router::new()
         .fallback(handle)
+        .layer(axum::middleware::from_fn(guard_url))
         .with_state(UrlState {
             plane,
             domain: addr.to_string(),
         })
         .into_make_service_with_connect_info::<SocketAddr>()
+}
+
+/// Only callers on this machine (see [`super::lambda_api::refusal`]); any body type, as a
+/// Function URL takes any.
+async fn guard_url(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match super::lambda_api::refusal(request.headers(), false) {
+        None => next.run(request).await,
+        Some(why) => {
+            tracing::warn!("Function URL: request refused: {why}");
+            (StatusCode::FORBIDDEN, r#"{"Message":"Forbidden"}"#).into_response()
+        }
+    }
 }
 
 /// The event a Function URL hands the function (payload format version 2.0).

@@ -42,6 +42,10 @@ pub struct HttpConfig {
     /// record still goes alone).
     pub batch_records: usize,
     pub batch_bytes: usize,
+    /// `COLDMARK_HTTP_PROXY`: the only proxy ever used. The function's `HTTP_PROXY`,
+    /// `HTTPS_PROXY`, `ALL_PROXY` are not read: a proxy sees the sink's headers, so it must be
+    /// chosen for coldmark on purpose.
+    pub proxy: Option<Url>,
 }
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 1_000;
@@ -67,6 +71,7 @@ impl HttpConfig {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             batch_records: DEFAULT_BATCH_RECORDS,
             batch_bytes: DEFAULT_BATCH_BYTES,
+            proxy: None,
         }
     }
 
@@ -113,6 +118,50 @@ impl HttpConfig {
                 Ok(headers) => config.headers = headers,
                 Err(why) => {
                     warnings.push(format!("COLDMARK_HTTP_HEADERS: {why}: HTTP sink off"));
+                    return (None, warnings);
+                }
+            }
+        }
+        if !config.headers.is_empty() && config.endpoint.scheme() == "http" {
+            let opted_in = env("COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS")
+                .as_deref()
+                .and_then(parse_bool)
+                == Some(true);
+            match reach(&config.endpoint) {
+                Reach::Loopback => {}
+                Reach::Private => warnings.push(
+                    "COLDMARK_HTTP_HEADERS are sent over plain http:// (COLDMARK_HTTP_ENDPOINT \
+                     is a private address): anyone on that network can read them; use https://"
+                        .to_string(),
+                ),
+                Reach::Other if opted_in => warnings.push(
+                    "COLDMARK_HTTP_HEADERS are sent over plain http:// \
+                     (COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS): anyone on the way can read them; \
+                     use https://"
+                        .to_string(),
+                ),
+                Reach::Other => {
+                    warnings.push(
+                        "COLDMARK_HTTP_HEADERS would be sent over plain http:// to an address \
+                         that is neither loopback nor private (COLDMARK_HTTP_ENDPOINT): HTTP \
+                         sink off; use https://, or set COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS=true"
+                            .to_string(),
+                    );
+                    return (None, warnings);
+                }
+            }
+        }
+        if let Some(raw) = env("COLDMARK_HTTP_PROXY").filter(|v| !v.trim().is_empty()) {
+            match Url::parse(raw.trim()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                    config.proxy = Some(url);
+                }
+                _ => {
+                    // Sending around the proxy the user asked for could break a network rule.
+                    warnings.push(
+                        "COLDMARK_HTTP_PROXY is not an http:// or https:// URL: HTTP sink off"
+                            .to_string(),
+                    );
                     return (None, warnings);
                 }
             }
@@ -180,6 +229,46 @@ impl HttpConfig {
             DEFAULT_BATCH_RECORDS as u64,
         ) as usize;
         (Some(config), warnings)
+    }
+}
+
+/// Who can read a plain-http request on its way to the endpoint.
+#[derive(Debug, PartialEq, Eq)]
+enum Reach {
+    /// This machine only.
+    Loopback,
+    /// A private network (RFC 1918, link-local, IPv6 unique-local or link-local).
+    Private,
+    /// Anything else, host names included: telling a private name from a public one would
+    /// need a DNS lookup during init.
+    Other,
+}
+
+fn reach(endpoint: &Url) -> Reach {
+    use std::net::IpAddr;
+    let Some(host) = endpoint.host_str() else {
+        return Reach::Other;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(ip) = bare.parse::<IpAddr>() else {
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
+        return if name == "localhost" || name.ends_with(".localhost") {
+            Reach::Loopback
+        } else {
+            Reach::Other
+        };
+    };
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) if v4.is_loopback() => Reach::Loopback,
+        IpAddr::V4(v4) if v4.is_private() || v4.is_link_local() => Reach::Private,
+        IpAddr::V6(v6) if v6.is_loopback() => Reach::Loopback,
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xfe00) == 0xfc00 => Reach::Private,
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => Reach::Private,
+        _ => Reach::Other,
     }
 }
 
@@ -378,6 +467,87 @@ mod tests {
             assert!(warnings[0].starts_with("COLDMARK_HTTP_HEADERS"));
             assert_no_secret(&warnings);
         }
+    }
+
+    #[test]
+    fn credentials_over_plain_http_only_to_this_machine_or_a_private_network() {
+        let with = |endpoint: &str, extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![
+                ("COLDMARK_SINK", "http"),
+                (
+                    "COLDMARK_HTTP_HEADERS",
+                    "Authorization=Bearer%20s3cr3t-T0KEN",
+                ),
+                ("COLDMARK_HTTP_ENDPOINT", endpoint),
+            ];
+            vars.extend_from_slice(extra);
+            let (config, warnings) = read(&vars);
+            assert_no_secret(&warnings);
+            (config.is_some(), warnings)
+        };
+        for quiet in [
+            "http://127.0.0.1:8123/",
+            "http://localhost/",
+            "http://[::1]/",
+            "https://example.invalid/",
+        ] {
+            let (on, warnings) = with(quiet, &[]);
+            assert!(on && warnings.is_empty(), "{quiet}: {warnings:?}");
+        }
+        for private in [
+            "http://10.1.2.3/",
+            "http://192.168.0.9:80/",
+            "http://172.16.0.1/",
+            "http://[fd00::1]/",
+        ] {
+            let (on, warnings) = with(private, &[]);
+            assert!(on, "{private}");
+            assert_eq!(warnings.len(), 1, "{private}: {warnings:?}");
+            assert!(warnings[0].starts_with("COLDMARK_HTTP_HEADERS"));
+        }
+        for public in [
+            "http://203.0.113.7/",
+            "http://example.invalid/",
+            "http://8.8.8.8/",
+        ] {
+            let (on, warnings) = with(public, &[]);
+            assert!(!on, "{public}");
+            assert_eq!(warnings.len(), 1);
+            assert!(warnings[0].contains("COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS"));
+            let (on, warnings) = with(public, &[("COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS", "true")]);
+            assert!(on, "{public} with the opt-in");
+            assert_eq!(warnings.len(), 1, "still warned: {warnings:?}");
+        }
+        // Without headers, plain http is nobody's secret.
+        let (config, warnings) = read(&[
+            ("COLDMARK_SINK", "http"),
+            ("COLDMARK_HTTP_ENDPOINT", "http://203.0.113.7/"),
+        ]);
+        assert!(config.is_some() && warnings.is_empty());
+    }
+
+    #[test]
+    fn a_proxy_only_when_coldmark_is_told() {
+        let base = [
+            ("COLDMARK_SINK", "http"),
+            ("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1:1/"),
+            ("HTTP_PROXY", "http://127.0.0.1:3128"),
+            ("HTTPS_PROXY", "http://127.0.0.1:3128"),
+            ("ALL_PROXY", "http://127.0.0.1:3128"),
+        ];
+        let (config, _) = read(&base);
+        assert!(config.unwrap().proxy.is_none());
+        let mut vars = base.to_vec();
+        vars.push(("COLDMARK_HTTP_PROXY", "http://127.0.0.1:3129"));
+        let (config, warnings) = read(&vars);
+        assert!(warnings.is_empty());
+        assert_eq!(config.unwrap().proxy.unwrap().port(), Some(3129));
+        vars.pop();
+        vars.push(("COLDMARK_HTTP_PROXY", "s3cr3t-T0KEN"));
+        let (config, warnings) = read(&vars);
+        assert!(config.is_none());
+        assert!(warnings[0].starts_with("COLDMARK_HTTP_PROXY"));
+        assert_no_secret(&warnings);
     }
 
     #[test]

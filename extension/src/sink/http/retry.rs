@@ -4,7 +4,7 @@
 //! - 5xx, 429, connection errors, timeouts: transient; retried with exponential backoff
 //!   (jittered, so many environments recovering from one collector outage do not retry in
 //!   step). A 429's `Retry-After` (seconds) is honoured as a lower bound on the wait.
-//! - any other status (4xx, and 1xx/3xx that reqwest did not resolve): the collector refused
+//! - any other status (4xx, 3xx — redirects are never followed —, 1xx): the collector refused
 //!   this batch and will refuse it again; not retried, the records are counted as dropped.
 //! - no retry whose wait would end past the flush deadline: at SHUTDOWN the remaining records
 //!   are counted as dropped instead of holding the environment past its deadline.
