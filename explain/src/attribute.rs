@@ -1,0 +1,530 @@
+//! The attribution: a pure state machine fed with markers (and signs of life) in time order,
+//! yielding one [`Attribution`] per init marker and one [`Ended`] per environment.
+//!
+//! No I/O and no clock: the same inputs give the same answers whichever source they came
+//! from (file, CloudWatch, ClickHouse, the sandbox's own log). Memory grows with the
+//! environments alive at one time and the configurations seen, never with the input.
+//!
+//! The rules, in the order they are tried, are documented in `docs/explain.md`.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cause::{Cause, Evidence};
+use crate::marker::{Kind, Marker};
+
+/// One thing the readers saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// A marker; `stream` is the log stream (or the sandbox environment) whose log carried it.
+    Marker {
+        marker: Marker,
+        stream: Option<String>,
+    },
+    /// Any other line of a log stream at a known time: on Lambda one stream is one
+    /// environment, so a line in it says the environment was still alive.
+    Activity { stream: String, at_ms: i64 },
+}
+
+impl Observation {
+    pub fn marker(marker: Marker) -> Observation {
+        Observation::Marker {
+            marker,
+            stream: None,
+        }
+    }
+
+    /// The time the attribution orders by.
+    pub fn at_ms(&self) -> i64 {
+        match self {
+            Observation::Marker { marker, .. } => marker.timestamp_ms,
+            Observation::Activity { at_ms, .. } => *at_ms,
+        }
+    }
+}
+
+/// Tunables of the "alive" decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// An environment without a shutdown marker counts as alive until this long after the
+    /// last sign of life (marker or log line). Lambda keeps idle environments for minutes and
+    /// busy ones for hours, and coldmark writes only the first invoke marker by default, so
+    /// the default is generous: a missing shutdown marker is rarer than a long quiet spell.
+    pub alive_grace_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            alive_grace_ms: 30 * 60 * 1000,
+        }
+    }
+}
+
+/// One init marker, explained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// Epoch milliseconds of the init's start.
+    pub timestamp_ms: i64,
+    pub function_name: String,
+    pub function_version: String,
+    pub env_id: String,
+    pub init_type: String,
+    pub init_phase: String,
+    pub init_duration_ms: Option<f64>,
+    pub runtime_init_ms: Option<f64>,
+    pub extensions_init_ms: Option<f64>,
+    pub function_memory_size: Option<u64>,
+    pub config_fingerprint: String,
+    pub proactive: bool,
+    pub cause: Cause,
+    pub evidence: Evidence,
+}
+
+impl Attribution {
+    /// Billed init in GB-seconds (init duration × memory), when both are known.
+    pub fn gb_seconds(&self) -> Option<f64> {
+        Some(self.init_duration_ms? / 1000.0 * self.function_memory_size? as f64 / 1024.0)
+    }
+}
+
+/// How an environment's life ended, as far as the input tells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ended {
+    pub env_id: String,
+    pub function_name: String,
+    /// When it ended: the shutdown marker's time, else its last sign of life.
+    pub at_ms: i64,
+    /// The shutdown reason; `None` when no shutdown marker came.
+    pub reason: Option<String>,
+    /// True when the input ended with the environment still alive (not presumed dead).
+    pub open: bool,
+}
+
+/// What the attributor yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Explained {
+    Init(Attribution),
+    Ended(Ended),
+}
+
+/// Counts of what the attributor could not use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AttributorCounts {
+    /// The same init marker seen twice (overlapping inputs).
+    pub duplicate_inits: u64,
+    /// Shutdown or invoke markers of environments whose init came before the input began.
+    pub before_input: u64,
+}
+
+type ConfigKey = (String, String, String); // function, version, fingerprint
+
+#[derive(Debug)]
+struct Env {
+    function: String,
+    version: String,
+    /// `None` when the init came before the input (known from an invoke marker only).
+    fingerprint: Option<String>,
+    started_ms: i64,
+    last_seen_ms: i64,
+    stream: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct ConfigState {
+    alive: usize,
+    /// The last environment of this configuration that ended, and whether another of the
+    /// configuration started since.
+    last_end: Option<LastEnd>,
+}
+
+#[derive(Debug, Clone)]
+struct LastEnd {
+    env_id: String,
+    at_ms: i64,
+    /// `None`: presumed ended (no shutdown marker, silent past the grace).
+    reason: Option<String>,
+    replaced: bool,
+}
+
+#[derive(Debug, Default)]
+struct FunctionState {
+    versions: HashSet<String>,
+    last_version: Option<String>,
+    /// The configuration generation per version: the fingerprint of its latest init.
+    current_fingerprint: HashMap<String, String>,
+    /// Environments of a version whose configuration is unknown (init before the input).
+    unknown_alive: HashMap<String, usize>,
+}
+
+/// The streaming attribution. Feed observations in time order with [`Attributor::push`]; call
+/// [`Attributor::finish`] at the end of the input.
+#[derive(Debug, Default)]
+pub struct Attributor {
+    settings: Settings,
+    envs: HashMap<String, Env>,
+    streams: HashMap<String, String>,
+    configs: HashMap<ConfigKey, ConfigState>,
+    functions: HashMap<String, FunctionState>,
+    now_ms: i64,
+    last_sweep_ms: i64,
+    counts: AttributorCounts,
+}
+
+/// How often (in input time) environments silent past the grace are retired.
+const SWEEP_EVERY_MS: i64 = 1000;
+
+impl Attributor {
+    pub fn new(settings: Settings) -> Attributor {
+        Attributor {
+            settings,
+            now_ms: i64::MIN,
+            last_sweep_ms: i64::MIN,
+            ..Attributor::default()
+        }
+    }
+
+    pub fn counts(&self) -> AttributorCounts {
+        self.counts
+    }
+
+    /// Environments alive now (for memory figures and tests).
+    pub fn alive(&self) -> usize {
+        self.envs.len()
+    }
+
+    /// Takes the next observation; appends what it explains to `out`.
+    pub fn push(&mut self, observation: Observation, out: &mut Vec<Explained>) {
+        let at = observation.at_ms();
+        self.now_ms = self.now_ms.max(at);
+        if self.now_ms.saturating_sub(self.last_sweep_ms) >= SWEEP_EVERY_MS {
+            self.sweep(at, out);
+            self.last_sweep_ms = self.now_ms;
+        }
+        match observation {
+            Observation::Activity { stream, at_ms } => {
+                if let Some(env) = self.streams.get(&stream).and_then(|id| self.envs.get_mut(id)) {
+                    env.last_seen_ms = env.last_seen_ms.max(at_ms);
+                }
+            }
+            Observation::Marker { marker, stream } => match marker.kind {
+                Kind::Init => self.init(marker, stream, out),
+                Kind::Invoke => self.invoke(marker, stream),
+                Kind::Shutdown => self.shutdown(marker, out),
+            },
+        }
+    }
+
+    /// The input is over: every environment still alive is reported open.
+    pub fn finish(&mut self, out: &mut Vec<Explained>) {
+        let mut left: Vec<(String, Env)> = self.envs.drain().collect();
+        left.sort_by(|a, b| a.1.started_ms.cmp(&b.1.started_ms).then(a.0.cmp(&b.0)));
+        for (env_id, env) in left {
+            out.push(Explained::Ended(Ended {
+                env_id,
+                function_name: env.function,
+                at_ms: env.last_seen_ms,
+                reason: None,
+                open: true,
+            }));
+        }
+        self.streams.clear();
+    }
+
+    fn init(&mut self, marker: Marker, stream: Option<String>, out: &mut Vec<Explained>) {
+        let Some(init) = marker.init else { return };
+        let at = marker.timestamp_ms;
+        if let Some(env) = self.envs.get_mut(&marker.env_id) {
+            if init.init_phase != "invoke" {
+                // The same environment's init again: the same marker read twice.
+                if env.started_ms == at {
+                    self.counts.duplicate_inits += 1;
+                    return;
+                }
+            }
+        }
+        let function = self.functions.entry(marker.function_name.clone()).or_default();
+        let key: ConfigKey = (
+            marker.function_name.clone(),
+            marker.function_version.clone(),
+            init.config_fingerprint.clone(),
+        );
+        let config = self.configs.entry(key.clone()).or_default();
+        let known_here = self
+            .envs
+            .get(&marker.env_id)
+            .is_some_and(|e| e.fingerprint.as_deref() == Some(&init.config_fingerprint));
+        let alive_others = config.alive - usize::from(known_here);
+        let unknown = function
+            .unknown_alive
+            .get(&marker.function_version)
+            .copied()
+            .unwrap_or(0);
+
+        let failed_end = config.last_end.as_ref().filter(|e| {
+            !e.replaced && matches!(e.reason.as_deref(), Some("failure") | Some("timeout"))
+        });
+        let (cause, evidence) = if init.init_phase == "invoke" {
+            (
+                Cause::AfterFailure,
+                Evidence::ReinitInInvoke {
+                    function_request_id: init.function_request_id.clone(),
+                },
+            )
+        } else if let Some(end) = failed_end {
+            (
+                Cause::AfterFailure,
+                Evidence::ReplacesFailed {
+                    env_id: end.env_id.clone(),
+                    reason: end.reason.clone().unwrap_or_default(),
+                    gap_ms: at - end.at_ms,
+                },
+            )
+        } else if init.init_type == "provisioned-concurrency" {
+            (Cause::Provisioned, Evidence::Provisioned)
+        } else if init.init_type == "snap-start" {
+            (Cause::SnapStart, Evidence::SnapStart)
+        } else if !function.versions.is_empty()
+            && !function.versions.contains(&marker.function_version)
+        {
+            (
+                Cause::NewVersion,
+                Evidence::NewVersion {
+                    version: marker.function_version.clone(),
+                    previous_version: function.last_version.clone().unwrap_or_default(),
+                },
+            )
+        } else if let Some(previous) = function
+            .current_fingerprint
+            .get(&marker.function_version)
+            .filter(|fp| **fp != init.config_fingerprint)
+        {
+            (
+                Cause::ConfigurationChange,
+                Evidence::ConfigurationChange {
+                    previous_fingerprint: previous.clone(),
+                    fingerprint: init.config_fingerprint.clone(),
+                },
+            )
+        } else if init.init_type == "on-demand" && init.proactive {
+            (Cause::Proactive, Evidence::Proactive)
+        } else if alive_others + unknown > 0 {
+            (
+                Cause::ScaleOut,
+                Evidence::ScaleOut {
+                    alive: alive_others + unknown,
+                    unknown_configuration: unknown,
+                },
+            )
+        } else if let Some(end) = config
+            .last_end
+            .as_ref()
+            .filter(|e| e.reason.as_deref() == Some("spindown"))
+        {
+            (
+                Cause::Replacement,
+                Evidence::Replacement {
+                    env_id: end.env_id.clone(),
+                    gap_ms: at - end.at_ms,
+                },
+            )
+        } else {
+            let presumed = config.last_end.as_ref().filter(|e| e.reason.is_none());
+            (
+                Cause::FirstSeen,
+                Evidence::FirstSeen {
+                    last_seen_env: presumed.map(|e| e.env_id.clone()),
+                    last_seen_gap_ms: presumed.map(|e| at - e.at_ms),
+                },
+            )
+        };
+
+        // The new state: this environment is alive in its configuration's generation.
+        if let Some(end) = config.last_end.as_mut() {
+            end.replaced = true;
+        }
+        if !known_here {
+            config.alive += 1;
+        }
+        function.versions.insert(marker.function_version.clone());
+        function.last_version = Some(marker.function_version.clone());
+        function.current_fingerprint.insert(
+            marker.function_version.clone(),
+            init.config_fingerprint.clone(),
+        );
+        match self.envs.get_mut(&marker.env_id) {
+            Some(env) => {
+                if env.fingerprint.is_none() {
+                    // Known from an invoke marker before its init marker was reordered in.
+                    if let Some(n) = function.unknown_alive.get_mut(&env.version) {
+                        *n = n.saturating_sub(1);
+                    }
+                    env.fingerprint = Some(init.config_fingerprint.clone());
+                }
+                env.started_ms = env.started_ms.min(at);
+                env.last_seen_ms = env.last_seen_ms.max(at);
+            }
+            None => {
+                if let Some(stream) = &stream {
+                    self.streams.insert(stream.clone(), marker.env_id.clone());
+                }
+                self.envs.insert(
+                    marker.env_id.clone(),
+                    Env {
+                        function: marker.function_name.clone(),
+                        version: marker.function_version.clone(),
+                        fingerprint: Some(init.config_fingerprint.clone()),
+                        started_ms: at,
+                        last_seen_ms: at,
+                        stream,
+                    },
+                );
+            }
+        }
+
+        out.push(Explained::Init(Attribution {
+            timestamp_ms: at,
+            function_name: marker.function_name,
+            function_version: marker.function_version,
+            env_id: marker.env_id,
+            init_type: init.init_type,
+            init_phase: init.init_phase,
+            init_duration_ms: init.init_duration_ms,
+            runtime_init_ms: init.runtime_init_ms,
+            extensions_init_ms: init.extensions_init_ms,
+            function_memory_size: init.function_memory_size,
+            config_fingerprint: init.config_fingerprint,
+            proactive: init.proactive,
+            cause,
+            evidence,
+        }));
+    }
+
+    fn invoke(&mut self, marker: Marker, stream: Option<String>) {
+        let at = marker.timestamp_ms;
+        if let Some(env) = self.envs.get_mut(&marker.env_id) {
+            env.last_seen_ms = env.last_seen_ms.max(at);
+            return;
+        }
+        // Its init came before the input: alive, of a known version, unknown configuration.
+        self.counts.before_input += 1;
+        let function = self.functions.entry(marker.function_name.clone()).or_default();
+        *function
+            .unknown_alive
+            .entry(marker.function_version.clone())
+            .or_default() += 1;
+        if let Some(stream) = &stream {
+            self.streams.insert(stream.clone(), marker.env_id.clone());
+        }
+        self.envs.insert(
+            marker.env_id,
+            Env {
+                function: marker.function_name,
+                version: marker.function_version,
+                fingerprint: None,
+                started_ms: at,
+                last_seen_ms: at,
+                stream,
+            },
+        );
+    }
+
+    fn shutdown(&mut self, marker: Marker, out: &mut Vec<Explained>) {
+        let reason = marker.reason.unwrap_or_else(|| "unknown".to_owned());
+        match self.envs.remove(&marker.env_id) {
+            Some(env) => self.end(
+                marker.env_id,
+                env,
+                marker.timestamp_ms,
+                Some(reason),
+                out,
+            ),
+            None => self.counts.before_input += 1,
+        }
+    }
+
+    /// Retires environments silent for longer than the grace: presumed ended at their last
+    /// sign of life.
+    fn sweep(&mut self, now: i64, out: &mut Vec<Explained>) {
+        let grace = self.settings.alive_grace_ms;
+        let mut dead: Vec<String> = self
+            .envs
+            .iter()
+            .filter(|(_, e)| now.saturating_sub(e.last_seen_ms) > grace)
+            .map(|(id, _)| id.clone())
+            .collect();
+        dead.sort();
+        for id in dead {
+            if let Some(env) = self.envs.remove(&id) {
+                let at = env.last_seen_ms;
+                self.end(id, env, at, None, out);
+            }
+        }
+    }
+
+    fn end(
+        &mut self,
+        env_id: String,
+        env: Env,
+        at_ms: i64,
+        reason: Option<String>,
+        out: &mut Vec<Explained>,
+    ) {
+        if let Some(stream) = &env.stream {
+            self.streams.remove(stream);
+        }
+        match &env.fingerprint {
+            Some(fp) => {
+                let key = (env.function.clone(), env.version.clone(), fp.clone());
+                if let Some(config) = self.configs.get_mut(&key) {
+                    config.alive = config.alive.saturating_sub(1);
+                    config.last_end = Some(LastEnd {
+                        env_id: env_id.clone(),
+                        at_ms,
+                        reason: reason.clone(),
+                        replaced: false,
+                    });
+                }
+            }
+            None => {
+                if let Some(n) = self
+                    .functions
+                    .get_mut(&env.function)
+                    .and_then(|f| f.unknown_alive.get_mut(&env.version))
+                {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+        out.push(Explained::Ended(Ended {
+            env_id,
+            function_name: env.function,
+            at_ms,
+            reason,
+            open: false,
+        }));
+    }
+}
+
+/// Attributes a whole batch at once (sorted by time first): the convenience for callers that
+/// hold every marker already, such as the sandbox's verdict.
+pub fn attribute_all(
+    observations: impl IntoIterator<Item = Observation>,
+    settings: Settings,
+) -> Vec<Attribution> {
+    let mut all: Vec<Observation> = observations.into_iter().collect();
+    all.sort_by_key(Observation::at_ms);
+    let mut attributor = Attributor::new(settings);
+    let mut out = Vec::new();
+    for observation in all {
+        attributor.push(observation, &mut out);
+    }
+    attributor.finish(&mut out);
+    out.into_iter()
+        .filter_map(|e| match e {
+            Explained::Init(a) => Some(a),
+            Explained::Ended(_) => None,
+        })
+        .collect()
+}
