@@ -20,3 +20,8 @@ pub use attribute::{
 };
 pub use cause::{Cause, Evidence};
 pub use marker::{Kind, Marker, Parsed};
+
+#[cfg(feature = "cli")]
+pub mod clickhouse;
+#[cfg(feature = "cli")]
+pub mod cloudwatch;

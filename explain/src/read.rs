@@ -9,6 +9,8 @@
 //! read event by event rather than loaded whole. Nothing here is fatal: what cannot be read is
 //! counted and skipped.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::Path;
 
@@ -199,45 +201,162 @@ fn leading_timestamp(line: &[u8]) -> (Option<i64>, &[u8]) {
     (None, line)
 }
 
-/// Reads one input (a file's bytes or stdin) whatever its form.
-pub fn read_input(
-    input: impl Read,
+/// One input opened for reading: either lines, pulled one observation at a time (so that
+/// several inputs can be merged in time order), or a JSON document, read whole by push.
+pub enum Opened {
+    Lines(LineInput),
+    Document(Box<dyn Read>, Option<String>),
+}
+
+/// A line-oriented input, pulled: [`LineInput::peek_ms`] shows the time of the next
+/// observation, [`LineInput::next_observation`] takes it.
+pub struct LineInput {
+    reader: Box<dyn BufRead>,
+    context: LineContext,
+    line: Vec<u8>,
+    pending: VecDeque<Observation>,
+    pub counts: ReadCounts,
+    done: bool,
+}
+
+impl LineInput {
+    fn fill(&mut self) {
+        while self.pending.is_empty() && !self.done {
+            self.line.clear();
+            let LineInput {
+                reader,
+                context,
+                line,
+                pending,
+                counts,
+                done,
+            } = self;
+            let mut push = |o: Observation| pending.push_back(o);
+            match reader.read_until(b'\n', line) {
+                Ok(0) => *done = true,
+                Ok(_) => read_line(line, context, counts, &mut push),
+                Err(_) => {
+                    // A truncated gzip ends here; a last partial line is still worth reading.
+                    read_line(line, context, counts, &mut push);
+                    counts.truncated += 1;
+                    *done = true;
+                }
+            }
+        }
+    }
+
+    pub fn peek_ms(&mut self) -> Option<i64> {
+        self.fill();
+        self.pending.front().map(Observation::at_ms)
+    }
+
+    pub fn next_observation(&mut self) -> Option<Observation> {
+        self.fill();
+        self.pending.pop_front()
+    }
+}
+
+/// Opens one input (a file's bytes or stdin) and tells its form from its first bytes.
+pub fn open_input(
+    input: Box<dyn Read>,
     stream: Option<String>,
     counts: &mut ReadCounts,
-    sink: &mut dyn FnMut(Observation),
-) {
-    let mut reader = BufReader::with_capacity(1 << 18, input);
+) -> Option<Opened> {
+    let mut reader = BufReader::with_capacity(1 << 16, input);
     let gzip = match reader.fill_buf() {
         Ok(head) => head.starts_with(&[0x1f, 0x8b]),
         Err(_) => {
             counts.truncated += 1;
-            return;
+            return None;
         }
     };
-    if gzip {
+    let mut text: Box<dyn BufRead> = if gzip {
         let decoder = flate2::bufread::MultiGzDecoder::new(reader);
-        read_text(
-            BufReader::with_capacity(1 << 18, decoder),
-            stream,
-            counts,
-            sink,
-        );
+        Box::new(BufReader::with_capacity(1 << 16, decoder))
     } else {
-        read_text(reader, stream, counts, sink);
+        Box::new(reader)
+    };
+    // The first line decides between lines and one JSON document.
+    let mut line = Vec::with_capacity(4096);
+    let truncated = text.read_until(b'\n', &mut line).is_err();
+    let first = trim(&line);
+    let is_document = (first.starts_with(b"{") || first.starts_with(b"["))
+        && serde_json::from_slice::<IgnoredAny>(first).is_err();
+    if is_document && !truncated {
+        let chained: Box<dyn Read> = Box::new(Cursor::new(line).chain(text));
+        return Some(Opened::Document(chained, stream));
+    }
+    let mut input = LineInput {
+        reader: text,
+        context: LineContext {
+            stream,
+            at_ms: None,
+        },
+        line: Vec::with_capacity(4096),
+        pending: VecDeque::new(),
+        counts: ReadCounts::default(),
+        done: truncated,
+    };
+    let LineInput {
+        context,
+        pending,
+        counts: own,
+        ..
+    } = &mut input;
+    read_line(&line, context, own, &mut |o| pending.push_back(o));
+    if truncated {
+        own.truncated += 1;
+    }
+    Some(Opened::Lines(input))
+}
+
+/// Reads one input whatever its form.
+pub fn read_input(
+    input: impl Read + 'static,
+    stream: Option<String>,
+    counts: &mut ReadCounts,
+    sink: &mut dyn FnMut(Observation),
+) {
+    match open_input(Box::new(input), stream, counts) {
+        None => {}
+        Some(Opened::Document(reader, stream)) => read_document(reader, stream, counts, sink),
+        Some(Opened::Lines(lines)) => merge(vec![lines], counts, sink),
     }
 }
 
-/// Reads a file by path. An export file (`<stream>/000000.gz`) names its log stream by its
-/// directory, as CloudWatch's export lays them out.
-pub fn read_path(path: &Path, counts: &mut ReadCounts, sink: &mut dyn FnMut(Observation)) {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("coldmark-explain: cannot read {}: {e}", path.display());
-            counts.truncated += 1;
-            return;
+/// Merges line inputs by time: each is read one observation ahead, and the earliest goes
+/// first. Export files hold one log stream each, so this is what puts a day of them back in
+/// order while holding one line per file.
+pub fn merge(
+    mut inputs: Vec<LineInput>,
+    counts: &mut ReadCounts,
+    sink: &mut dyn FnMut(Observation),
+) {
+    let mut heap = BinaryHeap::new();
+    for (i, input) in inputs.iter_mut().enumerate() {
+        if let Some(at) = input.peek_ms() {
+            heap.push(Reverse((at, i)));
         }
-    };
+    }
+    while let Some(Reverse((_, i))) = heap.pop() {
+        if let Some(o) = inputs[i].next_observation() {
+            sink(o);
+        }
+        if let Some(at) = inputs[i].peek_ms() {
+            heap.push(Reverse((at, i)));
+        }
+    }
+    for input in &inputs {
+        counts.add(&input.counts);
+    }
+}
+
+/// Opens a file by path. An export file (`<stream>/000000.gz`) names its log stream by its
+/// directory, as CloudWatch's export lays them out. A file that cannot be opened is an error
+/// (the user named it); one that breaks off is not.
+pub fn open_path(path: &Path, counts: &mut ReadCounts) -> Result<Option<Opened>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let is_export_chunk = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -251,55 +370,7 @@ pub fn read_path(path: &Path, counts: &mut ReadCounts, sink: &mut dyn FnMut(Obse
     } else {
         None
     };
-    let before = counts.truncated;
-    read_input(file, stream, counts, sink);
-    if counts.truncated > before {
-        eprintln!(
-            "coldmark-explain: {} ended early (truncated or unreadable); used what came before",
-            path.display()
-        );
-    }
-}
-
-fn read_text(
-    mut reader: impl BufRead,
-    stream: Option<String>,
-    counts: &mut ReadCounts,
-    sink: &mut dyn FnMut(Observation),
-) {
-    let context = LineContext { stream, at_ms: None };
-    let mut line = Vec::with_capacity(4096);
-    // The first line decides between lines and one JSON document.
-    match reader.read_until(b'\n', &mut line) {
-        Ok(0) => return,
-        Ok(_) => {}
-        Err(_) => {
-            counts.truncated += 1;
-            return;
-        }
-    }
-    let first = trim(&line);
-    let is_document = (first.starts_with(b"{") || first.starts_with(b"["))
-        && serde_json::from_slice::<IgnoredAny>(first).is_err();
-    if is_document {
-        let chained = Cursor::new(std::mem::take(&mut line)).chain(reader);
-        read_document(chained, context.stream, counts, sink);
-        return;
-    }
-    read_line(&line, &context, counts, sink);
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => read_line(&line, &context, counts, sink),
-            Err(_) => {
-                // A truncated gzip ends here; a last partial line is still worth reading.
-                read_line(&line, &context, counts, sink);
-                counts.truncated += 1;
-                break;
-            }
-        }
-    }
+    Ok(open_input(Box::new(file), stream, counts))
 }
 
 /// One event of `aws logs filter-log-events` (and of the CloudWatch Logs API).
@@ -384,18 +455,39 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
     }
 }
 
-/// Reads every path (`-` is stdin; none at all is stdin too).
-pub fn read_paths(paths: &[std::path::PathBuf], sink: &mut dyn FnMut(Observation)) -> ReadCounts {
-    let mut counts = ReadCounts::default();
-    if paths.is_empty() {
-        read_input(std::io::stdin().lock(), None, &mut counts, sink);
-    }
+/// Reads every path (`-` is stdin; none at all is stdin too): JSON documents one by one, line
+/// inputs merged by time. Returns the files that could not be opened.
+pub fn read_paths(
+    paths: &[std::path::PathBuf],
+    counts: &mut ReadCounts,
+    sink: &mut dyn FnMut(Observation),
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut lines = Vec::new();
+    let stdin_only = [std::path::PathBuf::from("-")];
+    let paths = if paths.is_empty() { &stdin_only[..] } else { paths };
     for path in paths {
-        if path.as_os_str() == "-" {
-            read_input(std::io::stdin().lock(), None, &mut counts, sink);
+        let opened = if path.as_os_str() == "-" {
+            Ok(open_input(Box::new(std::io::stdin()), None, counts))
         } else {
-            read_path(path, &mut counts, sink);
+            open_path(path, counts)
+        };
+        match opened {
+            Err(e) => errors.push(e),
+            Ok(None) => eprintln!(
+                "coldmark-explain: {} could not be read; skipped",
+                path.display()
+            ),
+            Ok(Some(Opened::Document(reader, stream))) => {
+                read_document(reader, stream, counts, sink)
+            }
+            Ok(Some(Opened::Lines(input))) => lines.push(input),
         }
     }
-    counts
+    let before = counts.truncated;
+    merge(lines, counts, sink);
+    if counts.truncated > before {
+        eprintln!("coldmark-explain: an input ended early (truncated gzip or read error); used what came before");
+    }
+    errors
 }
