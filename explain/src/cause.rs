@@ -50,6 +50,21 @@ impl Cause {
         }
     }
 
+    /// Singular noun for the summary sentence ("1 configuration change cost ...").
+    pub fn singular(self) -> &'static str {
+        match self {
+            Cause::AfterFailure => "init after a failure",
+            Cause::Provisioned => "provisioned init",
+            Cause::SnapStart => "SnapStart restore",
+            Cause::NewVersion => "new version",
+            Cause::ConfigurationChange => "configuration change",
+            Cause::Proactive => "proactive init",
+            Cause::ScaleOut => "scale-out",
+            Cause::Replacement => "replacement",
+            Cause::FirstSeen => "first-seen environment",
+        }
+    }
+
     /// Plural noun for the summary sentence ("5 configuration changes cost ...").
     pub fn plural(self) -> &'static str {
         match self {

@@ -136,9 +136,9 @@ impl<W: Write> Render for Table<W> {
                     "  {} {} cost {} cold start{} and {} of init, {:.3} GB-s{}",
                     t.cold_starts,
                     if t.cold_starts == 1 {
-                        cause.as_str().to_owned()
+                        cause.singular()
                     } else {
-                        cause.plural().to_owned()
+                        cause.plural()
                     },
                     t.cold_starts,
                     if t.cold_starts == 1 { "" } else { "s" },

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{json, Value};
 
 /// 2026-11-25T10:00:00Z
-pub const T0: i64 = 1_796_032_800_000;
+pub const T0: i64 = 1_795_600_800_000;
 
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
