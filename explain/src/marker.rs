@@ -104,6 +104,8 @@ impl Marker {
     pub fn parse(json: &[u8]) -> Parsed {
         match serde_json::from_slice::<Wire>(json) {
             Ok(wire) => wire.into_parsed(),
+            // A line that names itself a marker but breaks off (or has a mistyped field).
+            Err(_) if json.windows(11).any(|w| w == br#""coldmark":"#) => Parsed::Malformed,
             Err(_) => Parsed::NotMarker,
         }
     }
@@ -310,5 +312,9 @@ mod tests {
         assert_eq!(Marker::parse(no_time.as_bytes()), Parsed::Malformed);
         assert_eq!(Marker::parse(br#"{"level":"INFO"}"#), Parsed::NotMarker);
         assert_eq!(Marker::parse(b"{not json"), Parsed::NotMarker);
+        assert_eq!(
+            Marker::parse(br#"{"coldmark":"init","schema":1,"timest"#),
+            Parsed::Malformed
+        );
     }
 }

@@ -280,8 +280,13 @@ pub fn open_input(
     let mut line = Vec::with_capacity(4096);
     let truncated = text.read_until(b'\n', &mut line).is_err();
     let first = trim(&line);
-    let is_document = (first.starts_with(b"{") || first.starts_with(b"["))
-        && serde_json::from_slice::<IgnoredAny>(first).is_err();
+    // The AWS CLI pretty-prints: a lone `{` (or `[` for `--query events`) on the first line;
+    // a broken marker line is not a document.
+    let opens_document = first == b"{"
+        || first == b"["
+        || first.starts_with(br#"{"events""#)
+        || first.starts_with(br#"{ "events""#);
+    let is_document = opens_document && serde_json::from_slice::<IgnoredAny>(first).is_err();
     if is_document && !truncated {
         let chained: Box<dyn Read> = Box::new(Cursor::new(line).chain(text));
         return Some(Opened::Document(chained, stream));
