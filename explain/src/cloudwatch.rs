@@ -7,6 +7,7 @@
 //! backoff; when it persists the error names the log group. Nothing is sent anywhere but the
 //! CloudWatch Logs endpoint (or `--endpoint-url`).
 
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 use aws_smithy_http_client::tls;
 
 use crate::attribute::Observation;
@@ -98,36 +100,28 @@ pub async fn pull(
         }
     }
     let client = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let mut groups: Vec<Group> = request
+        .log_groups
+        .iter()
+        .map(|name| Group::new(&client, name, request))
+        .collect();
     let mut errors = Vec::new();
-    for group in &request.log_groups {
-        if let Err(e) = pull_group(&client, group, request, counts, sink).await {
-            errors.push(e);
+    // Merge the groups by event time, one page held per group: memory stays one page per
+    // group, and the attribution sees one time-ordered input, as from a single file.
+    loop {
+        for group in groups.iter_mut() {
+            if let Err(e) = group.fill().await {
+                errors.push(e);
+            }
         }
-    }
-    errors
-}
-
-async fn pull_group(
-    client: &aws_sdk_cloudwatchlogs::Client,
-    group: &str,
-    request: &Request,
-    counts: &mut ReadCounts,
-    sink: &mut dyn FnMut(Observation),
-) -> Result<(), PullError> {
-    let mut call = client
-        .filter_log_events()
-        .log_group_name(group)
-        .start_time(request.start_ms)
-        .end_time(request.end_ms)
-        .set_limit(request.page_size);
-    if !request.filter_pattern.is_empty() {
-        call = call.filter_pattern(&request.filter_pattern);
-    }
-    let mut pages = call.into_paginator().send();
-    let mut progress = Progress::new(group);
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| explain_error(group, request, e))?;
-        for event in page.events() {
+        let next = groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.events.front().map(|e| (e.timestamp().unwrap_or(0), i)))
+            .min();
+        let Some((_, i)) = next else { break };
+        let group = &mut groups[i];
+        if let Some(event) = group.events.pop_front() {
             let context = LineContext {
                 stream: event.log_stream_name().map(str::to_owned),
                 at_ms: event.timestamp(),
@@ -138,13 +132,80 @@ async fn pull_group(
                 counts,
                 sink,
             );
-            progress.events += 1;
+            group.progress.events += 1;
         }
-        progress.pages += 1;
-        progress.tick(false);
     }
-    progress.tick(true);
-    Ok(())
+    for group in groups.iter_mut() {
+        group.progress.tick(true);
+    }
+    errors
+}
+
+type Pages = aws_smithy_async::future::pagination_stream::PaginationStream<
+    Result<
+        aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput,
+        SdkError<
+            aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError,
+            aws_sdk_cloudwatchlogs::config::http::HttpResponse,
+        >,
+    >,
+>;
+
+/// One log group being read: its pages, the events of the current one, its progress.
+struct Group {
+    name: String,
+    pages: Pages,
+    events: VecDeque<FilteredLogEvent>,
+    done: bool,
+    progress: Progress,
+    request: Request,
+}
+
+impl Group {
+    fn new(client: &aws_sdk_cloudwatchlogs::Client, name: &str, request: &Request) -> Group {
+        let mut call = client
+            .filter_log_events()
+            .log_group_name(name)
+            .start_time(request.start_ms)
+            .end_time(request.end_ms)
+            .set_limit(request.page_size);
+        // AWS always interleaves the streams of a group (by time) and ignores this flag;
+        // emulators such as moto still read it, so it is sent to get the same order everywhere.
+        #[allow(deprecated)]
+        {
+            call = call.interleaved(true);
+        }
+        if !request.filter_pattern.is_empty() {
+            call = call.filter_pattern(&request.filter_pattern);
+        }
+        Group {
+            name: name.to_owned(),
+            pages: call.into_paginator().send(),
+            events: VecDeque::new(),
+            done: false,
+            progress: Progress::new(name),
+            request: request.clone(),
+        }
+    }
+
+    /// Fetches pages until there is an event to read or the group is done.
+    async fn fill(&mut self) -> Result<(), PullError> {
+        while self.events.is_empty() && !self.done {
+            match self.pages.next().await {
+                None => self.done = true,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(explain_error(&self.name, &self.request, e));
+                }
+                Some(Ok(page)) => {
+                    self.events.extend(page.events.unwrap_or_default());
+                    self.progress.pages += 1;
+                    self.progress.tick(false);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn explain_error<E, R>(group: &str, request: &Request, e: SdkError<E, R>) -> PullError
@@ -185,8 +246,8 @@ where
 
 /// A progress line on stderr for long pulls: rewritten in place on a terminal, one line every
 /// ten seconds otherwise.
-struct Progress<'a> {
-    group: &'a str,
+struct Progress {
+    group: String,
     events: u64,
     pages: u64,
     started: Instant,
@@ -195,11 +256,11 @@ struct Progress<'a> {
     shown: bool,
 }
 
-impl<'a> Progress<'a> {
-    fn new(group: &'a str) -> Progress<'a> {
+impl Progress {
+    fn new(group: &str) -> Progress {
         let now = Instant::now();
         Progress {
-            group,
+            group: group.to_owned(),
             events: 0,
             pages: 0,
             started: now,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ pub struct Line {
 }
 
 pub struct InitSpec<'a> {
+    pub t0: i64,
     pub function: &'a str,
     pub version: &'a str,
     pub env: &'a str,
@@ -41,7 +44,7 @@ pub struct InitSpec<'a> {
 }
 
 pub fn init_marker(s: &InitSpec) -> Value {
-    let ts = T0 + (s.at_s * 1000.0) as i64;
+    let ts = s.t0 + (s.at_s * 1000.0) as i64;
     let mut m = json!({
         "coldmark": "init", "schema": 1, "timestamp": rfc3339(ts),
         "function_name": s.function, "function_version": s.version, "env_id": s.env,
@@ -61,14 +64,29 @@ pub fn init_marker(s: &InitSpec) -> Value {
 }
 
 pub fn invoke_marker(function: &str, version: &str, env: &str, at_s: f64) -> Value {
-    json!({"coldmark": "invoke", "schema": 1, "timestamp": rfc3339(T0 + (at_s * 1000.0) as i64),
+    invoke_marker_at(T0, function, version, env, at_s)
+}
+
+pub fn invoke_marker_at(t0: i64, function: &str, version: &str, env: &str, at_s: f64) -> Value {
+    json!({"coldmark": "invoke", "schema": 1, "timestamp": rfc3339(t0 + (at_s * 1000.0) as i64),
         "function_name": function, "function_version": version, "env_id": env,
         "function_request_id": format!("req-{env}-{at_s}"), "cold_start": true, "seq": 1,
         "since_init_ms": 1.5, "duration_ms": 3.0})
 }
 
 pub fn shutdown_marker(function: &str, version: &str, env: &str, at_s: f64, reason: &str) -> Value {
-    json!({"coldmark": "shutdown", "schema": 1, "timestamp": rfc3339(T0 + (at_s * 1000.0) as i64),
+    shutdown_marker_at(T0, function, version, env, at_s, reason)
+}
+
+pub fn shutdown_marker_at(
+    t0: i64,
+    function: &str,
+    version: &str,
+    env: &str,
+    at_s: f64,
+    reason: &str,
+) -> Value {
+    json!({"coldmark": "shutdown", "schema": 1, "timestamp": rfc3339(t0 + (at_s * 1000.0) as i64),
         "function_name": function, "function_version": version, "env_id": env,
         "reason": reason, "invocations": 3, "lifetime_ms": 1000.0, "dropped": 0})
 }
@@ -85,10 +103,15 @@ fn stream_of(version: &str, env: &str) -> String {
 
 impl Scenario {
     pub fn day() -> Scenario {
+        Scenario::day_at(T0)
+    }
+
+    /// The same day starting at `t0` (epoch ms): CloudWatch refuses events older than 14 days.
+    pub fn day_at(t0: i64) -> Scenario {
         let mut lines = Vec::new();
         let mut expected: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
         let mut init = |s: InitSpec, cause: &'static str, lines: &mut Vec<Line>| {
-            let ts = T0 + (s.at_s * 1000.0) as i64;
+            let ts = t0 + (s.at_s * 1000.0) as i64;
             // Written at the first invocation, after init: later than its own timestamp.
             let written = ts + s.duration_ms as i64 + 5;
             lines.push(Line {
@@ -99,6 +122,7 @@ impl Scenario {
             expected.entry(s.env.to_owned()).or_default().push(cause);
         };
         let spec = |env: &'static str, at_s: f64, fp: &'static str| InitSpec {
+            t0,
             function: "clock",
             version: "$LATEST",
             env,
@@ -118,16 +142,16 @@ impl Scenario {
         init(spec("env-scale-03", 0.3, a), "scale-out", &mut lines);
         for (env, at) in [("env-scale-02", 60.0), ("env-scale-03", 61.0), ("env-first-01", 62.0)] {
             lines.push(Line {
-                written_ms: T0 + (at * 1000.0) as i64,
+                written_ms: t0 + (at * 1000.0) as i64,
                 stream: stream_of("$LATEST", env),
-                marker: shutdown_marker("clock", "$LATEST", env, at, "spindown"),
+                marker: shutdown_marker_at(t0, "clock", "$LATEST", env, at, "spindown"),
             });
         }
         init(spec("env-replace-04", 120.0, a), "replacement", &mut lines);
         lines.push(Line {
-            written_ms: T0 + 130_000,
+            written_ms: t0 + 130_000,
             stream: stream_of("$LATEST", "env-replace-04"),
-            marker: shutdown_marker("clock", "$LATEST", "env-replace-04", 130.0, "failure"),
+            marker: shutdown_marker_at(t0, "clock", "$LATEST", "env-replace-04", 130.0, "failure"),
         });
         init(spec("env-failed-05", 131.0, a), "after-failure", &mut lines);
         init(
@@ -173,9 +197,9 @@ impl Scenario {
         // Invoke markers (first invocation of some environments).
         for (env, at) in [("env-first-01", 0.45), ("env-scale-02", 0.65), ("env-config-06", 200.5)] {
             lines.push(Line {
-                written_ms: T0 + (at * 1000.0) as i64 + 3,
+                written_ms: t0 + (at * 1000.0) as i64 + 3,
                 stream: stream_of("$LATEST", env),
-                marker: invoke_marker("clock", "$LATEST", env, at),
+                marker: invoke_marker_at(t0, "clock", "$LATEST", env, at),
             });
         }
         lines.sort_by_key(|l| l.written_ms);
