@@ -204,7 +204,11 @@ impl Attributor {
         }
         match observation {
             Observation::Activity { stream, at_ms } => {
-                if let Some(env) = self.streams.get(&stream).and_then(|id| self.envs.get_mut(id)) {
+                if let Some(env) = self
+                    .streams
+                    .get(&stream)
+                    .and_then(|id| self.envs.get_mut(id))
+                {
                     env.last_seen_ms = env.last_seen_ms.max(at_ms);
                 }
             }
@@ -244,7 +248,10 @@ impl Attributor {
                 }
             }
         }
-        let function = self.functions.entry(marker.function_name.clone()).or_default();
+        let function = self
+            .functions
+            .entry(marker.function_name.clone())
+            .or_default();
         let key: ConfigKey = (
             marker.function_name.clone(),
             marker.function_version.clone(),
@@ -409,7 +416,10 @@ impl Attributor {
         }
         // Its init came before the input: alive, of a known version, unknown configuration.
         self.counts.before_input += 1;
-        let function = self.functions.entry(marker.function_name.clone()).or_default();
+        let function = self
+            .functions
+            .entry(marker.function_name.clone())
+            .or_default();
         *function
             .unknown_alive
             .entry(marker.function_version.clone())
@@ -433,13 +443,7 @@ impl Attributor {
     fn shutdown(&mut self, marker: Marker, out: &mut Vec<Explained>) {
         let reason = marker.reason.unwrap_or_else(|| "unknown".to_owned());
         match self.envs.remove(&marker.env_id) {
-            Some(env) => self.end(
-                marker.env_id,
-                env,
-                marker.timestamp_ms,
-                Some(reason),
-                out,
-            ),
+            Some(env) => self.end(marker.env_id, env, marker.timestamp_ms, Some(reason), out),
             None => self.counts.before_input += 1,
         }
     }
@@ -527,4 +531,147 @@ pub fn attribute_all(
             Explained::Ended(_) => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marker::InitFields;
+
+    fn init(env: &str, at_ms: i64, fp: &str) -> Observation {
+        Observation::Marker {
+            marker: Marker {
+                kind: Kind::Init,
+                timestamp_ms: at_ms,
+                function_name: "f".into(),
+                function_version: "$LATEST".into(),
+                env_id: env.into(),
+                init: Some(Box::new(InitFields {
+                    init_type: "on-demand".into(),
+                    init_phase: "init".into(),
+                    init_duration_ms: Some(100.0),
+                    config_fingerprint: fp.into(),
+                    function_memory_size: Some(512),
+                    ..InitFields::default()
+                })),
+                reason: None,
+            },
+            stream: Some(format!("stream-{env}")),
+        }
+    }
+
+    fn other(kind: Kind, env: &str, at_ms: i64, reason: Option<&str>) -> Observation {
+        Observation::marker(Marker {
+            kind,
+            timestamp_ms: at_ms,
+            function_name: "f".into(),
+            function_version: "$LATEST".into(),
+            env_id: env.into(),
+            init: None,
+            reason: reason.map(str::to_owned),
+        })
+    }
+
+    fn run(settings: Settings, input: Vec<Observation>) -> Vec<Attribution> {
+        attribute_all(input, settings)
+    }
+
+    const GRACE: Settings = Settings {
+        alive_grace_ms: 60_000,
+    };
+
+    #[test]
+    fn without_a_shutdown_marker_an_environment_is_presumed_gone_after_the_grace() {
+        let out = run(GRACE, vec![init("a", 0, "x"), init("b", 600_000, "x")]);
+        assert_eq!(out[1].cause, Cause::FirstSeen);
+        assert_eq!(
+            out[1].evidence,
+            Evidence::FirstSeen {
+                last_seen_env: Some("a".into()),
+                last_seen_gap_ms: Some(600_000)
+            }
+        );
+        // Within the grace it is still alive: scale-out.
+        let out = run(GRACE, vec![init("a", 0, "x"), init("b", 30_000, "x")]);
+        assert_eq!(out[1].cause, Cause::ScaleOut);
+    }
+
+    #[test]
+    fn a_line_in_its_log_stream_keeps_an_environment_alive() {
+        let mut input = vec![init("a", 0, "x")];
+        for t in (50_000..600_000).step_by(50_000) {
+            input.push(Observation::Activity {
+                stream: "stream-a".into(),
+                at_ms: t,
+            });
+        }
+        input.push(init("b", 600_000, "x"));
+        let out = run(GRACE, input);
+        assert_eq!(
+            out[1].evidence,
+            Evidence::ScaleOut {
+                alive: 1,
+                unknown_configuration: 0
+            }
+        );
+    }
+
+    #[test]
+    fn environments_from_before_the_input_count_for_scale_out() {
+        let out = run(
+            GRACE,
+            vec![other(Kind::Invoke, "old", 0, None), init("b", 1000, "x")],
+        );
+        assert_eq!(
+            out[0].evidence,
+            Evidence::ScaleOut {
+                alive: 1,
+                unknown_configuration: 1
+            }
+        );
+    }
+
+    #[test]
+    fn timeout_then_replacement_and_duplicates() {
+        let out = run(
+            GRACE,
+            vec![
+                init("a", 0, "x"),
+                init("a", 0, "x"),
+                other(Kind::Shutdown, "a", 5_000, Some("timeout")),
+                init("b", 6_000, "x"),
+                other(Kind::Shutdown, "b", 7_000, Some("spindown")),
+                init("c", 9_000, "x"),
+            ],
+        );
+        let causes: Vec<Cause> = out.iter().map(|a| a.cause).collect();
+        assert_eq!(
+            causes,
+            vec![Cause::FirstSeen, Cause::AfterFailure, Cause::Replacement]
+        );
+        assert_eq!(
+            out[2].evidence,
+            Evidence::Replacement {
+                env_id: "b".into(),
+                gap_ms: 2_000
+            }
+        );
+        assert_eq!(out[0].gb_seconds(), Some(0.05));
+    }
+
+    #[test]
+    fn memory_follows_the_environments_alive_not_the_input() {
+        let mut attributor = Attributor::new(GRACE);
+        let mut out = Vec::new();
+        for i in 0..10_000i64 {
+            let env = format!("e{i}");
+            attributor.push(init(&env, i * 1000, "x"), &mut out);
+            attributor.push(
+                other(Kind::Shutdown, &env, i * 1000 + 500, Some("spindown")),
+                &mut out,
+            );
+            assert!(attributor.alive() <= 1);
+        }
+        assert!(attributor.streams.is_empty());
+    }
 }

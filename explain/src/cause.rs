@@ -92,7 +92,9 @@ impl fmt::Display for Cause {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Evidence {
     /// `init_phase` was `invoke`: Lambda re-ran init inside an invocation.
-    ReinitInInvoke { function_request_id: Option<String> },
+    ReinitInInvoke {
+        function_request_id: Option<String>,
+    },
     /// The first environment of its configuration after one ended with `failure`/`timeout`.
     ReplacesFailed {
         env_id: String,
@@ -117,7 +119,10 @@ pub enum Evidence {
         /// init came before the input began).
         unknown_configuration: usize,
     },
-    Replacement { env_id: String, gap_ms: i64 },
+    Replacement {
+        env_id: String,
+        gap_ms: i64,
+    },
     FirstSeen {
         /// An earlier environment of the configuration that ended without a shutdown marker.
         last_seen_env: Option<String>,

@@ -90,7 +90,11 @@ pub async fn pull(
         )];
     }
     match config.credentials_provider() {
-        None => return vec![PullError(format!("no AWS credentials: none configured in {CREDENTIAL_CHAIN}"))],
+        None => {
+            return vec![PullError(format!(
+                "no AWS credentials: none configured in {CREDENTIAL_CHAIN}"
+            ))]
+        }
         Some(provider) => {
             if let Err(e) = provider.provide_credentials().await {
                 return vec![PullError(format!(

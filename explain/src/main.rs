@@ -138,9 +138,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let end_ms = args.end.unwrap_or_else(now_ms);
-    let start_ms = args
-        .start
-        .unwrap_or(end_ms - args.since.as_millis() as i64);
+    let start_ms = args.start.unwrap_or(end_ms - args.since.as_millis() as i64);
     if start_ms >= end_ms {
         eprintln!("coldmark-explain: the time range is empty (--start must be before --end)");
         return ExitCode::from(2);
@@ -208,8 +206,7 @@ fn main() -> ExitCode {
                 end_ms,
                 functions: args.functions.clone(),
             };
-            if let Err(e) = runtime.block_on(clickhouse::pull(&request, &mut counts, &mut sink))
-            {
+            if let Err(e) = runtime.block_on(clickhouse::pull(&request, &mut counts, &mut sink)) {
                 errors.push(e);
             }
         } else {

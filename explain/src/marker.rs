@@ -31,7 +31,7 @@ pub struct Marker {
     pub function_version: String,
     pub env_id: String,
     /// Only on `init` markers.
-    pub init: Option<InitFields>,
+    pub init: Option<Box<InitFields>>,
     /// Only on `shutdown` markers: `spindown`, `timeout`, `failure`.
     pub reason: Option<String>,
 }
@@ -120,7 +120,7 @@ impl Marker {
 
     /// The init figures, when this is an init marker.
     pub fn init(&self) -> Option<&InitFields> {
-        self.init.as_ref()
+        self.init.as_deref()
     }
 }
 
@@ -149,7 +149,7 @@ impl Wire<'_> {
         if function_name.is_empty() || env_id.is_empty() {
             return Parsed::Malformed;
         }
-        let init = (kind == Kind::Init).then(|| InitFields {
+        let init = (kind == Kind::Init).then(|| Box::new(InitFields {
             init_type: self
                 .init_type
                 .map_or_else(|| "unknown".to_owned(), Cow::into_owned),
@@ -166,7 +166,7 @@ impl Wire<'_> {
                 .unwrap_or_default(),
             function_memory_size: self.function_memory_size,
             function_request_id: self.function_request_id.map(Cow::into_owned),
-        });
+        }));
         Parsed::Marker(Marker {
             kind,
             timestamp_ms,

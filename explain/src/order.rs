@@ -83,7 +83,9 @@ impl Reorder {
             if top.at_ms > due && self.heap.len() <= self.capacity {
                 break;
             }
-            let Some(Reverse(entry)) = self.heap.pop() else { break };
+            let Some(Reverse(entry)) = self.heap.pop() else {
+                break;
+            };
             self.released_ms = entry.at_ms;
             ready(entry.observation);
         }

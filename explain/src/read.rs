@@ -470,7 +470,11 @@ pub fn read_paths(
     let mut errors = Vec::new();
     let mut lines = Vec::new();
     let stdin_only = [std::path::PathBuf::from("-")];
-    let paths = if paths.is_empty() { &stdin_only[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &stdin_only[..]
+    } else {
+        paths
+    };
     for path in paths {
         let opened = if path.as_os_str() == "-" {
             Ok(open_input(Box::new(std::io::stdin()), None, counts))

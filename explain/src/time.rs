@@ -109,7 +109,9 @@ mod tests {
             "2026-03-01T00:00:00Z",
             "2026-11-25T19:10:18.123456Z",
         ] {
-            let want = DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis();
+            let want = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_millis();
             assert_eq!(fast(text.as_bytes()), Some(want), "{text}");
         }
     }

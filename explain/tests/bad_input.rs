@@ -14,14 +14,19 @@ fn malformed_and_unknown_schema_lines_are_counted_not_fatal() {
     let mut input = String::new();
     input.push_str("{\"coldmark\":\"init\",\"schema\":1,\"timestamp\":\"2026-11-25T10\n"); // cut off
     input.push_str("{\"coldmark\":\"init\",\"schema\":2,\"timestamp\":\"2026-11-25T10:00:00.000Z\",\"function_name\":\"f\",\"env_id\":\"x\"}\n");
-    input.push_str("{\"coldmark\":\"init\",\"schema\":1,\"function_name\":\"f\",\"env_id\":\"x\"}\n"); // no timestamp
+    input.push_str(
+        "{\"coldmark\":\"init\",\"schema\":1,\"function_name\":\"f\",\"env_id\":\"x\"}\n",
+    ); // no timestamp
     input.push_str("\u{0}\u{1}binary garbage \u{fffd}\n");
     input.push_str("{\"level\":\"INFO\",\"msg\":\"another JSON log line\"}\n");
     input.push_str(&s.ndjson());
     let out = run(&["--json"], input.as_bytes());
     assert_expected(&s, &out, "markers among bad lines");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("2 other lines skipped, 2 malformed, 1 of an unknown schema"), "{stderr}");
+    assert!(
+        stderr.contains("2 other lines skipped, 2 malformed, 1 of an unknown schema"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -38,7 +43,11 @@ fn a_truncated_gzip_keeps_what_came_before() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let (inits, _) = parse_json(&out);
-    assert!(!inits.is_empty() && inits.len() < 12, "some inits from before the cut: {}", inits.len());
+    assert!(
+        !inits.is_empty() && inits.len() < 12,
+        "some inits from before the cut: {}",
+        inits.len()
+    );
     assert!(stderr.contains("1 inputs cut short"), "{stderr}");
     assert!(stderr.contains("ended early"), "{stderr}");
 }
@@ -63,11 +72,23 @@ fn bad_arguments_and_missing_files_exit_2() {
     for args in [
         vec!["--since", "yesterday"],
         vec!["--no-such-flag"],
-        vec!["--start", "2026-11-25T10:00:00Z", "--end", "2026-11-25T09:00:00Z", "--log-group", "g"],
+        vec![
+            "--start",
+            "2026-11-25T10:00:00Z",
+            "--end",
+            "2026-11-25T09:00:00Z",
+            "--log-group",
+            "g",
+        ],
         vec!["file.ndjson", "--log-group", "g"],
     ] {
         let out = run(&args, b"");
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let s = Scenario::day();
     let dir = tempfile::tempdir().unwrap();
@@ -77,7 +98,10 @@ fn bad_arguments_and_missing_files_exit_2() {
     let out = run(&[good.to_str().unwrap(), missing.to_str().unwrap()], b"");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot read") && stderr.contains("missing.ndjson"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read") && stderr.contains("missing.ndjson"),
+        "{stderr}"
+    );
     // What could be read is still explained.
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration-change"));
 }
@@ -93,5 +117,8 @@ fn unreachable_clickhouse_exits_2_with_a_clear_line() {
     let out = run(&["--clickhouse", &url], b"");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("cannot reach ClickHouse at {url}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach ClickHouse at {url}")),
+        "{stderr}"
+    );
 }

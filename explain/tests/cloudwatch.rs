@@ -24,7 +24,10 @@ fn run_aws(args: &[&str], credentials: bool) -> Output {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home.path())
         .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_REGION", "us-east-1")
         .stdin(Stdio::null())
@@ -49,7 +52,10 @@ fn seed(moto: &Moto, t0: i64) -> (Scenario, usize) {
         Default::default();
     let mut platform = 0;
     for l in &s.lines {
-        let group = format!("/aws/lambda/{}", l.marker["function_name"].as_str().unwrap());
+        let group = format!(
+            "/aws/lambda/{}",
+            l.marker["function_name"].as_str().unwrap()
+        );
         let events = by_group.entry(group).or_default();
         events.push((l.stream.clone(), l.written_ms, l.marker.to_string()));
         events.push((
@@ -93,7 +99,10 @@ fn pulls_log_groups_page_by_page_with_the_same_answer_as_files() {
     assert_expected(&s, &out, "CloudWatch via moto");
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The default filter pattern kept the platform's lines on the server.
-    assert!(stderr.contains(&format!("read {} lines", s.lines.len())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("read {} lines", s.lines.len())),
+        "{stderr}"
+    );
     assert!(stderr.contains("0 other lines skipped"), "{stderr}");
 
     // The same records as the file source.
@@ -119,7 +128,12 @@ fn pulls_log_groups_page_by_page_with_the_same_answer_as_files() {
 fn missing_credentials_and_missing_log_group_are_one_clear_line() {
     let moto = Moto::start();
     let endpoint = moto.endpoint();
-    let args = ["--endpoint-url", &endpoint, "--log-group", "/aws/lambda/nowhere"];
+    let args = [
+        "--endpoint-url",
+        &endpoint,
+        "--log-group",
+        "/aws/lambda/nowhere",
+    ];
     let out = run_aws(&args, false);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -189,9 +203,15 @@ fn throttling_is_retried_with_backoff_then_names_the_log_group() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(requests.load(Ordering::SeqCst), 3, "three attempts: {stderr}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        3,
+        "three attempts: {stderr}"
+    );
     assert!(
-        stderr.contains("kept throttling FilterLogEvents on log group /aws/lambda/busy after 3 attempts"),
+        stderr.contains(
+            "kept throttling FilterLogEvents on log group /aws/lambda/busy after 3 attempts"
+        ),
         "{stderr}"
     );
 }

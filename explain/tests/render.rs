@@ -9,14 +9,14 @@ use support::*;
 #[test]
 fn table_rows_evidence_and_summary() {
     let s = Scenario::day();
-    let out = run(&["--price-per-gb-second", "0.0000166667"], s.ndjson().as_bytes());
+    let out = run(
+        &["--price-per-gb-second", "0.0000166667"],
+        s.ndjson().as_bytes(),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     assert_eq!(out.status.code(), Some(0));
-    let rows: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("2026-"))
-        .collect();
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("2026-")).collect();
     assert_eq!(rows.len(), 12, "one row per init");
     let row = |env: &str| {
         rows.iter()
@@ -29,7 +29,11 @@ fn table_rows_evidence_and_summary() {
     ));
     assert!(row("env-scal").contains("scale-out"));
     assert!(stdout.contains("2 environments of this configuration were busy"));
-    assert!(row("env-repl").contains("spun down 58.0 s before"), "{}", row("env-repl"));
+    assert!(
+        row("env-repl").contains("spun down 58.0 s before"),
+        "{}",
+        row("env-repl")
+    );
     assert!(row("env-vers").contains("version 1 first seen; before it $LATEST served"));
     assert!(stdout.contains("on-demand (invoke)"));
     assert!(row("env-firs").contains("400.0 (390.0+10.0)"));
@@ -47,7 +51,10 @@ fn table_rows_evidence_and_summary() {
 #[test]
 fn json_records_have_the_listed_fields() {
     let s = Scenario::day();
-    let out = run(&["--json", "--price-per-gb-second", "2"], s.ndjson().as_bytes());
+    let out = run(
+        &["--json", "--price-per-gb-second", "2"],
+        s.ndjson().as_bytes(),
+    );
     let (inits, summaries) = parse_json(&out);
     for i in &inits {
         for field in [
@@ -164,7 +171,13 @@ fn svg_lanes_are_capped_and_the_rest_summarised() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("timeline.svg");
     let out = run(
-        &["--svg", path.to_str().unwrap(), "--svg-lanes", "4", "--json"],
+        &[
+            "--svg",
+            path.to_str().unwrap(),
+            "--svg-lanes",
+            "4",
+            "--json",
+        ],
         s.ndjson().as_bytes(),
     );
     assert_eq!(out.status.code(), Some(0));

@@ -19,7 +19,11 @@ fn ndjson_file_and_stdin() {
     let file = write(dir.path(), "markers.ndjson", &s.ndjson());
     assert_expected(&s, &run(&["--json", &file], b""), "ndjson file");
     assert_expected(&s, &run(&["--json"], s.ndjson().as_bytes()), "stdin");
-    assert_expected(&s, &run(&["--json", "-"], s.ndjson().as_bytes()), "stdin as -");
+    assert_expected(
+        &s,
+        &run(&["--json", "-"], s.ndjson().as_bytes()),
+        "stdin as -",
+    );
 }
 
 #[test]
@@ -70,7 +74,11 @@ fn sandbox_json_output() {
     // The sandbox's other records (and one kind this reader has never seen) are skipped.
     let skipped = 1 + 2 * s.lines.len();
     assert!(
-        stderr.contains(&format!("{} markers, {} other lines skipped", s.lines.len(), skipped)),
+        stderr.contains(&format!(
+            "{} markers, {} other lines skipped",
+            s.lines.len(),
+            skipped
+        )),
         "{stderr}"
     );
 }

@@ -140,7 +140,11 @@ impl Scenario {
         init(spec("env-first-01", 0.0, a), "first-seen", &mut lines);
         init(spec("env-scale-02", 0.2, a), "scale-out", &mut lines);
         init(spec("env-scale-03", 0.3, a), "scale-out", &mut lines);
-        for (env, at) in [("env-scale-02", 60.0), ("env-scale-03", 61.0), ("env-first-01", 62.0)] {
+        for (env, at) in [
+            ("env-scale-02", 60.0),
+            ("env-scale-03", 61.0),
+            ("env-first-01", 62.0),
+        ] {
             lines.push(Line {
                 written_ms: t0 + (at * 1000.0) as i64,
                 stream: stream_of("$LATEST", env),
@@ -162,7 +166,11 @@ impl Scenario {
             "after-failure",
             &mut lines,
         );
-        init(spec("env-config-06", 200.0, b), "configuration-change", &mut lines);
+        init(
+            spec("env-config-06", 200.0, b),
+            "configuration-change",
+            &mut lines,
+        );
         init(
             InitSpec {
                 proactive: true,
@@ -176,13 +184,21 @@ impl Scenario {
             init_type,
             ..spec(env, at_s, c)
         };
-        init(v1("env-version-08", 300.0, "on-demand"), "new-version", &mut lines);
+        init(
+            v1("env-version-08", 300.0, "on-demand"),
+            "new-version",
+            &mut lines,
+        );
         init(
             v1("env-provis-09", 301.0, "provisioned-concurrency"),
             "provisioned",
             &mut lines,
         );
-        init(v1("env-snap-10", 302.0, "snap-start"), "snap-start", &mut lines);
+        init(
+            v1("env-snap-10", 302.0, "snap-start"),
+            "snap-start",
+            &mut lines,
+        );
         // A second function, with a smaller memory size.
         init(
             InitSpec {
@@ -195,7 +211,11 @@ impl Scenario {
             &mut lines,
         );
         // Invoke markers (first invocation of some environments).
-        for (env, at) in [("env-first-01", 0.45), ("env-scale-02", 0.65), ("env-config-06", 200.5)] {
+        for (env, at) in [
+            ("env-first-01", 0.45),
+            ("env-scale-02", 0.65),
+            ("env-config-06", 200.5),
+        ] {
             lines.push(Line {
                 written_ms: t0 + (at * 1000.0) as i64 + 3,
                 stream: stream_of("$LATEST", env),
@@ -350,7 +370,11 @@ pub fn causes(inits: &[Value]) -> BTreeMap<String, Vec<String>> {
 
 pub fn assert_expected(scenario: &Scenario, out: &Output, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{what}: exit code; stderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: exit code; stderr: {stderr}"
+    );
     let (inits, summaries) = parse_json(out);
     let got = causes(&inits);
     let want: BTreeMap<String, Vec<String>> = scenario
@@ -358,6 +382,9 @@ pub fn assert_expected(scenario: &Scenario, out: &Output, what: &str) {
         .iter()
         .map(|(k, v)| (k.clone(), v.iter().map(|s| s.to_string()).collect()))
         .collect();
-    assert_eq!(got, want, "{what}: causes per environment; stderr: {stderr}");
+    assert_eq!(
+        got, want,
+        "{what}: causes per environment; stderr: {stderr}"
+    );
     assert_eq!(summaries.len(), 2, "{what}: one summary per function");
 }
