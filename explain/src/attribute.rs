@@ -172,8 +172,11 @@ pub struct Attributor {
     counts: AttributorCounts,
 }
 
-/// How often (in input time) environments silent past the grace are retired.
-const SWEEP_EVERY_MS: i64 = 1000;
+/// How often (in input time) environments silent past the grace are retired: a sweep walks
+/// every alive environment, so it runs a few times per grace period, not per marker.
+fn sweep_every_ms(settings: &Settings) -> i64 {
+    (settings.alive_grace_ms / 8).max(1000)
+}
 
 impl Attributor {
     pub fn new(settings: Settings) -> Attributor {
@@ -198,7 +201,7 @@ impl Attributor {
     pub fn push(&mut self, observation: Observation, out: &mut Vec<Explained>) {
         let at = observation.at_ms();
         self.now_ms = self.now_ms.max(at);
-        if self.now_ms.saturating_sub(self.last_sweep_ms) >= SWEEP_EVERY_MS {
+        if self.now_ms.saturating_sub(self.last_sweep_ms) >= sweep_every_ms(&self.settings) {
             self.sweep(at, out);
             self.last_sweep_ms = self.now_ms;
         }

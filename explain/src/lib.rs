@@ -21,7 +21,7 @@ pub use attribute::{
 pub use cause::{Cause, Evidence};
 pub use marker::{Kind, Marker, Parsed};
 
-#[cfg(feature = "cli")]
+#[cfg(feature = "cloud")]
 pub mod clickhouse;
-#[cfg(feature = "cli")]
+#[cfg(feature = "cloud")]
 pub mod cloudwatch;

@@ -17,7 +17,9 @@ use coldmark_explain::render::json::Json;
 use coldmark_explain::render::svg::Timeline;
 use coldmark_explain::render::table::Table;
 use coldmark_explain::render::Render;
-use coldmark_explain::{clickhouse, cloudwatch, Observation};
+use coldmark_explain::Observation;
+#[cfg(feature = "cloud")]
+use coldmark_explain::{clickhouse, cloudwatch};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -188,42 +190,50 @@ fn main() -> ExitCode {
     let mut counts = ReadCounts::default();
     let mut errors: Vec<String> = Vec::new();
     if !args.log_group.is_empty() || args.clickhouse.is_some() {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        #[cfg(not(feature = "cloud"))]
+        errors.push(
+            "this build reads files and stdin only (built without the `cloud` feature)".to_owned(),
+        );
+        #[cfg(feature = "cloud")]
         {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("coldmark-explain: cannot start the async runtime: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        if let Some(url) = &args.clickhouse {
-            let request = clickhouse::Request {
-                url: url.clone(),
-                table: args.clickhouse_table.clone(),
-                start_ms,
-                end_ms,
-                functions: args.functions.clone(),
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("coldmark-explain: cannot start the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
             };
-            if let Err(e) = runtime.block_on(clickhouse::pull(&request, &mut counts, &mut sink)) {
-                errors.push(e);
+            if let Some(url) = &args.clickhouse {
+                let request = clickhouse::Request {
+                    url: url.clone(),
+                    table: args.clickhouse_table.clone(),
+                    start_ms,
+                    end_ms,
+                    functions: args.functions.clone(),
+                };
+                if let Err(e) = runtime.block_on(clickhouse::pull(&request, &mut counts, &mut sink))
+                {
+                    errors.push(e);
+                }
+            } else {
+                let request = cloudwatch::Request {
+                    log_groups: args.log_group.clone(),
+                    start_ms,
+                    end_ms,
+                    region: args.region.clone(),
+                    profile: args.profile.clone(),
+                    endpoint_url: args.endpoint_url.clone(),
+                    filter_pattern: args.filter_pattern.clone(),
+                    page_size: args.page_size,
+                    max_attempts: args.max_attempts,
+                    initial_backoff: Duration::from_millis(200),
+                };
+                let failed = runtime.block_on(cloudwatch::pull(&request, &mut counts, &mut sink));
+                errors.extend(failed.into_iter().map(|e| e.to_string()));
             }
-        } else {
-            let request = cloudwatch::Request {
-                log_groups: args.log_group.clone(),
-                start_ms,
-                end_ms,
-                region: args.region.clone(),
-                profile: args.profile.clone(),
-                endpoint_url: args.endpoint_url.clone(),
-                filter_pattern: args.filter_pattern.clone(),
-                page_size: args.page_size,
-                max_attempts: args.max_attempts,
-                initial_backoff: Duration::from_millis(200),
-            };
-            let failed = runtime.block_on(cloudwatch::pull(&request, &mut counts, &mut sink));
-            errors.extend(failed.into_iter().map(|e| e.to_string()));
         }
     } else {
         errors = read_paths(&args.files, &mut counts, &mut sink);

@@ -149,24 +149,26 @@ impl Wire<'_> {
         if function_name.is_empty() || env_id.is_empty() {
             return Parsed::Malformed;
         }
-        let init = (kind == Kind::Init).then(|| Box::new(InitFields {
-            init_type: self
-                .init_type
-                .map_or_else(|| "unknown".to_owned(), Cow::into_owned),
-            init_phase: self
-                .init_phase
-                .map_or_else(|| "init".to_owned(), Cow::into_owned),
-            init_duration_ms: self.init_duration_ms,
-            runtime_init_ms: self.runtime_init_ms,
-            extensions_init_ms: self.extensions_init_ms,
-            proactive: self.proactive.unwrap_or(false),
-            config_fingerprint: self
-                .config_fingerprint
-                .map(Cow::into_owned)
-                .unwrap_or_default(),
-            function_memory_size: self.function_memory_size,
-            function_request_id: self.function_request_id.map(Cow::into_owned),
-        }));
+        let init = (kind == Kind::Init).then(|| {
+            Box::new(InitFields {
+                init_type: self
+                    .init_type
+                    .map_or_else(|| "unknown".to_owned(), Cow::into_owned),
+                init_phase: self
+                    .init_phase
+                    .map_or_else(|| "init".to_owned(), Cow::into_owned),
+                init_duration_ms: self.init_duration_ms,
+                runtime_init_ms: self.runtime_init_ms,
+                extensions_init_ms: self.extensions_init_ms,
+                proactive: self.proactive.unwrap_or(false),
+                config_fingerprint: self
+                    .config_fingerprint
+                    .map(Cow::into_owned)
+                    .unwrap_or_default(),
+                function_memory_size: self.function_memory_size,
+                function_request_id: self.function_request_id.map(Cow::into_owned),
+            })
+        });
         Parsed::Marker(Marker {
             kind,
             timestamp_ms,
