@@ -7,7 +7,6 @@
 //!
 //! The rules, in the order they are tried, are documented in `docs/explain.md`.
 
-use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,12 +51,15 @@ pub struct Settings {
     /// busy ones for hours, and coldmark writes only the first invoke marker by default, so
     /// the default is generous: a missing shutdown marker is rarer than a long quiet spell.
     pub alive_grace_ms: i64,
+    /// Yield [`Explained::Ended`] per environment (the timeline needs them; a table does not).
+    pub report_ended: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             alive_grace_ms: 30 * 60 * 1000,
+            report_ended: true,
         }
     }
 }
@@ -118,7 +120,7 @@ pub struct AttributorCounts {
     pub before_input: u64,
 }
 
-type ConfigKey = (String, String, String); // function, version, fingerprint
+type Map<K, V> = rustc_hash::FxHashMap<K, V>;
 
 #[derive(Debug)]
 struct Env {
@@ -148,14 +150,32 @@ struct LastEnd {
     replaced: bool,
 }
 
+/// One version of a function: its configuration generations.
+#[derive(Debug, Default)]
+struct VersionState {
+    /// Whether an init of this version was seen (not only invoke markers).
+    initialised: bool,
+    /// The current generation: the fingerprint of the version's latest init.
+    current_fingerprint: Option<String>,
+    configs: Map<String, ConfigState>,
+    /// Environments whose configuration is unknown (init before the input).
+    unknown_alive: usize,
+}
+
 #[derive(Debug, Default)]
 struct FunctionState {
-    versions: HashSet<String>,
+    versions: Map<String, VersionState>,
     last_version: Option<String>,
-    /// The configuration generation per version: the fingerprint of its latest init.
-    current_fingerprint: HashMap<String, String>,
-    /// Environments of a version whose configuration is unknown (init before the input).
-    unknown_alive: HashMap<String, usize>,
+}
+
+impl FunctionState {
+    fn version(&mut self, version: &str) -> &mut VersionState {
+        if !self.versions.contains_key(version) {
+            self.versions
+                .insert(version.to_owned(), VersionState::default());
+        }
+        self.versions.get_mut(version).expect("just inserted")
+    }
 }
 
 /// The streaming attribution. Feed observations in time order with [`Attributor::push`]; call
@@ -163,10 +183,9 @@ struct FunctionState {
 #[derive(Debug, Default)]
 pub struct Attributor {
     settings: Settings,
-    envs: HashMap<String, Env>,
-    streams: HashMap<String, String>,
-    configs: HashMap<ConfigKey, ConfigState>,
-    functions: HashMap<String, FunctionState>,
+    envs: Map<String, Env>,
+    streams: Map<String, String>,
+    functions: Map<String, FunctionState>,
     now_ms: i64,
     last_sweep_ms: i64,
     counts: AttributorCounts,
@@ -225,6 +244,11 @@ impl Attributor {
 
     /// The input is over: every environment still alive is reported open.
     pub fn finish(&mut self, out: &mut Vec<Explained>) {
+        self.streams.clear();
+        if !self.settings.report_ended {
+            self.envs.clear();
+            return;
+        }
         let mut left: Vec<(String, Env)> = self.envs.drain().collect();
         left.sort_by(|a, b| a.1.started_ms.cmp(&b.1.started_ms).then(a.0.cmp(&b.0)));
         for (env_id, env) in left {
@@ -239,38 +263,54 @@ impl Attributor {
         self.streams.clear();
     }
 
+    fn function(&mut self, name: &str) -> &mut FunctionState {
+        if !self.functions.contains_key(name) {
+            self.functions
+                .insert(name.to_owned(), FunctionState::default());
+        }
+        self.functions.get_mut(name).expect("just inserted")
+    }
+
     fn init(&mut self, marker: Marker, stream: Option<String>, out: &mut Vec<Explained>) {
         let Some(init) = marker.init else { return };
         let at = marker.timestamp_ms;
-        if let Some(env) = self.envs.get_mut(&marker.env_id) {
-            if init.init_phase != "invoke" {
-                // The same environment's init again: the same marker read twice.
-                if env.started_ms == at {
-                    self.counts.duplicate_inits += 1;
-                    return;
-                }
+        let existing = self.envs.get(&marker.env_id).map(|e| {
+            (
+                e.started_ms,
+                e.fingerprint.as_deref() == Some(init.config_fingerprint.as_str()),
+                e.fingerprint.is_none(),
+            )
+        });
+        if let Some((started, _, _)) = existing {
+            // The same environment's init again (not a re-init): the same marker read twice.
+            if init.init_phase != "invoke" && started == at {
+                self.counts.duplicate_inits += 1;
+                return;
             }
         }
-        let function = self
-            .functions
-            .entry(marker.function_name.clone())
-            .or_default();
-        let key: ConfigKey = (
-            marker.function_name.clone(),
-            marker.function_version.clone(),
-            init.config_fingerprint.clone(),
-        );
-        let config = self.configs.entry(key.clone()).or_default();
-        let known_here = self
-            .envs
-            .get(&marker.env_id)
-            .is_some_and(|e| e.fingerprint.as_deref() == Some(&init.config_fingerprint));
+        let known_here = existing.is_some_and(|(_, same, _)| same);
+        let was_unknown = existing.is_some_and(|(_, _, unknown)| unknown);
+
+        let function = self.function(&marker.function_name);
+        let seen_versions = function.versions.values().filter(|v| v.initialised).count();
+        let last_version = function.last_version.clone();
+        let version = function.version(&marker.function_version);
+        let new_version = seen_versions > 0 && !version.initialised;
+        let previous_fingerprint = version
+            .current_fingerprint
+            .clone()
+            .filter(|fp| *fp != init.config_fingerprint);
+        let unknown = version.unknown_alive.saturating_sub(usize::from(was_unknown));
+        if !version.configs.contains_key(&init.config_fingerprint) {
+            version
+                .configs
+                .insert(init.config_fingerprint.clone(), ConfigState::default());
+        }
+        let config = version
+            .configs
+            .get_mut(&init.config_fingerprint)
+            .expect("just inserted");
         let alive_others = config.alive - usize::from(known_here);
-        let unknown = function
-            .unknown_alive
-            .get(&marker.function_version)
-            .copied()
-            .unwrap_or(0);
 
         let failed_end = config.last_end.as_ref().filter(|e| {
             !e.replaced && matches!(e.reason.as_deref(), Some("failure") | Some("timeout"))
@@ -295,25 +335,19 @@ impl Attributor {
             (Cause::Provisioned, Evidence::Provisioned)
         } else if init.init_type == "snap-start" {
             (Cause::SnapStart, Evidence::SnapStart)
-        } else if !function.versions.is_empty()
-            && !function.versions.contains(&marker.function_version)
-        {
+        } else if new_version {
             (
                 Cause::NewVersion,
                 Evidence::NewVersion {
                     version: marker.function_version.clone(),
-                    previous_version: function.last_version.clone().unwrap_or_default(),
+                    previous_version: last_version.unwrap_or_default(),
                 },
             )
-        } else if let Some(previous) = function
-            .current_fingerprint
-            .get(&marker.function_version)
-            .filter(|fp| **fp != init.config_fingerprint)
-        {
+        } else if let Some(previous) = previous_fingerprint {
             (
                 Cause::ConfigurationChange,
                 Evidence::ConfigurationChange {
-                    previous_fingerprint: previous.clone(),
+                    previous_fingerprint: previous,
                     fingerprint: init.config_fingerprint.clone(),
                 },
             )
@@ -357,19 +391,21 @@ impl Attributor {
         if !known_here {
             config.alive += 1;
         }
-        function.versions.insert(marker.function_version.clone());
-        function.last_version = Some(marker.function_version.clone());
-        function.current_fingerprint.insert(
-            marker.function_version.clone(),
-            init.config_fingerprint.clone(),
-        );
+        if was_unknown {
+            version.unknown_alive = version.unknown_alive.saturating_sub(1);
+        }
+        version.initialised = true;
+        if version.current_fingerprint.as_deref() != Some(init.config_fingerprint.as_str()) {
+            version.current_fingerprint = Some(init.config_fingerprint.clone());
+        }
+        let function = self.function(&marker.function_name);
+        if function.last_version.as_deref() != Some(marker.function_version.as_str()) {
+            function.last_version = Some(marker.function_version.clone());
+        }
         match self.envs.get_mut(&marker.env_id) {
             Some(env) => {
                 if env.fingerprint.is_none() {
                     // Known from an invoke marker before its init marker was reordered in.
-                    if let Some(n) = function.unknown_alive.get_mut(&env.version) {
-                        *n = n.saturating_sub(1);
-                    }
                     env.fingerprint = Some(init.config_fingerprint.clone());
                 }
                 env.started_ms = env.started_ms.min(at);
@@ -393,6 +429,7 @@ impl Attributor {
             }
         }
 
+        let init = *init;
         out.push(Explained::Init(Attribution {
             timestamp_ms: at,
             function_name: marker.function_name,
@@ -419,14 +456,9 @@ impl Attributor {
         }
         // Its init came before the input: alive, of a known version, unknown configuration.
         self.counts.before_input += 1;
-        let function = self
-            .functions
-            .entry(marker.function_name.clone())
-            .or_default();
-        *function
-            .unknown_alive
-            .entry(marker.function_version.clone())
-            .or_default() += 1;
+        self.function(&marker.function_name)
+            .version(&marker.function_version)
+            .unknown_alive += 1;
         if let Some(stream) = &stream {
             self.streams.insert(stream.clone(), marker.env_id.clone());
         }
@@ -481,36 +513,35 @@ impl Attributor {
         if let Some(stream) = &env.stream {
             self.streams.remove(stream);
         }
-        match &env.fingerprint {
-            Some(fp) => {
-                let key = (env.function.clone(), env.version.clone(), fp.clone());
-                if let Some(config) = self.configs.get_mut(&key) {
-                    config.alive = config.alive.saturating_sub(1);
-                    config.last_end = Some(LastEnd {
-                        env_id: env_id.clone(),
-                        at_ms,
-                        reason: reason.clone(),
-                        replaced: false,
-                    });
+        if let Some(version) = self
+            .functions
+            .get_mut(&env.function)
+            .and_then(|f| f.versions.get_mut(&env.version))
+        {
+            match &env.fingerprint {
+                Some(fp) => {
+                    if let Some(config) = version.configs.get_mut(fp) {
+                        config.alive = config.alive.saturating_sub(1);
+                        config.last_end = Some(LastEnd {
+                            env_id: env_id.clone(),
+                            at_ms,
+                            reason: reason.clone(),
+                            replaced: false,
+                        });
+                    }
                 }
-            }
-            None => {
-                if let Some(n) = self
-                    .functions
-                    .get_mut(&env.function)
-                    .and_then(|f| f.unknown_alive.get_mut(&env.version))
-                {
-                    *n = n.saturating_sub(1);
-                }
+                None => version.unknown_alive = version.unknown_alive.saturating_sub(1),
             }
         }
-        out.push(Explained::Ended(Ended {
-            env_id,
-            function_name: env.function,
-            at_ms,
-            reason,
-            open: false,
-        }));
+        if self.settings.report_ended {
+            out.push(Explained::Ended(Ended {
+                env_id,
+                function_name: env.function,
+                at_ms,
+                reason,
+                open: false,
+            }));
+        }
     }
 }
 
@@ -581,6 +612,7 @@ mod tests {
 
     const GRACE: Settings = Settings {
         alive_grace_ms: 60_000,
+        report_ended: true,
     };
 
     #[test]

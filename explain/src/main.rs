@@ -171,6 +171,7 @@ fn main() -> ExitCode {
     let options = Options {
         settings: Settings {
             alive_grace_ms: args.alive_grace.as_millis() as i64,
+            ..Settings::default()
         },
         reorder_window_ms: args.reorder_window.as_millis() as i64,
         price_per_gb_second: args.price_per_gb_second,

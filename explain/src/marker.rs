@@ -62,25 +62,60 @@ pub enum Parsed {
     NotMarker,
 }
 
+/// A string borrowed from the input when it has no escapes (serde's `borrow` does not reach
+/// through `Option<Cow>`), owned otherwise.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+    fn owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
 /// The wire form, borrowed from the input where it can be (no escapes in the text).
 #[derive(Deserialize)]
 struct Wire<'a> {
     #[serde(borrow, default)]
-    coldmark: Option<Cow<'a, str>>,
+    coldmark: Option<Text<'a>>,
     #[serde(default, deserialize_with = "lenient_u64")]
     schema: Option<u64>,
     #[serde(borrow, default)]
-    timestamp: Option<Cow<'a, str>>,
+    timestamp: Option<Text<'a>>,
     #[serde(borrow, default)]
-    function_name: Option<Cow<'a, str>>,
+    function_name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    function_version: Option<Cow<'a, str>>,
+    function_version: Option<Text<'a>>,
     #[serde(borrow, default)]
-    env_id: Option<Cow<'a, str>>,
+    env_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    init_type: Option<Cow<'a, str>>,
+    init_type: Option<Text<'a>>,
     #[serde(borrow, default)]
-    init_phase: Option<Cow<'a, str>>,
+    init_phase: Option<Text<'a>>,
     #[serde(default, deserialize_with = "lenient_f64")]
     init_duration_ms: Option<f64>,
     #[serde(default, deserialize_with = "lenient_f64")]
@@ -90,13 +125,13 @@ struct Wire<'a> {
     #[serde(default, deserialize_with = "lenient_bool")]
     proactive: Option<bool>,
     #[serde(borrow, default)]
-    config_fingerprint: Option<Cow<'a, str>>,
+    config_fingerprint: Option<Text<'a>>,
     #[serde(default, deserialize_with = "lenient_u64")]
     function_memory_size: Option<u64>,
     #[serde(borrow, default)]
-    function_request_id: Option<Cow<'a, str>>,
+    function_request_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    reason: Option<Cow<'a, str>>,
+    reason: Option<Text<'a>>,
 }
 
 impl Marker {
@@ -129,7 +164,7 @@ impl Wire<'_> {
         let Some(kind) = self.coldmark else {
             return Parsed::NotMarker;
         };
-        let kind = match kind.as_ref() {
+        let kind = match kind.as_str() {
             "init" => Kind::Init,
             "invoke" => Kind::Invoke,
             "shutdown" => Kind::Shutdown,
@@ -143,44 +178,44 @@ impl Wire<'_> {
         else {
             return Parsed::Malformed;
         };
-        let Some(timestamp_ms) = crate::time::parse_ms(&timestamp) else {
+        let Some(timestamp_ms) = crate::time::parse_ms(timestamp.as_str()) else {
             return Parsed::Malformed;
         };
-        if function_name.is_empty() || env_id.is_empty() {
+        if function_name.as_str().is_empty() || env_id.as_str().is_empty() {
             return Parsed::Malformed;
         }
         let init = (kind == Kind::Init).then(|| {
             Box::new(InitFields {
                 init_type: self
                     .init_type
-                    .map_or_else(|| "unknown".to_owned(), Cow::into_owned),
+                    .map_or_else(|| "unknown".to_owned(), Text::owned),
                 init_phase: self
                     .init_phase
-                    .map_or_else(|| "init".to_owned(), Cow::into_owned),
+                    .map_or_else(|| "init".to_owned(), Text::owned),
                 init_duration_ms: self.init_duration_ms,
                 runtime_init_ms: self.runtime_init_ms,
                 extensions_init_ms: self.extensions_init_ms,
                 proactive: self.proactive.unwrap_or(false),
                 config_fingerprint: self
                     .config_fingerprint
-                    .map(Cow::into_owned)
+                    .map(Text::owned)
                     .unwrap_or_default(),
                 function_memory_size: self.function_memory_size,
-                function_request_id: self.function_request_id.map(Cow::into_owned),
+                function_request_id: self.function_request_id.map(Text::owned),
             })
         });
         Parsed::Marker(Marker {
             kind,
             timestamp_ms,
-            function_name: function_name.into_owned(),
+            function_name: function_name.owned(),
             function_version: self
                 .function_version
-                .map(Cow::into_owned)
+                .map(Text::owned)
                 .unwrap_or_default(),
-            env_id: env_id.into_owned(),
+            env_id: env_id.owned(),
             init,
             reason: if kind == Kind::Shutdown {
-                self.reason.map(Cow::into_owned)
+                self.reason.map(Text::owned)
             } else {
                 None
             },

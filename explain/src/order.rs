@@ -8,14 +8,17 @@
 //! at once, and counted as late.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::attribute::Observation;
 
 pub struct Reorder {
     window_ms: i64,
     capacity: usize,
-    heap: BinaryHeap<Reverse<Entry>>,
+    /// Observations that came in order (the common case): appended, never sorted.
+    in_order: VecDeque<(i64, Observation)>,
+    /// The others, boxed so that the heap moves pointers, not markers.
+    out_of_order: BinaryHeap<Reverse<Entry>>,
     seq: u64,
     newest_ms: i64,
     released_ms: i64,
@@ -25,7 +28,7 @@ pub struct Reorder {
 struct Entry {
     at_ms: i64,
     seq: u64,
-    observation: Observation,
+    observation: Box<Observation>,
 }
 
 impl PartialEq for Entry {
@@ -50,7 +53,8 @@ impl Reorder {
         Reorder {
             window_ms,
             capacity: capacity.max(1),
-            heap: BinaryHeap::new(),
+            in_order: VecDeque::new(),
+            out_of_order: BinaryHeap::new(),
             seq: 0,
             newest_ms: i64::MIN,
             released_ms: i64::MIN,
@@ -63,6 +67,33 @@ impl Reorder {
         self.late
     }
 
+    fn held(&self) -> usize {
+        self.in_order.len() + self.out_of_order.len()
+    }
+
+    /// The earliest held observation's time, and whether it is in the in-order queue. Ties go
+    /// to the in-order queue: it holds what arrived first.
+    fn earliest(&self) -> Option<(i64, bool)> {
+        let a = self.in_order.front().map(|(at, _)| *at);
+        let b = self.out_of_order.peek().map(|Reverse(e)| e.at_ms);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if a <= b { (a, true) } else { (b, false) }),
+            (Some(a), None) => Some((a, true)),
+            (None, Some(b)) => Some((b, false)),
+            (None, None) => None,
+        }
+    }
+
+    fn pop(&mut self, from_in_order: bool) -> Option<(i64, Observation)> {
+        if from_in_order {
+            self.in_order.pop_front()
+        } else {
+            self.out_of_order
+                .pop()
+                .map(|Reverse(e)| (e.at_ms, *e.observation))
+        }
+    }
+
     /// Adds one; hands every observation now due, in order, to `ready`.
     pub fn push(&mut self, observation: Observation, mut ready: impl FnMut(Observation)) {
         let at_ms = observation.at_ms();
@@ -71,31 +102,38 @@ impl Reorder {
             ready(observation);
             return;
         }
+        if self.in_order.back().is_none_or(|(last, _)| *last <= at_ms) {
+            self.in_order.push_back((at_ms, observation));
+        } else {
+            self.seq += 1;
+            self.out_of_order.push(Reverse(Entry {
+                at_ms,
+                seq: self.seq,
+                observation: Box::new(observation),
+            }));
+        }
         self.newest_ms = self.newest_ms.max(at_ms);
-        self.seq += 1;
-        self.heap.push(Reverse(Entry {
-            at_ms,
-            seq: self.seq,
-            observation,
-        }));
         let due = self.newest_ms.saturating_sub(self.window_ms);
-        while let Some(Reverse(top)) = self.heap.peek() {
-            if top.at_ms > due && self.heap.len() <= self.capacity {
+        while let Some((at, from_in_order)) = self.earliest() {
+            if at > due && self.held() <= self.capacity {
                 break;
             }
-            let Some(Reverse(entry)) = self.heap.pop() else {
+            let Some((at, observation)) = self.pop(from_in_order) else {
                 break;
             };
-            self.released_ms = entry.at_ms;
-            ready(entry.observation);
+            self.released_ms = at;
+            ready(observation);
         }
     }
 
     /// The input is over: releases the rest in order.
     pub fn finish(&mut self, mut ready: impl FnMut(Observation)) {
-        while let Some(Reverse(entry)) = self.heap.pop() {
-            self.released_ms = entry.at_ms;
-            ready(entry.observation);
+        while let Some((_, from_in_order)) = self.earliest() {
+            let Some((at, observation)) = self.pop(from_in_order) else {
+                break;
+            };
+            self.released_ms = at;
+            ready(observation);
         }
     }
 }
@@ -132,6 +170,6 @@ mod tests {
             r.push(act(t), |o| out.push(o.at_ms()));
         }
         assert_eq!(out.len(), 2);
-        assert!(r.heap.len() <= 3);
+        assert!(r.held() <= 3);
     }
 }

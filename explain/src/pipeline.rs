@@ -48,10 +48,14 @@ pub struct Pipeline<'r> {
 
 impl<'r> Pipeline<'r> {
     pub fn new(options: Options, renderers: Vec<&'r mut dyn Render>) -> Pipeline<'r> {
+        let settings = Settings {
+            report_ended: renderers.iter().any(|r| r.wants_ended()),
+            ..options.settings
+        };
         Pipeline {
             options,
             reorder: Reorder::new(options.reorder_window_ms, options.reorder_capacity),
-            attributor: Attributor::new(options.settings),
+            attributor: Attributor::new(settings),
             summary: Summary::default(),
             renderers,
             explained: Vec::new(),

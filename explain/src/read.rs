@@ -70,7 +70,7 @@ pub fn read_line(
     counts.lines += 1;
     let (leading_time, rest) = leading_timestamp(line);
     let at_ms = context.at_ms.or(leading_time);
-    let found = match rest.iter().position(|&b| b == b'{') {
+    let found = match memchr::memchr(b'{', rest) {
         Some(start) => read_object(&rest[start..], context.stream.clone(), counts, sink),
         None => false,
     };
@@ -222,7 +222,6 @@ pub struct LineInput {
 impl LineInput {
     fn fill(&mut self) {
         while self.pending.is_empty() && !self.done {
-            self.line.clear();
             let LineInput {
                 reader,
                 context,
@@ -232,14 +231,39 @@ impl LineInput {
                 done,
             } = self;
             let mut push = |o: Observation| pending.push_back(o);
-            match reader.read_until(b'\n', line) {
-                Ok(0) => *done = true,
-                Ok(_) => read_line(line, context, counts, &mut push),
+            let buf = match reader.fill_buf() {
+                Ok(buf) => buf,
                 Err(_) => {
                     // A truncated gzip ends here; a last partial line is still worth reading.
                     read_line(line, context, counts, &mut push);
+                    line.clear();
                     counts.truncated += 1;
                     *done = true;
+                    break;
+                }
+            };
+            if buf.is_empty() {
+                read_line(line, context, counts, &mut push);
+                line.clear();
+                *done = true;
+                break;
+            }
+            // The common case reads the line where it lies in the buffer, without a copy.
+            match memchr::memchr(b'\n', buf) {
+                Some(end) if line.is_empty() => {
+                    read_line(&buf[..end], context, counts, &mut push);
+                    reader.consume(end + 1);
+                }
+                Some(end) => {
+                    line.extend_from_slice(&buf[..end]);
+                    reader.consume(end + 1);
+                    read_line(line, context, counts, &mut push);
+                    line.clear();
+                }
+                None => {
+                    let n = buf.len();
+                    line.extend_from_slice(buf);
+                    reader.consume(n);
                 }
             }
         }

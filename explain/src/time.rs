@@ -75,11 +75,38 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// RFC 3339, UTC, milliseconds, `Z` — the markers' own form.
+/// RFC 3339, UTC, milliseconds, `Z` — the markers' own form. Written by hand for years
+/// 0..=9999 (every output record carries one), through chrono otherwise.
 pub fn format_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_else(|| ms.to_string())
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return DateTime::<Utc>::from_timestamp_millis(ms)
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+            .unwrap_or_else(|| ms.to_string());
+    }
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+/// The proleptic Gregorian date of a day number since 1970-01-01 (the inverse of
+/// `days_from_civil`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// A duration in words for evidence: "850 ms", "4.2 s", "12 min", "3.5 h".
@@ -125,5 +152,11 @@ mod tests {
         assert_eq!(parse_ms("yesterday"), None);
         assert_eq!(parse_ms("2026-13-25T19:10:18.123Z"), None);
         assert_eq!(format_ms(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
+        for ms in [0, 951_782_399_999, 1_795_000_000_123, -1, 253_402_300_799_999] {
+            let chrono = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(format_ms(ms), chrono, "{ms}");
+        }
     }
 }

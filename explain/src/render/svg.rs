@@ -360,6 +360,10 @@ impl<W: Write> Render for Timeline<W> {
         Ok(())
     }
 
+    fn wants_ended(&self) -> bool {
+        true
+    }
+
     fn ended(&mut self, e: &Ended) -> std::io::Result<()> {
         self.last_ms = self.last_ms.max(e.at_ms);
         if let Some(&i) = self.index.get(&e.env_id) {
