@@ -40,7 +40,12 @@ fn args() -> Args {
         match flag.as_str() {
             "--binary" => a.binary = it.next().expect("--binary PATH"),
             "--markers" => a.markers = it.next().and_then(|v| v.parse().ok()).expect("--markers N"),
-            "--every-ms" => a.every_ms = it.next().and_then(|v| v.parse().ok()).expect("--every-ms N"),
+            "--every-ms" => {
+                a.every_ms = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--every-ms N")
+            }
             "--file" => a.file = true,
             "--write-only" => a.write_only = Some(it.next().expect("--write-only PATH")),
             other => panic!("unknown argument {other}"),
@@ -83,7 +88,10 @@ fn generate(out: &mut impl Write, n: u64, every_ms: i64) -> std::io::Result<()> 
         let t = T0 + env as i64 * every_ms;
         let f = env % 20;
         let generation = (t - T0) / 3_600_000;
-        let fp = format!("{:012x}", (f * 7919 + generation as u64 * 104_729) & 0xffff_ffff_ffff);
+        let fp = format!(
+            "{:012x}",
+            (f * 7919 + generation as u64 * 104_729) & 0xffff_ffff_ffff
+        );
         let id = format!("{env:016x}{:016x}", env.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let ts = rfc3339(t);
         let d = 150.0 + (env % 97) as f64 * 3.5;
@@ -97,7 +105,11 @@ fn generate(out: &mut impl Write, n: u64, every_ms: i64) -> std::io::Result<()> 
             rfc3339(first)
         );
         let end = t + LIFE_MS;
-        let reason = if env % 500 == 499 { "failure" } else { "spindown" };
+        let reason = if env % 500 == 499 {
+            "failure"
+        } else {
+            "spindown"
+        };
         let shutdown = format!(
             r#"{{"coldmark":"shutdown","schema":1,"timestamp":"{}","function_name":"function-{f:02}","function_version":"$LATEST","env_id":"{id}","reason":"{reason}","invocations":120,"lifetime_ms":{LIFE_MS}.0,"dropped":0}}"#,
             rfc3339(end)
@@ -111,7 +123,9 @@ fn generate(out: &mut impl Write, n: u64, every_ms: i64) -> std::io::Result<()> 
             if *at > t || written >= n {
                 break;
             }
-            let Some(Reverse((_, _, line))) = pending.pop() else { break };
+            let Some(Reverse((_, _, line))) = pending.pop() else {
+                break;
+            };
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
             written += 1;
@@ -143,14 +157,18 @@ fn main() {
         );
     }
     let mut cmd = Command::new(&a.binary);
-    cmd.args(["--json", "--quiet"]).stdout(Stdio::null()).stderr(Stdio::inherit());
+    cmd.args(["--json", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
     if a.file {
         cmd.arg(&input).stdin(Stdio::null());
     } else {
         cmd.stdin(Stdio::piped());
     }
     let started = Instant::now();
-    let mut child = cmd.spawn().expect("run coldmark-explain (build it with --release first)");
+    let mut child = cmd
+        .spawn()
+        .expect("run coldmark-explain (build it with --release first)");
     if !a.file {
         let stdin = child.stdin.take().unwrap();
         let mut w = BufWriter::with_capacity(1 << 20, stdin);

@@ -7,7 +7,6 @@
 //!
 //! The rules, in the order they are tried, are documented in `docs/explain.md`.
 
-
 use serde::{Deserialize, Serialize};
 
 use crate::cause::{Cause, Evidence};
@@ -292,15 +291,25 @@ impl Attributor {
         let was_unknown = existing.is_some_and(|(_, _, unknown)| unknown);
 
         let function = self.function(&marker.function_name);
-        let seen_versions = function.versions.values().filter(|v| v.initialised).count();
-        let last_version = function.last_version.clone();
+        let new_version = function.versions.values().any(|v| v.initialised)
+            && !function
+                .versions
+                .get(&marker.function_version)
+                .is_some_and(|v| v.initialised);
+        let last_version = if new_version {
+            function.last_version.clone()
+        } else {
+            None
+        };
         let version = function.version(&marker.function_version);
-        let new_version = seen_versions > 0 && !version.initialised;
         let previous_fingerprint = version
             .current_fingerprint
-            .clone()
-            .filter(|fp| *fp != init.config_fingerprint);
-        let unknown = version.unknown_alive.saturating_sub(usize::from(was_unknown));
+            .as_ref()
+            .filter(|fp| **fp != init.config_fingerprint)
+            .cloned();
+        let unknown = version
+            .unknown_alive
+            .saturating_sub(usize::from(was_unknown));
         if !version.configs.contains_key(&init.config_fingerprint) {
             version
                 .configs

@@ -196,10 +196,7 @@ impl Wire<'_> {
                 runtime_init_ms: self.runtime_init_ms,
                 extensions_init_ms: self.extensions_init_ms,
                 proactive: self.proactive.unwrap_or(false),
-                config_fingerprint: self
-                    .config_fingerprint
-                    .map(Text::owned)
-                    .unwrap_or_default(),
+                config_fingerprint: self.config_fingerprint.map(Text::owned).unwrap_or_default(),
                 function_memory_size: self.function_memory_size,
                 function_request_id: self.function_request_id.map(Text::owned),
             })
@@ -208,10 +205,7 @@ impl Wire<'_> {
             kind,
             timestamp_ms,
             function_name: function_name.owned(),
-            function_version: self
-                .function_version
-                .map(Text::owned)
-                .unwrap_or_default(),
+            function_version: self.function_version.map(Text::owned).unwrap_or_default(),
             env_id: env_id.owned(),
             init,
             reason: if kind == Kind::Shutdown {

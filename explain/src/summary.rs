@@ -59,12 +59,13 @@ pub struct Summary {
 
 impl Summary {
     pub fn add(&mut self, a: &Attribution) {
-        self.functions
-            .entry(a.function_name.clone())
-            .or_default()
-            .entry(a.cause)
-            .or_default()
-            .add(a);
+        if !self.functions.contains_key(&a.function_name) {
+            self.functions
+                .insert(a.function_name.clone(), BTreeMap::new());
+        }
+        if let Some(causes) = self.functions.get_mut(&a.function_name) {
+            causes.entry(a.cause).or_default().add(a);
+        }
     }
 
     pub fn is_empty(&self) -> bool {

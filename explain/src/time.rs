@@ -152,7 +152,13 @@ mod tests {
         assert_eq!(parse_ms("yesterday"), None);
         assert_eq!(parse_ms("2026-13-25T19:10:18.123Z"), None);
         assert_eq!(format_ms(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
-        for ms in [0, 951_782_399_999, 1_795_000_000_123, -1, 253_402_300_799_999] {
+        for ms in [
+            0,
+            951_782_399_999,
+            1_795_000_000_123,
+            -1,
+            253_402_300_799_999,
+        ] {
             let chrono = DateTime::<Utc>::from_timestamp_millis(ms)
                 .unwrap()
                 .to_rfc3339_opts(SecondsFormat::Millis, true);

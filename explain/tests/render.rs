@@ -112,7 +112,20 @@ fn svg_timeline_has_lanes_bands_and_labels() {
     let doc = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     let lanes = lanes(&doc);
-    assert_eq!(lanes.len(), 12, "one lane per init marker");
+    assert_eq!(lanes.len(), 11, "one lane per environment");
+    // The re-init inside an invocation is drawn on its environment's lane.
+    let reinit = doc
+        .descendants()
+        .find(|n| n.attribute("class") == Some("reinit"))
+        .expect("the re-init");
+    assert_eq!(reinit.attribute("data-cause"), Some("after-failure"));
+    assert_eq!(
+        reinit
+            .parent()
+            .and_then(|g| g.parent())
+            .and_then(|l| l.attribute("data-env-id")),
+        Some("env-failed-05")
+    );
     assert!(lanes.contains(&("env-config-06".into(), "configuration-change".into())));
     // Lanes are grouped by function; bands are the configuration generations of each.
     let functions: Vec<&str> = doc

@@ -43,6 +43,9 @@ struct Lane {
     end_ms: Option<i64>,
     reason: Option<String>,
     open: bool,
+    /// Later inits of the same environment (Lambda re-ran init inside an invocation):
+    /// start, duration, cause.
+    reinits: Vec<(i64, f64, Cause)>,
 }
 
 struct Band {
@@ -66,7 +69,7 @@ pub struct Timeline<W: Write> {
 
 const WIDTH: f64 = 1200.0;
 const LABEL: f64 = 250.0;
-const RIGHT: f64 = 90.0;
+const RIGHT: f64 = 130.0;
 const LANE: f64 = 16.0;
 const TOP: f64 = 56.0;
 const MAX_BANDS: usize = 200;
@@ -239,7 +242,13 @@ impl<W: Write> Timeline<W> {
         let colour = colour(a.cause);
         let start = self.x(a.timestamp_ms);
         let init_end_ms = a.timestamp_ms + a.init_duration_ms.unwrap_or(0.0).round() as i64;
-        let end_ms = lane.end_ms.unwrap_or(self.last_ms).max(init_end_ms);
+        // Still alive when the input ended: its life runs to the end of the picture.
+        let end_ms = if lane.open {
+            self.last_ms
+        } else {
+            lane.end_ms.unwrap_or(self.last_ms)
+        }
+        .max(init_end_ms);
         let end = self.x(end_ms);
         let init_width = (self.x(init_end_ms) - start).max(2.0);
         let ending = match (&lane.reason, lane.open) {
@@ -260,6 +269,21 @@ impl<W: Write> Timeline<W> {
             a.evidence.words(),
             ending
         );
+        let mut reinits = Group::new();
+        for (at, duration, cause) in &lane.reinits {
+            let x = self.x(*at);
+            let width = (self.x(*at + duration.round() as i64) - x).max(2.0);
+            reinits = reinits.add(
+                Rectangle::new()
+                    .set("class", "reinit")
+                    .set("data-cause", cause.as_str())
+                    .set("x", x)
+                    .set("y", y + 2.0)
+                    .set("width", width)
+                    .set("height", LANE - 4.0)
+                    .set("fill", self::colour(*cause)),
+            );
+        }
         Group::new()
             .set("class", "lane")
             .set("data-env-id", a.env_id.as_str())
@@ -293,6 +317,7 @@ impl<W: Write> Timeline<W> {
                     .set("height", LANE - 4.0)
                     .set("fill", colour),
             )
+            .add(reinits)
             .add(
                 Text::new(ending)
                     .set("class", "ended")
@@ -346,13 +371,21 @@ impl<W: Write> Render for Timeline<W> {
                 fingerprint: a.config_fingerprint.clone(),
             });
         }
-        if self.lanes.len() < self.max_lanes {
+        if let Some(&i) = self.index.get(&a.env_id) {
+            // A re-init of a drawn environment: on its own lane.
+            self.lanes[i].reinits.push((
+                a.timestamp_ms,
+                a.init_duration_ms.unwrap_or(0.0),
+                a.cause,
+            ));
+        } else if self.lanes.len() < self.max_lanes {
             self.index.insert(a.env_id.clone(), self.lanes.len());
             self.lanes.push(Lane {
                 attribution: a.clone(),
                 end_ms: None,
                 reason: None,
                 open: false,
+                reinits: Vec::new(),
             });
         } else {
             *self.undrawn.entry(a.cause).or_default() += 1;

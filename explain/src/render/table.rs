@@ -46,8 +46,18 @@ fn fit(text: &str, width: usize) -> String {
     }
 }
 
+/// One decimal, through integers: `{:.1}` formats floats exactly, which costs more than the
+/// rest of a row.
 fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "?".to_owned(), |v| format!("{v:.1}"))
+    match v {
+        Some(v) if v.is_finite() && v.abs() < 1e15 => {
+            let tenths = (v * 10.0).round() as i64;
+            let sign = if tenths < 0 { "-" } else { "" };
+            format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
+        }
+        Some(v) => format!("{v}"),
+        None => "?".to_owned(),
+    }
 }
 
 /// "39.0 (30.0+9.0)", "39.0", or "?" when Lambda reported no duration.
