@@ -99,3 +99,19 @@ fn the_same_answer_from_every_form() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), reference, "{what}");
     }
 }
+
+/// A recorded run of the real sandbox with the real extension (`coldmark-sandbox experiment
+/// --json`, 12 requests, USER changed after the 6th): its own output format, unedited.
+#[test]
+fn a_recorded_sandbox_experiment() {
+    let recorded = include_str!("data/sandbox-experiment.json");
+    let out = run(&["--json"], recorded.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (inits, _) = parse_json(&out);
+    let causes: Vec<&str> = inits.iter().map(|i| i["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes, vec!["first-seen", "configuration-change"]);
+    assert_eq!(inits[1]["details"]["previous_fingerprint"], inits[0]["config_fingerprint"]);
+    // Responses, the configuration update and the verdict are skipped, not fatal.
+    assert!(stderr.contains("6 markers, 15 other lines skipped"), "{stderr}");
+}
