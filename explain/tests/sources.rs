@@ -111,7 +111,13 @@ fn a_recorded_sandbox_experiment() {
     let (inits, _) = parse_json(&out);
     let causes: Vec<&str> = inits.iter().map(|i| i["cause"].as_str().unwrap()).collect();
     assert_eq!(causes, vec!["first-seen", "configuration-change"]);
-    assert_eq!(inits[1]["details"]["previous_fingerprint"], inits[0]["config_fingerprint"]);
+    assert_eq!(
+        inits[1]["details"]["previous_fingerprint"],
+        inits[0]["config_fingerprint"]
+    );
     // Responses, the configuration update and the verdict are skipped, not fatal.
-    assert!(stderr.contains("6 markers, 15 other lines skipped"), "{stderr}");
+    assert!(
+        stderr.contains("6 markers, 15 other lines skipped"),
+        "{stderr}"
+    );
 }
