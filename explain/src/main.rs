@@ -135,10 +135,6 @@ fn now_ms() -> i64 {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.json && args.svg.as_deref() == Some(std::path::Path::new("-")) {
-        eprintln!("coldmark-explain: --svg - and --json would both write to stdout");
-        return ExitCode::from(2);
-    }
     let end_ms = args.end.unwrap_or_else(now_ms);
     let start_ms = args.start.unwrap_or(end_ms - args.since.as_millis() as i64);
     if start_ms >= end_ms {
