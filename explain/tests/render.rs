@@ -196,11 +196,17 @@ fn svg_lanes_are_capped_and_the_rest_summarised() {
     assert_eq!(out.status.code(), Some(0));
     let text = std::fs::read_to_string(&path).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();
-    assert_eq!(lanes(&doc).len(), 4);
+    let drawn = lanes(&doc);
+    assert_eq!(drawn.len(), 4);
+    // The first four environments are two first-seen and two scale-outs; once full, rarer
+    // causes take lanes from the most drawn one, so the picture still shows them.
+    let causes: std::collections::BTreeSet<&str> = drawn.iter().map(|(_, c)| c.as_str()).collect();
+    assert!(causes.len() >= 3, "{drawn:?}");
     let more = doc
         .descendants()
         .find(|n| n.attribute("class") == Some("more"))
         .expect("a line for the lanes not drawn");
-    assert_eq!(more.attribute("data-count"), Some("8"));
+    // 11 environments, 4 drawn (the re-init is not another environment).
+    assert_eq!(more.attribute("data-count"), Some("7"));
     assert!(more.text().unwrap().contains("lanes capped at 4"));
 }

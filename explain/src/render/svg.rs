@@ -101,6 +101,9 @@ impl<W: Write> Timeline<W> {
                 .or_default()
                 .push(lane);
         }
+        for lanes in by_function.values_mut() {
+            lanes.sort_by_key(|l| l.attribution.timestamp_ms);
+        }
         let mut y = TOP;
         let mut body = Group::new().set("class", "functions");
         for (function, lanes) in &by_function {
@@ -354,6 +357,54 @@ impl<W: Write> Timeline<W> {
     }
 }
 
+impl<W: Write> Timeline<W> {
+    /// The lane a new environment of `cause` starting at `at_ms` may take when the lanes are
+    /// full, if any:
+    /// - when `cause` has at least two lanes fewer than the most drawn cause, a lane of that
+    ///   cause, so rare causes stay visible;
+    /// - otherwise, when it is itself the most drawn cause and starts further after that
+    ///   cause's last lane than the two closest of its lanes are apart, the later of those two,
+    ///   so the drawn lanes spread over the whole period instead of its first minutes.
+    fn lane_to_give_up(&self, cause: Cause, at_ms: i64) -> Option<usize> {
+        let mut drawn: BTreeMap<Cause, usize> = BTreeMap::new();
+        for lane in &self.lanes {
+            *drawn.entry(lane.attribution.cause).or_default() += 1;
+        }
+        let (&most, &n) = drawn.iter().max_by_key(|(_, n)| **n)?;
+        let own = drawn.get(&cause).copied().unwrap_or(0);
+        let crowded = self.closest_pair(most)?;
+        if n >= own + 2 {
+            return Some(crowded.0);
+        }
+        if cause == most && at_ms - crowded.2 > crowded.1 {
+            return Some(crowded.0);
+        }
+        None
+    }
+
+    /// Among the lanes of `cause`: the later lane of the two closest in start time, their
+    /// distance, and the start of the latest lane.
+    fn closest_pair(&self, cause: Cause) -> Option<(usize, i64, i64)> {
+        let mut of_cause: Vec<(i64, usize)> = self
+            .lanes
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.attribution.cause == cause)
+            .map(|(i, l)| (l.attribution.timestamp_ms, i))
+            .collect();
+        of_cause.sort();
+        let latest = of_cause.last()?.0;
+        let closest = of_cause
+            .windows(2)
+            .min_by_key(|w| w[1].0 - w[0].0)
+            .map(|w| (w[1].1, w[1].0 - w[0].0));
+        match closest {
+            Some((i, gap)) => Some((i, gap, latest)),
+            None => of_cause.last().map(|&(_, i)| (i, i64::MAX, latest)),
+        }
+    }
+}
+
 impl<W: Write> Render for Timeline<W> {
     fn init(&mut self, a: &Attribution) -> std::io::Result<()> {
         self.first_ms = self.first_ms.min(a.timestamp_ms);
@@ -387,6 +438,23 @@ impl<W: Write> Render for Timeline<W> {
                 open: false,
                 reinits: Vec::new(),
             });
+        } else if a.init_phase == "invoke" {
+            // A re-init of an environment not drawn: already counted.
+        } else if let Some(i) = self.lane_to_give_up(a.cause, a.timestamp_ms) {
+            // Full: the new environment takes a lane of a crowded cause (see `lane_to_give_up`).
+            let old = std::mem::replace(
+                &mut self.lanes[i],
+                Lane {
+                    attribution: a.clone(),
+                    end_ms: None,
+                    reason: None,
+                    open: false,
+                    reinits: Vec::new(),
+                },
+            );
+            self.index.remove(&old.attribution.env_id);
+            self.index.insert(a.env_id.clone(), i);
+            *self.undrawn.entry(old.attribution.cause).or_default() += 1;
         } else {
             *self.undrawn.entry(a.cause).or_default() += 1;
         }
