@@ -1,0 +1,217 @@
+//! The fixed vocabulary of causes and the evidence behind each.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::duration_words;
+
+/// Why an environment was initialised. The order is the order the rules are tried in
+/// (`docs/explain.md`): the first that holds wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    AfterFailure,
+    Provisioned,
+    SnapStart,
+    NewVersion,
+    ConfigurationChange,
+    Proactive,
+    ScaleOut,
+    Replacement,
+    FirstSeen,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 9] = [
+        Cause::AfterFailure,
+        Cause::Provisioned,
+        Cause::SnapStart,
+        Cause::NewVersion,
+        Cause::ConfigurationChange,
+        Cause::Proactive,
+        Cause::ScaleOut,
+        Cause::Replacement,
+        Cause::FirstSeen,
+    ];
+
+    /// The name used in every output (`cause` in the JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::AfterFailure => "after-failure",
+            Cause::Provisioned => "provisioned",
+            Cause::SnapStart => "snap-start",
+            Cause::NewVersion => "new-version",
+            Cause::ConfigurationChange => "configuration-change",
+            Cause::Proactive => "proactive",
+            Cause::ScaleOut => "scale-out",
+            Cause::Replacement => "replacement",
+            Cause::FirstSeen => "first-seen",
+        }
+    }
+
+    /// Singular noun for the summary sentence ("1 configuration change cost ...").
+    pub fn singular(self) -> &'static str {
+        match self {
+            Cause::AfterFailure => "init after a failure",
+            Cause::Provisioned => "provisioned init",
+            Cause::SnapStart => "SnapStart restore",
+            Cause::NewVersion => "new version",
+            Cause::ConfigurationChange => "configuration change",
+            Cause::Proactive => "proactive init",
+            Cause::ScaleOut => "scale-out",
+            Cause::Replacement => "replacement",
+            Cause::FirstSeen => "first-seen environment",
+        }
+    }
+
+    /// Plural noun for the summary sentence ("5 configuration changes cost ...").
+    pub fn plural(self) -> &'static str {
+        match self {
+            Cause::AfterFailure => "inits after a failure",
+            Cause::Provisioned => "provisioned inits",
+            Cause::SnapStart => "SnapStart restores",
+            Cause::NewVersion => "new versions",
+            Cause::ConfigurationChange => "configuration changes",
+            Cause::Proactive => "proactive inits",
+            Cause::ScaleOut => "scale-outs",
+            Cause::Replacement => "replacements",
+            Cause::FirstSeen => "first-seen environments",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What made the rule hold, typed; [`Evidence::words`] says it to a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Evidence {
+    /// `init_phase` was `invoke`: Lambda re-ran init inside an invocation.
+    ReinitInInvoke {
+        function_request_id: Option<String>,
+    },
+    /// The first environment of its configuration after one ended with `failure`/`timeout`.
+    ReplacesFailed {
+        env_id: String,
+        reason: String,
+        gap_ms: i64,
+    },
+    Provisioned,
+    SnapStart,
+    NewVersion {
+        version: String,
+        previous_version: String,
+    },
+    ConfigurationChange {
+        previous_fingerprint: String,
+        fingerprint: String,
+    },
+    Proactive,
+    ScaleOut {
+        /// Environments of this version and configuration alive when it started.
+        alive: usize,
+        /// Of which this many are of the same version but an unknown configuration (their
+        /// init came before the input began).
+        unknown_configuration: usize,
+    },
+    Replacement {
+        env_id: String,
+        gap_ms: i64,
+    },
+    FirstSeen {
+        /// An earlier environment of the configuration that ended without a shutdown marker.
+        last_seen_env: Option<String>,
+        last_seen_gap_ms: Option<i64>,
+    },
+}
+
+impl Evidence {
+    /// The evidence in words, for the table.
+    pub fn words(&self) -> String {
+        match self {
+            Evidence::ReinitInInvoke {
+                function_request_id,
+            } => match function_request_id {
+                Some(id) => format!("init re-ran inside invocation {id} (after a crash or timeout)"),
+                None => "init re-ran inside an invocation (after a crash or timeout)".into(),
+            },
+            Evidence::ReplacesFailed {
+                env_id,
+                reason,
+                gap_ms,
+            } => format!(
+                "replaces environment {} that ended with `{reason}` {} before",
+                short(env_id),
+                duration_words(*gap_ms)
+            ),
+            Evidence::Provisioned => "provisioned concurrency: initialised ahead of demand".into(),
+            Evidence::SnapStart => "SnapStart restore from the version's snapshot".into(),
+            Evidence::NewVersion {
+                version,
+                previous_version,
+            } => format!("version {version} first seen; before it {previous_version} served"),
+            Evidence::ConfigurationChange {
+                previous_fingerprint,
+                fingerprint,
+            } => format!(
+                "configuration changed: fingerprint {previous_fingerprint} → {fingerprint}"
+            ),
+            Evidence::Proactive => {
+                "on-demand init ahead of demand: no request waited for it".into()
+            }
+            Evidence::ScaleOut {
+                alive,
+                unknown_configuration,
+            } => {
+                let mut text = format!(
+                    "{alive} environment{} of this configuration {} busy",
+                    plural_s(*alive),
+                    if *alive == 1 { "was" } else { "were" }
+                );
+                if *unknown_configuration > 0 {
+                    text.push_str(&format!(
+                        " ({unknown_configuration} of this version with an init before the input)"
+                    ));
+                }
+                text
+            }
+            Evidence::Replacement { env_id, gap_ms } => format!(
+                "none of this configuration alive; {} spun down {} before",
+                short(env_id),
+                duration_words(*gap_ms)
+            ),
+            Evidence::FirstSeen {
+                last_seen_env,
+                last_seen_gap_ms,
+            } => match (last_seen_env, last_seen_gap_ms) {
+                (Some(env), Some(gap)) => format!(
+                    "no cause known from the data; {} of this configuration was last seen {} before, without a shutdown marker",
+                    short(env),
+                    duration_words(*gap)
+                ),
+                _ => "first environment of this configuration in the input".into(),
+            },
+        }
+    }
+}
+
+fn plural_s(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The first 8 characters of an environment id: enough to tell environments apart on screen.
+pub fn short(id: &str) -> &str {
+    match id.char_indices().nth(8) {
+        Some((i, _)) => &id[..i],
+        None => id,
+    }
+}

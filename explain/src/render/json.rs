@@ -1,0 +1,89 @@
+//! `--json`: one object per init (`type: "init"`), then one `type: "summary"` per function.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::attribute::Attribution;
+use crate::cause::{Cause, Evidence};
+use crate::render::Render;
+use crate::summary::FunctionSummary;
+use crate::time::format_ms;
+
+/// The `--json` init record (a public interface: names follow the marker contract).
+#[derive(Debug, Serialize)]
+pub struct InitRecord<'a> {
+    #[serde(rename = "type")]
+    pub record: &'static str,
+    pub timestamp: String,
+    pub function_name: &'a str,
+    pub function_version: &'a str,
+    pub env_id: &'a str,
+    pub init_type: &'a str,
+    pub init_phase: &'a str,
+    pub init_duration_ms: Option<f64>,
+    pub runtime_init_ms: Option<f64>,
+    pub extensions_init_ms: Option<f64>,
+    pub function_memory_size: Option<u64>,
+    pub gb_seconds: Option<f64>,
+    pub config_fingerprint: &'a str,
+    pub proactive: bool,
+    pub cause: Cause,
+    /// The evidence in words (as in the table).
+    pub evidence: String,
+    /// The same evidence, typed.
+    pub details: &'a Evidence,
+}
+
+impl<'a> InitRecord<'a> {
+    pub fn new(a: &'a Attribution) -> InitRecord<'a> {
+        InitRecord {
+            record: "init",
+            timestamp: format_ms(a.timestamp_ms),
+            function_name: &a.function_name,
+            function_version: &a.function_version,
+            env_id: &a.env_id,
+            init_type: &a.init_type,
+            init_phase: &a.init_phase,
+            init_duration_ms: a.init_duration_ms,
+            runtime_init_ms: a.runtime_init_ms,
+            extensions_init_ms: a.extensions_init_ms,
+            function_memory_size: a.function_memory_size,
+            gb_seconds: a.gb_seconds(),
+            config_fingerprint: &a.config_fingerprint,
+            proactive: a.proactive,
+            cause: a.cause,
+            evidence: a.evidence.words(),
+            details: &a.evidence,
+        }
+    }
+}
+
+pub struct Json<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Json<W> {
+    pub fn new(out: W) -> Json<W> {
+        Json { out }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Render for Json<W> {
+    fn init(&mut self, a: &Attribution) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, &InitRecord::new(a))?;
+        self.out.write_all(b"\n")
+    }
+
+    fn finish(&mut self, summary: &[FunctionSummary]) -> std::io::Result<()> {
+        for f in summary {
+            serde_json::to_writer(&mut self.out, f)?;
+            self.out.write_all(b"\n")?;
+        }
+        self.out.flush()
+    }
+}

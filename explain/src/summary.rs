@@ -1,0 +1,101 @@
+//! Per function: cold starts, init time and billed init per cause.
+//!
+//! Since August 2025 Lambda bills the INIT phase of every function, so each cause's init time
+//! is also given in GB-seconds (init duration × `function_memory_size`), and as money when the
+//! user passes a price.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::attribute::Attribution;
+use crate::cause::Cause;
+
+/// One cause's share.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CauseTotals {
+    pub cold_starts: u64,
+    pub init_ms: f64,
+    pub gb_seconds: f64,
+    /// Inits without a known duration or memory size (not in the sums).
+    pub unknown_duration: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+}
+
+impl CauseTotals {
+    fn add(&mut self, a: &Attribution) {
+        self.cold_starts += 1;
+        match (a.init_duration_ms, a.gb_seconds()) {
+            (Some(ms), Some(gbs)) => {
+                self.init_ms += ms;
+                self.gb_seconds += gbs;
+            }
+            (Some(ms), None) => {
+                self.init_ms += ms;
+                self.unknown_duration += 1;
+            }
+            _ => self.unknown_duration += 1,
+        }
+    }
+}
+
+/// The `--json` summary record of one function.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionSummary {
+    #[serde(rename = "type")]
+    pub record: &'static str,
+    pub function_name: String,
+    #[serde(flatten)]
+    pub total: CauseTotals,
+    pub causes: BTreeMap<Cause, CauseTotals>,
+}
+
+/// Accumulates attributions; memory is functions × causes.
+#[derive(Debug, Default)]
+pub struct Summary {
+    functions: BTreeMap<String, BTreeMap<Cause, CauseTotals>>,
+}
+
+impl Summary {
+    pub fn add(&mut self, a: &Attribution) {
+        if !self.functions.contains_key(&a.function_name) {
+            self.functions
+                .insert(a.function_name.clone(), BTreeMap::new());
+        }
+        if let Some(causes) = self.functions.get_mut(&a.function_name) {
+            causes.entry(a.cause).or_default().add(a);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.functions.is_empty()
+    }
+
+    /// One record per function, with money when a price per GB-second is given.
+    pub fn records(&self, price_per_gb_second: Option<f64>) -> Vec<FunctionSummary> {
+        self.functions
+            .iter()
+            .map(|(name, causes)| {
+                let mut total = CauseTotals::default();
+                let mut priced = BTreeMap::new();
+                for (cause, totals) in causes {
+                    let mut totals = totals.clone();
+                    totals.cost = price_per_gb_second.map(|p| totals.gb_seconds * p);
+                    total.cold_starts += totals.cold_starts;
+                    total.init_ms += totals.init_ms;
+                    total.gb_seconds += totals.gb_seconds;
+                    total.unknown_duration += totals.unknown_duration;
+                    priced.insert(*cause, totals);
+                }
+                total.cost = price_per_gb_second.map(|p| total.gb_seconds * p);
+                FunctionSummary {
+                    record: "summary",
+                    function_name: name.clone(),
+                    total,
+                    causes: priced,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,123 @@
+//! Every file-like source gives the same answer on the same markers: the extension's own
+//! lines, lines behind a Lambda log prefix, `aws logs filter-log-events` JSON, a CloudWatch
+//! export (.gz per log stream), the sandbox's `--json` output, and stdin.
+
+mod support;
+
+use support::*;
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn ndjson_file_and_stdin() {
+    let s = Scenario::day();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "markers.ndjson", &s.ndjson());
+    assert_expected(&s, &run(&["--json", &file], b""), "ndjson file");
+    assert_expected(&s, &run(&["--json"], s.ndjson().as_bytes()), "stdin");
+    assert_expected(
+        &s,
+        &run(&["--json", "-"], s.ndjson().as_bytes()),
+        "stdin as -",
+    );
+}
+
+#[test]
+fn lambda_log_prefix_lines() {
+    let s = Scenario::day();
+    let out = run(&["--json"], s.prefixed().as_bytes());
+    assert_expected(&s, &out, "prefixed lines");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // START + one REPORT per marker + coldmark's stderr line are skipped, never fatal.
+    let skipped = 2 + s.lines.len();
+    assert!(
+        stderr.contains(&format!("{} other lines skipped", skipped)),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn filter_log_events_json() {
+    let s = Scenario::day();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "events.json", &s.filter_log_events());
+    assert_expected(&s, &run(&["--json", &file], b""), "filter-log-events file");
+    assert_expected(
+        &s,
+        &run(&["--json"], s.filter_log_events().as_bytes()),
+        "filter-log-events on stdin",
+    );
+}
+
+#[test]
+fn cloudwatch_export_files() {
+    let s = Scenario::day();
+    let dir = tempfile::tempdir().unwrap();
+    let files = s.write_export(dir.path());
+    assert!(files.len() > 5, "one file per log stream");
+    let mut args = vec!["--json".to_owned()];
+    args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_expected(&s, &run(&args, b""), "export files");
+}
+
+#[test]
+fn sandbox_json_output() {
+    let s = Scenario::day();
+    let out = run(&["--json"], s.sandbox_json().as_bytes());
+    assert_expected(&s, &out, "sandbox --json");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The sandbox's other records (and one kind this reader has never seen) are skipped.
+    let skipped = 1 + 2 * s.lines.len();
+    assert!(
+        stderr.contains(&format!(
+            "{} markers, {} other lines skipped",
+            s.lines.len(),
+            skipped
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_same_answer_from_every_form() {
+    // Not only the causes: the whole records (evidence, figures) are identical.
+    let s = Scenario::day();
+    let dir = tempfile::tempdir().unwrap();
+    let ndjson = run(&["--json"], s.ndjson().as_bytes());
+    let reference = String::from_utf8_lossy(&ndjson.stdout).into_owned();
+    let events = write(dir.path(), "events.json", &s.filter_log_events());
+    for (what, out) in [
+        ("prefixed", run(&["--json"], s.prefixed().as_bytes())),
+        ("filter-log-events", run(&["--json", &events], b"")),
+        ("sandbox", run(&["--json"], s.sandbox_json().as_bytes())),
+    ] {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), reference, "{what}");
+    }
+}
+
+/// A recorded run of the real sandbox with the real extension (`coldmark-sandbox experiment
+/// --json`, 12 requests, USER changed after the 6th): its own output format, unedited.
+#[test]
+fn a_recorded_sandbox_experiment() {
+    let recorded = include_str!("data/sandbox-experiment.json");
+    let out = run(&["--json"], recorded.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (inits, _) = parse_json(&out);
+    let causes: Vec<&str> = inits.iter().map(|i| i["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes, vec!["first-seen", "configuration-change"]);
+    assert_eq!(
+        inits[1]["details"]["previous_fingerprint"],
+        inits[0]["config_fingerprint"]
+    );
+    // Responses, the configuration update and the verdict are skipped, not fatal.
+    assert!(
+        stderr.contains("6 markers, 15 other lines skipped"),
+        "{stderr}"
+    );
+}
