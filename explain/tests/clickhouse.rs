@@ -37,6 +37,7 @@ fn range() -> (String, String) {
 }
 
 #[test]
+#[ignore = "needs clickhouse-server; `bash .ci/run` installs it and runs this test"]
 fn streams_markers_out_of_clickhouse_with_the_same_answer_as_files() {
     let server = ClickHouse::start();
     let s = Scenario::day();
@@ -110,6 +111,7 @@ fn streams_markers_out_of_clickhouse_with_the_same_answer_as_files() {
 }
 
 #[test]
+#[ignore = "needs clickhouse-server; `bash .ci/run` installs it and runs this test"]
 fn a_refusal_is_reported_with_status_and_message() {
     let server = ClickHouse::start();
     let url = format!("http://127.0.0.1:{}/", server.http_port);

@@ -72,6 +72,7 @@ fn seed(moto: &Moto, t0: i64) -> (Scenario, usize) {
 }
 
 #[test]
+#[ignore = "needs moto[server]; `bash .ci/run` installs it and runs this test"]
 fn pulls_log_groups_page_by_page_with_the_same_answer_as_files() {
     let moto = Moto::start();
     let t0 = now_ms() - 3_600_000;
@@ -125,6 +126,7 @@ fn pulls_log_groups_page_by_page_with_the_same_answer_as_files() {
 }
 
 #[test]
+#[ignore = "needs moto[server]; `bash .ci/run` installs it and runs this test"]
 fn missing_credentials_and_missing_log_group_are_one_clear_line() {
     let moto = Moto::start();
     let endpoint = moto.endpoint();

@@ -81,6 +81,7 @@ fn dropped_in_shutdown_marker(out: &Finished) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs clickhouse-server; `bash .ci/run` installs it and runs this test"]
 async fn markers_reach_clickhouse_intact_and_the_queries_answer() {
     let server = ClickHouse::start();
     let endpoint = server.insert_endpoint();

@@ -70,6 +70,7 @@ fn invoke(endpoint: &str, dir: &Path, n: usize, qualifier: Option<&str>) -> (Val
 }
 
 #[test]
+#[ignore = "needs the AWS CLI; `bash .ci/run` installs it and runs this test"]
 fn the_aws_cli_publishes_and_invokes_versions() {
     let layer = layer(true, &[]);
     let mut sandbox = SandboxProcess::start(&[
