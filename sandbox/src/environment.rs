@@ -53,7 +53,7 @@ pub(crate) use state::{
     ExtensionSlot, Invocation, Registration, RuntimeOutcome, RuntimeSlot, State,
 };
 use state::{InitProgress, ProcSlot};
-use variables::process_environment;
+use variables::{extension_environment, process_environment};
 
 /// What a user configures on the function (the subset of Lambda's function configuration the
 /// sandbox honours). Changing any of it means new execution environments, as on Lambda.
@@ -93,6 +93,14 @@ pub struct EnvironmentOptions {
     pub shutdown_deadline: Duration,
     /// How long the init phase may take before it fails (Lambda: 10 s).
     pub init_timeout: Duration,
+    /// When `platform.initRuntimeDone` and `platform.extension` are sent.
+    pub init_records: InitRecordOrder,
+    /// Variables the platform gives every process beneath the user's (a user's value wins;
+    /// reserved ones still win over both). Empty by default: a Lambda sandbox knows no
+    /// extension's settings. The coldmark front-ends use it for the one documented exception,
+    /// `COLDMARK_TELEMETRY_PORT=0`, so that many environments (each with its own coldmark
+    /// listening for telemetry) coexist on one host's loopback.
+    pub platform_variables: BTreeMap<String, String>,
 }
 
 impl Default for EnvironmentOptions {
@@ -101,8 +109,29 @@ impl Default for EnvironmentOptions {
             freeze: true,
             shutdown_deadline: Duration::from_secs(2),
             init_timeout: Duration::from_secs(10),
+            init_records: InitRecordOrder::Lambda,
+            platform_variables: BTreeMap::new(),
         }
     }
+}
+
+/// When the init phase's telemetry records go out.
+///
+/// `Lambda` is what AWS's runtime interface emulator does in `doRuntimeDomainInit`
+/// (`lambda/rapid/handlers.go`, the init code Lambda itself runs): `platform.initRuntimeDone` is
+/// sent from a deferred call that runs after every extension is ready, followed by one
+/// `platform.extension` per extension (its final state, `errorType` on failure) and then
+/// `platform.initReport`. So `initRuntimeDone` marks the end of the whole init, not the
+/// runtime's own readiness.
+///
+/// `AtRuntimeNext` is the sandbox's earlier order, kept so that consumers (coldmark's init
+/// split) are tested against both: `initRuntimeDone` at the runtime's first `/next`, and
+/// `platform.extension` at each registration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitRecordOrder {
+    #[default]
+    Lambda,
+    AtRuntimeNext,
 }
 
 /// Where a log line came from.
@@ -297,7 +326,9 @@ pub(crate) struct Shared {
     options: EnvironmentOptions,
     artifacts: Artifacts,
     extension_paths: Vec<(String, PathBuf)>,
+    /// The runtime's variables; extensions get `extension_env` (without the runtime-only ones).
     process_env: BTreeMap<String, String>,
+    extension_env: BTreeMap<String, String>,
     pub(crate) state: Mutex<State>,
     /// Bumped on every state change; waiters re-check their condition.
     changed: watch::Sender<u64>,
@@ -433,8 +464,12 @@ impl Shared {
             .filter(|p| !p.as_os_str().is_empty())
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| PathBuf::from("."));
-        let (mut child, spawned) =
-            process::spawn(&self.artifacts.launcher, program, &self.process_env, &cwd)?;
+        let env = match role {
+            Role::Runtime => &self.process_env,
+            Role::Extension(_) => &self.extension_env,
+        };
+        let (mut child, spawned) = process::spawn(&self.artifacts.launcher, program, env, &cwd)?;
+        let open_streams = u8::from(child.stdout.is_some()) + u8::from(child.stderr.is_some());
         let generation = {
             let mut state = self.lock();
             state.procs.push(ProcSlot {
@@ -442,9 +477,11 @@ impl Shared {
                 pid: spawned.pid,
                 spawned_at: spawned.spawned_at,
                 exited: None,
+                open_streams,
             });
             state.generation
         };
+        let pid = spawned.pid;
         let source = match &role {
             Role::Runtime => LogSource::Function,
             Role::Extension(name) => LogSource::Extension(name.clone()),
@@ -464,14 +501,27 @@ impl Shared {
         {
             let weak = Arc::downgrade(self);
             let source = source.clone();
-            tokio::spawn(process::pump_lines(stream, move |line| {
-                if let Some(shared) = weak.upgrade() {
-                    shared.process_line(&source, line);
+            tokio::spawn(async move {
+                let lines = weak.clone();
+                process::pump_lines(stream, move |line| {
+                    if let Some(shared) = lines.upgrade() {
+                        shared.process_line(&source, line);
+                    }
+                })
+                .await;
+                let Some(shared) = weak.upgrade() else { return };
+                {
+                    let mut state = shared.lock();
+                    if state.generation == generation {
+                        if let Some(slot) = state.procs.iter_mut().find(|p| p.pid == pid) {
+                            slot.open_streams = slot.open_streams.saturating_sub(1);
+                        }
+                    }
                 }
-            }));
+                shared.bump();
+            });
         }
         let weak: Weak<Shared> = Arc::downgrade(self);
-        let pid = spawned.pid;
         tokio::spawn(async move {
             let status = child.wait().await;
             let Some(shared) = weak.upgrade() else { return };
@@ -529,7 +579,14 @@ impl Environment {
             .context("binding the Lambda APIs on 127.0.0.1")?;
         let api_addr = listener.local_addr()?;
         let env_id = new_uuid();
-        let process_env = process_environment(&config, &env_id, api_addr, &artifacts);
+        let process_env = process_environment(
+            &config,
+            &options.platform_variables,
+            &env_id,
+            api_addr,
+            &artifacts,
+        );
+        let extension_env = extension_environment(&process_env);
         let region = process_env["AWS_REGION"].clone();
         let function_arn = format!(
             "arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{}",
@@ -546,6 +603,7 @@ impl Environment {
             artifacts,
             extension_paths,
             process_env,
+            extension_env,
             state: Mutex::new(State {
                 generation: 0,
                 init: None,

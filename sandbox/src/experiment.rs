@@ -26,6 +26,16 @@ use crate::output::{short, EndpointsRecord, LogRecord, Output, Printer};
 use crate::probe::{summarize, Prober, ResponseRecord};
 
 /// The function's name in the experiment.
+/// The one setting the coldmark front-ends (`experiment`, `serve`) give every environment,
+/// beneath the user's variables: `COLDMARK_TELEMETRY_PORT=0`. On Lambda each environment has
+/// its own network, so coldmark's default telemetry port (9003) is always free; here every
+/// environment shares the host's loopback, and a second environment's coldmark would find 9003
+/// taken. Port 0 lets the kernel pick. A user who sets the variable wins; the default-port path
+/// is exercised by a test that runs one environment without it.
+pub fn coldmark_platform_variables() -> BTreeMap<String, String> {
+    BTreeMap::from([("COLDMARK_TELEMETRY_PORT".to_owned(), "0".to_owned())])
+}
+
 pub const FUNCTION_NAME: &str = "clock";
 
 /// What `experiment` was asked to do.
@@ -533,6 +543,7 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
             max_environments: options.max_environments,
             environment: EnvironmentOptions {
                 freeze: options.freeze,
+                platform_variables: coldmark_platform_variables(),
                 ..EnvironmentOptions::default()
             },
             ..ControlPlaneOptions::default()

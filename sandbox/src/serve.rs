@@ -60,6 +60,7 @@ pub async fn run(
             max_environments: options.max_environments,
             environment: EnvironmentOptions {
                 freeze: options.freeze,
+                platform_variables: crate::experiment::coldmark_platform_variables(),
                 ..EnvironmentOptions::default()
             },
             ..ControlPlaneOptions::default()

@@ -205,8 +205,13 @@ pub struct ReportMetrics {
 #[serde(rename_all = "camelCase")]
 pub struct PlatformExtension {
     pub name: String,
+    /// The extension's state when init ended, with RIE's names: `Ready`, `Registered`,
+    /// `InitError`, `LaunchError`.
     pub state: String,
     pub events: Vec<String>,
+    /// Why the extension failed init, when it did (RIE's `ExtensionInitData.ErrorType`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

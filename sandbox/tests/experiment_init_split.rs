@@ -8,9 +8,7 @@ mod cp_build;
 
 use std::time::Duration;
 
-use coldmark_sandbox::environment::{
-    Environment, EnvironmentOptions, InvokeRequest, InvokeStatus, ShutdownReason,
-};
+use coldmark_sandbox::environment::{Environment, InvokeRequest, InvokeStatus, ShutdownReason};
 use coldmark_sandbox::experiment::MarkerRecord;
 use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
 use tokio::sync::broadcast;
@@ -44,7 +42,7 @@ async fn start(vars: &[(&str, &str)], slow_extension: bool, timeout: Duration) -
     let env = Environment::start(
         function,
         artifacts(&[layer.path()]),
-        EnvironmentOptions::default(),
+        cp_build::env_options(),
         sink,
     )
     .await

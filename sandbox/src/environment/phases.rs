@@ -83,6 +83,16 @@ impl Shared {
                     state.last_init = Some(summary.clone());
                     summary
                 };
+                if self.options.init_records == InitRecordOrder::Lambda {
+                    self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
+                        initialization_type: "on-demand".into(),
+                        phase: phase.into(),
+                        status: "success".into(),
+                        error_type: None,
+                        spans: Vec::new(),
+                    }));
+                    self.emit_extension_states();
+                }
                 self.emit(Record::InitReport(telemetry::InitReport {
                     initialization_type: "on-demand".into(),
                     phase: phase.into(),
@@ -99,13 +109,14 @@ impl Shared {
             }
             Err((status, error_type, message)) => {
                 let duration_ms = millis(started.elapsed());
+                let lambda_order = self.options.init_records == InitRecordOrder::Lambda;
                 let runtime_done = {
                     let mut state = self.lock();
                     let progress = state.init.take();
                     state.registration = Registration::Closed;
                     progress.and_then(|p| p.runtime_done_at).is_some()
                 };
-                if !runtime_done {
+                if lambda_order || !runtime_done {
                     self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
                         initialization_type: "on-demand".into(),
                         phase: phase.into(),
@@ -113,6 +124,9 @@ impl Shared {
                         error_type: Some(error_type.clone()),
                         spans: Vec::new(),
                     }));
+                }
+                if lambda_order {
+                    self.emit_extension_states();
                 }
                 self.emit(Record::InitReport(telemetry::InitReport {
                     initialization_type: "on-demand".into(),
@@ -133,6 +147,30 @@ impl Shared {
                 self.bump();
                 anyhow::bail!("init ({phase} phase) failed: {message} [{error_type}]")
             }
+        }
+    }
+
+    /// One `platform.extension` per registered extension with its state at the end of init,
+    /// as RIE's `logAgentsInitStatus` sends them (after `initRuntimeDone`, before `initReport`).
+    fn emit_extension_states(&self) {
+        let records: Vec<telemetry::PlatformExtension> = {
+            let state = self.lock();
+            state
+                .extensions
+                .iter()
+                .map(|e| {
+                    let (status, error_type) = e.init_state();
+                    telemetry::PlatformExtension {
+                        name: e.name.clone(),
+                        state: status.into(),
+                        events: e.events.clone(),
+                        error_type,
+                    }
+                })
+                .collect()
+        };
+        for record in records {
+            self.emit(Record::Extension(record));
         }
     }
 
@@ -451,22 +489,62 @@ impl Shared {
         (response, reset)
     }
 
-    /// Shutdown of the current processes: SHUTDOWN to the extensions that asked for it,
-    /// SIGTERM to the runtime, and SIGKILL for whatever is left at the deadline.
+    /// Shutdown of the current processes, in the order of AWS's runtime interface emulator
+    /// (`lambda/rapid/shutdown.go`) and of the Extensions API page ("First, Lambda shuts down
+    /// the runtime, then it sends a Shutdown event to each registered external extension"):
+    ///
+    /// 1. the kill time is fixed first: `deadline = now + shutdown_deadline`;
+    /// 2. every process is thawed (a frozen process cannot receive anything);
+    /// 3. the runtime gets SIGTERM and a share of the time (RIE: 30 %), then SIGKILL; with no
+    ///    extension registered it is killed at once, as RIE does;
+    /// 4. what happened before (the last report, the runtime's last lines) is handed to the
+    ///    telemetry subscribers, within a small share of what is left;
+    /// 5. SHUTDOWN goes to every extension that subscribed to it, with `deadlineMs` = the kill
+    ///    time fixed in step 1; extensions that did not subscribe are killed (RIE does too);
+    /// 6. at the deadline whatever is left is killed; then every pipe is read to its end so no
+    ///    line a process wrote is lost.
     pub(super) async fn teardown(self: &Arc<Self>, reason: ShutdownReason) -> ShutdownOutcome {
         let started = Instant::now();
-        self.thaw();
         let deadline = started + self.options.shutdown_deadline;
-        // What happened before the shutdown (the last invocation's report) reaches the
-        // subscribers before SHUTDOWN does, within a small share of the deadline.
-        self.telemetry
-            .drain(self.options.shutdown_deadline / 4)
-            .await;
         let deadline_ms = (Utc::now()
             + chrono::Duration::from_std(self.options.shutdown_deadline).unwrap_or_default())
         .timestamp_millis()
         .max(0) as u64;
-        let mut terminate = Vec::new();
+        self.thaw();
+        let (runtime, has_extensions) = {
+            let state = self.lock();
+            let runtime = state
+                .procs
+                .iter()
+                .find(|p| p.role == Role::Runtime && p.exited.is_none())
+                .map(|p| p.pid);
+            (runtime, !state.extensions.is_empty())
+        };
+        if let Some(pid) = runtime {
+            if has_extensions {
+                process::signal_group(pid, libc::SIGTERM);
+                let runtime_deadline = started + self.options.shutdown_deadline.mul_f64(0.3);
+                let exited = self
+                    .wait_until(runtime_deadline, |state| {
+                        state
+                            .procs
+                            .iter()
+                            .all(|p| p.role != Role::Runtime || p.exited.is_some())
+                            .then_some(())
+                    })
+                    .await;
+                if exited.is_none() {
+                    process::signal_group(pid, libc::SIGKILL);
+                }
+            } else {
+                process::signal_group(pid, libc::SIGKILL);
+            }
+        }
+        // What happened before the shutdown (the last invocation's report) reaches the
+        // subscribers before SHUTDOWN does, within a small share of the deadline.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        self.telemetry.drain(remaining / 4).await;
+        let mut kill_now = Vec::new();
         {
             let mut state = self.lock();
             let subscribed: BTreeSet<String> = state
@@ -483,16 +561,15 @@ impl Shared {
             }
             for proc in state.procs.iter().filter(|p| p.exited.is_none()) {
                 match &proc.role {
-                    Role::Runtime => terminate.push(proc.pid),
                     // Nobody can tell these to stop but a signal.
-                    Role::Extension(name) if !subscribed.contains(name) => terminate.push(proc.pid),
-                    Role::Extension(_) => {}
+                    Role::Extension(name) if !subscribed.contains(name) => kill_now.push(proc.pid),
+                    _ => {}
                 }
             }
         }
         self.bump();
-        for pid in terminate {
-            process::signal_group(pid, libc::SIGTERM);
+        for pid in kill_now {
+            process::signal_group(pid, libc::SIGKILL);
         }
         let all_exited = self
             .wait_until(deadline, |state| {
@@ -508,6 +585,23 @@ impl Shared {
                 }
                 process::signal_group(proc.pid, libc::SIGKILL);
             }
+        }
+        // Every line written before the end: the pipes close when the processes (and whatever
+        // they forked) are gone. Bounded, in case a grandchild keeps a pipe open.
+        let drained = self
+            .wait_until(Instant::now() + PIPE_DRAIN, |state| {
+                state
+                    .procs
+                    .iter()
+                    .all(|p| p.open_streams == 0)
+                    .then_some(())
+            })
+            .await;
+        if drained.is_none() {
+            tracing::warn!(
+                env_id = %self.env_id,
+                "a process's output pipe stayed open after shutdown; its last lines may be missing"
+            );
         }
         self.telemetry.close();
         {
@@ -527,6 +621,9 @@ impl Shared {
         ShutdownOutcome { killed, elapsed }
     }
 }
+
+/// How long shutdown waits, after the processes ended, for their pipes to be read to the end.
+const PIPE_DRAIN: Duration = Duration::from_millis(500);
 
 pub(super) fn role_name(role: &Role) -> String {
     match role {

@@ -59,6 +59,8 @@ pub(crate) struct ExtensionSlot {
     pub(crate) enqueued: u64,
     pub(crate) registered_at: Instant,
     pub(crate) first_next_at: Option<Instant>,
+    /// The `Lambda-Extension-Function-Error-Type` of its `/init/error`, if it sent one.
+    pub(crate) init_error: Option<String>,
     pub(crate) tx: mpsc::UnboundedSender<ExtensionEvent>,
     pub(crate) rx: Arc<AsyncMutex<mpsc::UnboundedReceiver<ExtensionEvent>>>,
 }
@@ -75,6 +77,7 @@ impl ExtensionSlot {
             enqueued: 0,
             registered_at: Instant::now(),
             first_next_at: None,
+            init_error: None,
             tx,
             rx: Arc::new(AsyncMutex::new(rx)),
         }
@@ -82,6 +85,16 @@ impl ExtensionSlot {
 
     pub(crate) fn ready(&self) -> bool {
         self.nexts > self.enqueued
+    }
+
+    /// The extension's state as `platform.extension` reports it when init ends (RIE's agent
+    /// state names) and its error type, if any.
+    pub(crate) fn init_state(&self) -> (&'static str, Option<String>) {
+        match &self.init_error {
+            Some(error_type) => ("InitError", Some(error_type.clone())),
+            None if self.first_next_at.is_some() => ("Ready", None),
+            None => ("Registered", None),
+        }
     }
 
     pub(crate) fn wants(&self, event: &str) -> bool {
@@ -113,6 +126,9 @@ pub(crate) struct ProcSlot {
     pub(crate) pid: u32,
     pub(crate) spawned_at: Instant,
     pub(crate) exited: Option<String>,
+    /// Its stdout/stderr pipes not yet read to the end: shutdown waits for them so that every
+    /// line a process wrote before it ended reaches the log.
+    pub(crate) open_streams: u8,
 }
 
 /// The init in progress.
