@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::environment::{
     Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest, InvokeResponse,
-    LogLine, LogSink, LogSource, ShutdownReason,
+    Killer, LogLine, LogSink, LogSource, ShutdownReason,
 };
 
 /// Lambda's default account concurrency is 1000; a laptop is not a fleet, so the sandbox starts
@@ -168,6 +168,9 @@ struct Inner {
     /// for them so no process outlives the sandbox.
     shutdowns: Mutex<Vec<JoinHandle<()>>>,
     idle_changed: Notify,
+    /// Every environment started and not yet dropped, so that a bounded exit can kill what a
+    /// graceful one could not reach.
+    started: Mutex<Vec<Killer>>,
 }
 
 /// The function and its environments. Cheap to clone; all clones share one pool.
@@ -228,6 +231,7 @@ impl ControlPlane {
                 events,
                 shutdowns: Mutex::new(Vec::new()),
                 idle_changed: Notify::new(),
+                started: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -341,6 +345,7 @@ impl ControlPlane {
                 )
                 .await
                 .map_err(InvokeError::InitFailed)?;
+                self.track(&env);
                 self.emit(ControlPlaneEvent::EnvironmentStarted {
                     env_id: env.id().to_owned(),
                     revision: function.revision,
@@ -467,6 +472,38 @@ impl ControlPlane {
             self.spin_down(idle.env, ShutdownReason::Spindown);
         }
         state
+    }
+
+    fn track(&self, env: &Environment) {
+        let mut started = self.inner.started.lock().unwrap_or_else(|e| e.into_inner());
+        started.retain(|k| !k.is_gone());
+        started.push(env.killer());
+    }
+
+    /// Kills (SIGCONT, then SIGKILL) every process of every environment still alive: the end of
+    /// a bounded exit, or a second Ctrl-C.
+    pub fn kill_all(&self) {
+        let started = self.inner.started.lock().unwrap_or_else(|e| e.into_inner());
+        for killer in started.iter() {
+            killer.kill();
+        }
+    }
+
+    /// [`ControlPlane::close`] with a hard bound: after `grace` for invocations in flight and
+    /// `shutdown_allowance` more for the shutdowns, every process left is killed. Returns
+    /// whether the graceful close finished in time.
+    pub async fn close_within(&self, grace: Duration, shutdown_allowance: Duration) -> bool {
+        let finished = tokio::time::timeout(grace + shutdown_allowance, self.close(grace))
+            .await
+            .is_ok();
+        if !finished {
+            tracing::warn!(
+                "environments did not shut down within {:?}; killing what is left",
+                grace + shutdown_allowance
+            );
+        }
+        self.kill_all();
+        finished
     }
 
     /// Stops taking requests, waits (up to `grace`) for invocations in flight, spins every

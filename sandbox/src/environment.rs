@@ -775,6 +775,38 @@ impl Environment {
     pub fn is_alive(&self) -> bool {
         !self.shared.lock().stopped
     }
+
+    /// A handle that can kill this environment's processes from anywhere (thawing them first),
+    /// without keeping the environment alive: the last resort of a bounded exit.
+    pub fn killer(&self) -> Killer {
+        Killer {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+}
+
+/// See [`Environment::killer`].
+#[derive(Clone)]
+pub struct Killer {
+    shared: Weak<Shared>,
+}
+
+impl Killer {
+    /// SIGCONT then SIGKILL to every live process; false when the environment is gone already.
+    pub fn kill(&self) -> bool {
+        match self.shared.upgrade() {
+            Some(shared) => {
+                shared.kill_all();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the environment still exists.
+    pub fn is_gone(&self) -> bool {
+        self.shared.strong_count() == 0
+    }
 }
 
 /// One invocation, with the environment's invocation lock held.

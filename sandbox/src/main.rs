@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use coldmark_sandbox::artifacts::ArtifactOptions;
 use coldmark_sandbox::control_plane::DEFAULT_MAX_ENVIRONMENTS;
+use coldmark_sandbox::environment::InitRecordOrder;
 use coldmark_sandbox::experiment::{self, ExperimentOptions};
 use coldmark_sandbox::output::Printer;
 use coldmark_sandbox::{probe, serve};
@@ -69,6 +70,27 @@ struct SandboxArgs {
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+    /// When init's telemetry records go out: `lambda` (Lambda's own order: initRuntimeDone
+    /// after every extension is ready, then platform.extension, then initReport) or
+    /// `runtime-next` (the sandbox's earlier order: initRuntimeDone at the runtime's first
+    /// /next, platform.extension at each registration).
+    #[arg(long, value_enum, default_value_t = InitRecords::Lambda)]
+    init_records: InitRecords,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InitRecords {
+    Lambda,
+    RuntimeNext,
+}
+
+impl From<InitRecords> for InitRecordOrder {
+    fn from(value: InitRecords) -> Self {
+        match value {
+            InitRecords::Lambda => InitRecordOrder::Lambda,
+            InitRecords::RuntimeNext => InitRecordOrder::AtRuntimeNext,
+        }
+    }
 }
 
 impl SandboxArgs {
@@ -178,6 +200,7 @@ async fn main() -> ExitCode {
                 freeze: !args.sandbox.no_freeze,
                 max_environments: args.sandbox.max_environments,
                 show_logs: args.sandbox.show_logs,
+                init_records: args.sandbox.init_records.into(),
                 ..ExperimentOptions::default()
             };
             experiment::run(options, printer).await.map(|_| ())
@@ -202,8 +225,9 @@ async fn main() -> ExitCode {
                 freeze: !args.sandbox.no_freeze,
                 max_environments: args.sandbox.max_environments,
                 show_logs: args.sandbox.show_logs,
+                init_records: args.sandbox.init_records.into(),
             };
-            serve::run(options, printer, shutdown_signal()).await
+            serve::run(options, printer, shutdown_signal(), shutdown_signal()).await
         }
         Command::Probe(args) => {
             let printer = Printer { json: args.json };
@@ -226,7 +250,8 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Ctrl-C or SIGTERM: stop serving and spin every environment down.
+/// Ctrl-C or SIGTERM: stop serving and spin every environment down (a second one, polled only
+/// after the first arrived, kills them at once).
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
