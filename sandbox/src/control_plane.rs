@@ -26,8 +26,8 @@ use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 use crate::environment::{
-    Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest, InvokeResponse,
-    Killer, LogLine, LogSink, LogSource, ShutdownReason,
+    Artifacts, CognitoIdentity, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest,
+    InvokeResponse, Killer, LogLine, LogSink, LogSource, ShutdownReason,
 };
 
 /// Lambda's default account concurrency is 1000; a laptop is not a fleet, so the sandbox starts
@@ -56,6 +56,14 @@ impl Default for ControlPlaneOptions {
             region: "us-east-1".to_owned(),
         }
     }
+}
+
+/// Who is calling, when the invoke says so (the Invoke API's `X-Amz-Client-Context`).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The client context, decoded from base64: JSON text.
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<CognitoIdentity>,
 }
 
 /// Something the front door did, for observers (the experiment's verdict, tests).
@@ -313,8 +321,18 @@ impl ControlPlane {
         payload: bytes::Bytes,
         tail_log: bool,
     ) -> Result<Invocation, InvokeError> {
+        self.invoke_as(payload, tail_log, Caller::default()).await
+    }
+
+    /// [`ControlPlane::invoke`] for a caller that sent a client context or a Cognito identity.
+    pub async fn invoke_as(
+        &self,
+        payload: bytes::Bytes,
+        tail_log: bool,
+        caller: Caller,
+    ) -> Result<Invocation, InvokeError> {
         let this = self.clone();
-        tokio::spawn(async move { this.invoke_inner(payload, tail_log).await })
+        tokio::spawn(async move { this.invoke_inner(payload, tail_log, caller).await })
             .await
             .unwrap_or_else(|e| {
                 Err(InvokeError::Environment(anyhow::anyhow!(
@@ -327,6 +345,7 @@ impl ControlPlane {
         &self,
         payload: bytes::Bytes,
         tail_log: bool,
+        caller: Caller,
     ) -> Result<Invocation, InvokeError> {
         let request_id = uuid::Uuid::new_v4().to_string();
         // Subscribed before anything runs so no line of this invocation is missed.
@@ -358,6 +377,8 @@ impl ControlPlane {
             .invoke(InvokeRequest {
                 payload,
                 request_id: Some(request_id.clone()),
+                client_context: caller.client_context,
+                cognito_identity: caller.cognito_identity,
             })
             .await;
         let env_id = env.id().to_owned();

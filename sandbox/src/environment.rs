@@ -50,7 +50,7 @@ use ids::{millis, new_trace_id, random_u64};
 pub use process::process_state;
 use process::Role;
 pub(crate) use state::{
-    ExtensionSlot, Invocation, Registration, RuntimeOutcome, RuntimeSlot, State,
+    Caller, ExtensionSlot, Invocation, Registration, RuntimeOutcome, RuntimeSlot, State,
 };
 use state::{InitProgress, ProcSlot};
 use variables::{extension_environment, process_environment};
@@ -163,6 +163,21 @@ pub struct InvokeRequest {
     pub payload: Bytes,
     /// Generated when `None`.
     pub request_id: Option<String>,
+    /// The caller's client context (decoded JSON text): the runtime gets it as
+    /// `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
+    /// The caller's Cognito identity: the runtime gets it as `Lambda-Runtime-Cognito-Identity`.
+    pub cognito_identity: Option<CognitoIdentity>,
+}
+
+/// A caller's Amazon Cognito identity, as the Runtime API renders it (RIE's
+/// `model.CognitoIdentity`, `lambda/rapi/rendering`).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CognitoIdentity {
+    #[serde(rename = "cognitoIdentityId")]
+    pub identity_id: String,
+    #[serde(rename = "cognitoIdentityPoolId")]
+    pub identity_pool_id: String,
 }
 
 /// The platform's measured report of one invocation (what `platform.report` carries).
@@ -284,7 +299,8 @@ pub(crate) const EXTENSION_ID_HEADER: &str = "Lambda-Extension-Identifier";
 
 /// Runtime version reported in `platform.initStart`: honest about being the sandbox.
 const RUNTIME_VERSION: &str = "provided:al2023.coldmark-sandbox";
-const ACCOUNT_ID: &str = "000000000000";
+/// One account everywhere: the ARNs the control plane reports and the ones the processes see.
+use crate::control_plane::configuration::ACCOUNT_ID;
 const DEFAULT_REGION: &str = "us-east-1";
 /// Lambda's response payload limit is 6 MB; leave room for the request envelope.
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -838,8 +854,12 @@ async fn invoke_serialised(
         lifecycle.needs_init = false;
         init_duration_ms = Some(summary.duration_ms);
     }
+    let caller = Caller {
+        client_context: req.client_context,
+        cognito_identity: req.cognito_identity,
+    };
     let (response, reset) = shared
-        .run_invoke(request_id, req.payload, init_duration_ms)
+        .run_invoke(request_id, req.payload, caller, init_duration_ms)
         .await;
     match reset {
         Some(reason) => {

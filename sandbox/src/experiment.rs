@@ -158,16 +158,29 @@ pub struct ConfigUpdateRecord {
     pub variable: String,
     pub from: String,
     pub to: String,
-    /// What UpdateFunctionConfiguration answered.
+    /// What UpdateFunctionConfiguration answered (`InProgress`, as on Lambda).
     pub last_update_status: String,
+    /// What GetFunctionConfiguration said once the update was applied (`Successful`), polled
+    /// as `aws lambda wait function-updated` does.
+    #[serde(default)]
+    pub applied_status: Option<String>,
     pub revision_id: String,
 }
 
 impl ConfigUpdateRecord {
     pub fn text(&self) -> String {
         format!(
-            "---- UpdateFunctionConfiguration after request #{}: {} {} -> {} (LastUpdateStatus {}) ----",
-            self.after_request, self.variable, self.from, self.to, self.last_update_status
+            "---- UpdateFunctionConfiguration after request #{}: {} {} -> {} (LastUpdateStatus {}{}) ----",
+            self.after_request,
+            self.variable,
+            self.from,
+            self.to,
+            self.last_update_status,
+            self.applied_status
+                .as_deref()
+                .filter(|s| *s != self.last_update_status)
+                .map(|s| format!(" -> {s}"))
+                .unwrap_or_default()
         )
     }
 }
@@ -525,6 +538,34 @@ async fn set_variable(
     Ok((previous, updated))
 }
 
+/// Polls GetFunctionConfiguration until `LastUpdateStatus` leaves `InProgress` (as `aws lambda
+/// wait function-updated` does), for at most 10 s; returns the last status read.
+async fn wait_until_updated(client: &reqwest::Client, lambda_api: &str) -> Option<String> {
+    let url = format!("{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/configuration");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        let read = async {
+            client
+                .get(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<FunctionConfiguration>()
+                .await
+        };
+        if let Ok(config) = read.await {
+            let done = config.last_update_status != "InProgress";
+            last = Some(config.last_update_status);
+            if done {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
 /// Runs the experiment and prints as it goes; returns the verdict (also printed).
 pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result<Verdict> {
     let artifact_options = options.artifacts.clone();
@@ -621,6 +662,7 @@ async fn probe_loop(
                 from: previous.unwrap_or_else(|| "<unset>".into()),
                 to: options.user_after.clone(),
                 last_update_status: updated.last_update_status,
+                applied_status: wait_until_updated(&client, lambda_api).await,
                 revision_id: updated.revision_id,
             }));
         }

@@ -54,6 +54,15 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         &invocation.function_arn,
     );
     put("Lambda-Runtime-Trace-Id", &invocation.trace_id);
+    // Only when the invoke carried them, as RIE's `renderInvokeHeaders` does.
+    if let Some(context) = &invocation.caller.client_context {
+        put("Lambda-Runtime-Client-Context", context);
+    }
+    if let Some(identity) = &invocation.caller.cognito_identity {
+        if let Ok(json) = serde_json::to_string(identity) {
+            put("Lambda-Runtime-Cognito-Identity", &json);
+        }
+    }
     put("Content-Type", "application/json");
     (StatusCode::OK, headers, invocation.payload).into_response()
 }

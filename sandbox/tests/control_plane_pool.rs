@@ -211,7 +211,7 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
         .await
         .unwrap();
     assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
-    assert_eq!(updated["LastUpdateStatus"], "Successful");
+    assert_eq!(updated["LastUpdateStatus"], "InProgress");
 
     // The idle environment is spun down without waiting for a request.
     let shutdown = logs

@@ -52,6 +52,7 @@ async fn the_clock_function_and_coldmark_run_in_the_environment() {
         .invoke(InvokeRequest {
             payload: Bytes::from_static(b"{}"),
             request_id: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -17,6 +17,7 @@ fn request(payload: Value) -> InvokeRequest {
     InvokeRequest {
         payload: Bytes::from(payload.to_string()),
         request_id: None,
+        ..Default::default()
     }
 }
 

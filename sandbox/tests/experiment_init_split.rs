@@ -20,6 +20,7 @@ fn request() -> InvokeRequest {
     InvokeRequest {
         payload: bytes::Bytes::from_static(b"{}"),
         request_id: None,
+        ..Default::default()
     }
 }
 
@@ -298,6 +299,7 @@ async fn a_reinit_after_a_timeout_names_the_request_that_paid() {
         .invoke(InvokeRequest {
             payload: bytes::Bytes::from_static(b"{}"),
             request_id: Some(paying.clone()),
+            ..Default::default()
         })
         .await;
     let marker = run

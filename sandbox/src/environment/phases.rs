@@ -275,6 +275,7 @@ impl Shared {
         self: &Arc<Self>,
         request_id: String,
         payload: Bytes,
+        caller: Caller,
         init_duration_ms: Option<f64>,
     ) -> (InvokeResponse, Option<ShutdownReason>) {
         self.thaw();
@@ -312,6 +313,7 @@ impl Shared {
                 deadline_ms,
                 function_arn: self.function_arn.clone(),
                 trace_id: trace_id.clone(),
+                caller,
             });
             for ext in state.extensions.iter_mut().filter(|e| e.wants("INVOKE")) {
                 ext.send(ExtensionEvent::Invoke(InvokeEvent {

@@ -12,6 +12,14 @@ pub(crate) struct Invocation {
     pub(crate) deadline_ms: u64,
     pub(crate) function_arn: String,
     pub(crate) trace_id: String,
+    pub(crate) caller: Caller,
+}
+
+/// Who called, when the invoke said so (client context, Cognito identity).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Caller {
+    pub(crate) client_context: Option<String>,
+    pub(crate) cognito_identity: Option<CognitoIdentity>,
 }
 
 /// What the runtime posted for an invocation.
