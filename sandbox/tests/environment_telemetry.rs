@@ -279,3 +279,82 @@ async fn buffering_is_honoured_and_invalid_subscriptions_are_refused() {
     );
     assert_eq!(lines("telemetry-items"), 3100);
 }
+
+/// Milliseconds between two records' `time`s.
+fn ms_between(a: &Value, b: &Value) -> i64 {
+    let t = |r: &Value| {
+        chrono::DateTime::parse_from_rfc3339(r["time"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    t(b) - t(a)
+}
+
+async fn init_records(order: coldmark_sandbox::environment::InitRecordOrder) -> Vec<Value> {
+    let scratch = Scratch::new(&["slow-next", "telemetry"]);
+    let logs = Logs::new();
+    let mut opts = options();
+    opts.init_records = order;
+    let env = Environment::start(
+        scratch.config(Duration::from_secs(3), &[]),
+        scratch.artifacts(),
+        opts,
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap();
+    env.invoke(request(json!({}))).await.unwrap();
+    env.shutdown(ShutdownReason::Spindown).await;
+    scratch.telemetry("telemetry")
+}
+
+#[tokio::test]
+async fn init_records_follow_lambdas_order_and_the_old_order_on_request() {
+    use coldmark_sandbox::environment::InitRecordOrder;
+    let position = |records: &[Value], kind: &str| -> Vec<usize> {
+        records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r["type"] == kind)
+            .map(|(i, _)| i)
+            .collect()
+    };
+
+    // Lambda (RIE's doRuntimeDomainInit): initRuntimeDone once every extension is ready (the
+    // slow one took 300 ms after registering), then platform.extension per extension with its
+    // final state, then initReport.
+    let records = init_records(InitRecordOrder::Lambda).await;
+    let start = position(&records, "platform.initStart")[0];
+    let done = position(&records, "platform.initRuntimeDone");
+    let extensions = position(&records, "platform.extension");
+    let report = position(&records, "platform.initReport")[0];
+    assert_eq!(done.len(), 1);
+    assert_eq!(extensions.len(), 2);
+    assert!(
+        extensions.iter().all(|&e| done[0] < e && e < report),
+        "order: {records:#?}"
+    );
+    let waited = ms_between(&records[start], &records[done[0]]);
+    assert!(waited >= 300, "initRuntimeDone {waited} ms after initStart");
+    for &e in &extensions {
+        assert_eq!(records[e]["record"]["state"], "Ready", "{}", records[e]);
+    }
+
+    // The sandbox's earlier order: platform.extension at registration, initRuntimeDone at the
+    // runtime's first /next, long before the slow extension is ready.
+    let records = init_records(InitRecordOrder::AtRuntimeNext).await;
+    let start = position(&records, "platform.initStart")[0];
+    let done = position(&records, "platform.initRuntimeDone")[0];
+    let extensions = position(&records, "platform.extension");
+    let report = position(&records, "platform.initReport")[0];
+    assert!(
+        extensions.iter().all(|&e| e < done) && done < report,
+        "order: {records:#?}"
+    );
+    let waited = ms_between(&records[start], &records[done]);
+    let total = ms_between(&records[start], &records[report]);
+    assert!(
+        waited + 200 < total,
+        "initRuntimeDone at {waited} ms, initReport at {total} ms"
+    );
+}
