@@ -26,8 +26,8 @@ use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 use crate::environment::{
-    Artifacts, CognitoIdentity, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest,
-    InvokeResponse, Killer, LogLine, LogSink, LogSource, ShutdownReason,
+    Artifacts, CognitoIdentity, Environment, EnvironmentOptions, FunctionConfig, InitFailure,
+    InvokeRequest, InvokeResponse, Killer, LogLine, LogSink, LogSource, ShutdownReason,
 };
 
 /// Lambda's default account concurrency is 1000; a laptop is not a fleet, so the sandbox starts
@@ -356,7 +356,9 @@ impl ControlPlane {
             Lease::Warm(idle) => (idle.env, idle.revision, false),
             Lease::Cold(function) => {
                 let started = Instant::now();
-                let env = Environment::start(
+                // A failed init is retried by this request in the same environment (Lambda's
+                // suppressed init); only a second failure reaches the caller.
+                let (env, failed_init) = Environment::start_suppressing(
                     function.config.clone(),
                     function.artifacts.clone(),
                     self.inner.options.environment.clone(),
@@ -364,6 +366,12 @@ impl ControlPlane {
                 )
                 .await
                 .map_err(InvokeError::InitFailed)?;
+                if let Some(failure) = failed_init {
+                    tracing::info!(
+                        env_id = env.id(),
+                        "init failed, retried in the invoke phase: {failure:#}"
+                    );
+                }
                 self.track(&env);
                 self.emit(ControlPlaneEvent::EnvironmentStarted {
                     env_id: env.id().to_owned(),
@@ -384,7 +392,13 @@ impl ControlPlane {
         let env_id = env.id().to_owned();
         self.release(env, revision);
         drop(guard);
-        let response = result.map_err(InvokeError::Environment)?;
+        let response = result.map_err(|e| {
+            if e.downcast_ref::<InitFailure>().is_some() {
+                InvokeError::InitFailed(e)
+            } else {
+                InvokeError::Environment(e)
+            }
+        })?;
         self.emit(ControlPlaneEvent::Invoked {
             request_id: request_id.clone(),
             env_id: env_id.clone(),

@@ -213,6 +213,28 @@ pub struct InvokeResponse {
     pub report: Report,
 }
 
+/// An init that failed (`Runtime.InitError`, `Extension.InitError`, a timeout...): the error
+/// [`Environment::start`] and [`Environment::invoke`] return for it, so callers can tell it from
+/// other failures (`anyhow::Error::downcast_ref`).
+#[derive(Debug, Clone)]
+pub struct InitFailure {
+    pub phase: &'static str,
+    pub error_type: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for InitFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "init ({} phase) failed: {} [{}]",
+            self.phase, self.message, self.error_type
+        )
+    }
+}
+
+impl std::error::Error for InitFailure {}
+
 /// Why an environment shuts down (the Extensions API's `shutdownReason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShutdownReason {
@@ -589,6 +611,23 @@ impl Environment {
         options: EnvironmentOptions,
         logs: LogSink,
     ) -> anyhow::Result<Environment> {
+        match Self::start_suppressing(config, artifacts, options, logs).await? {
+            (_, Some(failure)) => Err(failure),
+            (environment, None) => Ok(environment),
+        }
+    }
+
+    /// Like [`Environment::start`], but an init that fails (or times out) does not end the
+    /// environment: as Lambda documents ("suppressed init"), the init is run again during the
+    /// first invocation, in the `invoke` phase, in this same environment (same `instanceId`).
+    /// Returns the environment and, if init failed, why. Errors only when the environment
+    /// could not be set up at all.
+    pub async fn start_suppressing(
+        config: FunctionConfig,
+        artifacts: Artifacts,
+        options: EnvironmentOptions,
+        logs: LogSink,
+    ) -> anyhow::Result<(Environment, Option<anyhow::Error>)> {
         let extension_paths = process::discover_extensions(&artifacts.layers)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -654,12 +693,19 @@ impl Environment {
             lifecycle: Arc::new(AsyncMutex::new(Lifecycle::default())),
             server,
         };
-        let summary = environment.shared.run_init("init", None).await?;
+        let summary = match environment.shared.run_init("init", None).await {
+            Ok(summary) => summary,
+            Err(failure) => {
+                // The processes are gone; the next invocation runs init again.
+                environment.lifecycle.lock().await.needs_init = true;
+                return Ok((environment, Some(failure)));
+            }
+        };
         environment.lifecycle.lock().await.report_init_ms = Some(summary.duration_ms);
         if environment.shared.options.freeze {
             environment.shared.freeze().await;
         }
-        Ok(environment)
+        Ok((environment, None))
     }
 
     /// The Telemetry API's `instanceId`, also `LogLine::env_id`.

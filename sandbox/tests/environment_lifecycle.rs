@@ -711,3 +711,66 @@ async fn client_context_and_cognito_identity_reach_the_runtime_only_when_sent() 
     );
     env.shutdown(ShutdownReason::Spindown).await;
 }
+
+#[tokio::test]
+async fn a_failed_init_is_retried_by_the_first_invocation_in_the_same_environment() {
+    // Lambda: when init fails or times out, it runs again during the first invocation
+    // (phase `invoke`), in the same execution environment.
+    let scratch = Scratch::new(&["telemetry"]);
+    let logs = Logs::new();
+    let (env, failure) = Environment::start_suppressing(
+        scratch.config(
+            Duration::from_secs(3),
+            &[("FIXTURE_RUNTIME", "init-error-once")],
+        ),
+        scratch.artifacts(),
+        options(),
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap();
+    let failure = failure.expect("the first init fails");
+    assert!(
+        format!("{failure:#}").contains("Runtime.InitError"),
+        "{failure:#}"
+    );
+    let failed_id = env.id().to_string();
+    let paying = "paying-0000-0000-0000-000000000001".to_string();
+    let answer = env
+        .invoke(InvokeRequest {
+            payload: Bytes::from_static(b"{}"),
+            request_id: Some(paying.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer.status, InvokeStatus::Success),
+        "{:?}",
+        answer.status
+    );
+    assert!(
+        answer.report.init_duration_ms.is_some(),
+        "the request paid for the init"
+    );
+    assert_eq!(env.id(), failed_id, "same environment");
+    let init = env.last_init().unwrap();
+    assert_eq!(init.phase, "invoke");
+    assert_eq!(init.request_id.as_deref(), Some(paying.as_str()));
+    let platform = logs.from(&LogSource::Platform);
+    assert!(
+        platform.iter().any(|l| l.contains("INIT_REPORT")
+            && l.contains("Phase: init")
+            && l.contains("Status: error")),
+        "{platform:?}"
+    );
+    // The re-init's records name the same instance, in the invoke phase (read after the
+    // shutdown: a frozen environment delivers nothing).
+    env.shutdown(ShutdownReason::Spindown).await;
+    let records = scratch.telemetry("telemetry");
+    let start = records
+        .iter()
+        .find(|r| r["type"] == "platform.initStart" && r["record"]["phase"] == "invoke")
+        .unwrap_or_else(|| panic!("no invoke-phase initStart: {records:#?}"));
+    assert_eq!(start["record"]["instanceId"], failed_id.as_str());
+}

@@ -145,7 +145,12 @@ impl Shared {
                 self.kill_all();
                 self.telemetry.close();
                 self.bump();
-                anyhow::bail!("init ({phase} phase) failed: {message} [{error_type}]")
+                Err(InitFailure {
+                    phase,
+                    error_type,
+                    message,
+                }
+                .into())
             }
         }
     }
