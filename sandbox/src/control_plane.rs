@@ -27,7 +27,8 @@ use tokio::task::JoinHandle;
 
 use crate::environment::{
     Artifacts, CognitoIdentity, Environment, EnvironmentOptions, FunctionConfig, InitFailure,
-    InvokeRequest, InvokeResponse, Killer, LogLine, LogSink, LogSource, ShutdownReason,
+    InitializationType, InvokeRequest, InvokeResponse, Killer, LogLine, LogSink, LogSource,
+    ShutdownReason,
 };
 
 /// Lambda's default account concurrency is 1000; a laptop is not a fleet, so the sandbox starts
@@ -46,6 +47,10 @@ pub struct ControlPlaneOptions {
     pub environment: EnvironmentOptions,
     /// The region reported in ARNs.
     pub region: String,
+    /// Environments initialised ahead of demand for the current configuration (provisioned
+    /// concurrency): `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`. Requests use them
+    /// first; beyond them, on-demand environments start as usual.
+    pub provisioned_concurrency: usize,
 }
 
 impl Default for ControlPlaneOptions {
@@ -54,6 +59,7 @@ impl Default for ControlPlaneOptions {
             max_environments: DEFAULT_MAX_ENVIRONMENTS,
             environment: EnvironmentOptions::default(),
             region: "us-east-1".to_owned(),
+            provisioned_concurrency: 0,
         }
     }
 }
@@ -506,7 +512,50 @@ impl ControlPlane {
         for idle in stale {
             self.spin_down(idle.env, ShutdownReason::Spindown);
         }
+        self.provision();
         state
+    }
+
+    /// Initialises [`ControlPlaneOptions::provisioned_concurrency`] environments of the current
+    /// configuration in the background; each joins the idle pool when its init is done. Called
+    /// by `serve` at start and by every configuration update (as Lambda re-provisions when the
+    /// configuration behind the provisioned concurrency changes).
+    pub fn provision(&self) {
+        let count = self.inner.options.provisioned_concurrency;
+        let function = self.lock().function.clone();
+        for _ in 0..count {
+            let this = self.clone();
+            let function = function.clone();
+            let task = tokio::spawn(async move {
+                let mut options = this.inner.options.environment.clone();
+                options.initialization_type = InitializationType::ProvisionedConcurrency;
+                let started = Instant::now();
+                match Environment::start(
+                    function.config.clone(),
+                    function.artifacts.clone(),
+                    options,
+                    this.inner.logs.clone(),
+                )
+                .await
+                {
+                    Ok(env) => {
+                        this.track(&env);
+                        this.emit(ControlPlaneEvent::EnvironmentStarted {
+                            env_id: env.id().to_owned(),
+                            revision: function.revision,
+                            start_ms: started.elapsed().as_secs_f64() * 1000.0,
+                        });
+                        this.release(env, function.revision);
+                    }
+                    Err(e) => tracing::warn!("a provisioned environment failed to init: {e:#}"),
+                }
+            });
+            self.inner
+                .shutdowns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task);
+        }
     }
 
     fn track(&self, env: &Environment) {

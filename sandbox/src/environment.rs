@@ -101,6 +101,28 @@ pub struct EnvironmentOptions {
     /// `COLDMARK_TELEMETRY_PORT=0`, so that many environments (each with its own coldmark
     /// listening for telemetry) coexist on one host's loopback.
     pub platform_variables: BTreeMap<String, String>,
+    /// How this environment came to be (`AWS_LAMBDA_INITIALIZATION_TYPE` and the init
+    /// records' `initializationType`).
+    pub initialization_type: InitializationType,
+}
+
+/// Lambda's initialization types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitializationType {
+    /// Started for a request that found no idle environment.
+    #[default]
+    OnDemand,
+    /// Initialised ahead of demand (provisioned concurrency).
+    ProvisionedConcurrency,
+}
+
+impl InitializationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitializationType::OnDemand => "on-demand",
+            InitializationType::ProvisionedConcurrency => "provisioned-concurrency",
+        }
+    }
 }
 
 impl Default for EnvironmentOptions {
@@ -111,6 +133,7 @@ impl Default for EnvironmentOptions {
             init_timeout: Duration::from_secs(10),
             init_records: InitRecordOrder::Lambda,
             platform_variables: BTreeMap::new(),
+            initialization_type: InitializationType::OnDemand,
         }
     }
 }
@@ -636,6 +659,7 @@ impl Environment {
         let env_id = new_uuid();
         let process_env = process_environment(
             &config,
+            options.initialization_type,
             &options.platform_variables,
             &env_id,
             api_addr,

@@ -140,6 +140,10 @@ struct ServeArgs {
     /// Function timeout in seconds.
     #[arg(long, default_value_t = 3)]
     timeout: u64,
+    /// Environments to initialise ahead of demand (provisioned concurrency), again after each
+    /// configuration update.
+    #[arg(long, default_value_t = 0)]
+    provisioned_concurrency: usize,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -226,6 +230,7 @@ async fn main() -> ExitCode {
                 max_environments: args.sandbox.max_environments,
                 show_logs: args.sandbox.show_logs,
                 init_records: args.sandbox.init_records.into(),
+                provisioned_concurrency: args.provisioned_concurrency,
             };
             serve::run(options, printer, shutdown_signal(), shutdown_signal()).await
         }

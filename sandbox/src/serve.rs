@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub max_environments: usize,
     pub show_logs: bool,
     pub init_records: crate::environment::InitRecordOrder,
+    /// Environments initialised ahead of demand (`--provisioned-concurrency`).
+    pub provisioned_concurrency: usize,
 }
 
 /// How long invocations in flight may still finish after the stop signal.
@@ -71,6 +73,7 @@ pub async fn run(
         prepared.artifacts.clone(),
         ControlPlaneOptions {
             max_environments: options.max_environments,
+            provisioned_concurrency: options.provisioned_concurrency,
             environment: EnvironmentOptions {
                 freeze: options.freeze,
                 platform_variables: crate::experiment::coldmark_platform_variables(),
@@ -92,6 +95,7 @@ pub async fn run(
     let served = plane
         .serve(options.lambda_api_port, options.function_url_port)
         .await?;
+    plane.provision();
     printer.print(&Output::Endpoints(EndpointsRecord {
         function_name: options.function_name.clone(),
         lambda_api: format!("http://{}", served.endpoints.lambda_api),

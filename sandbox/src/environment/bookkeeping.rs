@@ -31,7 +31,7 @@ impl Shared {
         let at_next = self.options.init_records == InitRecordOrder::AtRuntimeNext;
         if let Some(phase) = runtime_done.filter(|_| at_next) {
             self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                initialization_type: "on-demand".into(),
+                initialization_type: self.options.initialization_type.as_str().into(),
                 phase: phase.into(),
                 status: "success".into(),
                 error_type: None,

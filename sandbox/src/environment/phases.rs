@@ -7,7 +7,7 @@ use super::*;
 impl Shared {
     pub(super) fn init_start_record(&self, phase: &'static str) -> Record {
         Record::InitStart(telemetry::InitStart {
-            initialization_type: "on-demand".into(),
+            initialization_type: self.options.initialization_type.as_str().into(),
             phase: phase.into(),
             runtime_version: Some(RUNTIME_VERSION.into()),
             runtime_version_arn: Some(self.runtime_version_arn()),
@@ -85,7 +85,7 @@ impl Shared {
                 };
                 if self.options.init_records == InitRecordOrder::Lambda {
                     self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                        initialization_type: "on-demand".into(),
+                        initialization_type: self.options.initialization_type.as_str().into(),
                         phase: phase.into(),
                         status: "success".into(),
                         error_type: None,
@@ -94,7 +94,7 @@ impl Shared {
                     self.emit_extension_states();
                 }
                 self.emit(Record::InitReport(telemetry::InitReport {
-                    initialization_type: "on-demand".into(),
+                    initialization_type: self.options.initialization_type.as_str().into(),
                     phase: phase.into(),
                     status: "success".into(),
                     error_type: None,
@@ -118,7 +118,7 @@ impl Shared {
                 };
                 if lambda_order || !runtime_done {
                     self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                        initialization_type: "on-demand".into(),
+                        initialization_type: self.options.initialization_type.as_str().into(),
                         phase: phase.into(),
                         status: status.into(),
                         error_type: Some(error_type.clone()),
@@ -129,7 +129,7 @@ impl Shared {
                     self.emit_extension_states();
                 }
                 self.emit(Record::InitReport(telemetry::InitReport {
-                    initialization_type: "on-demand".into(),
+                    initialization_type: self.options.initialization_type.as_str().into(),
                     phase: phase.into(),
                     status: status.into(),
                     error_type: Some(error_type.clone()),

@@ -22,6 +22,7 @@ const RUNTIME_ONLY: [&str; 6] = [
 /// reserved ones (over the user's).
 pub(super) fn process_environment(
     config: &FunctionConfig,
+    initialization_type: InitializationType,
     platform_defaults: &BTreeMap<String, String>,
     env_id: &str,
     api_addr: SocketAddr,
@@ -66,7 +67,10 @@ pub(super) fn process_environment(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
             config.memory_mb.to_string(),
         ),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            initialization_type.as_str().into(),
+        ),
         ("AWS_REGION", region.clone()),
         ("AWS_DEFAULT_REGION", region),
         (
@@ -135,6 +139,7 @@ mod tests {
                 ("PATH", "/mine"),
                 ("AWS_LAMBDA_FUNCTION_NAME", "nope"),
             ]),
+            InitializationType::OnDemand,
             &BTreeMap::new(),
             "e",
             "127.0.0.1:9".parse().unwrap(),
@@ -154,6 +159,7 @@ mod tests {
         ]);
         let env = process_environment(
             &config(&[("A", "user")]),
+            InitializationType::OnDemand,
             &defaults,
             "e",
             "127.0.0.1:9".parse().unwrap(),
@@ -167,6 +173,7 @@ mod tests {
     fn extensions_do_not_get_the_runtime_only_variables() {
         let runtime = process_environment(
             &config(&[("USER", "u")]),
+            InitializationType::ProvisionedConcurrency,
             &BTreeMap::new(),
             "e",
             "127.0.0.1:9".parse().unwrap(),
@@ -178,6 +185,10 @@ mod tests {
         }
         assert!(runtime.contains_key("_HANDLER"));
         assert_eq!(ext["USER"], "u");
+        assert_eq!(
+            ext["AWS_LAMBDA_INITIALIZATION_TYPE"],
+            "provisioned-concurrency"
+        );
         assert_eq!(
             ext["AWS_LAMBDA_RUNTIME_API"],
             runtime["AWS_LAMBDA_RUNTIME_API"]
