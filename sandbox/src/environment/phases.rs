@@ -502,8 +502,9 @@ impl Shared {
     ///
     /// 1. the kill time is fixed first: `deadline = now + shutdown_deadline`;
     /// 2. every process is thawed (a frozen process cannot receive anything);
-    /// 3. the runtime gets SIGTERM and a share of the time (RIE: 30 %), then SIGKILL; with no
-    ///    extension registered it is killed at once, as RIE does;
+    /// 3. the runtime gets SIGTERM and up to 300 ms (500 ms with an internal extension), as
+    ///    AWS documents for graceful shutdown (RIE gives it 30 % of the deadline), then
+    ///    SIGKILL; with no extension registered it is killed at once, as RIE does;
     /// 4. what happened before (the last report, the runtime's last lines) is handed to the
     ///    telemetry subscribers, within a small share of what is left;
     /// 5. SHUTDOWN goes to every extension that subscribed to it, with `deadlineMs` = the kill
@@ -518,19 +519,27 @@ impl Shared {
         .timestamp_millis()
         .max(0) as u64;
         self.thaw();
-        let (runtime, has_extensions) = {
+        let (runtime, has_extensions, has_internal) = {
             let state = self.lock();
             let runtime = state
                 .procs
                 .iter()
                 .find(|p| p.role == Role::Runtime && p.exited.is_none())
                 .map(|p| p.pid);
-            (runtime, !state.extensions.is_empty())
+            (
+                runtime,
+                !state.extensions.is_empty(),
+                state.extensions.iter().any(|e| !e.external),
+            )
         };
         if let Some(pid) = runtime {
             if has_extensions {
                 process::signal_group(pid, libc::SIGTERM);
-                let runtime_deadline = started + self.options.shutdown_deadline.mul_f64(0.3);
+                // AWS (graceful shutdown with Lambda extensions): up to 300 ms for the runtime,
+                // 500 ms with an internal extension; never more than the whole deadline.
+                let share = Duration::from_millis(if has_internal { 500 } else { 300 })
+                    .min(self.options.shutdown_deadline);
+                let runtime_deadline = started + share;
                 let exited = self
                     .wait_until(runtime_deadline, |state| {
                         state
