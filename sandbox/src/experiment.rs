@@ -28,10 +28,11 @@ use crate::probe::{summarize, Prober, ResponseRecord};
 /// The function's name in the experiment.
 /// The one setting the coldmark front-ends (`experiment`, `serve`) give every environment,
 /// beneath the user's variables: `COLDMARK_TELEMETRY_PORT=0`. On Lambda each environment has
-/// its own network, so coldmark's default telemetry port (9003) is always free; here every
-/// environment shares the host's loopback, and a second environment's coldmark would find 9003
-/// taken. Port 0 lets the kernel pick. A user who sets the variable wins; the default-port path
-/// is exercised by a test that runs one environment without it.
+/// its own network, so coldmark's default telemetry port (4243) is always free; here every
+/// environment shares the host's loopback, and a second environment's coldmark would find it
+/// taken (it would fall back to a free port, with a warning on stderr per environment). Port 0
+/// lets the kernel pick at once. A user who sets the variable wins; the default-port path is
+/// exercised by a test that runs one environment without it.
 pub fn coldmark_platform_variables() -> BTreeMap<String, String> {
     BTreeMap::from([("COLDMARK_TELEMETRY_PORT".to_owned(), "0".to_owned())])
 }

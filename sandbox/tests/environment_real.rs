@@ -92,14 +92,14 @@ async fn the_clock_function_and_coldmark_run_in_the_environment() {
     );
 }
 
-/// coldmark's default telemetry port (9003, `lambda-extension`'s default) as on Lambda, where
-/// each environment has its own network: the sandbox's environment adds no variable of its own
-/// (the coldmark front-ends' `COLDMARK_TELEMETRY_PORT=0` is not used here). Runs when 9003 is
-/// free on this host; says so and returns otherwise, since another program holds the port.
+/// coldmark's default telemetry port (4243) as on Lambda, where each environment has its own
+/// network: the sandbox's environment adds no variable of its own (the coldmark front-ends'
+/// `COLDMARK_TELEMETRY_PORT=0` is not used here). Runs when 4243 is free on this host; says so
+/// and returns otherwise, since another program holds the port.
 #[tokio::test]
 async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
-    if std::net::TcpListener::bind("0.0.0.0:9003").is_err() {
-        eprintln!("note: port 9003 is taken on this host; the default-port path was not run");
+    if std::net::TcpListener::bind("0.0.0.0:4243").is_err() {
+        eprintln!("note: port 4243 is taken on this host; the default-port path was not run");
         return;
     }
     let bins = built();
@@ -132,10 +132,10 @@ async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
     let env = Environment::start(config, artifacts, plain, logs.sink.clone())
         .await
         .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
-    // coldmark holds 9003 now.
+    // coldmark holds 4243 now.
     assert!(
-        std::net::TcpListener::bind("0.0.0.0:9003").is_err(),
-        "coldmark should listen on 9003\n{}",
+        std::net::TcpListener::bind("0.0.0.0:4243").is_err(),
+        "coldmark should listen on 4243\n{}",
         logs.dump()
     );
     env.invoke(InvokeRequest {
@@ -147,7 +147,7 @@ async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
     let env_id = env.id().to_string();
     env.shutdown(ShutdownReason::Spindown).await;
     let coldmark = LogSource::Extension("coldmark".into());
-    // The init figures came over the Telemetry API, i.e. through port 9003.
+    // The init figures came over the Telemetry API, i.e. through port 4243.
     let telemetry_marker = |line: &str| {
         serde_json::from_str::<Value>(line).is_ok_and(|m| {
             m["coldmark"] == "init" && m["env_id"] == env_id.as_str() && m["source"] == "telemetry"
