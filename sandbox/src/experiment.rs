@@ -623,7 +623,12 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
 
     let result = probe_loop(&options, &lambda_api, &function_url, printer).await;
 
-    plane.close(Duration::from_secs(10)).await;
+    if !plane
+        .close_within(crate::serve::EXIT_GRACE, crate::serve::SHUTDOWN_ALLOWANCE)
+        .await
+    {
+        eprintln!("warning: some environments did not shut down in time and were killed; their last lines may be missing");
+    }
     served.stop();
     let _ = stop_tx.send(true);
     let collected = collector.await.context("the log collector")?;
