@@ -759,6 +759,38 @@ mod tests {
     }
 
     #[test]
+    fn the_split_wording_says_when_the_records_cannot_tell() {
+        let responses = vec![
+            response(1, "t1", "user", true),
+            response(2, "t2", "user2", true),
+        ];
+        let markers = vec![
+            // Lambda's record order: the split is unknown, coldmark's own start is not.
+            marker(
+                "e1",
+                serde_json::json!({"coldmark":"init","init_duration_ms":30.0,"runtime_init_ms":null,"extensions_init_ms":null,"coldmark_init_ms":2.0}),
+            ),
+            marker(
+                "e2",
+                serde_json::json!({"coldmark":"init","init_duration_ms":3.4,"runtime_init_ms":3.4,"extensions_init_ms":0.0,"coldmark_init_ms":2.0}),
+            ),
+        ];
+        let events = vec![invoked(1, "e1", Some(31.0)), invoked(2, "e2", Some(4.0))];
+        let text = verdict(&responses, &markers, &events, 1).text();
+        assert!(
+            text.contains("split: function / extensions not told apart by the records"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "split: function 3.4 ms / extensions 0.0 ms / coldmark's own start 2.0 ms"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("function ? "), "{text}");
+    }
+
+    #[test]
     fn without_markers_the_answers_decide() {
         let responses = vec![
             response(1, "t1", "user", true),
