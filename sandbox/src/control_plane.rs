@@ -51,6 +51,11 @@ pub struct ControlPlaneOptions {
     /// concurrency): `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`. Requests use them
     /// first; beyond them, on-demand environments start as usual.
     pub provisioned_concurrency: usize,
+    /// SnapStart: one init (`initializationType: snap-start`) when the configuration is set
+    /// (the snapshot; its processes are then discarded without SHUTDOWN), and every new
+    /// environment reports a restore instead of an init. No memory is snapshotted: a "restore"
+    /// here starts the processes afresh.
+    pub snap_start: bool,
 }
 
 impl Default for ControlPlaneOptions {
@@ -60,6 +65,7 @@ impl Default for ControlPlaneOptions {
             environment: EnvironmentOptions::default(),
             region: "us-east-1".to_owned(),
             provisioned_concurrency: 0,
+            snap_start: false,
         }
     }
 }
@@ -362,12 +368,17 @@ impl ControlPlane {
             Lease::Warm(idle) => (idle.env, idle.revision, false),
             Lease::Cold(function) => {
                 let started = Instant::now();
+                let mut options = self.inner.options.environment.clone();
+                if self.inner.options.snap_start {
+                    options.initialization_type = InitializationType::SnapStart;
+                    options.restore = true;
+                }
                 // A failed init is retried by this request in the same environment (Lambda's
                 // suppressed init); only a second failure reaches the caller.
                 let (env, failed_init) = Environment::start_suppressing(
                     function.config.clone(),
                     function.artifacts.clone(),
-                    self.inner.options.environment.clone(),
+                    options,
                     self.inner.logs.clone(),
                 )
                 .await
@@ -523,6 +534,32 @@ impl ControlPlane {
     pub fn provision(&self) {
         let count = self.inner.options.provisioned_concurrency;
         let function = self.lock().function.clone();
+        if self.inner.options.snap_start {
+            // The snapshot's init; the sandbox keeps no snapshot, so its processes are
+            // discarded (killed without SHUTDOWN) once it is done.
+            let this = self.clone();
+            let function = function.clone();
+            let task = tokio::spawn(async move {
+                let mut options = this.inner.options.environment.clone();
+                options.initialization_type = InitializationType::SnapStart;
+                match Environment::start(
+                    function.config,
+                    function.artifacts,
+                    options,
+                    this.inner.logs.clone(),
+                )
+                .await
+                {
+                    Ok(snapshot) => drop(snapshot),
+                    Err(e) => tracing::warn!("the SnapStart snapshot's init failed: {e:#}"),
+                }
+            });
+            self.inner
+                .shutdowns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task);
+        }
         for _ in 0..count {
             let this = self.clone();
             let function = function.clone();

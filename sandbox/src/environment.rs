@@ -104,6 +104,10 @@ pub struct EnvironmentOptions {
     /// How this environment came to be (`AWS_LAMBDA_INITIALIZATION_TYPE` and the init
     /// records' `initializationType`).
     pub initialization_type: InitializationType,
+    /// Report this environment's init as a SnapStart restore (`platform.restoreStart` /
+    /// `restoreRuntimeDone` / `restoreReport`, `restoreDurationMs`). The sandbox takes no
+    /// memory snapshot: the processes start afresh, so the "restore" lasts as long as an init.
+    pub restore: bool,
 }
 
 /// Lambda's initialization types.
@@ -114,6 +118,8 @@ pub enum InitializationType {
     OnDemand,
     /// Initialised ahead of demand (provisioned concurrency).
     ProvisionedConcurrency,
+    /// SnapStart: the snapshot's init, and every environment restored from it.
+    SnapStart,
 }
 
 impl InitializationType {
@@ -121,6 +127,7 @@ impl InitializationType {
         match self {
             InitializationType::OnDemand => "on-demand",
             InitializationType::ProvisionedConcurrency => "provisioned-concurrency",
+            InitializationType::SnapStart => "snap-start",
         }
     }
 }
@@ -134,6 +141,7 @@ impl Default for EnvironmentOptions {
             init_records: InitRecordOrder::Lambda,
             platform_variables: BTreeMap::new(),
             initialization_type: InitializationType::OnDemand,
+            restore: false,
         }
     }
 }

@@ -144,6 +144,10 @@ struct ServeArgs {
     /// configuration update.
     #[arg(long, default_value_t = 0)]
     provisioned_concurrency: usize,
+    /// SnapStart: init once (the snapshot), then every new environment reports a restore
+    /// (restoreStart / restoreRuntimeDone / restoreReport). No memory is snapshotted.
+    #[arg(long)]
+    snap_start: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -231,6 +235,7 @@ async fn main() -> ExitCode {
                 show_logs: args.sandbox.show_logs,
                 init_records: args.sandbox.init_records.into(),
                 provisioned_concurrency: args.provisioned_concurrency,
+                snap_start: args.snap_start,
             };
             serve::run(options, printer, shutdown_signal(), shutdown_signal()).await
         }

@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub init_records: crate::environment::InitRecordOrder,
     /// Environments initialised ahead of demand (`--provisioned-concurrency`).
     pub provisioned_concurrency: usize,
+    /// SnapStart mode (`--snap-start`).
+    pub snap_start: bool,
 }
 
 /// How long invocations in flight may still finish after the stop signal.
@@ -74,6 +76,7 @@ pub async fn run(
         ControlPlaneOptions {
             max_environments: options.max_environments,
             provisioned_concurrency: options.provisioned_concurrency,
+            snap_start: options.snap_start,
             environment: EnvironmentOptions {
                 freeze: options.freeze,
                 platform_variables: crate::experiment::coldmark_platform_variables(),

@@ -70,6 +70,12 @@ pub enum Record {
     TelemetrySubscription(TelemetrySubscription),
     #[serde(rename = "platform.logsDropped")]
     LogsDropped(LogsDropped),
+    #[serde(rename = "platform.restoreStart")]
+    RestoreStart(RestoreStart),
+    #[serde(rename = "platform.restoreRuntimeDone")]
+    RestoreRuntimeDone(RestoreRuntimeDone),
+    #[serde(rename = "platform.restoreReport")]
+    RestoreReport(RestoreReport),
     /// A line the function wrote to stdout/stderr.
     #[serde(rename = "function")]
     FunctionLog(String),
@@ -201,6 +207,9 @@ pub struct ReportMetrics {
     pub max_memory_used_mb: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_duration_ms: Option<f64>,
+    /// Instead of `initDurationMs` on the first invocation after a SnapStart restore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_duration_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -222,6 +231,37 @@ pub struct TelemetrySubscription {
     pub name: String,
     pub state: String,
     pub types: Vec<String>,
+}
+
+/// A SnapStart restore began (instead of `platform.initStart`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStart {
+    pub runtime_version: Option<String>,
+    pub runtime_version_arn: Option<String>,
+    pub function_name: String,
+    pub function_version: String,
+    pub instance_id: String,
+    pub instance_max_memory: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRuntimeDone {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    pub spans: Vec<Span>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreReport {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    pub metrics: InitReportMetrics,
+    pub spans: Vec<Span>,
 }
 
 /// Records a subscriber never received (its listener refused or did not answer every retry).

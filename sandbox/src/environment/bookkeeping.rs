@@ -30,16 +30,15 @@ impl Shared {
         // In Lambda's order the record waits for the extensions (see `InitRecordOrder`).
         let at_next = self.options.init_records == InitRecordOrder::AtRuntimeNext;
         if let Some(phase) = runtime_done.filter(|_| at_next) {
-            self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                initialization_type: self.options.initialization_type.as_str().into(),
-                phase: phase.into(),
-                status: "success".into(),
-                error_type: None,
-                spans: Vec::new(),
-            }));
+            self.emit(self.runtime_done_record(phase, "success", None));
         }
         self.bump();
         queue
+    }
+
+    /// Whether this environment belongs to a SnapStart function (the snapshot or a restore).
+    pub(crate) fn snap_start(&self) -> bool {
+        self.options.initialization_type == InitializationType::SnapStart
     }
 
     /// `/next` handed `request_id` to the runtime.

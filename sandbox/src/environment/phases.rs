@@ -5,7 +5,71 @@
 use super::*;
 
 impl Shared {
+    /// Whether this init is reported as a SnapStart restore (only the `init` phase: a re-init
+    /// inside an invocation is a plain init).
+    pub(super) fn restoring(&self, phase: &str) -> bool {
+        self.options.restore && phase == "init"
+    }
+
+    pub(super) fn runtime_done_record(
+        &self,
+        phase: &'static str,
+        status: &str,
+        error_type: Option<String>,
+    ) -> Record {
+        if self.restoring(phase) {
+            return Record::RestoreRuntimeDone(telemetry::RestoreRuntimeDone {
+                status: status.into(),
+                error_type,
+                spans: Vec::new(),
+            });
+        }
+        Record::InitRuntimeDone(telemetry::InitRuntimeDone {
+            initialization_type: self.options.initialization_type.as_str().into(),
+            phase: phase.into(),
+            status: status.into(),
+            error_type,
+            spans: Vec::new(),
+        })
+    }
+
+    fn init_report_record(
+        &self,
+        phase: &'static str,
+        status: &str,
+        error_type: Option<String>,
+        duration_ms: f64,
+    ) -> Record {
+        let metrics = telemetry::InitReportMetrics { duration_ms };
+        if self.restoring(phase) {
+            return Record::RestoreReport(telemetry::RestoreReport {
+                status: status.into(),
+                error_type,
+                metrics,
+                spans: Vec::new(),
+            });
+        }
+        Record::InitReport(telemetry::InitReport {
+            initialization_type: self.options.initialization_type.as_str().into(),
+            phase: phase.into(),
+            status: status.into(),
+            error_type,
+            metrics,
+            spans: Vec::new(),
+        })
+    }
+
     pub(super) fn init_start_record(&self, phase: &'static str) -> Record {
+        if self.restoring(phase) {
+            return Record::RestoreStart(telemetry::RestoreStart {
+                runtime_version: Some(RUNTIME_VERSION.into()),
+                runtime_version_arn: Some(self.runtime_version_arn()),
+                function_name: self.config.function_name.clone(),
+                function_version: self.config.version.clone(),
+                instance_id: self.env_id.clone(),
+                instance_max_memory: u64::from(self.config.memory_mb) * 1024 * 1024,
+            });
+        }
         Record::InitStart(telemetry::InitStart {
             initialization_type: self.options.initialization_type.as_str().into(),
             phase: phase.into(),
@@ -60,7 +124,12 @@ impl Shared {
         self.log(
             LogSource::Platform,
             format!(
-                "INIT_START Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: {}",
+                "{} Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: {}",
+                if self.restoring(phase) {
+                    "RESTORE_START"
+                } else {
+                    "INIT_START"
+                },
                 self.runtime_version_arn()
             ),
         );
@@ -84,25 +153,10 @@ impl Shared {
                     summary
                 };
                 if self.options.init_records == InitRecordOrder::Lambda {
-                    self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                        initialization_type: self.options.initialization_type.as_str().into(),
-                        phase: phase.into(),
-                        status: "success".into(),
-                        error_type: None,
-                        spans: Vec::new(),
-                    }));
+                    self.emit(self.runtime_done_record(phase, "success", None));
                     self.emit_extension_states();
                 }
-                self.emit(Record::InitReport(telemetry::InitReport {
-                    initialization_type: self.options.initialization_type.as_str().into(),
-                    phase: phase.into(),
-                    status: "success".into(),
-                    error_type: None,
-                    metrics: telemetry::InitReportMetrics {
-                        duration_ms: summary.duration_ms,
-                    },
-                    spans: Vec::new(),
-                }));
+                self.emit(self.init_report_record(phase, "success", None, summary.duration_ms));
                 self.telemetry.end_init();
                 self.bump();
                 Ok(summary)
@@ -117,25 +171,17 @@ impl Shared {
                     progress.and_then(|p| p.runtime_done_at).is_some()
                 };
                 if lambda_order || !runtime_done {
-                    self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                        initialization_type: self.options.initialization_type.as_str().into(),
-                        phase: phase.into(),
-                        status: status.into(),
-                        error_type: Some(error_type.clone()),
-                        spans: Vec::new(),
-                    }));
+                    self.emit(self.runtime_done_record(phase, status, Some(error_type.clone())));
                 }
                 if lambda_order {
                     self.emit_extension_states();
                 }
-                self.emit(Record::InitReport(telemetry::InitReport {
-                    initialization_type: self.options.initialization_type.as_str().into(),
-                    phase: phase.into(),
-                    status: status.into(),
-                    error_type: Some(error_type.clone()),
-                    metrics: telemetry::InitReportMetrics { duration_ms },
-                    spans: Vec::new(),
-                }));
+                self.emit(self.init_report_record(
+                    phase,
+                    status,
+                    Some(error_type.clone()),
+                    duration_ms,
+                ));
                 self.log(
                     LogSource::Platform,
                     format!(
@@ -444,6 +490,19 @@ impl Shared {
         let duration_ms = millis(duration);
         let max_memory_used_mb = self.max_memory_used_mb();
         let billed_duration_ms = (duration_ms + init_duration_ms.unwrap_or(0.0)).ceil() as u64;
+        // After a SnapStart restore the first report names it a restore.
+        let restored = init_duration_ms.is_some()
+            && self.options.restore
+            && self
+                .lock()
+                .last_init
+                .as_ref()
+                .is_some_and(|i| i.phase == "init");
+        let (report_init, report_restore) = if restored {
+            (None, init_duration_ms)
+        } else {
+            (init_duration_ms, None)
+        };
         let memory_size_mb = u64::from(self.config.memory_mb);
         self.emit(Record::Report(telemetry::PlatformReport {
             request_id: request_id.clone(),
@@ -454,7 +513,8 @@ impl Shared {
                 billed_duration_ms,
                 memory_size_mb,
                 max_memory_used_mb,
-                init_duration_ms,
+                init_duration_ms: report_init,
+                restore_duration_ms: report_restore,
             },
             spans: Vec::new(),
             tracing: tracing_ctx,
@@ -473,8 +533,11 @@ impl Shared {
         let mut line = format!(
             "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_duration_ms} ms\tMemory Size: {memory_size_mb} MB\tMax Memory Used: {max_memory_used_mb} MB"
         );
-        if let Some(init) = init_duration_ms {
+        if let Some(init) = report_init {
             line.push_str(&format!("\tInit Duration: {init:.2} ms"));
+        }
+        if let Some(restore) = report_restore {
+            line.push_str(&format!("\tRestore Duration: {restore:.2} ms"));
         }
         if report_status != "success" && report_status != "error" {
             line.push_str(&format!("\tStatus: {report_status}"));
