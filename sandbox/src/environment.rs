@@ -293,7 +293,7 @@ pub struct ShutdownOutcome {
 }
 
 /// When one extension process was started and when it first asked for its next event, measured
-/// by the sandbox from outside the process (issue 8: `coldmark_init_ms` must agree with this).
+/// by the sandbox from outside the process (coldmark's `coldmark_init_ms` must agree with it).
 #[derive(Clone, Debug)]
 pub struct ExtensionTiming {
     /// The executable's file name (the name Lambda expects it to register with).
