@@ -10,8 +10,10 @@
 //! `telemetry_api.rs`.
 //!
 //! Measured, not invented: durations come from `Instant`s taken where Lambda takes them
-//! (initStart before the first spawn, initRuntimeDone at the runtime's first `/next`, report
-//! when the last INVOKE subscriber asked again); max memory is the processes' summed `VmHWM`.
+//! (initStart before the first spawn, the runtime's readiness at its first `/next`, initReport
+//! when every extension is ready too, report when the last INVOKE subscriber asked again); max
+//! memory is the processes' summed `VmHWM`. Which record goes out when follows
+//! [`InitRecordOrder`].
 //!
 //! Faithful to Lambda's own init flow (the `rapid` process of AWS's runtime interface emulator):
 //! every external extension is started first and must register; only then is the runtime
