@@ -99,6 +99,11 @@ struct Cycle {
     runtime_version: Option<String>,
     start: Option<DateTime<Utc>>,
     runtime_done: Option<DateTime<Utc>>,
+    /// A `platform.extension` record followed `initRuntimeDone` within this init: the order of
+    /// Lambda's own init code (AWS's runtime interface emulator, `doRuntimeDomainInit`), where
+    /// `initRuntimeDone` is sent only after every extension is ready. Its time is then the end
+    /// of the whole init, and the records cannot tell the runtime's share from the extensions'.
+    runtime_done_at_end: bool,
     report_time: Option<DateTime<Utc>>,
     duration_ms: Option<f64>,
     /// `initDurationMs`/`restoreDurationMs` of the first invocation's `platform.report`.
@@ -382,6 +387,11 @@ impl Lifecycle {
                 state,
                 events,
             } => {
+                if let Some(c) = self.cycles.last_mut() {
+                    if c.runtime_done.is_some() && c.report_time.is_none() {
+                        c.runtime_done_at_end = true;
+                    }
+                }
                 let info = ExtensionInfo {
                     name,
                     state,
@@ -515,8 +525,18 @@ impl Lifecycle {
         self.spoken = true;
         let c = &self.cycles[idx];
         let init_duration = c.duration_ms.or(c.report_init_duration_ms).map(round_ms);
+        // Unknown when `initRuntimeDone` marked the end of the whole init (see
+        // `runtime_done_at_end`): a figure there would call the whole init the function's and
+        // the extensions' share a false zero. Never larger than the whole: record times have
+        // millisecond resolution, `durationMs` has microseconds.
         let runtime_init = match (c.start, c.runtime_done) {
-            (Some(s), Some(d)) => Some(ms_between(s, d).max(0.0)),
+            (Some(s), Some(d)) if !c.runtime_done_at_end => {
+                let runtime = ms_between(s, d).max(0.0);
+                Some(match init_duration {
+                    Some(total) => runtime.min(total),
+                    None => runtime,
+                })
+            }
             _ => None,
         };
         let extensions_init = match (init_duration, runtime_init) {
@@ -910,6 +930,60 @@ mod tests {
         assert_eq!(end["invocations"], 2);
         assert_eq!(end["lifetime_ms"], 9000.0);
         assert_eq!(end["dropped"], 0);
+    }
+
+    fn extension_record() -> Record {
+        Record::Extension {
+            name: "coldmark".into(),
+            state: Some("Ready".into()),
+            events: vec!["INVOKE".into(), "SHUTDOWN".into()],
+        }
+    }
+
+    /// The first init marker after feeding `records` and one invocation.
+    fn init_marker_of(records: Vec<Record>) -> Value {
+        let mut m = subscribed(InvokeMarkers::First, "on-demand");
+        let mut out = feed(&mut m, records);
+        out.extend(m.on_invoke(invoke("r1", 200)));
+        out.extend(m.finish());
+        json(&out)
+            .into_iter()
+            .find(|v| v["coldmark"] == "init")
+            .expect("an init marker")
+    }
+
+    #[test]
+    fn lambda_order_runtime_done_at_the_end_leaves_the_split_unknown() {
+        // Lambda's own order: initRuntimeDone only once every extension is ready, then one
+        // platform.extension per extension, then initReport.
+        let init = init_marker_of(vec![
+            init_start(0, "on-demand", "init"),
+            runtime_done(100),
+            extension_record(),
+            init_report(100, 100.4),
+        ]);
+        assert_eq!(init["init_duration_ms"], 100.4);
+        assert!(init["runtime_init_ms"].is_null(), "{init}");
+        assert!(init["extensions_init_ms"].is_null(), "{init}");
+        assert_eq!(init["coldmark_init_ms"], 7.0);
+        assert!(init.get("RuntimeInitDuration").is_none(), "{init}");
+        assert!(init.get("ExtensionsInitDuration").is_none(), "{init}");
+    }
+
+    #[test]
+    fn runtime_done_first_order_keeps_the_split_and_no_part_exceeds_the_whole() {
+        // initRuntimeDone at the runtime's first /next, extension records at registration;
+        // record times in whole ms (4 ms) against a durationMs of 3.4 ms.
+        let init = init_marker_of(vec![
+            init_start(0, "on-demand", "init"),
+            extension_record(),
+            runtime_done(4),
+            init_report(4, 3.4),
+        ]);
+        assert_eq!(init["init_duration_ms"], 3.4);
+        assert_eq!(init["runtime_init_ms"], 3.4, "{init}");
+        assert_eq!(init["extensions_init_ms"], 0.0, "{init}");
+        assert_eq!(init["coldmark_init_ms"], 7.0);
     }
 
     #[test]

@@ -35,8 +35,9 @@ use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 use crate::environment::{
-    Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest, InvokeResponse,
-    InvokeStatus, LogLine, LogSink, LogSource, ShutdownReason,
+    Artifacts, CognitoIdentity, Environment, EnvironmentOptions, FunctionConfig, InitFailure,
+    InitializationType, InvokeRequest, InvokeResponse, InvokeStatus, Killer, LogLine, LogSink,
+    LogSource, ShutdownReason,
 };
 use start_reason::{History, PoolKey, StartReason};
 
@@ -62,6 +63,15 @@ pub struct ControlPlaneOptions {
     /// Spin down an environment that has been idle this long (None: keep it until the
     /// configuration changes or the sandbox stops).
     pub idle_reclaim: Option<Duration>,
+    /// Environments initialised ahead of demand for the current configuration (provisioned
+    /// concurrency): `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`. Requests use them
+    /// first; beyond them, on-demand environments start as usual.
+    pub provisioned_concurrency: usize,
+    /// SnapStart: one init (`initializationType: snap-start`) when the configuration is set
+    /// (the snapshot; its processes are then discarded without SHUTDOWN), and every new
+    /// environment reports a restore instead of an init. No memory is snapshotted: a "restore"
+    /// here starts the processes afresh.
+    pub snap_start: bool,
 }
 
 impl Default for ControlPlaneOptions {
@@ -71,8 +81,18 @@ impl Default for ControlPlaneOptions {
             environment: EnvironmentOptions::default(),
             region: "us-east-1".to_owned(),
             idle_reclaim: None,
+            provisioned_concurrency: 0,
+            snap_start: false,
         }
     }
+}
+
+/// Who is calling, when the invoke says so (the Invoke API's `X-Amz-Client-Context`).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The client context, decoded from base64: JSON text.
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<CognitoIdentity>,
 }
 
 /// Something the front door did, for observers (the experiment's verdict, tests).
@@ -244,6 +264,9 @@ struct Inner {
     /// for them so no process outlives the sandbox.
     shutdowns: Mutex<Vec<JoinHandle<()>>>,
     idle_changed: Notify,
+    /// Every environment started and not yet dropped, so that a bounded exit can kill what a
+    /// graceful one could not reach.
+    started: Mutex<Vec<Killer>>,
 }
 
 /// The function and its environments. Cheap to clone; all clones share one pool.
@@ -307,6 +330,7 @@ impl ControlPlane {
                 events,
                 shutdowns: Mutex::new(Vec::new()),
                 idle_changed: Notify::new(),
+                started: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -398,7 +422,8 @@ impl ControlPlane {
         payload: bytes::Bytes,
         tail_log: bool,
     ) -> Result<Invocation, InvokeError> {
-        self.invoke_version(None, payload, tail_log).await
+        self.invoke_as(None, payload, tail_log, Caller::default())
+            .await
     }
 
     /// Invokes one version of the function (`Invoke --qualifier`): `None` or `$LATEST`, or a
@@ -409,14 +434,30 @@ impl ControlPlane {
         payload: bytes::Bytes,
         tail_log: bool,
     ) -> Result<Invocation, InvokeError> {
-        let this = self.clone();
-        tokio::spawn(async move { this.invoke_inner(qualifier, payload, tail_log).await })
+        self.invoke_as(qualifier, payload, tail_log, Caller::default())
             .await
-            .unwrap_or_else(|e| {
-                Err(InvokeError::Environment(anyhow::anyhow!(
-                    "invocation task: {e}"
-                )))
-            })
+    }
+
+    /// [`ControlPlane::invoke_version`] for a caller that sent a client context or a Cognito
+    /// identity.
+    pub async fn invoke_as(
+        &self,
+        qualifier: Option<String>,
+        payload: bytes::Bytes,
+        tail_log: bool,
+        caller: Caller,
+    ) -> Result<Invocation, InvokeError> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.invoke_inner(qualifier, payload, tail_log, caller)
+                .await
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(InvokeError::Environment(anyhow::anyhow!(
+                "invocation task: {e}"
+            )))
+        })
     }
 
     async fn invoke_inner(
@@ -424,6 +465,7 @@ impl ControlPlane {
         qualifier: Option<String>,
         payload: bytes::Bytes,
         tail_log: bool,
+        caller: Caller,
     ) -> Result<Invocation, InvokeError> {
         let request_id = uuid::Uuid::new_v4().to_string();
         // Subscribed before anything runs so no line of this invocation is missed.
@@ -440,21 +482,48 @@ impl ControlPlane {
             } => {
                 let started = Instant::now();
                 let started_at = Utc::now();
-                let env = match Environment::start(
+                let mut options = self.inner.options.environment.clone();
+                if self.inner.options.snap_start {
+                    options.initialization_type = InitializationType::SnapStart;
+                    options.restore = true;
+                }
+                // A failed init is retried by this request in the same environment (Lambda's
+                // suppressed init); only a second failure reaches the caller.
+                let (env, failed_init) = match Environment::start_suppressing(
                     function.config.clone(),
                     function.artifacts.clone(),
-                    self.inner.options.environment.clone(),
+                    options,
                     self.inner.logs.clone(),
                 )
                 .await
                 {
-                    Ok(env) => env,
+                    Ok(started) => started,
                     Err(e) => {
                         self.lock().history.start_failed(&key);
                         return Err(InvokeError::InitFailed(e));
                     }
                 };
                 self.lock().history.started(&key, env.id());
+                // A retried init ran in the invoke phase: its markers say so, and so does the
+                // reason (the first rule of attribution).
+                let (reason, detail) = match failed_init {
+                    Some(failure) => {
+                        tracing::info!(
+                            env_id = env.id(),
+                            "init failed, retried in the invoke phase: {failure:#}"
+                        );
+                        (
+                            StartReason::AfterFailure,
+                            format!("init failed and was retried inside the invocation: {failure}"),
+                        )
+                    }
+                    None if self.inner.options.snap_start => (
+                        StartReason::SnapStart,
+                        "restored from the SnapStart snapshot".to_owned(),
+                    ),
+                    None => (reason, detail),
+                };
+                self.track(&env);
                 self.emit(ControlPlaneEvent::EnvironmentStarted {
                     env_id: env.id().to_owned(),
                     revision: function.revision,
@@ -473,6 +542,8 @@ impl ControlPlane {
             .invoke(InvokeRequest {
                 payload,
                 request_id: Some(request_id.clone()),
+                client_context: caller.client_context,
+                cognito_identity: caller.cognito_identity,
             })
             .await;
         if !cold_start {
@@ -495,7 +566,13 @@ impl ControlPlane {
         let env_id = env.id().to_owned();
         self.release(env, key);
         drop(guard);
-        let response = result.map_err(InvokeError::Environment)?;
+        let response = result.map_err(|e| {
+            if e.downcast_ref::<InitFailure>().is_some() {
+                InvokeError::InitFailed(e)
+            } else {
+                InvokeError::Environment(e)
+            }
+        })?;
         self.emit(ControlPlaneEvent::Invoked {
             request_id: request_id.clone(),
             env_id: env_id.clone(),
@@ -676,7 +753,121 @@ impl ControlPlane {
         for idle in stale {
             self.spin_down(idle.env, ShutdownReason::Spindown);
         }
+        self.provision();
         state
+    }
+
+    /// Initialises [`ControlPlaneOptions::provisioned_concurrency`] environments of the current
+    /// configuration in the background; each joins the idle pool when its init is done. Called
+    /// by `serve` at start and by every configuration update (as Lambda re-provisions when the
+    /// configuration behind the provisioned concurrency changes).
+    pub fn provision(&self) {
+        let count = self.inner.options.provisioned_concurrency;
+        let function = self.lock().function.clone();
+        if self.inner.options.snap_start {
+            // The snapshot's init; the sandbox keeps no snapshot, so its processes are
+            // discarded (killed without SHUTDOWN) once it is done.
+            let this = self.clone();
+            let function = function.clone();
+            let task = tokio::spawn(async move {
+                let mut options = this.inner.options.environment.clone();
+                options.initialization_type = InitializationType::SnapStart;
+                match Environment::start(
+                    function.config,
+                    function.artifacts,
+                    options,
+                    this.inner.logs.clone(),
+                )
+                .await
+                {
+                    Ok(snapshot) => drop(snapshot),
+                    Err(e) => tracing::warn!("the SnapStart snapshot's init failed: {e:#}"),
+                }
+            });
+            self.inner
+                .shutdowns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task);
+        }
+        for _ in 0..count {
+            let this = self.clone();
+            let function = function.clone();
+            let task = tokio::spawn(async move {
+                let mut options = this.inner.options.environment.clone();
+                options.initialization_type = InitializationType::ProvisionedConcurrency;
+                let key = key_of(&function);
+                this.lock().history.starting(&key);
+                let started = Instant::now();
+                let started_at = Utc::now();
+                match Environment::start(
+                    function.config.clone(),
+                    function.artifacts.clone(),
+                    options,
+                    this.inner.logs.clone(),
+                )
+                .await
+                {
+                    Ok(env) => {
+                        this.track(&env);
+                        this.lock().history.started(&key, env.id());
+                        this.emit(ControlPlaneEvent::EnvironmentStarted {
+                            env_id: env.id().to_owned(),
+                            revision: function.revision,
+                            start_ms: started.elapsed().as_secs_f64() * 1000.0,
+                            function_name: function.config.function_name.clone(),
+                            version: function.config.version.clone(),
+                            started_at,
+                            reason: StartReason::Provisioned,
+                            detail: "initialised ahead of demand (provisioned concurrency)".into(),
+                            request_id: String::new(),
+                        });
+                        this.release(env, key);
+                    }
+                    Err(e) => {
+                        this.lock().history.start_failed(&key);
+                        tracing::warn!("a provisioned environment failed to init: {e:#}")
+                    }
+                }
+            });
+            self.inner
+                .shutdowns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task);
+        }
+    }
+
+    fn track(&self, env: &Environment) {
+        let mut started = self.inner.started.lock().unwrap_or_else(|e| e.into_inner());
+        started.retain(|k| !k.is_gone());
+        started.push(env.killer());
+    }
+
+    /// Kills (SIGCONT, then SIGKILL) every process of every environment still alive: the end of
+    /// a bounded exit, or a second Ctrl-C.
+    pub fn kill_all(&self) {
+        let started = self.inner.started.lock().unwrap_or_else(|e| e.into_inner());
+        for killer in started.iter() {
+            killer.kill();
+        }
+    }
+
+    /// [`ControlPlane::close`] with a hard bound: after `grace` for invocations in flight and
+    /// `shutdown_allowance` more for the shutdowns, every process left is killed. Returns
+    /// whether the graceful close finished in time.
+    pub async fn close_within(&self, grace: Duration, shutdown_allowance: Duration) -> bool {
+        let finished = tokio::time::timeout(grace + shutdown_allowance, self.close(grace))
+            .await
+            .is_ok();
+        if !finished {
+            tracing::warn!(
+                "environments did not shut down within {:?}; killing what is left",
+                grace + shutdown_allowance
+            );
+        }
+        self.kill_all();
+        finished
     }
 
     /// Stops taking requests, waits (up to `grace`) for invocations in flight, spins every

@@ -10,8 +10,10 @@
 //! `telemetry_api.rs`.
 //!
 //! Measured, not invented: durations come from `Instant`s taken where Lambda takes them
-//! (initStart before the first spawn, initRuntimeDone at the runtime's first `/next`, report
-//! when the last INVOKE subscriber asked again); max memory is the processes' summed `VmHWM`.
+//! (initStart before the first spawn, the runtime's readiness at its first `/next`, initReport
+//! when every extension is ready too, report when the last INVOKE subscriber asked again); max
+//! memory is the processes' summed `VmHWM`. Which record goes out when follows
+//! [`InitRecordOrder`].
 //!
 //! Faithful to Lambda's own init flow (the `rapid` process of AWS's runtime interface emulator):
 //! every external extension is started first and must register; only then is the runtime
@@ -50,10 +52,10 @@ use ids::{millis, new_trace_id, random_u64};
 pub use process::process_state;
 use process::Role;
 pub(crate) use state::{
-    ExtensionSlot, Invocation, Registration, RuntimeOutcome, RuntimeSlot, State,
+    Caller, ExtensionSlot, Invocation, Registration, RuntimeOutcome, RuntimeSlot, State,
 };
 use state::{InitProgress, ProcSlot};
-use variables::process_environment;
+use variables::{extension_environment, process_environment};
 
 /// What a user configures on the function (the subset of Lambda's function configuration the
 /// sandbox honours). Changing any of it means new execution environments, as on Lambda.
@@ -93,6 +95,43 @@ pub struct EnvironmentOptions {
     pub shutdown_deadline: Duration,
     /// How long the init phase may take before it fails (Lambda: 10 s).
     pub init_timeout: Duration,
+    /// When `platform.initRuntimeDone` and `platform.extension` are sent.
+    pub init_records: InitRecordOrder,
+    /// Variables the platform gives every process beneath the user's (a user's value wins;
+    /// reserved ones still win over both). Empty by default: a Lambda sandbox knows no
+    /// extension's settings. The coldmark front-ends use it for the one documented exception,
+    /// `COLDMARK_TELEMETRY_PORT=0`, so that many environments (each with its own coldmark
+    /// listening for telemetry) coexist on one host's loopback.
+    pub platform_variables: BTreeMap<String, String>,
+    /// How this environment came to be (`AWS_LAMBDA_INITIALIZATION_TYPE` and the init
+    /// records' `initializationType`).
+    pub initialization_type: InitializationType,
+    /// Report this environment's init as a SnapStart restore (`platform.restoreStart` /
+    /// `restoreRuntimeDone` / `restoreReport`, `restoreDurationMs`). The sandbox takes no
+    /// memory snapshot: the processes start afresh, so the "restore" lasts as long as an init.
+    pub restore: bool,
+}
+
+/// Lambda's initialization types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitializationType {
+    /// Started for a request that found no idle environment.
+    #[default]
+    OnDemand,
+    /// Initialised ahead of demand (provisioned concurrency).
+    ProvisionedConcurrency,
+    /// SnapStart: the snapshot's init, and every environment restored from it.
+    SnapStart,
+}
+
+impl InitializationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitializationType::OnDemand => "on-demand",
+            InitializationType::ProvisionedConcurrency => "provisioned-concurrency",
+            InitializationType::SnapStart => "snap-start",
+        }
+    }
 }
 
 impl Default for EnvironmentOptions {
@@ -101,8 +140,31 @@ impl Default for EnvironmentOptions {
             freeze: true,
             shutdown_deadline: Duration::from_secs(2),
             init_timeout: Duration::from_secs(10),
+            init_records: InitRecordOrder::Lambda,
+            platform_variables: BTreeMap::new(),
+            initialization_type: InitializationType::OnDemand,
+            restore: false,
         }
     }
+}
+
+/// When the init phase's telemetry records go out.
+///
+/// `Lambda` is what AWS's runtime interface emulator does in `doRuntimeDomainInit`
+/// (`lambda/rapid/handlers.go`, the init code Lambda itself runs): `platform.initRuntimeDone` is
+/// sent from a deferred call that runs after every extension is ready, followed by one
+/// `platform.extension` per extension (its final state, `errorType` on failure) and then
+/// `platform.initReport`. So `initRuntimeDone` marks the end of the whole init, not the
+/// runtime's own readiness.
+///
+/// `AtRuntimeNext` is the sandbox's earlier order, kept so that consumers (coldmark's init
+/// split) are tested against both: `initRuntimeDone` at the runtime's first `/next`, and
+/// `platform.extension` at each registration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitRecordOrder {
+    #[default]
+    Lambda,
+    AtRuntimeNext,
 }
 
 /// Where a log line came from.
@@ -134,6 +196,21 @@ pub struct InvokeRequest {
     pub payload: Bytes,
     /// Generated when `None`.
     pub request_id: Option<String>,
+    /// The caller's client context (decoded JSON text): the runtime gets it as
+    /// `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
+    /// The caller's Cognito identity: the runtime gets it as `Lambda-Runtime-Cognito-Identity`.
+    pub cognito_identity: Option<CognitoIdentity>,
+}
+
+/// A caller's Amazon Cognito identity, as the Runtime API renders it (RIE's
+/// `model.CognitoIdentity`, `lambda/rapi/rendering`).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CognitoIdentity {
+    #[serde(rename = "cognitoIdentityId")]
+    pub identity_id: String,
+    #[serde(rename = "cognitoIdentityPoolId")]
+    pub identity_pool_id: String,
 }
 
 /// The platform's measured report of one invocation (what `platform.report` carries).
@@ -169,6 +246,28 @@ pub struct InvokeResponse {
     pub report: Report,
 }
 
+/// An init that failed (`Runtime.InitError`, `Extension.InitError`, a timeout...): the error
+/// [`Environment::start`] and [`Environment::invoke`] return for it, so callers can tell it from
+/// other failures (`anyhow::Error::downcast_ref`).
+#[derive(Debug, Clone)]
+pub struct InitFailure {
+    pub phase: &'static str,
+    pub error_type: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for InitFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "init ({} phase) failed: {} [{}]",
+            self.phase, self.message, self.error_type
+        )
+    }
+}
+
+impl std::error::Error for InitFailure {}
+
 /// Why an environment shuts down (the Extensions API's `shutdownReason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShutdownReason {
@@ -196,7 +295,7 @@ pub struct ShutdownOutcome {
 }
 
 /// When one extension process was started and when it first asked for its next event, measured
-/// by the sandbox from outside the process (issue 8: `coldmark_init_ms` must agree with this).
+/// by the sandbox from outside the process (coldmark's `coldmark_init_ms` must agree with it).
 #[derive(Clone, Debug)]
 pub struct ExtensionTiming {
     /// The executable's file name (the name Lambda expects it to register with).
@@ -255,7 +354,8 @@ pub(crate) const EXTENSION_ID_HEADER: &str = "Lambda-Extension-Identifier";
 
 /// Runtime version reported in `platform.initStart`: honest about being the sandbox.
 const RUNTIME_VERSION: &str = "provided:al2023.coldmark-sandbox";
-const ACCOUNT_ID: &str = "000000000000";
+/// One account everywhere: the ARNs the control plane reports and the ones the processes see.
+use crate::control_plane::configuration::ACCOUNT_ID;
 const DEFAULT_REGION: &str = "us-east-1";
 /// Lambda's response payload limit is 6 MB; leave room for the request envelope.
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -297,7 +397,9 @@ pub(crate) struct Shared {
     options: EnvironmentOptions,
     artifacts: Artifacts,
     extension_paths: Vec<(String, PathBuf)>,
+    /// The runtime's variables; extensions get `extension_env` (without the runtime-only ones).
     process_env: BTreeMap<String, String>,
+    extension_env: BTreeMap<String, String>,
     pub(crate) state: Mutex<State>,
     /// Bumped on every state change; waiters re-check their condition.
     changed: watch::Sender<u64>,
@@ -433,8 +535,12 @@ impl Shared {
             .filter(|p| !p.as_os_str().is_empty())
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| PathBuf::from("."));
-        let (mut child, spawned) =
-            process::spawn(&self.artifacts.launcher, program, &self.process_env, &cwd)?;
+        let env = match role {
+            Role::Runtime => &self.process_env,
+            Role::Extension(_) => &self.extension_env,
+        };
+        let (mut child, spawned) = process::spawn(&self.artifacts.launcher, program, env, &cwd)?;
+        let open_streams = u8::from(child.stdout.is_some()) + u8::from(child.stderr.is_some());
         let generation = {
             let mut state = self.lock();
             state.procs.push(ProcSlot {
@@ -442,9 +548,11 @@ impl Shared {
                 pid: spawned.pid,
                 spawned_at: spawned.spawned_at,
                 exited: None,
+                open_streams,
             });
             state.generation
         };
+        let pid = spawned.pid;
         let source = match &role {
             Role::Runtime => LogSource::Function,
             Role::Extension(name) => LogSource::Extension(name.clone()),
@@ -464,14 +572,27 @@ impl Shared {
         {
             let weak = Arc::downgrade(self);
             let source = source.clone();
-            tokio::spawn(process::pump_lines(stream, move |line| {
-                if let Some(shared) = weak.upgrade() {
-                    shared.process_line(&source, line);
+            tokio::spawn(async move {
+                let lines = weak.clone();
+                process::pump_lines(stream, move |line| {
+                    if let Some(shared) = lines.upgrade() {
+                        shared.process_line(&source, line);
+                    }
+                })
+                .await;
+                let Some(shared) = weak.upgrade() else { return };
+                {
+                    let mut state = shared.lock();
+                    if state.generation == generation {
+                        if let Some(slot) = state.procs.iter_mut().find(|p| p.pid == pid) {
+                            slot.open_streams = slot.open_streams.saturating_sub(1);
+                        }
+                    }
                 }
-            }));
+                shared.bump();
+            });
         }
         let weak: Weak<Shared> = Arc::downgrade(self);
-        let pid = spawned.pid;
         tokio::spawn(async move {
             let status = child.wait().await;
             let Some(shared) = weak.upgrade() else { return };
@@ -523,13 +644,38 @@ impl Environment {
         options: EnvironmentOptions,
         logs: LogSink,
     ) -> anyhow::Result<Environment> {
+        match Self::start_suppressing(config, artifacts, options, logs).await? {
+            (_, Some(failure)) => Err(failure),
+            (environment, None) => Ok(environment),
+        }
+    }
+
+    /// Like [`Environment::start`], but an init that fails (or times out) does not end the
+    /// environment: as Lambda documents ("suppressed init"), the init is run again during the
+    /// first invocation, in the `invoke` phase, in this same environment (same `instanceId`).
+    /// Returns the environment and, if init failed, why. Errors only when the environment
+    /// could not be set up at all.
+    pub async fn start_suppressing(
+        config: FunctionConfig,
+        artifacts: Artifacts,
+        options: EnvironmentOptions,
+        logs: LogSink,
+    ) -> anyhow::Result<(Environment, Option<anyhow::Error>)> {
         let extension_paths = process::discover_extensions(&artifacts.layers)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the Lambda APIs on 127.0.0.1")?;
         let api_addr = listener.local_addr()?;
         let env_id = new_uuid();
-        let process_env = process_environment(&config, &env_id, api_addr, &artifacts);
+        let process_env = process_environment(
+            &config,
+            options.initialization_type,
+            &options.platform_variables,
+            &env_id,
+            api_addr,
+            &artifacts,
+        );
+        let extension_env = extension_environment(&process_env);
         let region = process_env["AWS_REGION"].clone();
         let function_arn = format!(
             "arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{}",
@@ -546,6 +692,7 @@ impl Environment {
             artifacts,
             extension_paths,
             process_env,
+            extension_env,
             state: Mutex::new(State {
                 generation: 0,
                 init: None,
@@ -580,12 +727,19 @@ impl Environment {
             lifecycle: Arc::new(AsyncMutex::new(Lifecycle::default())),
             server,
         };
-        let summary = environment.shared.run_init("init", None).await?;
+        let summary = match environment.shared.run_init("init", None).await {
+            Ok(summary) => summary,
+            Err(failure) => {
+                // The processes are gone; the next invocation runs init again.
+                environment.lifecycle.lock().await.needs_init = true;
+                return Ok((environment, Some(failure)));
+            }
+        };
         environment.lifecycle.lock().await.report_init_ms = Some(summary.duration_ms);
         if environment.shared.options.freeze {
             environment.shared.freeze().await;
         }
-        Ok(environment)
+        Ok((environment, None))
     }
 
     /// The Telemetry API's `instanceId`, also `LogLine::env_id`.
@@ -717,6 +871,38 @@ impl Environment {
     pub fn is_alive(&self) -> bool {
         !self.shared.lock().stopped
     }
+
+    /// A handle that can kill this environment's processes from anywhere (thawing them first),
+    /// without keeping the environment alive: the last resort of a bounded exit.
+    pub fn killer(&self) -> Killer {
+        Killer {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+}
+
+/// See [`Environment::killer`].
+#[derive(Clone)]
+pub struct Killer {
+    shared: Weak<Shared>,
+}
+
+impl Killer {
+    /// SIGCONT then SIGKILL to every live process; false when the environment is gone already.
+    pub fn kill(&self) -> bool {
+        match self.shared.upgrade() {
+            Some(shared) => {
+                shared.kill_all();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the environment still exists.
+    pub fn is_gone(&self) -> bool {
+        self.shared.strong_count() == 0
+    }
 }
 
 /// One invocation, with the environment's invocation lock held.
@@ -748,8 +934,12 @@ async fn invoke_serialised(
         lifecycle.needs_init = false;
         init_duration_ms = Some(summary.duration_ms);
     }
+    let caller = Caller {
+        client_context: req.client_context,
+        cognito_identity: req.cognito_identity,
+    };
     let (response, reset) = shared
-        .run_invoke(request_id, req.payload, init_duration_ms)
+        .run_invoke(request_id, req.payload, caller, init_duration_ms)
         .await;
     match reset {
         Some(reason) => {

@@ -21,12 +21,23 @@ use crate::control_plane::configuration::{
     EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
 };
 use crate::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
-use crate::environment::{EnvironmentOptions, FunctionConfig, LogLine, LogSource};
+use crate::environment::{EnvironmentOptions, FunctionConfig, InitRecordOrder, LogLine, LogSource};
 use crate::lifecycle_events::{EnvironmentStartRecord, EnvironmentStopRecord};
 use crate::output::{short, EndpointsRecord, LogRecord, Output, Printer};
 use crate::probe::{summarize, Prober, ResponseRecord};
 
 /// The function's name in the experiment.
+/// The one setting the coldmark front-ends (`experiment`, `serve`) give every environment,
+/// beneath the user's variables: `COLDMARK_TELEMETRY_PORT=0`. On Lambda each environment has
+/// its own network, so coldmark's default telemetry port (4243) is always free; here every
+/// environment shares the host's loopback, and a second environment's coldmark would find it
+/// taken (it would fall back to a free port, with a warning on stderr per environment). Port 0
+/// lets the kernel pick at once. A user who sets the variable wins; the default-port path is
+/// exercised by a test that runs one environment without it.
+pub fn coldmark_platform_variables() -> BTreeMap<String, String> {
+    BTreeMap::from([("COLDMARK_TELEMETRY_PORT".to_owned(), "0".to_owned())])
+}
+
 pub const FUNCTION_NAME: &str = "clock";
 
 /// What `experiment` was asked to do.
@@ -45,6 +56,8 @@ pub struct ExperimentOptions {
     pub show_logs: bool,
     /// Spin down environments idle this long (`--idle-reclaim-ms`).
     pub idle_reclaim: Option<Duration>,
+    /// When init's telemetry records go out (`--init-records`).
+    pub init_records: InitRecordOrder,
 }
 
 impl Default for ExperimentOptions {
@@ -63,6 +76,7 @@ impl Default for ExperimentOptions {
             max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
             show_logs: false,
             idle_reclaim: None,
+            init_records: InitRecordOrder::Lambda,
         }
     }
 }
@@ -150,16 +164,29 @@ pub struct ConfigUpdateRecord {
     pub variable: String,
     pub from: String,
     pub to: String,
-    /// What UpdateFunctionConfiguration answered.
+    /// What UpdateFunctionConfiguration answered (`InProgress`, as on Lambda).
     pub last_update_status: String,
+    /// What GetFunctionConfiguration said once the update was applied (`Successful`), polled
+    /// as `aws lambda wait function-updated` does.
+    #[serde(default)]
+    pub applied_status: Option<String>,
     pub revision_id: String,
 }
 
 impl ConfigUpdateRecord {
     pub fn text(&self) -> String {
         format!(
-            "---- UpdateFunctionConfiguration after request #{}: {} {} -> {} (LastUpdateStatus {}) ----",
-            self.after_request, self.variable, self.from, self.to, self.last_update_status
+            "---- UpdateFunctionConfiguration after request #{}: {} {} -> {} (LastUpdateStatus {}{}) ----",
+            self.after_request,
+            self.variable,
+            self.from,
+            self.to,
+            self.last_update_status,
+            self.applied_status
+                .as_deref()
+                .filter(|s| *s != self.last_update_status)
+                .map(|s| format!(" -> {s}"))
+                .unwrap_or_default()
         )
     }
 }
@@ -235,12 +262,21 @@ impl Verdict {
                 || env.extensions_init_ms.is_some()
                 || env.coldmark_init_ms.is_some()
             {
-                text.push_str(&format!(
-                    "\n      split: function {} / extensions {} / coldmark's own start {}",
-                    ms(env.runtime_init_ms),
-                    ms(env.extensions_init_ms),
-                    ms(env.coldmark_init_ms)
-                ));
+                if env.runtime_init_ms.is_none() && env.extensions_init_ms.is_none() {
+                    // Lambda's order: initRuntimeDone comes after the extensions are ready,
+                    // so the records cannot separate the two shares.
+                    text.push_str(&format!(
+                        "\n      split: function / extensions not told apart by the records (initRuntimeDone comes after the extensions); coldmark's own start {}",
+                        ms(env.coldmark_init_ms)
+                    ));
+                } else {
+                    text.push_str(&format!(
+                        "\n      split: function {} / extensions {} / coldmark's own start {}",
+                        ms(env.runtime_init_ms),
+                        ms(env.extensions_init_ms),
+                        ms(env.coldmark_init_ms)
+                    ));
+                }
             }
             if let Some(fp) = &env.config_fingerprint {
                 text.push_str(&format!("\n      config_fingerprint {fp}"));
@@ -519,6 +555,34 @@ pub(crate) async fn set_variable(
     Ok((previous, updated))
 }
 
+/// Polls GetFunctionConfiguration until `LastUpdateStatus` leaves `InProgress` (as `aws lambda
+/// wait function-updated` does), for at most 10 s; returns the last status read.
+async fn wait_until_updated(client: &reqwest::Client, lambda_api: &str) -> Option<String> {
+    let url = format!("{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/configuration");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        let read = async {
+            client
+                .get(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<FunctionConfiguration>()
+                .await
+        };
+        if let Ok(config) = read.await {
+            let done = config.last_update_status != "InProgress";
+            last = Some(config.last_update_status);
+            if done {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
 /// Runs the experiment and prints as it goes; returns the verdict (also printed).
 pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result<Verdict> {
     let artifact_options = options.artifacts.clone();
@@ -548,6 +612,8 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
             max_environments: options.max_environments,
             environment: EnvironmentOptions {
                 freeze: options.freeze,
+                platform_variables: coldmark_platform_variables(),
+                init_records: options.init_records,
                 ..EnvironmentOptions::default()
             },
             idle_reclaim: options.idle_reclaim,
@@ -574,7 +640,12 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
 
     let result = probe_loop(&options, &lambda_api, &function_url, printer).await;
 
-    plane.close(Duration::from_secs(10)).await;
+    if !plane
+        .close_within(crate::serve::EXIT_GRACE, crate::serve::SHUTDOWN_ALLOWANCE)
+        .await
+    {
+        eprintln!("warning: some environments did not shut down in time and were killed; their last lines may be missing");
+    }
     served.stop();
     let _ = stop_tx.send(true);
     let collected = collector.await.context("the log collector")?;
@@ -614,6 +685,7 @@ async fn probe_loop(
                 from: previous.unwrap_or_else(|| "<unset>".into()),
                 to: options.user_after.clone(),
                 last_update_status: updated.last_update_status,
+                applied_status: wait_until_updated(&client, lambda_api).await,
                 revision_id: updated.revision_id,
             }));
         }
@@ -701,6 +773,38 @@ mod tests {
         );
         assert_eq!(v.environments[0].extensions_init_ms, Some(20.0));
         assert_eq!(v.env_user_after.as_deref(), Some("user2"));
+    }
+
+    #[test]
+    fn the_split_wording_says_when_the_records_cannot_tell() {
+        let responses = vec![
+            response(1, "t1", "user", true),
+            response(2, "t2", "user2", true),
+        ];
+        let markers = vec![
+            // Lambda's record order: the split is unknown, coldmark's own start is not.
+            marker(
+                "e1",
+                serde_json::json!({"coldmark":"init","init_duration_ms":30.0,"runtime_init_ms":null,"extensions_init_ms":null,"coldmark_init_ms":2.0}),
+            ),
+            marker(
+                "e2",
+                serde_json::json!({"coldmark":"init","init_duration_ms":3.4,"runtime_init_ms":3.4,"extensions_init_ms":0.0,"coldmark_init_ms":2.0}),
+            ),
+        ];
+        let events = vec![invoked(1, "e1", Some(31.0)), invoked(2, "e2", Some(4.0))];
+        let text = verdict(&responses, &markers, &events, 1).text();
+        assert!(
+            text.contains("split: function / extensions not told apart by the records"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "split: function 3.4 ms / extensions 0.0 ms / coldmark's own start 2.0 ms"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("function ? "), "{text}");
     }
 
     #[test]

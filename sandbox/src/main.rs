@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use coldmark_sandbox::artifacts::ArtifactOptions;
 use coldmark_sandbox::control_plane::DEFAULT_MAX_ENVIRONMENTS;
+use coldmark_sandbox::environment::InitRecordOrder;
 use coldmark_sandbox::experiment::{self, ExperimentOptions};
 use coldmark_sandbox::output::Printer;
 use coldmark_sandbox::{causes, probe, serve};
@@ -87,6 +88,27 @@ struct SandboxArgs {
     /// as Lambda does after minutes without traffic (default: never).
     #[arg(long, value_name = "MS")]
     idle_reclaim_ms: Option<u64>,
+    /// When init's telemetry records go out: `lambda` (Lambda's own order: initRuntimeDone
+    /// after every extension is ready, then platform.extension, then initReport) or
+    /// `runtime-next` (the sandbox's earlier order: initRuntimeDone at the runtime's first
+    /// /next, platform.extension at each registration).
+    #[arg(long, value_enum, default_value_t = InitRecords::Lambda)]
+    init_records: InitRecords,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InitRecords {
+    Lambda,
+    RuntimeNext,
+}
+
+impl From<InitRecords> for InitRecordOrder {
+    fn from(value: InitRecords) -> Self {
+        match value {
+            InitRecords::Lambda => InitRecordOrder::Lambda,
+            InitRecords::RuntimeNext => InitRecordOrder::AtRuntimeNext,
+        }
+    }
 }
 
 impl SandboxArgs {
@@ -140,6 +162,14 @@ struct ServeArgs {
     /// Function timeout in seconds.
     #[arg(long, default_value_t = 3)]
     timeout: u64,
+    /// Environments to initialise ahead of demand (provisioned concurrency), again after each
+    /// configuration update.
+    #[arg(long, default_value_t = 0)]
+    provisioned_concurrency: usize,
+    /// SnapStart: init once (the snapshot), then every new environment reports a restore
+    /// (restoreStart / restoreRuntimeDone / restoreReport). No memory is snapshotted.
+    #[arg(long)]
+    snap_start: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -201,6 +231,7 @@ async fn main() -> ExitCode {
                 max_environments: args.sandbox.max_environments,
                 show_logs: args.sandbox.show_logs,
                 idle_reclaim: args.sandbox.idle_reclaim(),
+                init_records: args.sandbox.init_records.into(),
                 ..ExperimentOptions::default()
             };
             experiment::run(options, printer).await.map(|_| ())
@@ -226,8 +257,11 @@ async fn main() -> ExitCode {
                 max_environments: args.sandbox.max_environments,
                 show_logs: args.sandbox.show_logs,
                 idle_reclaim: args.sandbox.idle_reclaim(),
+                init_records: args.sandbox.init_records.into(),
+                provisioned_concurrency: args.provisioned_concurrency,
+                snap_start: args.snap_start,
             };
-            serve::run(options, printer, shutdown_signal()).await
+            serve::run(options, printer, shutdown_signal(), shutdown_signal()).await
         }
         Command::Causes(args) => {
             let printer = Printer {
@@ -266,7 +300,8 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Ctrl-C or SIGTERM: stop serving and spin every environment down.
+/// Ctrl-C or SIGTERM: stop serving and spin every environment down (a second one, polled only
+/// after the first arrived, kills them at once).
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {

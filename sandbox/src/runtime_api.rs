@@ -24,6 +24,25 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
+        .route("/2018-06-01/runtime/restore/next", get(restore_next))
+        .route("/2018-06-01/runtime/restore/error", post(init_error))
+}
+
+/// SnapStart: a runtime whose `AWS_LAMBDA_INITIALIZATION_TYPE` is `snap-start` calls this when
+/// its init is done (the snapshot point) and blocks until the environment is restored (AWS
+/// "Lambda SnapStart runtime hooks"; `lambda_runtime`'s `RestoreNextRequest`). The sandbox keeps
+/// no snapshot, so the restore is immediate: 200 with an empty body. Elsewhere: 404, as a
+/// runtime without SnapStart would see.
+async fn restore_next(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.snap_start() {
+        StatusCode::OK.into_response()
+    } else {
+        api_error(
+            StatusCode::NOT_FOUND,
+            "InvalidRequest",
+            "restore/next is only served to SnapStart environments",
+        )
+    }
 }
 
 /// Blocks until the next invocation, as Lambda does (the runtime is frozen meanwhile anyway).
@@ -54,6 +73,15 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         &invocation.function_arn,
     );
     put("Lambda-Runtime-Trace-Id", &invocation.trace_id);
+    // Only when the invoke carried them, as RIE's `renderInvokeHeaders` does.
+    if let Some(context) = &invocation.caller.client_context {
+        put("Lambda-Runtime-Client-Context", context);
+    }
+    if let Some(identity) = &invocation.caller.cognito_identity {
+        if let Ok(json) = serde_json::to_string(identity) {
+            put("Lambda-Runtime-Cognito-Identity", &json);
+        }
+    }
     put("Content-Type", "application/json");
     (StatusCode::OK, headers, invocation.payload).into_response()
 }

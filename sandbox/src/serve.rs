@@ -32,13 +32,29 @@ pub struct ServeOptions {
     pub show_logs: bool,
     /// Spin down environments idle this long (`--idle-reclaim-ms`).
     pub idle_reclaim: Option<Duration>,
+    /// When init's telemetry records go out (`--init-records`).
+    pub init_records: crate::environment::InitRecordOrder,
+    /// Environments initialised ahead of demand (`--provisioned-concurrency`).
+    pub provisioned_concurrency: usize,
+    /// SnapStart mode (`--snap-start`).
+    pub snap_start: bool,
 }
 
-/// Serves until `shutdown` completes, then spins every environment down.
+/// How long invocations in flight may still finish after the stop signal.
+pub const EXIT_GRACE: Duration = Duration::from_secs(10);
+/// How long the environments' shutdowns may take after that (SHUTDOWN's 2 s deadline, reading
+/// the pipes to their end, and a margin) before whatever is left is killed.
+pub const SHUTDOWN_ALLOWANCE: Duration = Duration::from_secs(4);
+
+/// Serves until `shutdown` completes, then spins every environment down: every process is
+/// thawed and gets SHUTDOWN, and every line it writes until it ends is printed. Bounded: after
+/// [`EXIT_GRACE`] + [`SHUTDOWN_ALLOWANCE`] whatever is left is killed; `force` completing (a
+/// second Ctrl-C) kills everything at once.
 pub async fn run(
     options: ServeOptions,
     printer: Printer,
     shutdown: impl Future<Output = ()>,
+    force: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let artifact_options = options.artifacts.clone();
     let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
@@ -47,7 +63,9 @@ pub async fn run(
     for note in &prepared.notes {
         eprintln!("note: {note}");
     }
-    let (logs, _) = broadcast::channel(8192);
+    // Roomy: under load every environment's lines pass through here; a lagging reader is
+    // warned about, never silent.
+    let (logs, _) = broadcast::channel(32_768);
     let log_rx = logs.subscribe();
     let config = FunctionConfig {
         function_name: options.function_name.clone(),
@@ -62,8 +80,12 @@ pub async fn run(
         prepared.artifacts.clone(),
         ControlPlaneOptions {
             max_environments: options.max_environments,
+            provisioned_concurrency: options.provisioned_concurrency,
+            snap_start: options.snap_start,
             environment: EnvironmentOptions {
                 freeze: options.freeze,
+                platform_variables: crate::experiment::coldmark_platform_variables(),
+                init_records: options.init_records,
                 ..EnvironmentOptions::default()
             },
             idle_reclaim: options.idle_reclaim,
@@ -82,6 +104,7 @@ pub async fn run(
     let served = plane
         .serve(options.lambda_api_port, options.function_url_port)
         .await?;
+    plane.provision();
     printer.print(&Output::Endpoints(EndpointsRecord {
         function_name: options.function_name.clone(),
         lambda_api: format!("http://{}", served.endpoints.lambda_api),
@@ -89,8 +112,23 @@ pub async fn run(
     }));
     shutdown.await;
     served.stop();
-    plane.close(Duration::from_secs(10)).await;
+    tokio::select! {
+        finished = plane.close_within(EXIT_GRACE, SHUTDOWN_ALLOWANCE) => {
+            if !finished {
+                eprintln!("warning: some environments did not shut down in time and were killed; their last lines may be missing");
+            }
+        }
+        _ = force => {
+            plane.kill_all();
+            eprintln!("warning: interrupted again: every environment was killed; lines they had not written yet are lost");
+        }
+    }
     let _ = stop_tx.send(true);
-    let _ = collector.await;
+    if tokio::time::timeout(Duration::from_secs(2), collector)
+        .await
+        .is_err()
+    {
+        eprintln!("warning: the output was still busy at exit");
+    }
     Ok(())
 }

@@ -68,6 +68,14 @@ pub enum Record {
     Extension(PlatformExtension),
     #[serde(rename = "platform.telemetrySubscription")]
     TelemetrySubscription(TelemetrySubscription),
+    #[serde(rename = "platform.logsDropped")]
+    LogsDropped(LogsDropped),
+    #[serde(rename = "platform.restoreStart")]
+    RestoreStart(RestoreStart),
+    #[serde(rename = "platform.restoreRuntimeDone")]
+    RestoreRuntimeDone(RestoreRuntimeDone),
+    #[serde(rename = "platform.restoreReport")]
+    RestoreReport(RestoreReport),
     /// A line the function wrote to stdout/stderr.
     #[serde(rename = "function")]
     FunctionLog(String),
@@ -199,14 +207,22 @@ pub struct ReportMetrics {
     pub max_memory_used_mb: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_duration_ms: Option<f64>,
+    /// Instead of `initDurationMs` on the first invocation after a SnapStart restore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_duration_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformExtension {
     pub name: String,
+    /// The extension's state when init ended, with RIE's names: `Ready`, `Registered`,
+    /// `InitError`, `LaunchError`.
     pub state: String,
     pub events: Vec<String>,
+    /// Why the extension failed init, when it did (RIE's `ExtensionInitData.ErrorType`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -215,6 +231,46 @@ pub struct TelemetrySubscription {
     pub name: String,
     pub state: String,
     pub types: Vec<String>,
+}
+
+/// A SnapStart restore began (instead of `platform.initStart`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStart {
+    pub runtime_version: Option<String>,
+    pub runtime_version_arn: Option<String>,
+    pub function_name: String,
+    pub function_version: String,
+    pub instance_id: String,
+    pub instance_max_memory: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRuntimeDone {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    pub spans: Vec<Span>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreReport {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    pub metrics: InitReportMetrics,
+    pub spans: Vec<Span>,
+}
+
+/// Records a subscriber never received (its listener refused or did not answer every retry).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsDropped {
+    pub reason: String,
+    pub dropped_records: u64,
+    pub dropped_bytes: u64,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,6 +541,7 @@ impl Hub {
             }
         }
         let delivery = Delivery {
+            wants_platform: kinds.contains(&Kind::Platform),
             pending: pending.clone(),
             name: name.to_string(),
             target,
@@ -575,8 +632,11 @@ impl Drop for Hub {
 }
 
 /// One subscriber's delivery loop: batches by `maxItems` / `maxBytes` / `timeoutMs`, POSTs
-/// them in order, retrying a failed POST a few times.
+/// them in order, retrying a failed POST with backoff. A batch that still fails is dropped and
+/// the subscriber is told so, as Lambda does: the next batch starts with a
+/// `platform.logsDropped` record counting what was lost (when it subscribed to `platform`).
 struct Delivery {
+    wants_platform: bool,
     pending: Arc<AtomicUsize>,
     name: String,
     target: http::Uri,
@@ -593,6 +653,8 @@ const POST_PATIENCE: Duration = Duration::from_secs(3);
 impl Delivery {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Arc<Item>>) {
         let mut carry: Option<Arc<Item>> = None;
+        // Records and bytes dropped since the subscriber last heard of it.
+        let mut dropped: (u64, u64) = (0, 0);
         loop {
             let first = match carry.take() {
                 Some(item) => item,
@@ -621,25 +683,46 @@ impl Delivery {
                     changed = self.urgent.changed() => if changed.is_err() { break },
                 }
             }
-            self.post(&batch).await;
-            self.pending.fetch_sub(batch.len(), Ordering::SeqCst);
+            let handed = batch.len();
+            let notice = (dropped.0 > 0 && self.wants_platform)
+                .then(|| logs_dropped_item(dropped))
+                .flatten();
+            let with_notice = notice.is_some();
+            if let Some(notice) = notice {
+                batch.insert(0, notice);
+            }
+            if self.post(&batch).await {
+                if with_notice {
+                    dropped = (0, 0);
+                }
+            } else {
+                let lost = batch
+                    .iter()
+                    .skip(usize::from(with_notice))
+                    .map(|item| item.bytes as u64)
+                    .sum::<u64>();
+                dropped.0 += (batch.len() - usize::from(with_notice)) as u64;
+                dropped.1 += lost;
+            }
+            self.pending.fetch_sub(handed, Ordering::SeqCst);
         }
     }
 
-    async fn post(&mut self, batch: &[Arc<Item>]) {
+    /// Whether the batch was accepted.
+    async fn post(&mut self, batch: &[Arc<Item>]) -> bool {
         let values: Vec<&serde_json::Value> = batch.iter().map(|item| &item.value).collect();
         let body = match serde_json::to_vec(&values) {
             Ok(body) => Bytes::from(body),
             Err(err) => {
                 tracing::warn!(%err, "encoding a telemetry batch");
-                return;
+                return false;
             }
         };
         for attempt in 1..=ATTEMPTS {
             // Wait for thaw: a frozen listener cannot answer.
             while *self.frozen.borrow() {
                 if self.frozen.changed().await.is_err() {
-                    return;
+                    return false;
                 }
             }
             let request = http::Request::post(self.target.clone())
@@ -647,7 +730,7 @@ impl Delivery {
                 .body(Full::new(body.clone()))
                 .expect("static request parts");
             match self.send(request).await {
-                Ok(status) if status.is_success() => return,
+                Ok(status) if status.is_success() => return true,
                 Ok(status) => {
                     tracing::debug!(subscriber = %self.name, %status, attempt, "telemetry POST refused")
                 }
@@ -658,6 +741,7 @@ impl Delivery {
             tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
         }
         tracing::warn!(subscriber = %self.name, records = batch.len(), "telemetry batch dropped after retries");
+        false
     }
 
     /// Sends one request; time spent while the subscriber is frozen does not count against it.
@@ -680,6 +764,25 @@ impl Delivery {
             }
         }
     }
+}
+
+/// The `platform.logsDropped` record for `(records, bytes)` lost, encoded like every other.
+fn logs_dropped_item((records, bytes): (u64, u64)) -> Option<Arc<Item>> {
+    let event = TelemetryEvent {
+        time: Utc::now(),
+        record: Record::LogsDropped(LogsDropped {
+            reason: "Some logs were dropped because the subscriber did not accept them".into(),
+            dropped_records: records,
+            dropped_bytes: bytes,
+        }),
+    };
+    let value = serde_json::to_value(&event).ok()?;
+    let bytes = value.to_string().len();
+    Some(Arc::new(Item {
+        kind: Kind::Platform,
+        value,
+        bytes,
+    }))
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ fn the_aws_cli_invokes_reads_and_updates_the_function() {
     .unwrap();
     assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
     assert_eq!(updated["MemorySize"], 256);
-    assert_eq!(updated["LastUpdateStatus"], "Successful");
+    assert_eq!(updated["LastUpdateStatus"], "InProgress");
     assert_ne!(updated["RevisionId"], config["RevisionId"]);
 
     let (meta, third) = invoke(&endpoint, dir.path(), 3);

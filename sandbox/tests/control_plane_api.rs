@@ -378,3 +378,73 @@ async fn setting_a_process_loading_variable_is_accepted_with_a_warning() {
     );
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_variables_are_capped_at_4_kb_and_updates_go_in_progress_then_successful() {
+    let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
+    let client = reqwest::Client::new();
+    let configuration = format!("{}/configuration", sandbox.function_path("clock"));
+    let before: Value = client
+        .get(&configuration)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // 100 variables of 5,000 characters: far over Lambda's 4 KB in all.
+    let huge: serde_json::Map<String, Value> = (0..100)
+        .map(|i| (format!("V{i:03}"), Value::String("x".repeat(5_000))))
+        .collect();
+    let refused = client
+        .put(&configuration)
+        .json(&serde_json::json!({"Environment": {"Variables": huge}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        header(&refused, "x-amzn-ErrorType"),
+        Some("InvalidParameterValueException")
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["Message"].as_str().unwrap_or_default().contains("4KB"),
+        "{body}"
+    );
+    let unchanged: Value = client
+        .get(&configuration)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged["RevisionId"], before["RevisionId"]);
+
+    // Just under the limit is fine; the update answers InProgress, a read then Successful.
+    let fits = serde_json::json!({"USER": "user", "BIG": "y".repeat(4_000)});
+    let accepted: Value = client
+        .put(&configuration)
+        .json(&serde_json::json!({"Environment": {"Variables": fits}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(accepted["LastUpdateStatus"], "InProgress", "{accepted}");
+    assert_eq!(accepted["State"], "Active");
+    let after: Value = client
+        .get(&configuration)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["LastUpdateStatus"], "Successful");
+    assert_ne!(after["RevisionId"], before["RevisionId"]);
+    sandbox.stop().await;
+}

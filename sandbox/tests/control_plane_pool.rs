@@ -9,7 +9,7 @@ mod cp_build;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
+use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneEvent};
 use coldmark_sandbox::environment::ShutdownReason;
 use cp_build::{artifacts, config, layer, text, LogCollector};
 use serde_json::Value;
@@ -50,7 +50,7 @@ async fn concurrent_requests_scale_out_one_environment_each() {
     let plane = ControlPlane::new(
         config(&[("CLOCK_HANDLER_SLEEP_MS", "800")]),
         artifacts(&[layer.path()]),
-        ControlPlaneOptions::default(),
+        cp_build::plane_options(),
         sink,
     );
     let mut rx = plane.subscribe();
@@ -121,9 +121,9 @@ async fn requests_beyond_the_limit_get_429() {
     let plane = ControlPlane::new(
         config(&[("CLOCK_HANDLER_SLEEP_MS", "1500")]),
         artifacts(&[]),
-        ControlPlaneOptions {
+        coldmark_sandbox::control_plane::ControlPlaneOptions {
             max_environments: 2,
-            ..ControlPlaneOptions::default()
+            ..cp_build::plane_options()
         },
         sink,
     );
@@ -181,7 +181,7 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
     let plane = ControlPlane::new(
         config(&[]),
         artifacts(&[layer.path()]),
-        ControlPlaneOptions::default(),
+        cp_build::plane_options(),
         sink,
     );
     let mut rx = plane.subscribe();
@@ -211,7 +211,7 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
         .await
         .unwrap();
     assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
-    assert_eq!(updated["LastUpdateStatus"], "Successful");
+    assert_eq!(updated["LastUpdateStatus"], "InProgress");
 
     // The idle environment is spun down without waiting for a request.
     let shutdown = logs

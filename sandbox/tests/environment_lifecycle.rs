@@ -18,6 +18,7 @@ fn request(payload: Value) -> InvokeRequest {
     InvokeRequest {
         payload: Bytes::from(payload.to_string()),
         request_id: None,
+        ..Default::default()
     }
 }
 
@@ -77,7 +78,7 @@ async fn apis_init_invoke_and_spindown() {
     assert_eq!(
         registered["body"],
         json!({"functionName": "fixture", "functionVersion": "$LATEST",
-               "handler": "fixture.handler", "accountId": "000000000000"})
+               "handler": "fixture.handler", "accountId": "123456789012"})
     );
 
     // Runtime API: the invocation with Lambda's headers; INVOKE to every extension.
@@ -101,7 +102,7 @@ async fn apis_init_invoke_and_spindown() {
     );
     assert_eq!(
         answer_body["functionArn"],
-        "arn:aws:lambda:us-east-1:000000000000:function:fixture"
+        "arn:aws:lambda:us-east-1:123456789012:function:fixture"
     );
     assert!(answer_body["traceId"]
         .as_str()
@@ -427,6 +428,7 @@ async fn a_timeout_resets_the_environment_and_the_next_request_pays_init() {
         .invoke(InvokeRequest {
             payload: Bytes::from_static(b"{}"),
             request_id: Some("paying-request".into()),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -586,4 +588,189 @@ async fn processes_start_through_the_launcher() {
     let answer = env.invoke(request(json!({"env": true}))).await.unwrap();
     assert_eq!(body(&answer.payload)["env"]["FIXTURE_LAUNCHED"], "yes");
     env.shutdown(ShutdownReason::Spindown).await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_runtime_first_and_deadline_ms_is_the_kill_time() {
+    // AWS: "First, Lambda shuts down the runtime, then it sends a Shutdown event"; deadlineMs is
+    // when the extension is killed, fixed when the shutdown starts.
+    let scratch = Scratch::new(&["plain", "ignore-shutdown"]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    env.invoke(request(json!({}))).await.unwrap();
+    let began_ms = chrono::Utc::now().timestamp_millis();
+    let started = Instant::now();
+    let outcome = env.shutdown(ShutdownReason::Spindown).await;
+    let killed_after_ms = began_ms + started.elapsed().as_millis() as i64;
+    assert_eq!(outcome.killed, ["ignore-shutdown"]);
+    for name in ["plain", "ignore-shutdown"] {
+        let events = scratch.recorded("events", name);
+        let shutdown = events
+            .iter()
+            .find(|e| e["eventType"] == "SHUTDOWN")
+            .unwrap_or_else(|| panic!("{name} got no SHUTDOWN: {events:?}"));
+        assert_eq!(shutdown["runtimeGone"], true, "{name}: {shutdown}");
+        let deadline = shutdown["deadlineMs"].as_i64().unwrap();
+        // The deadline is 2 s after the shutdown began, not after the telemetry drain.
+        let planned = deadline - began_ms;
+        assert!(
+            (1_900..=2_100).contains(&planned),
+            "{name}: deadlineMs is {planned} ms after the shutdown began"
+        );
+        // And it is when the straggler was killed (generous margin: shared cores).
+        assert!(
+            (killed_after_ms - deadline).abs() <= 300,
+            "{name}: killed {} ms away from deadlineMs",
+            killed_after_ms - deadline
+        );
+    }
+}
+
+#[tokio::test]
+async fn extensions_do_not_get_runtime_only_variables_and_user_locale_wins() {
+    let scratch = Scratch::new(&["plain"]);
+    let logs = Logs::new();
+    let vars = [
+        ("TZ", "Europe/Paris"),
+        ("LANG", "C.UTF-8"),
+        ("PATH", "/usr/bin:/bin"),
+    ];
+    let mut plain = options();
+    plain.platform_variables.clear();
+    let env = Environment::start(
+        scratch.config(Duration::from_secs(3), &vars),
+        scratch.artifacts(),
+        plain,
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("init failed: {e:#}\n{}", logs.dump()));
+    let answer = body(
+        &env.invoke(request(json!({"env": true})))
+            .await
+            .unwrap()
+            .payload,
+    );
+    let runtime = &answer["env"];
+    let extension = &scratch.recorded("environ", "plain")[0];
+    for key in [
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "_HANDLER",
+    ] {
+        assert!(runtime[key].is_string(), "the runtime gets {key}");
+        assert!(
+            extension.get(key).is_none(),
+            "an extension must not get {key}"
+        );
+    }
+    assert!(extension.get("AWS_EXECUTION_ENV").is_none());
+    for (key, value) in vars {
+        assert_eq!(runtime[key], value, "runtime {key}");
+        assert_eq!(extension[key], value, "extension {key}");
+    }
+    assert_eq!(
+        extension["AWS_LAMBDA_RUNTIME_API"],
+        runtime["AWS_LAMBDA_RUNTIME_API"]
+    );
+    // The sandbox knows no extension's settings.
+    assert!(runtime.get("COLDMARK_TELEMETRY_PORT").is_none());
+    env.shutdown(ShutdownReason::Spindown).await;
+}
+
+#[tokio::test]
+async fn client_context_and_cognito_identity_reach_the_runtime_only_when_sent() {
+    let scratch = Scratch::new(&[]);
+    let logs = Logs::new();
+    let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
+    let plain = body(&env.invoke(request(json!({}))).await.unwrap().payload);
+    assert!(plain["clientContext"].is_null(), "{plain}");
+    assert!(plain["cognitoIdentity"].is_null(), "{plain}");
+    let context = r#"{"client":{"app_title":"t"},"custom":{"k":"v"},"env":{}}"#;
+    let with = body(
+        &env.invoke(InvokeRequest {
+            payload: Bytes::from_static(b"{}"),
+            client_context: Some(context.into()),
+            cognito_identity: Some(coldmark_sandbox::environment::CognitoIdentity {
+                identity_id: "us-east-1:id".into(),
+                identity_pool_id: "us-east-1:pool".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .payload,
+    );
+    assert_eq!(with["clientContext"], context);
+    let identity: Value = serde_json::from_str(with["cognitoIdentity"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        identity,
+        json!({"cognitoIdentityId": "us-east-1:id", "cognitoIdentityPoolId": "us-east-1:pool"})
+    );
+    env.shutdown(ShutdownReason::Spindown).await;
+}
+
+#[tokio::test]
+async fn a_failed_init_is_retried_by_the_first_invocation_in_the_same_environment() {
+    // Lambda: when init fails or times out, it runs again during the first invocation
+    // (phase `invoke`), in the same execution environment.
+    let scratch = Scratch::new(&["telemetry"]);
+    let logs = Logs::new();
+    let (env, failure) = Environment::start_suppressing(
+        scratch.config(
+            Duration::from_secs(3),
+            &[("FIXTURE_RUNTIME", "init-error-once")],
+        ),
+        scratch.artifacts(),
+        options(),
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap();
+    let failure = failure.expect("the first init fails");
+    assert!(
+        format!("{failure:#}").contains("Runtime.InitError"),
+        "{failure:#}"
+    );
+    let failed_id = env.id().to_string();
+    let paying = "paying-0000-0000-0000-000000000001".to_string();
+    let answer = env
+        .invoke(InvokeRequest {
+            payload: Bytes::from_static(b"{}"),
+            request_id: Some(paying.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer.status, InvokeStatus::Success),
+        "{:?}",
+        answer.status
+    );
+    assert!(
+        answer.report.init_duration_ms.is_some(),
+        "the request paid for the init"
+    );
+    assert_eq!(env.id(), failed_id, "same environment");
+    let init = env.last_init().unwrap();
+    assert_eq!(init.phase, "invoke");
+    assert_eq!(init.request_id.as_deref(), Some(paying.as_str()));
+    let platform = logs.from(&LogSource::Platform);
+    assert!(
+        platform.iter().any(|l| l.contains("INIT_REPORT")
+            && l.contains("Phase: init")
+            && l.contains("Status: error")),
+        "{platform:?}"
+    );
+    // The re-init's records name the same instance, in the invoke phase (read after the
+    // shutdown: a frozen environment delivers nothing).
+    env.shutdown(ShutdownReason::Spindown).await;
+    let records = scratch.telemetry("telemetry");
+    let start = records
+        .iter()
+        .find(|r| r["type"] == "platform.initStart" && r["record"]["phase"] == "invoke")
+        .unwrap_or_else(|| panic!("no invoke-phase initStart: {records:#?}"));
+    assert_eq!(start["record"]["instanceId"], failed_id.as_str());
 }

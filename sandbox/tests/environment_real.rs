@@ -52,6 +52,7 @@ async fn the_clock_function_and_coldmark_run_in_the_environment() {
         .invoke(InvokeRequest {
             payload: Bytes::from_static(b"{}"),
             request_id: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -86,6 +87,74 @@ async fn the_clock_function_and_coldmark_run_in_the_environment() {
     };
     assert!(
         logs.wait_line(&coldmark, marker_of_this_env).await,
+        "{}",
+        logs.dump()
+    );
+}
+
+/// coldmark's default telemetry port (4243) as on Lambda, where each environment has its own
+/// network: the sandbox's environment adds no variable of its own (the coldmark front-ends'
+/// `COLDMARK_TELEMETRY_PORT=0` is not used here). Runs when 4243 is free on this host; says so
+/// and returns otherwise, since another program holds the port.
+#[tokio::test]
+async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
+    if std::net::TcpListener::bind("0.0.0.0:4243").is_err() {
+        eprintln!("note: port 4243 is taken on this host; the default-port path was not run");
+        return;
+    }
+    let bins = built();
+    let layer = tempfile::Builder::new()
+        .prefix("env-real-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir_all(layer.path().join("extensions")).unwrap();
+    std::os::unix::fs::symlink(
+        &bins.coldmark,
+        layer.path().join("extensions").join("coldmark"),
+    )
+    .unwrap();
+    let config = FunctionConfig {
+        function_name: "clock".into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "bootstrap".into(),
+        environment: [("USER".to_string(), "user".to_string())].into(),
+    };
+    let artifacts = Artifacts {
+        bootstrap: bins.bootstrap.clone(),
+        layers: vec![layer.path().to_path_buf()],
+        launcher: Vec::new(),
+    };
+    let mut plain = options();
+    plain.platform_variables.clear();
+    let logs = Logs::new();
+    let env = Environment::start(config, artifacts, plain, logs.sink.clone())
+        .await
+        .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
+    // coldmark holds 4243 now.
+    assert!(
+        std::net::TcpListener::bind("0.0.0.0:4243").is_err(),
+        "coldmark should listen on 4243\n{}",
+        logs.dump()
+    );
+    env.invoke(InvokeRequest {
+        payload: Bytes::from_static(b"{}"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let env_id = env.id().to_string();
+    env.shutdown(ShutdownReason::Spindown).await;
+    let coldmark = LogSource::Extension("coldmark".into());
+    // The init figures came over the Telemetry API, i.e. through port 4243.
+    let telemetry_marker = |line: &str| {
+        serde_json::from_str::<Value>(line).is_ok_and(|m| {
+            m["coldmark"] == "init" && m["env_id"] == env_id.as_str() && m["source"] == "telemetry"
+        })
+    };
+    assert!(
+        logs.wait_line(&coldmark, telemetry_marker).await,
         "{}",
         logs.dump()
     );

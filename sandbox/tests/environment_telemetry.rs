@@ -17,6 +17,7 @@ fn request(payload: Value) -> InvokeRequest {
     InvokeRequest {
         payload: Bytes::from(payload.to_string()),
         request_id: None,
+        ..Default::default()
     }
 }
 
@@ -277,4 +278,125 @@ async fn buffering_is_honoured_and_invalid_subscriptions_are_refused() {
         "records in order"
     );
     assert_eq!(lines("telemetry-items"), 3100);
+}
+
+/// Milliseconds between two records' `time`s.
+fn ms_between(a: &Value, b: &Value) -> i64 {
+    let t = |r: &Value| {
+        chrono::DateTime::parse_from_rfc3339(r["time"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    t(b) - t(a)
+}
+
+async fn init_records(order: coldmark_sandbox::environment::InitRecordOrder) -> Vec<Value> {
+    let scratch = Scratch::new(&["slow-next", "telemetry"]);
+    let logs = Logs::new();
+    let mut opts = options();
+    opts.init_records = order;
+    let env = Environment::start(
+        scratch.config(Duration::from_secs(3), &[]),
+        scratch.artifacts(),
+        opts,
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap();
+    env.invoke(request(json!({}))).await.unwrap();
+    env.shutdown(ShutdownReason::Spindown).await;
+    scratch.telemetry("telemetry")
+}
+
+#[tokio::test]
+async fn init_records_follow_lambdas_order_and_the_old_order_on_request() {
+    use coldmark_sandbox::environment::InitRecordOrder;
+    let position = |records: &[Value], kind: &str| -> Vec<usize> {
+        records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r["type"] == kind)
+            .map(|(i, _)| i)
+            .collect()
+    };
+
+    // Lambda (RIE's doRuntimeDomainInit): initRuntimeDone once every extension is ready (the
+    // slow one took 300 ms after registering), then platform.extension per extension with its
+    // final state, then initReport.
+    let records = init_records(InitRecordOrder::Lambda).await;
+    let start = position(&records, "platform.initStart")[0];
+    let done = position(&records, "platform.initRuntimeDone");
+    let extensions = position(&records, "platform.extension");
+    let report = position(&records, "platform.initReport")[0];
+    assert_eq!(done.len(), 1);
+    assert_eq!(extensions.len(), 2);
+    assert!(
+        extensions.iter().all(|&e| done[0] < e && e < report),
+        "order: {records:#?}"
+    );
+    let waited = ms_between(&records[start], &records[done[0]]);
+    assert!(waited >= 300, "initRuntimeDone {waited} ms after initStart");
+    for &e in &extensions {
+        assert_eq!(records[e]["record"]["state"], "Ready", "{}", records[e]);
+    }
+
+    // The sandbox's earlier order: platform.extension at registration, initRuntimeDone at the
+    // runtime's first /next, long before the slow extension is ready.
+    let records = init_records(InitRecordOrder::AtRuntimeNext).await;
+    let start = position(&records, "platform.initStart")[0];
+    let done = position(&records, "platform.initRuntimeDone")[0];
+    let extensions = position(&records, "platform.extension");
+    let report = position(&records, "platform.initReport")[0];
+    assert!(
+        extensions.iter().all(|&e| e < done) && done < report,
+        "order: {records:#?}"
+    );
+    let waited = ms_between(&records[start], &records[done]);
+    let total = ms_between(&records[start], &records[report]);
+    assert!(
+        waited < total,
+        "initRuntimeDone at {waited} ms, initReport at {total} ms"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_refused_on_every_retry_is_reported_as_logs_dropped() {
+    // The listener refuses its first 3 deliveries: the sandbox's 3 attempts at the first batch.
+    let scratch = Scratch::new(&["telemetry"]);
+    let logs = Logs::new();
+    // Not frozen between invocations, so the first batch is tried (and dropped) while idle.
+    let mut opts = options();
+    opts.freeze = false;
+    let env = Environment::start(
+        scratch.config(Duration::from_secs(3), &[("FIXTURE_REFUSE", "3")]),
+        scratch.artifacts(),
+        opts,
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap();
+    env.invoke(request(json!({}))).await.unwrap();
+    // The default buffering flushes after 1 s; three attempts with backoff follow.
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    env.invoke(request(json!({}))).await.unwrap();
+    env.shutdown(ShutdownReason::Spindown).await;
+    let refused = scratch.recorded("refused", "telemetry");
+    assert_eq!(refused.len(), 3, "{refused:?}\n{}", logs.dump());
+    let lost = refused[0]["items"].as_u64().unwrap();
+    let records = scratch.telemetry("telemetry");
+    let dropped = of_type(&records, "platform.logsDropped");
+    assert_eq!(dropped.len(), 1, "{records:#?}");
+    assert_eq!(dropped[0]["record"]["droppedRecords"], lost);
+    assert!(dropped[0]["record"]["droppedBytes"].as_u64().unwrap() > 0);
+    assert!(dropped[0]["record"]["reason"].is_string());
+    // It opens the first batch that got through, and AWS's own types read it.
+    assert_eq!(records[0]["type"], "platform.logsDropped");
+    let parsed: LambdaTelemetry = serde_json::from_value(dropped[0].clone()).unwrap();
+    assert!(
+        matches!(
+            parsed.record,
+            LambdaTelemetryRecord::PlatformLogsDropped { .. }
+        ),
+        "{parsed:?}"
+    );
 }

@@ -74,7 +74,18 @@ fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 #[test]
 fn the_experiment_sees_the_update_cause_a_new_init() {
-    let lines = run_experiment(&[]);
+    the_experiment_under(&[], false);
+}
+
+/// The sandbox's earlier record order (`initRuntimeDone` at the runtime's first `/next`): the
+/// only one whose records separate the function's share from the extensions'.
+#[test]
+fn with_the_runtime_next_record_order_the_split_is_known() {
+    the_experiment_under(&["--init-records", "runtime-next"], true);
+}
+
+fn the_experiment_under(extra: &[&str], split_known: bool) {
+    let lines = run_experiment(extra);
     let all = serde_json::to_string_pretty(&lines).unwrap();
 
     let responses = of_type(&lines, "response");
@@ -82,7 +93,15 @@ fn the_experiment_sees_the_update_cause_a_new_init() {
     for r in &responses {
         assert_eq!(r["status"], 200, "{r}");
     }
-    assert_eq!(of_type(&lines, "config_update").len(), 1);
+    let updates = of_type(&lines, "config_update");
+    assert_eq!(updates.len(), 1);
+    // As on Lambda: the update answers InProgress, and is Successful once applied.
+    assert_eq!(
+        updates[0]["last_update_status"], "InProgress",
+        "{}",
+        updates[0]
+    );
+    assert_eq!(updates[0]["applied_status"], "Successful", "{}", updates[0]);
 
     let verdicts = of_type(&lines, "verdict");
     assert_eq!(verdicts.len(), 1);
@@ -120,8 +139,21 @@ fn the_experiment_sees_the_update_cause_a_new_init() {
     assert_eq!(envs[1]["first_request"], 4);
     assert!(kinds(&envs[1]).iter().any(|k| k == "init"));
     for env in envs {
-        for field in ["runtime_init_ms", "extensions_init_ms", "coldmark_init_ms"] {
-            assert!(env[field].is_number(), "{field} of {env:#}");
+        // coldmark's own start is known either way; the split only when the records tell it
+        // (Lambda's order sends initRuntimeDone after the extensions: null, never a false 0).
+        assert!(env["coldmark_init_ms"].is_number(), "{env:#}");
+        for field in ["runtime_init_ms", "extensions_init_ms"] {
+            assert_eq!(env[field].is_number(), split_known, "{field} of {env:#}");
+            assert!(split_known || env[field].is_null(), "{field} of {env:#}");
+        }
+        if split_known {
+            let total = env["init_duration_ms"].as_f64().unwrap();
+            let runtime = env["runtime_init_ms"].as_f64().unwrap();
+            let extensions = env["extensions_init_ms"].as_f64().unwrap();
+            assert!(
+                runtime <= total && extensions <= total,
+                "no part larger than the whole: {env:#}"
+            );
         }
     }
 

@@ -230,7 +230,7 @@ impl FunctionConfiguration {
             revision_id: revision_id(function.revision),
             layers,
             state: "Active".to_owned(),
-            // Applied before the answer is sent, so never `InProgress` here.
+            // Applied at once; UpdateFunctionConfiguration's own answer says `InProgress`.
             last_update_status: "Successful".to_owned(),
             package_type: "Zip".to_owned(),
             architectures: vec![std::env::consts::ARCH.replace("aarch64", "arm64")],

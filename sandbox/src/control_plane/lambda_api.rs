@@ -23,7 +23,7 @@ use super::configuration::{
     FunctionConfiguration, UpdateFunctionConfigurationRequest, RESERVED_VARIABLES,
 };
 use super::versions::{self, QualifierQuery};
-use super::{log_tail, ConfigUpdate, ControlPlane, Invocation, InvokeError};
+use super::{log_tail, Caller, ConfigUpdate, ControlPlane, Invocation, InvokeError};
 use crate::environment::InvokeStatus;
 
 /// The routes of the Lambda API, for callers on this machine only (see [`guard`]).
@@ -281,7 +281,30 @@ async fn invoke(
             ))
         }
     }
-    let invocation = match plane.invoke_version(qualifier, payload, tail).await {
+    let caller = match header("x-amz-client-context") {
+        Some(encoded) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .filter(|text| serde_json::from_str::<serde_json::Value>(text).is_ok());
+            match decoded {
+                Some(text) => Caller {
+                    client_context: Some(text),
+                    ..Caller::default()
+                },
+                None => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidRequestContentException",
+                        "Client context must be a valid Base64-encoded JSON object.",
+                    ))
+                }
+            }
+        }
+        None => Caller::default(),
+    };
+    let invocation = match plane.invoke_as(qualifier, payload, tail, caller).await {
         Ok(invocation) => invocation,
         Err(InvokeError::InitFailed(e)) => {
             // Lambda answers a failed init as a function error of the invocation that paid.
@@ -413,11 +436,16 @@ async fn update_configuration(
         revision = function.revision,
         "function configuration updated"
     );
-    Ok(Json(FunctionConfiguration::describe(
-        &function,
-        &plane.options().region,
-    )))
+    let mut answer = FunctionConfiguration::describe(&function, &plane.options().region);
+    // Lambda answers an update with `InProgress`; GetFunctionConfiguration reports `Successful`
+    // once it is applied (here: at once, so the next read, or `aws lambda wait
+    // function-updated`, sees it).
+    answer.last_update_status = "InProgress".to_owned();
+    Ok(Json(answer))
 }
+
+/// Lambda's quota on a function's environment variables (all of them, as JSON).
+pub const ENVIRONMENT_LIMIT_BYTES: usize = 4096;
 
 /// Lambda's checks on an update, with its messages.
 fn validate(
@@ -473,6 +501,16 @@ fn validate(
             .map(String::as_str)
             .filter(|k| RESERVED_VARIABLES.contains(k))
             .collect();
+        // Lambda's quota: all variables together at most 4 KB, measured on their JSON form.
+        let measured = serde_json::to_string(vars).unwrap_or_default();
+        if measured.len() > ENVIRONMENT_LIMIT_BYTES {
+            return Err(invalid(format!(
+                "Lambda was unable to configure your environment variables because the \
+                 environment variables you have provided exceeded the 4KB limit. String \
+                 measured: {} bytes",
+                measured.len()
+            )));
+        }
         if !reserved.is_empty() {
             return Err(invalid(format!(
                 "Lambda was unable to configure your environment variables because the \

@@ -4,8 +4,8 @@
 //!
 //! The reasons use the same words as that attribution's causes wherever the sandbox produces the
 //! cause: `first-seen`, `scale-out`, `replacement`, `configuration-change`, `new-version`,
-//! `after-failure`. (`provisioned`, `snap-start` and `proactive` are inits the sandbox does not
-//! start on its own.)
+//! `after-failure`, and `provisioned` / `snap-start` in those modes of `serve`. (`proactive`, an
+//! on-demand init nobody waited for, is Lambda's own decision; the sandbox never makes one.)
 //!
 //! [`History`] is a pure state machine: the pool tells it when it leases a new environment,
 //! when one finished or failed its init and when one was spun down; it answers why the next new
@@ -41,6 +41,10 @@ pub enum StartReason {
     Replacement,
     /// The first environment the sandbox started for the function.
     FirstSeen,
+    /// Initialised ahead of demand (`serve --provisioned-concurrency`).
+    Provisioned,
+    /// Restored from the SnapStart snapshot (`serve --snap-start`).
+    SnapStart,
 }
 
 impl StartReason {
@@ -52,6 +56,8 @@ impl StartReason {
             StartReason::ScaleOut => "scale-out",
             StartReason::Replacement => "replacement",
             StartReason::FirstSeen => "first-seen",
+            StartReason::Provisioned => "provisioned",
+            StartReason::SnapStart => "snap-start",
         }
     }
 }

@@ -27,17 +27,18 @@ impl Shared {
             }
             (state.runtime.queue_rx.clone(), runtime_done)
         };
-        if let Some(phase) = runtime_done {
-            self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                initialization_type: "on-demand".into(),
-                phase: phase.into(),
-                status: "success".into(),
-                error_type: None,
-                spans: Vec::new(),
-            }));
+        // In Lambda's order the record waits for the extensions (see `InitRecordOrder`).
+        let at_next = self.options.init_records == InitRecordOrder::AtRuntimeNext;
+        if let Some(phase) = runtime_done.filter(|_| at_next) {
+            self.emit(self.runtime_done_record(phase, "success", None));
         }
         self.bump();
         queue
+    }
+
+    /// Whether this environment belongs to a SnapStart function (the snapshot or a restore).
+    pub(crate) fn snap_start(&self) -> bool {
+        self.options.initialization_type == InitializationType::SnapStart
     }
 
     /// `/next` handed `request_id` to the runtime.
@@ -144,11 +145,14 @@ impl Shared {
                 external,
             ));
         }
-        self.emit(Record::Extension(telemetry::PlatformExtension {
-            name: name.to_string(),
-            state: "Ready".into(),
-            events,
-        }));
+        if self.options.init_records == InitRecordOrder::AtRuntimeNext {
+            self.emit(Record::Extension(telemetry::PlatformExtension {
+                name: name.to_string(),
+                state: "Ready".into(),
+                events,
+                error_type: None,
+            }));
+        }
         self.bump();
         Ok(id)
     }
@@ -193,6 +197,9 @@ impl Shared {
             state.failure = Some(format!(
                 "extension {name} reported an init error ({error_type})"
             ));
+            if let Some(ext) = state.extensions.iter_mut().find(|e| e.id == id) {
+                ext.init_error = Some(error_type.to_string());
+            }
         }
         self.bump();
         Ok(())

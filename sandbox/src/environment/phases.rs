@@ -5,9 +5,73 @@
 use super::*;
 
 impl Shared {
+    /// Whether this init is reported as a SnapStart restore (only the `init` phase: a re-init
+    /// inside an invocation is a plain init).
+    pub(super) fn restoring(&self, phase: &str) -> bool {
+        self.options.restore && phase == "init"
+    }
+
+    pub(super) fn runtime_done_record(
+        &self,
+        phase: &'static str,
+        status: &str,
+        error_type: Option<String>,
+    ) -> Record {
+        if self.restoring(phase) {
+            return Record::RestoreRuntimeDone(telemetry::RestoreRuntimeDone {
+                status: status.into(),
+                error_type,
+                spans: Vec::new(),
+            });
+        }
+        Record::InitRuntimeDone(telemetry::InitRuntimeDone {
+            initialization_type: self.options.initialization_type.as_str().into(),
+            phase: phase.into(),
+            status: status.into(),
+            error_type,
+            spans: Vec::new(),
+        })
+    }
+
+    fn init_report_record(
+        &self,
+        phase: &'static str,
+        status: &str,
+        error_type: Option<String>,
+        duration_ms: f64,
+    ) -> Record {
+        let metrics = telemetry::InitReportMetrics { duration_ms };
+        if self.restoring(phase) {
+            return Record::RestoreReport(telemetry::RestoreReport {
+                status: status.into(),
+                error_type,
+                metrics,
+                spans: Vec::new(),
+            });
+        }
+        Record::InitReport(telemetry::InitReport {
+            initialization_type: self.options.initialization_type.as_str().into(),
+            phase: phase.into(),
+            status: status.into(),
+            error_type,
+            metrics,
+            spans: Vec::new(),
+        })
+    }
+
     pub(super) fn init_start_record(&self, phase: &'static str) -> Record {
+        if self.restoring(phase) {
+            return Record::RestoreStart(telemetry::RestoreStart {
+                runtime_version: Some(RUNTIME_VERSION.into()),
+                runtime_version_arn: Some(self.runtime_version_arn()),
+                function_name: self.config.function_name.clone(),
+                function_version: self.config.version.clone(),
+                instance_id: self.env_id.clone(),
+                instance_max_memory: u64::from(self.config.memory_mb) * 1024 * 1024,
+            });
+        }
         Record::InitStart(telemetry::InitStart {
-            initialization_type: "on-demand".into(),
+            initialization_type: self.options.initialization_type.as_str().into(),
             phase: phase.into(),
             runtime_version: Some(RUNTIME_VERSION.into()),
             runtime_version_arn: Some(self.runtime_version_arn()),
@@ -60,7 +124,12 @@ impl Shared {
         self.log(
             LogSource::Platform,
             format!(
-                "INIT_START Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: {}",
+                "{} Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: {}",
+                if self.restoring(phase) {
+                    "RESTORE_START"
+                } else {
+                    "INIT_START"
+                },
                 self.runtime_version_arn()
             ),
         );
@@ -83,45 +152,36 @@ impl Shared {
                     state.last_init = Some(summary.clone());
                     summary
                 };
-                self.emit(Record::InitReport(telemetry::InitReport {
-                    initialization_type: "on-demand".into(),
-                    phase: phase.into(),
-                    status: "success".into(),
-                    error_type: None,
-                    metrics: telemetry::InitReportMetrics {
-                        duration_ms: summary.duration_ms,
-                    },
-                    spans: Vec::new(),
-                }));
+                if self.options.init_records == InitRecordOrder::Lambda {
+                    self.emit(self.runtime_done_record(phase, "success", None));
+                    self.emit_extension_states();
+                }
+                self.emit(self.init_report_record(phase, "success", None, summary.duration_ms));
                 self.telemetry.end_init();
                 self.bump();
                 Ok(summary)
             }
             Err((status, error_type, message)) => {
                 let duration_ms = millis(started.elapsed());
+                let lambda_order = self.options.init_records == InitRecordOrder::Lambda;
                 let runtime_done = {
                     let mut state = self.lock();
                     let progress = state.init.take();
                     state.registration = Registration::Closed;
                     progress.and_then(|p| p.runtime_done_at).is_some()
                 };
-                if !runtime_done {
-                    self.emit(Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-                        initialization_type: "on-demand".into(),
-                        phase: phase.into(),
-                        status: status.into(),
-                        error_type: Some(error_type.clone()),
-                        spans: Vec::new(),
-                    }));
+                if lambda_order || !runtime_done {
+                    self.emit(self.runtime_done_record(phase, status, Some(error_type.clone())));
                 }
-                self.emit(Record::InitReport(telemetry::InitReport {
-                    initialization_type: "on-demand".into(),
-                    phase: phase.into(),
-                    status: status.into(),
-                    error_type: Some(error_type.clone()),
-                    metrics: telemetry::InitReportMetrics { duration_ms },
-                    spans: Vec::new(),
-                }));
+                if lambda_order {
+                    self.emit_extension_states();
+                }
+                self.emit(self.init_report_record(
+                    phase,
+                    status,
+                    Some(error_type.clone()),
+                    duration_ms,
+                ));
                 self.log(
                     LogSource::Platform,
                     format!(
@@ -131,8 +191,37 @@ impl Shared {
                 self.kill_all();
                 self.telemetry.close();
                 self.bump();
-                anyhow::bail!("init ({phase} phase) failed: {message} [{error_type}]")
+                Err(InitFailure {
+                    phase,
+                    error_type,
+                    message,
+                }
+                .into())
             }
+        }
+    }
+
+    /// One `platform.extension` per registered extension with its state at the end of init,
+    /// as RIE's `logAgentsInitStatus` sends them (after `initRuntimeDone`, before `initReport`).
+    fn emit_extension_states(&self) {
+        let records: Vec<telemetry::PlatformExtension> = {
+            let state = self.lock();
+            state
+                .extensions
+                .iter()
+                .map(|e| {
+                    let (status, error_type) = e.init_state();
+                    telemetry::PlatformExtension {
+                        name: e.name.clone(),
+                        state: status.into(),
+                        events: e.events.clone(),
+                        error_type,
+                    }
+                })
+                .collect()
+        };
+        for record in records {
+            self.emit(Record::Extension(record));
         }
     }
 
@@ -237,6 +326,7 @@ impl Shared {
         self: &Arc<Self>,
         request_id: String,
         payload: Bytes,
+        caller: Caller,
         init_duration_ms: Option<f64>,
     ) -> (InvokeResponse, Option<ShutdownReason>) {
         self.thaw();
@@ -274,6 +364,7 @@ impl Shared {
                 deadline_ms,
                 function_arn: self.function_arn.clone(),
                 trace_id: trace_id.clone(),
+                caller,
             });
             for ext in state.extensions.iter_mut().filter(|e| e.wants("INVOKE")) {
                 ext.send(ExtensionEvent::Invoke(InvokeEvent {
@@ -399,6 +490,19 @@ impl Shared {
         let duration_ms = millis(duration);
         let max_memory_used_mb = self.max_memory_used_mb();
         let billed_duration_ms = (duration_ms + init_duration_ms.unwrap_or(0.0)).ceil() as u64;
+        // After a SnapStart restore the first report names it a restore.
+        let restored = init_duration_ms.is_some()
+            && self.options.restore
+            && self
+                .lock()
+                .last_init
+                .as_ref()
+                .is_some_and(|i| i.phase == "init");
+        let (report_init, report_restore) = if restored {
+            (None, init_duration_ms)
+        } else {
+            (init_duration_ms, None)
+        };
         let memory_size_mb = u64::from(self.config.memory_mb);
         self.emit(Record::Report(telemetry::PlatformReport {
             request_id: request_id.clone(),
@@ -409,7 +513,8 @@ impl Shared {
                 billed_duration_ms,
                 memory_size_mb,
                 max_memory_used_mb,
-                init_duration_ms,
+                init_duration_ms: report_init,
+                restore_duration_ms: report_restore,
             },
             spans: Vec::new(),
             tracing: tracing_ctx,
@@ -428,8 +533,11 @@ impl Shared {
         let mut line = format!(
             "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_duration_ms} ms\tMemory Size: {memory_size_mb} MB\tMax Memory Used: {max_memory_used_mb} MB"
         );
-        if let Some(init) = init_duration_ms {
+        if let Some(init) = report_init {
             line.push_str(&format!("\tInit Duration: {init:.2} ms"));
+        }
+        if let Some(restore) = report_restore {
+            line.push_str(&format!("\tRestore Duration: {restore:.2} ms"));
         }
         if report_status != "success" && report_status != "error" {
             line.push_str(&format!("\tStatus: {report_status}"));
@@ -451,22 +559,71 @@ impl Shared {
         (response, reset)
     }
 
-    /// Shutdown of the current processes: SHUTDOWN to the extensions that asked for it,
-    /// SIGTERM to the runtime, and SIGKILL for whatever is left at the deadline.
+    /// Shutdown of the current processes, in the order of AWS's runtime interface emulator
+    /// (`lambda/rapid/shutdown.go`) and of the Extensions API page ("First, Lambda shuts down
+    /// the runtime, then it sends a Shutdown event to each registered external extension"):
+    ///
+    /// 1. the kill time is fixed first: `deadline = now + shutdown_deadline`;
+    /// 2. every process is thawed (a frozen process cannot receive anything);
+    /// 3. the runtime gets SIGTERM and up to 300 ms (500 ms with an internal extension), as
+    ///    AWS documents for graceful shutdown (RIE gives it 30 % of the deadline), then
+    ///    SIGKILL; with no extension registered it is killed at once, as RIE does;
+    /// 4. what happened before (the last report, the runtime's last lines) is handed to the
+    ///    telemetry subscribers, within a small share of what is left;
+    /// 5. SHUTDOWN goes to every extension that subscribed to it, with `deadlineMs` = the kill
+    ///    time fixed in step 1; extensions that did not subscribe are killed (RIE does too);
+    /// 6. at the deadline whatever is left is killed; then every pipe is read to its end so no
+    ///    line a process wrote is lost.
     pub(super) async fn teardown(self: &Arc<Self>, reason: ShutdownReason) -> ShutdownOutcome {
         let started = Instant::now();
-        self.thaw();
         let deadline = started + self.options.shutdown_deadline;
-        // What happened before the shutdown (the last invocation's report) reaches the
-        // subscribers before SHUTDOWN does, within a small share of the deadline.
-        self.telemetry
-            .drain(self.options.shutdown_deadline / 4)
-            .await;
         let deadline_ms = (Utc::now()
             + chrono::Duration::from_std(self.options.shutdown_deadline).unwrap_or_default())
         .timestamp_millis()
         .max(0) as u64;
-        let mut terminate = Vec::new();
+        self.thaw();
+        let (runtime, has_extensions, has_internal) = {
+            let state = self.lock();
+            let runtime = state
+                .procs
+                .iter()
+                .find(|p| p.role == Role::Runtime && p.exited.is_none())
+                .map(|p| p.pid);
+            (
+                runtime,
+                !state.extensions.is_empty(),
+                state.extensions.iter().any(|e| !e.external),
+            )
+        };
+        if let Some(pid) = runtime {
+            if has_extensions {
+                process::signal_group(pid, libc::SIGTERM);
+                // AWS (graceful shutdown with Lambda extensions): up to 300 ms for the runtime,
+                // 500 ms with an internal extension; never more than the whole deadline.
+                let share = Duration::from_millis(if has_internal { 500 } else { 300 })
+                    .min(self.options.shutdown_deadline);
+                let runtime_deadline = started + share;
+                let exited = self
+                    .wait_until(runtime_deadline, |state| {
+                        state
+                            .procs
+                            .iter()
+                            .all(|p| p.role != Role::Runtime || p.exited.is_some())
+                            .then_some(())
+                    })
+                    .await;
+                if exited.is_none() {
+                    process::signal_group(pid, libc::SIGKILL);
+                }
+            } else {
+                process::signal_group(pid, libc::SIGKILL);
+            }
+        }
+        // What happened before the shutdown (the last invocation's report) reaches the
+        // subscribers before SHUTDOWN does, within a small share of the deadline.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        self.telemetry.drain(remaining / 4).await;
+        let mut kill_now = Vec::new();
         {
             let mut state = self.lock();
             let subscribed: BTreeSet<String> = state
@@ -483,16 +640,15 @@ impl Shared {
             }
             for proc in state.procs.iter().filter(|p| p.exited.is_none()) {
                 match &proc.role {
-                    Role::Runtime => terminate.push(proc.pid),
                     // Nobody can tell these to stop but a signal.
-                    Role::Extension(name) if !subscribed.contains(name) => terminate.push(proc.pid),
-                    Role::Extension(_) => {}
+                    Role::Extension(name) if !subscribed.contains(name) => kill_now.push(proc.pid),
+                    _ => {}
                 }
             }
         }
         self.bump();
-        for pid in terminate {
-            process::signal_group(pid, libc::SIGTERM);
+        for pid in kill_now {
+            process::signal_group(pid, libc::SIGKILL);
         }
         let all_exited = self
             .wait_until(deadline, |state| {
@@ -508,6 +664,23 @@ impl Shared {
                 }
                 process::signal_group(proc.pid, libc::SIGKILL);
             }
+        }
+        // Every line written before the end: the pipes close when the processes (and whatever
+        // they forked) are gone. Bounded, in case a grandchild keeps a pipe open.
+        let drained = self
+            .wait_until(Instant::now() + PIPE_DRAIN, |state| {
+                state
+                    .procs
+                    .iter()
+                    .all(|p| p.open_streams == 0)
+                    .then_some(())
+            })
+            .await;
+        if drained.is_none() {
+            tracing::warn!(
+                env_id = %self.env_id,
+                "a process's output pipe stayed open after shutdown; its last lines may be missing"
+            );
         }
         self.telemetry.close();
         {
@@ -527,6 +700,9 @@ impl Shared {
         ShutdownOutcome { killed, elapsed }
     }
 }
+
+/// How long shutdown waits, after the processes ended, for their pipes to be read to the end.
+const PIPE_DRAIN: Duration = Duration::from_millis(500);
 
 pub(super) fn role_name(role: &Role) -> String {
     match role {

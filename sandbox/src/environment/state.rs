@@ -12,6 +12,14 @@ pub(crate) struct Invocation {
     pub(crate) deadline_ms: u64,
     pub(crate) function_arn: String,
     pub(crate) trace_id: String,
+    pub(crate) caller: Caller,
+}
+
+/// Who called, when the invoke said so (client context, Cognito identity).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Caller {
+    pub(crate) client_context: Option<String>,
+    pub(crate) cognito_identity: Option<CognitoIdentity>,
 }
 
 /// What the runtime posted for an invocation.
@@ -59,6 +67,8 @@ pub(crate) struct ExtensionSlot {
     pub(crate) enqueued: u64,
     pub(crate) registered_at: Instant,
     pub(crate) first_next_at: Option<Instant>,
+    /// The `Lambda-Extension-Function-Error-Type` of its `/init/error`, if it sent one.
+    pub(crate) init_error: Option<String>,
     pub(crate) tx: mpsc::UnboundedSender<ExtensionEvent>,
     pub(crate) rx: Arc<AsyncMutex<mpsc::UnboundedReceiver<ExtensionEvent>>>,
 }
@@ -75,6 +85,7 @@ impl ExtensionSlot {
             enqueued: 0,
             registered_at: Instant::now(),
             first_next_at: None,
+            init_error: None,
             tx,
             rx: Arc::new(AsyncMutex::new(rx)),
         }
@@ -82,6 +93,16 @@ impl ExtensionSlot {
 
     pub(crate) fn ready(&self) -> bool {
         self.nexts > self.enqueued
+    }
+
+    /// The extension's state as `platform.extension` reports it when init ends (RIE's agent
+    /// state names) and its error type, if any.
+    pub(crate) fn init_state(&self) -> (&'static str, Option<String>) {
+        match &self.init_error {
+            Some(error_type) => ("InitError", Some(error_type.clone())),
+            None if self.first_next_at.is_some() => ("Ready", None),
+            None => ("Registered", None),
+        }
     }
 
     pub(crate) fn wants(&self, event: &str) -> bool {
@@ -113,6 +134,9 @@ pub(crate) struct ProcSlot {
     pub(crate) pid: u32,
     pub(crate) spawned_at: Instant,
     pub(crate) exited: Option<String>,
+    /// Its stdout/stderr pipes not yet read to the end: shutdown waits for them so that every
+    /// line a process wrote before it ended reaches the log.
+    pub(crate) open_streams: u8,
 }
 
 /// The init in progress.

@@ -159,3 +159,20 @@ pub fn num(marker: &MarkerRecord, field: &str) -> Option<f64> {
 pub fn text<'a>(marker: &'a MarkerRecord, field: &str) -> Option<&'a str> {
     marker.marker.get(field).and_then(|v| v.as_str())
 }
+
+/// Environment options for tests that run coldmark in several environments at once (each picks
+/// a free telemetry port, as the experiment's front-ends arrange).
+pub fn env_options() -> coldmark_sandbox::environment::EnvironmentOptions {
+    coldmark_sandbox::environment::EnvironmentOptions {
+        platform_variables: coldmark_sandbox::experiment::coldmark_platform_variables(),
+        ..Default::default()
+    }
+}
+
+/// Control-plane options with [`env_options`].
+pub fn plane_options() -> coldmark_sandbox::control_plane::ControlPlaneOptions {
+    coldmark_sandbox::control_plane::ControlPlaneOptions {
+        environment: env_options(),
+        ..Default::default()
+    }
+}

@@ -67,6 +67,31 @@ impl SandboxProcess {
         }
     }
 
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; true when it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Every line, once the process has ended (its stdout is read to the end).
+    pub fn finish(mut self) -> Vec<Value> {
+        while let Ok(value) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(value);
+        }
+        std::mem::take(&mut self.seen)
+    }
+
     /// SIGTERM (the sandbox spins its environments down), then waits for the exit and returns
     /// the remaining lines.
     pub fn stop(mut self) -> Vec<Value> {

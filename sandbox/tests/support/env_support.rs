@@ -119,6 +119,8 @@ pub fn options() -> EnvironmentOptions {
         freeze: true,
         shutdown_deadline: Duration::from_secs(2),
         init_timeout: Duration::from_secs(5),
+        platform_variables: coldmark_sandbox::experiment::coldmark_platform_variables(),
+        ..EnvironmentOptions::default()
     }
 }
 

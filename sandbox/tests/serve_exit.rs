@@ -1,0 +1,199 @@
+//! `serve` at exit, as a user runs it: a real `coldmark-sandbox serve` process with the real
+//! clock function and coldmark layer, loaded over several environments, left idle (frozen),
+//! then stopped with SIGINT (Ctrl-C). Nothing any environment wrote may be lost, and the process
+//! must end within its documented grace (`serve::EXIT_GRACE` + `serve::SHUTDOWN_ALLOWANCE`),
+//! also after bad requests and a configuration update made while the processes were frozen.
+
+#[path = "support/cp_build.rs"]
+mod cp_build;
+#[path = "support/cp_process.rs"]
+mod cp_process;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use coldmark_sandbox::serve::{EXIT_GRACE, SHUTDOWN_ALLOWANCE};
+use cp_build::{built, layer};
+use cp_process::SandboxProcess;
+use serde_json::Value;
+
+/// Starts `serve --json` with the clock function and a coldmark layer; returns the process, the
+/// Lambda API and the Function URL.
+fn serve(layer: &tempfile::TempDir, extra: &[&str]) -> (SandboxProcess, String, String) {
+    let mut args = vec![
+        "serve",
+        "--json",
+        "--function",
+        built().bootstrap.to_str().unwrap(),
+        "--layer",
+        layer.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mut sandbox = SandboxProcess::start(&args);
+    let endpoints = sandbox
+        .wait_for(Duration::from_secs(120), |l| l["type"] == "endpoints")
+        .expect("the sandbox printed its endpoints");
+    let api = endpoints["lambda_api"].as_str().unwrap().to_owned();
+    let url = endpoints["function_url"].as_str().unwrap().to_owned();
+    (sandbox, api, url)
+}
+
+/// SIGINT, as Ctrl-C sends it; returns how long the process took to exit and every line.
+fn interrupt(mut sandbox: SandboxProcess) -> (Duration, Vec<Value>) {
+    let pid = sandbox.pid();
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let exited = sandbox.wait_exit(EXIT_GRACE + SHUTDOWN_ALLOWANCE + Duration::from_secs(20));
+    let took = started.elapsed();
+    assert!(exited, "serve still running {took:?} after SIGINT");
+    (took, sandbox.finish())
+}
+
+/// Environment ids with a marker of `kind` (`init`, `shutdown`).
+fn envs_with(lines: &[Value], kind: &str) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == kind)
+        .filter_map(|l| l["env_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn within_grace(took: Duration) {
+    // Generous margin over the documented bound: two shared cores, other builds running.
+    let bound = EXIT_GRACE + SHUTDOWN_ALLOWANCE + Duration::from_secs(3);
+    assert!(
+        took <= bound,
+        "serve took {took:?} to exit after SIGINT (bound {bound:?})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn load_then_idle_then_ctrl_c_prints_every_environments_shutdown_marker() {
+    let layer = layer(true, &[]);
+    let (sandbox, _api, url) = serve(
+        &layer,
+        &[
+            "--max-environments",
+            "8",
+            "--env",
+            "USER=user",
+            "--env",
+            "CLOCK_HANDLER_SLEEP_MS=30",
+        ],
+    );
+    // 600 requests at concurrency 32 over (at most) 8 environments.
+    let client = reqwest::Client::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = Vec::new();
+    for _ in 0..600 {
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let client = client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            // Beyond 8 busy environments Lambda answers 429; a client retries.
+            let mut status = 0;
+            for _ in 0..200 {
+                status = client
+                    .post(&url)
+                    .body("{}")
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                if status != 429 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            drop(permit);
+            status
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        if task.await.unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert!(ok >= 590, "only {ok} of 600 requests succeeded");
+    // Idle: every environment frozen.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (took, lines) = tokio::task::spawn_blocking(move || interrupt(sandbox))
+        .await
+        .unwrap();
+    within_grace(took);
+    let inits = envs_with(&lines, "init");
+    let shutdowns = envs_with(&lines, "shutdown");
+    assert!(
+        inits.len() >= 2,
+        "the load should spread over several environments: {inits:?}"
+    );
+    let missing: Vec<&String> = inits.difference(&shutdowns).collect();
+    assert!(
+        missing.is_empty(),
+        "environments whose shutdown marker was lost: {missing:?} (of {})",
+        inits.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctrl_c_ends_serve_within_the_grace_after_bad_requests_and_an_update_while_frozen() {
+    let layer = layer(true, &[]);
+    let (sandbox, api, url) = serve(&layer, &[]);
+    let client = reqwest::Client::new();
+    let invoke = format!("{api}/2015-03-31/functions/clock/invocations");
+    // Bad requests: an unknown function, a body that is no JSON, a malformed update.
+    for (method, target, body) in [
+        (
+            "POST",
+            format!("{api}/2015-03-31/functions/nope/invocations"),
+            "{}",
+        ),
+        ("POST", invoke.clone(), "{not json"),
+        (
+            "PUT",
+            format!("{api}/2015-03-31/functions/clock/configuration"),
+            "{\"Environment\": 3}",
+        ),
+        (
+            "GET",
+            format!("{api}/2015-03-31/functions/clock/nothing"),
+            "",
+        ),
+    ] {
+        let request = match method {
+            "POST" => client.post(&target),
+            "PUT" => client.put(&target),
+            _ => client.get(&target),
+        };
+        let _ = request.body(body.to_owned()).send().await;
+    }
+    // One good invocation, then idle (frozen), then an update while frozen, then Ctrl-C.
+    let first = client.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let updated = client
+        .put(format!("{api}/2015-03-31/functions/clock/configuration"))
+        .json(&serde_json::json!({"Environment": {"Variables": {"USER": "user2"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let second = client.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(second.status(), 200);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (took, lines) = tokio::task::spawn_blocking(move || interrupt(sandbox))
+        .await
+        .unwrap();
+    within_grace(took);
+    let inits = envs_with(&lines, "init");
+    let shutdowns = envs_with(&lines, "shutdown");
+    assert_eq!(inits.len(), 2, "one environment per configuration");
+    assert_eq!(inits, shutdowns, "every environment's shutdown marker");
+}
