@@ -17,5 +17,11 @@ pub mod scenarios;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod tables;
 pub mod telemetry_feed;
 pub mod timed_io;
+
+/// The workspace this crate was built in.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -4,7 +4,7 @@
 //! schema-2022-12-13 records and turns them into an init marker with `source: "telemetry"` and
 //! the first invocation's marker with the simulator's report figures.
 //!
-//! Simulator quirks this test works with (see /work/shared/EMULATORS.md):
+//! Simulator quirks this test works with (docs/emulators.md has the full list):
 //! - It does not spawn extensions: the test starts coldmark with the simulator's environment
 //!   and waits for its first `/event/next` before starting the runtime (registration is refused
 //!   once the runtime has polled).

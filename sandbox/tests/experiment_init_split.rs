@@ -1,4 +1,4 @@
-//! Issue 8 end to end: who paid for a cold start. The real clock function and the real coldmark
+//! The self-measurement contract end to end: who paid for a cold start. The real clock function and the real coldmark
 //! extension in a sandbox environment, with a deliberately slow second extension or a slow
 //! function init; coldmark's init marker must put the time on the right side, and its own start
 //! must agree with the sandbox's outside measurement.

@@ -1,7 +1,7 @@
 //! A real ClickHouse server for the HTTP sink's tests, started per test on loopback ports with
 //! its own temporary data directory, stopped (killed) when dropped.
 //!
-//! ClickHouse is the "real store" of issue 4: it ingests newline-delimited JSON over HTTP
+//! ClickHouse is the real store the HTTP sink is tested against: it ingests newline-delimited JSON over HTTP
 //! (`INSERT … FORMAT JSONEachRow`) and answers SQL, so the tests check that markers arrive intact
 //! and that the shipped `layer/clickhouse/*.sql` work on them. Debian's `clickhouse-server`
 //! (18.16 in bookworm) starts in well under a second with the config written here.
