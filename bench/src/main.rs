@@ -14,7 +14,7 @@ use coldmark_bench::tables::{self, Goals, Plan, Subjects};
 #[command(about = "Benchmarks for the coldmark Lambda extension")]
 struct Cli {
     #[command(subcommand)]
-    what: What,
+    measurement: Measurement,
     /// Fewer runs and invocations: minutes instead of tens of minutes.
     #[arg(long, global = true)]
     quick: bool,
@@ -39,7 +39,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
-enum What {
+enum Measurement {
     /// Everything below, in order.
     All,
     /// 1. Init: spawn → first /event/next, and coldmark_init_ms beside it.
@@ -108,24 +108,24 @@ async fn main() -> Result<()> {
         subjects.without_telemetry();
     }
     tables::print_header(&plan, &coldmark);
-    if cli.what == What::Markers {
+    if cli.measurement == Measurement::Markers {
         return show_markers(&subjects, cli.invocations.unwrap_or(3)).await;
     }
-    let all = cli.what == What::All;
+    let all = cli.measurement == Measurement::All;
     let mut goals = Goals::default();
-    if all || cli.what == What::Init {
+    if all || cli.measurement == Measurement::Init {
         measure_init(&subjects, &plan, &coldmark, &mut goals).await?;
     }
-    if all || cli.what == What::Invoke {
+    if all || cli.measurement == Measurement::Invoke {
         measure_invoke(&subjects, &plan, &collector, http_sink, &mut goals).await?;
     }
-    if all || cli.what == What::Memory {
+    if all || cli.measurement == Measurement::Memory {
         measure_memory(&subjects, &plan, &mut goals).await?;
     }
-    if all || cli.what == What::Throughput {
+    if all || cli.measurement == Measurement::Throughput {
         measure_throughput(&subjects, &plan, &mut goals).await?;
     }
-    if all || cli.what == What::Size {
+    if all || cli.measurement == Measurement::Size {
         tables::print_sizes(&coldmark, &null, &example)?;
     }
     if all {
