@@ -20,7 +20,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -93,64 +92,41 @@ impl NextRequest {
     }
 }
 
-/// The events the Extensions API hands out.
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "eventType")]
-pub enum Event {
-    #[serde(rename = "INVOKE", rename_all = "camelCase")]
-    Invoke {
-        deadline_ms: u64,
-        request_id: String,
-        invoked_function_arn: String,
-        tracing: Tracing,
-    },
-    #[serde(rename = "SHUTDOWN", rename_all = "camelCase")]
-    Shutdown {
-        shutdown_reason: String,
-        deadline_ms: u64,
-    },
+pub use lambda_wire::extensions::NextEvent as Event;
+use lambda_wire::extensions::{
+    ErrorResponse, Invoke, RegisterRequest, RegisterResponse, Shutdown, Tracing,
+};
+use lambda_wire::telemetry::{Buffering, NOT_SUPPORTED, SUBSCRIBE_PATH};
+
+/// The INVOKE the harness hands out for `request_id`, due in 3 s.
+pub fn invoke_event(request_id: String) -> Event {
+    let trace = format!(
+        "Root=1-674499aa-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0",
+        &request_id[..8]
+    );
+    Event::Invoke(Invoke {
+        deadline_ms: epoch_ms() + 3_000,
+        request_id,
+        invoked_function_arn: format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{}",
+            crate::process::FUNCTION_NAME
+        ),
+        tracing: Tracing::x_ray(trace),
+    })
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Tracing {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub value: String,
+/// A `spindown` SHUTDOWN due in 2 s.
+pub fn shutdown_event() -> Event {
+    Event::Shutdown(Shutdown {
+        shutdown_reason: "spindown".to_string(),
+        deadline_ms: epoch_ms() + 2_000,
+    })
 }
 
-impl Event {
-    pub fn invoke(request_id: String) -> Self {
-        let deadline_ms = epoch_ms() + 3_000;
-        let trace = format!(
-            "Root=1-674499aa-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0",
-            &request_id[..8]
-        );
-        Event::Invoke {
-            deadline_ms,
-            request_id,
-            invoked_function_arn: format!(
-                "arn:aws:lambda:us-east-1:123456789012:function:{}",
-                crate::process::FUNCTION_NAME
-            ),
-            tracing: Tracing {
-                kind: "X-Amzn-Trace-Id".to_string(),
-                value: trace,
-            },
-        }
-    }
-
-    pub fn shutdown() -> Self {
-        Event::Shutdown {
-            shutdown_reason: "spindown".to_string(),
-            deadline_ms: epoch_ms() + 2_000,
-        }
-    }
-}
-
-fn epoch_ms() -> u64 {
+fn epoch_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
@@ -222,75 +198,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct RegisterBody {
-    #[serde(default)]
-    events: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RegisterResponse {
-    function_name: &'static str,
-    function_version: &'static str,
-    handler: &'static str,
-    account_id: &'static str,
-}
-
-#[derive(Deserialize)]
-struct SubscribeBody {
-    destination: Destination,
-    #[serde(default)]
-    buffering: Buffering,
-    #[serde(default)]
-    types: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Destination {
-    #[serde(rename = "URI")]
-    uri: String,
-}
-
-/// Lambda's defaults and minimums for telemetry buffering.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Buffering {
-    #[serde(default = "default_timeout_ms")]
-    timeout_ms: u64,
-    #[serde(default = "default_max_items")]
-    max_items: usize,
-    #[serde(default = "default_max_bytes")]
-    max_bytes: usize,
-}
-
-impl Default for Buffering {
-    fn default() -> Self {
-        Self {
-            timeout_ms: default_timeout_ms(),
-            max_items: default_max_items(),
-            max_bytes: default_max_bytes(),
-        }
-    }
-}
-
-fn default_timeout_ms() -> u64 {
-    1_000
-}
-fn default_max_items() -> usize {
-    10_000
-}
-fn default_max_bytes() -> usize {
-    262_144
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiError {
-    error_message: &'static str,
-    error_type: &'static str,
-}
-
 async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
@@ -326,18 +233,18 @@ async fn handle(
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let parsed: RegisterBody = serde_json::from_slice(&body).unwrap_or_default();
+            let events = serde_json::from_slice::<RegisterRequest>(&body)
+                .map(|r| r.events)
+                .unwrap_or_default();
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-            let _ = shared.events.send(ApiEvent::Registered {
-                at,
-                name,
-                events: parsed.events,
-            });
+            let _ = shared
+                .events
+                .send(ApiEvent::Registered { at, name, events });
             let body = serde_json::to_vec(&RegisterResponse {
-                function_name: crate::process::FUNCTION_NAME,
-                function_version: "$LATEST",
-                handler: "bootstrap",
-                account_id: "123456789012",
+                function_name: crate::process::FUNCTION_NAME.into(),
+                function_version: "$LATEST".into(),
+                handler: "bootstrap".into(),
+                account_id: Some("123456789012".into()),
             })
             .expect("register response serialises");
             let mut response = json_response(StatusCode::OK, Bytes::from(body));
@@ -347,11 +254,11 @@ async fn handle(
                 .insert("Lambda-Extension-Identifier", id.parse().expect("ascii id"));
             response
         }
-        (Method::PUT, "/2022-07-01/telemetry") | (Method::PUT, "/2020-08-15/logs") => {
+        (Method::PUT, SUBSCRIBE_PATH) | (Method::PUT, "/2020-08-15/logs") => {
             if shared.mode == TelemetryMode::NotSupported {
-                let body = serde_json::to_vec(&ApiError {
-                    error_message: "Telemetry API is not supported",
-                    error_type: "Telemetry.NotSupported",
+                let body = serde_json::to_vec(&ErrorResponse {
+                    error_message: "Telemetry API is not supported".into(),
+                    error_type: NOT_SUPPORTED.into(),
                 })
                 .expect("error serialises");
                 return json_response(StatusCode::ACCEPTED, Bytes::from(body));
@@ -385,7 +292,8 @@ async fn handle(
 }
 
 fn parse_subscription(body: &[u8]) -> Result<Subscription> {
-    let parsed: SubscribeBody = serde_json::from_slice(body).context("subscription body")?;
+    let parsed: lambda_wire::telemetry::Subscription =
+        serde_json::from_slice(body).context("subscription body")?;
     let uri: http::Uri = parsed.destination.uri.parse().context("destination URI")?;
     let host = uri.host().context("destination host")?;
     // Lambda resolves sandbox.localdomain to the sandbox itself; here that is loopback.
@@ -399,12 +307,13 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription> {
         .parse()
         .context("destination address")?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let buffering = Buffering::effective(parsed.buffering);
     Ok(Subscription {
         destination,
         path,
-        timeout_ms: parsed.buffering.timeout_ms.max(25),
-        max_items: parsed.buffering.max_items.max(1_000),
-        max_bytes: parsed.buffering.max_bytes.max(262_144),
+        timeout_ms: buffering.timeout_ms,
+        max_items: buffering.max_items as usize,
+        max_bytes: buffering.max_bytes as usize,
         types: parsed.types,
     })
 }

@@ -38,21 +38,51 @@ pub struct Destination {
 }
 
 /// How Lambda batches records for one subscriber: a batch goes out when any limit is reached.
+/// Each field is optional in a request; a missing one takes Lambda's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Buffering {
+    #[serde(default = "default_max_items")]
     pub max_items: u64,
+    #[serde(default = "default_max_bytes")]
     pub max_bytes: u64,
+    #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
 }
 
 impl Buffering {
     /// Lambda's defaults when a subscription names no buffering.
     pub const DEFAULT: Buffering = Buffering {
-        max_items: 1_000,
+        max_items: 10_000,
         max_bytes: 256 * 1024,
         timeout_ms: 1_000,
     };
+    /// Lambda's minimums: smaller requested values are raised to these.
+    pub const MIN: Buffering = Buffering {
+        max_items: 1_000,
+        max_bytes: 256 * 1024,
+        timeout_ms: 25,
+    };
+
+    /// The limits Lambda applies: the request's, raised to the minimums.
+    pub fn effective(requested: Option<Buffering>) -> Buffering {
+        let b = requested.unwrap_or(Buffering::DEFAULT);
+        Buffering {
+            max_items: b.max_items.max(Self::MIN.max_items),
+            max_bytes: b.max_bytes.max(Self::MIN.max_bytes),
+            timeout_ms: b.timeout_ms.max(Self::MIN.timeout_ms),
+        }
+    }
+}
+
+fn default_max_items() -> u64 {
+    Buffering::DEFAULT.max_items
+}
+fn default_max_bytes() -> u64 {
+    Buffering::DEFAULT.max_bytes
+}
+fn default_timeout_ms() -> u64 {
+    Buffering::DEFAULT.timeout_ms
 }
 
 /// One element of the JSON array POSTed to a subscriber.
@@ -681,5 +711,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(bare.buffering, None);
+        assert_eq!(Buffering::effective(None), Buffering::DEFAULT);
+        let partial: Buffering = serde_json::from_value(json!({"timeoutMs": 5})).unwrap();
+        assert_eq!(partial.max_items, 10_000);
+        assert_eq!(Buffering::effective(Some(partial)).timeout_ms, 25);
     }
 }
