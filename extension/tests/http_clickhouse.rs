@@ -2,9 +2,7 @@
 //! gzip and plain, and every query of `layer/clickhouse/queries.sql` gives the expected answer
 //! on a known set of environments.
 
-#[path = "support/clickhouse.rs"]
-mod clickhouse;
-
+use coldmark_testkit::clickhouse;
 use std::collections::HashMap;
 use std::time::Duration;
 

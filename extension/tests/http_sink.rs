@@ -6,9 +6,7 @@
 //! Lambda kills the environment at the shutdown deadline), with generous margins; they are not
 //! speed benchmarks.
 
-#[path = "support/http_collector.rs"]
-mod http_collector;
-
+use coldmark_testkit::http_collector;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -15,14 +15,15 @@
 //! - It flushes telemetry before SHUTDOWN and stops its server right after delivering it, so
 //!   nothing can arrive during shutdown; coldmark must not need anything then.
 
-#[path = "support/fake_lambda.rs"]
-mod fake_lambda;
-
+use coldmark_testkit::fake_lambda;
 use std::time::Duration;
 
 use fake_lambda::FakeLambda;
 use lambda_simulator::{InvocationStatus, ShutdownReason, Simulator};
 use serde_json::json;
+
+/// The real binary under test.
+const COLDMARK: &str = env!("CARGO_BIN_EXE_coldmark");
 
 /// A minimal runtime: answers every invocation with `{}` until the simulator goes away.
 async fn runtime(api: String) {
@@ -69,7 +70,7 @@ async fn coldmark_under_lambda_simulator_writes_telemetry_sourced_markers() {
         .expect("simulator starts");
     let mut env: Vec<(String, String)> = sim.lambda_env_vars().into_iter().collect();
     env.push(("COLDMARK_TELEMETRY_PORT".into(), "0".into()));
-    let coldmark = FakeLambda::spawn(&env);
+    let coldmark = FakeLambda::spawn(COLDMARK, &env);
 
     // Registered and waiting for its first event: only now may the runtime start.
     sim.wait_for(
