@@ -197,38 +197,20 @@ fn keep(line: &str, output: &Mutex<Output>) {
     }
 }
 
-/// The variables Lambda gives every process of an environment (fake credentials included).
+/// The variables Lambda gives every process of an environment (fake credentials included),
+/// from the shared wire model's builder.
 pub fn lambda_environment(runtime_api: SocketAddr, instance: u32) -> Vec<(String, String)> {
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string());
-    [
-        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME.to_string()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_string()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{FUNCTION_NAME}"),
-        ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            format!("2026/11/25/[$LATEST]{instance:032x}"),
-        ),
-        ("AWS_ACCESS_KEY_ID", "ASIABENCHFAKEKEY0000".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "bench-fake-secret".to_string()),
-        ("AWS_SESSION_TOKEN", "bench-fake-token".to_string()),
-        ("_HANDLER", "bootstrap".to_string()),
-        ("LAMBDA_TASK_ROOT", "/var/task".to_string()),
-        ("TZ", ":UTC".to_string()),
-        ("PATH", path),
-        // coldmark listens on a free port (as the sandbox asks it to).
-        ("COLDMARK_TELEMETRY_PORT", "0".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    let mut lambda = lambda_wire::env::LambdaEnv::new(runtime_api.to_string(), FUNCTION_NAME);
+    lambda.log_stream_name = format!("2026/11/25/[$LATEST]{instance:032x}");
+    lambda.access_key_id = "ASIABENCHFAKEKEY0000".into();
+    lambda.secret_access_key = "bench-fake-secret".into();
+    lambda.session_token = "bench-fake-token".into();
+    lambda.path =
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string());
+    let mut env: Vec<(String, String)> = lambda.for_runtime().into_iter().collect();
+    // coldmark listens on a free port (as the sandbox asks it to).
+    env.push(("COLDMARK_TELEMETRY_PORT".into(), "0".into()));
+    env
 }
 
 /// Resident memory of a process, in KiB.
