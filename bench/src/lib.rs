@@ -14,12 +14,13 @@ pub mod records;
 pub mod report;
 pub mod sandbox_init;
 pub mod scenarios;
-pub mod server;
 pub mod session;
 pub mod stats;
 pub mod tables;
-pub mod telemetry_feed;
-pub mod timed_io;
+
+/// The scriptable Lambda API server and Lambda-style telemetry feed live in the test kit,
+/// shared with the binary tests.
+pub use coldmark_testkit::{server, telemetry_feed, timed_io};
 
 /// The workspace this crate was built in.
 pub fn workspace_root() -> std::path::PathBuf {

@@ -149,7 +149,7 @@ impl Session {
             .context("no extension waiting for an event")?;
         self.invocations += 1;
         let id = request_id(self.run, self.invocations);
-        let written = waiting.send(&invoke_event(id.clone()));
+        let written = waiting.send(&invoke_event(id.clone(), crate::process::FUNCTION_NAME));
         let next = loop {
             match next_event(&mut self.server).await? {
                 ApiEvent::Next(request) => break request,

@@ -1,5 +1,5 @@
 //! A small, scriptable stand-in for Lambda's Extensions and Telemetry APIs on 127.0.0.1, for
-//! tests that run the real `coldmark` binary.
+//! tests that run the real `coldmark` binary: a driver of the kit's one [`crate::server`].
 //!
 //! It registers the extension, records its Telemetry API subscription (answering 200, or 202
 //! "Telemetry.NotSupported" as RIE and LocalStack do), hands out the INVOKE and SHUTDOWN events
@@ -8,7 +8,6 @@
 //! Everything it sends is built from `lambda-wire`, so it says what Lambda says (memory in
 //! bytes, `instanceId`); `record` stays for the tests that send what Lambda would not.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,26 +16,20 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use lambda_wire::env::LambdaEnv;
-use lambda_wire::extensions::{
-    ErrorResponse, Invoke, NextEvent, RegisterResponse, Shutdown, Tracing, EVENT_NEXT_PATH,
-    IDENTIFIER_HEADER, NAME_HEADER, REGISTER_PATH,
-};
+use lambda_wire::extensions::{Invoke, NextEvent, Shutdown, Tracing};
 use lambda_wire::telemetry::{
     DurationMetrics, Extension, InitReport, InitRuntimeDone, InitStart, Record, RecordBody, Report,
-    ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, NOT_SUPPORTED, ON_DEMAND,
-    SUBSCRIBE_PATH,
+    ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
 };
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
+
+use crate::server::{ApiEvent, ApiServer, ServerOptions, TelemetryMode};
 
 pub const EXTENSION_ID: &str = "ext-0001";
 pub const FUNCTION_NAME: &str = "clock";
@@ -51,8 +44,6 @@ pub enum Telemetry {
 }
 
 struct State {
-    mode: Telemetry,
-    register_hangs: bool,
     registered: Mutex<Option<String>>,
     subscription: Mutex<Option<Value>>,
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<NextEvent>>,
@@ -65,12 +56,13 @@ pub struct FakeLambda {
     pub addr: SocketAddr,
     state: Arc<State>,
     events: mpsc::UnboundedSender<NextEvent>,
-    server: tokio::task::JoinHandle<()>,
+    driver: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FakeLambda {
     fn drop(&mut self) {
-        self.server.abort();
+        // Stops the driver, which owns the server: the server and its connections go too.
+        self.driver.abort();
     }
 }
 
@@ -81,12 +73,20 @@ impl FakeLambda {
 
     /// As [`FakeLambda::start`]; with `register_hangs` registration never gets an answer.
     pub async fn start_with(mode: Telemetry, register_hangs: bool) -> FakeLambda {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let telemetry = match mode {
+            Telemetry::Supported => TelemetryMode::Supported,
+            Telemetry::NotSupported => TelemetryMode::NotSupported,
+            Telemetry::Hangs => TelemetryMode::Hangs,
+        };
+        let mut options = ServerOptions::new(telemetry, FUNCTION_NAME);
+        options.extension_id = Some(EXTENSION_ID.to_string());
+        options.register_hangs = register_hangs;
+        let mut server = ApiServer::start_with(options)
+            .await
+            .expect("start the Lambda API server");
+        let addr = server.addr;
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(State {
-            mode,
-            register_hangs,
             registered: Mutex::new(None),
             subscription: Mutex::new(None),
             events: tokio::sync::Mutex::new(rx),
@@ -94,30 +94,41 @@ impl FakeLambda {
             next_at: Mutex::new(Vec::new()),
             changed: Notify::new(),
         });
-        let serving = state.clone();
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(answer(state, req).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        let driving = state.clone();
+        let driver = tokio::spawn(async move {
+            let mut replies = tokio::task::JoinSet::new();
+            while let Some(event) = server.next_event().await {
+                while replies.try_join_next().is_some() {}
+                match event {
+                    ApiEvent::Registered { name, .. } => {
+                        *driving.registered.lock().unwrap() = Some(name);
+                    }
+                    ApiEvent::Subscribed { subscription, .. } => {
+                        *driving.subscription.lock().unwrap() = Some(subscription.raw);
+                        driving.changed.notify_waiters();
+                    }
+                    ApiEvent::Next(request) => {
+                        driving.next_at.lock().unwrap().push(request.at);
+                        driving.next_calls.fetch_add(1, Ordering::SeqCst);
+                        driving.changed.notify_waiters();
+                        // Answered when the test queues an event; dropped (a 500) once the
+                        // test has dropped its sender.
+                        let state = driving.clone();
+                        replies.spawn(async move {
+                            if let Some(event) = state.events.lock().await.recv().await {
+                                let _ = request.send(&event);
+                            }
+                        });
+                    }
+                    ApiEvent::ReportedError { .. } => {}
+                }
             }
         });
         FakeLambda {
             addr,
             state,
             events: tx,
-            server,
+            driver,
         }
     }
 
@@ -252,79 +263,6 @@ impl FakeLambda {
             .expect("telemetry post timed out")
             .expect("telemetry post failed");
         res.status()
-    }
-}
-
-async fn answer(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let name = req
-        .headers()
-        .get(NAME_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = req.into_body().collect().await.map(|b| b.to_bytes());
-    let body = body.unwrap_or_default();
-    match (method, path.as_str()) {
-        (Method::POST, REGISTER_PATH) => {
-            if state.register_hangs {
-                std::future::pending::<()>().await;
-            }
-            *state.registered.lock().unwrap() = name;
-            let registered = RegisterResponse {
-                function_name: FUNCTION_NAME.into(),
-                function_version: "$LATEST".into(),
-                handler: "bootstrap".into(),
-                account_id: None,
-            };
-            let mut res = Response::new(Full::new(Bytes::from(
-                serde_json::to_vec(&registered).unwrap(),
-            )));
-            res.headers_mut()
-                .insert(IDENTIFIER_HEADER, EXTENSION_ID.parse().unwrap());
-            res
-        }
-        (Method::PUT, SUBSCRIBE_PATH) => {
-            *state.subscription.lock().unwrap() = serde_json::from_slice(&body).ok();
-            state.changed.notify_waiters();
-            match state.mode {
-                Telemetry::Hangs => {
-                    std::future::pending::<()>().await;
-                    unreachable!()
-                }
-                Telemetry::Supported => Response::new(Full::new(Bytes::from("OK"))),
-                Telemetry::NotSupported => {
-                    let refusal = ErrorResponse {
-                        error_message: "Telemetry API is not supported".into(),
-                        error_type: NOT_SUPPORTED.into(),
-                    };
-                    let mut res = Response::new(Full::new(Bytes::from(
-                        serde_json::to_vec(&refusal).unwrap(),
-                    )));
-                    *res.status_mut() = StatusCode::ACCEPTED;
-                    res
-                }
-            }
-        }
-        (Method::GET, EVENT_NEXT_PATH) => {
-            state.next_at.lock().unwrap().push(Instant::now());
-            state.next_calls.fetch_add(1, Ordering::SeqCst);
-            state.changed.notify_waiters();
-            let event = state.events.lock().await.recv().await;
-            match event {
-                Some(e) => Response::new(Full::new(Bytes::from(serde_json::to_vec(&e).unwrap()))),
-                None => {
-                    let mut res = Response::new(Full::new(Bytes::new()));
-                    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    res
-                }
-            }
-        }
-        _ => {
-            let mut res = Response::new(Full::new(Bytes::new()));
-            *res.status_mut() = StatusCode::NOT_FOUND;
-            res
-        }
     }
 }
 

@@ -1,8 +1,9 @@
-//! A minimal Extensions + Telemetry API server, built to time what extensions do.
+//! The scriptable Extensions + Telemetry API server: the benchmarks time extensions with it,
+//! and the binary tests' [`crate::fake_lambda`] drives coldmark through it.
 //!
 //! It is not a Lambda emulator: it answers the calls an extension makes (register, telemetry
 //! subscribe, event/next, the error endpoints) and turns each into an [`ApiEvent`] stamped with
-//! `Instant::now()` on arrival, so the benchmark driver decides every step and sees every clock.
+//! `Instant::now()` on arrival, so the driver decides every step and sees every clock.
 //! One server serves one extension process: a fresh port per run keeps a dying process from one
 //! run out of the next.
 
@@ -25,6 +26,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::timed_io::{TimedIo, WriteClock};
+use lambda_wire::extensions::{
+    ErrorResponse, Invoke, RegisterRequest, RegisterResponse, Shutdown, Tracing, EVENT_NEXT_PATH,
+    EXIT_ERROR_PATH, IDENTIFIER_HEADER, INIT_ERROR_PATH, NAME_HEADER, REGISTER_PATH,
+};
+use lambda_wire::telemetry::{Buffering, NOT_SUPPORTED, SUBSCRIBE_PATH};
+
+/// The events the Extensions API hands out.
+pub use lambda_wire::extensions::NextEvent as Event;
 
 /// How the server answers a Telemetry API subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +42,31 @@ pub enum TelemetryMode {
     Supported,
     /// 202 `Telemetry.NotSupported`, as AWS RIE, SAM CLI and LocalStack answer.
     NotSupported,
+    /// The subscription request never gets an answer.
+    Hangs,
+}
+
+/// How the server presents the function and answers registration.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub telemetry: TelemetryMode,
+    /// `functionName` in the registration answer.
+    pub function_name: String,
+    /// `Lambda-Extension-Identifier` handed out; a fresh one per registration when `None`.
+    pub extension_id: Option<String>,
+    /// Registration never gets an answer.
+    pub register_hangs: bool,
+}
+
+impl ServerOptions {
+    pub fn new(telemetry: TelemetryMode, function_name: impl Into<String>) -> Self {
+        ServerOptions {
+            telemetry,
+            function_name: function_name.into(),
+            extension_id: None,
+            register_hangs: false,
+        }
+    }
 }
 
 /// Where and how the subscriber wants its records.
@@ -46,6 +80,8 @@ pub struct Subscription {
     pub max_bytes: usize,
     /// `platform`, `function`, `extension`: Lambda sends only the types subscribed to.
     pub types: Vec<String>,
+    /// The request body as the extension sent it.
+    pub raw: serde_json::Value,
 }
 
 /// Something an extension did, with the server-side instant it arrived.
@@ -92,14 +128,8 @@ impl NextRequest {
     }
 }
 
-pub use lambda_wire::extensions::NextEvent as Event;
-use lambda_wire::extensions::{
-    ErrorResponse, Invoke, RegisterRequest, RegisterResponse, Shutdown, Tracing,
-};
-use lambda_wire::telemetry::{Buffering, NOT_SUPPORTED, SUBSCRIBE_PATH};
-
-/// The INVOKE the harness hands out for `request_id`, due in 3 s.
-pub fn invoke_event(request_id: String) -> Event {
+/// The INVOKE the harness hands out for `request_id` of `function_name`, due in 3 s.
+pub fn invoke_event(request_id: String, function_name: &str) -> Event {
     let trace = format!(
         "Root=1-674499aa-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0",
         &request_id[..8]
@@ -108,8 +138,7 @@ pub fn invoke_event(request_id: String) -> Event {
         deadline_ms: epoch_ms() + 3_000,
         request_id,
         invoked_function_arn: format!(
-            "arn:aws:lambda:us-east-1:123456789012:function:{}",
-            crate::process::FUNCTION_NAME
+            "arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
         ),
         tracing: Tracing::x_ray(trace),
     })
@@ -144,20 +173,25 @@ impl Drop for ApiServer {
 }
 
 struct Shared {
-    mode: TelemetryMode,
+    options: ServerOptions,
     events: mpsc::UnboundedSender<ApiEvent>,
     next_id: AtomicU64,
 }
 
 impl ApiServer {
+    /// A server for the benchmark's function (`coldmark-bench-fn`).
     pub async fn start(mode: TelemetryMode) -> Result<Self> {
+        Self::start_with(ServerOptions::new(mode, "coldmark-bench-fn")).await
+    }
+
+    pub async fn start_with(options: ServerOptions) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the API server to 127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            mode,
+            options,
             events: tx,
             next_id: AtomicU64::new(1),
         });
@@ -207,7 +241,7 @@ async fn handle(
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     match (method, path.as_str()) {
-        (Method::GET, "/2020-01-01/extension/event/next") => {
+        (Method::GET, EVENT_NEXT_PATH) => {
             let (tx, rx) = oneshot::channel();
             let _ = shared.events.send(ApiEvent::Next(NextRequest {
                 at,
@@ -220,10 +254,13 @@ async fn handle(
                 Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
             }
         }
-        (Method::POST, "/2020-01-01/extension/register") => {
+        (Method::POST, REGISTER_PATH) => {
+            if shared.options.register_hangs {
+                std::future::pending::<()>().await;
+            }
             let name = req
                 .headers()
-                .get("Lambda-Extension-Name")
+                .get(NAME_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
@@ -241,21 +278,28 @@ async fn handle(
                 .events
                 .send(ApiEvent::Registered { at, name, events });
             let body = serde_json::to_vec(&RegisterResponse {
-                function_name: crate::process::FUNCTION_NAME.into(),
+                function_name: shared.options.function_name.clone(),
                 function_version: "$LATEST".into(),
                 handler: "bootstrap".into(),
                 account_id: Some("123456789012".into()),
             })
             .expect("register response serialises");
             let mut response = json_response(StatusCode::OK, Bytes::from(body));
-            let id = format!("00000000-0000-4000-8000-{id:012x}");
+            let id = shared
+                .options
+                .extension_id
+                .clone()
+                .unwrap_or_else(|| format!("00000000-0000-4000-8000-{id:012x}"));
             response
                 .headers_mut()
-                .insert("Lambda-Extension-Identifier", id.parse().expect("ascii id"));
+                .insert(IDENTIFIER_HEADER, id.parse().expect("ascii id"));
             response
         }
         (Method::PUT, SUBSCRIBE_PATH) | (Method::PUT, "/2020-08-15/logs") => {
-            if shared.mode == TelemetryMode::NotSupported {
+            if shared.options.telemetry == TelemetryMode::Hangs {
+                std::future::pending::<()>().await;
+            }
+            if shared.options.telemetry == TelemetryMode::NotSupported {
                 let body = serde_json::to_vec(&ErrorResponse {
                     error_message: "Telemetry API is not supported".into(),
                     error_type: NOT_SUPPORTED.into(),
@@ -282,8 +326,7 @@ async fn handle(
                 }
             }
         }
-        (Method::POST, "/2020-01-01/extension/init/error")
-        | (Method::POST, "/2020-01-01/extension/exit/error") => {
+        (Method::POST, INIT_ERROR_PATH) | (Method::POST, EXIT_ERROR_PATH) => {
             let _ = shared.events.send(ApiEvent::ReportedError { at, path });
             empty(StatusCode::ACCEPTED)
         }
@@ -292,8 +335,9 @@ async fn handle(
 }
 
 fn parse_subscription(body: &[u8]) -> Result<Subscription> {
+    let raw: serde_json::Value = serde_json::from_slice(body).context("subscription body")?;
     let parsed: lambda_wire::telemetry::Subscription =
-        serde_json::from_slice(body).context("subscription body")?;
+        serde_json::from_value(raw.clone()).context("subscription body")?;
     let uri: http::Uri = parsed.destination.uri.parse().context("destination URI")?;
     let host = uri.host().context("destination host")?;
     // Lambda resolves sandbox.localdomain to the sandbox itself; here that is loopback.
@@ -315,6 +359,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription> {
         max_items: buffering.max_items as usize,
         max_bytes: buffering.max_bytes as usize,
         types: parsed.types,
+        raw,
     })
 }
 
