@@ -116,7 +116,8 @@ impl FakeLambda {
                         let state = driving.clone();
                         replies.spawn(async move {
                             if let Some(event) = state.events.lock().await.recv().await {
-                                let _ = request.send(&event);
+                                // The instant the answer was written is the benchmarks' concern, not ours.
+                                drop(request.send(&event));
                             }
                         });
                     }
