@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use lambda_wire::telemetry::{
-    DurationMetrics, Extension as ExtensionRecord, InitReport, InitRuntimeDone, InitStart, Report,
-    ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
+    DurationMetrics, Extension as ExtensionRecord, InitReport, InitRuntimeDone, InitStart,
+    Instance, Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
 };
 pub use lambda_wire::telemetry::{Record, RecordBody};
 use serde::Serialize;
@@ -47,15 +47,17 @@ impl EnvFacts {
             body: RecordBody::InitStart(InitStart {
                 initialization_type: ON_DEMAND.into(),
                 phase: "init".into(),
-                runtime_version: Some("provided:al2023.v100".into()),
-                runtime_version_arn: Some(format!(
-                    "arn:aws:lambda:us-east-1::runtime:{}",
-                    "0".repeat(64)
-                )),
-                function_name: self.function_name.clone(),
-                function_version: self.function_version.clone(),
-                instance_id: Some(self.instance_id.clone()),
-                instance_max_memory: Some(self.memory_mb * 1024 * 1024),
+                instance: Instance {
+                    runtime_version: Some("provided:al2023.v100".into()),
+                    runtime_version_arn: Some(format!(
+                        "arn:aws:lambda:us-east-1::runtime:{}",
+                        "0".repeat(64)
+                    )),
+                    function_name: self.function_name.clone(),
+                    function_version: self.function_version.clone(),
+                    instance_id: Some(self.instance_id.clone()),
+                    instance_max_memory: Some(self.memory_mb * 1024 * 1024),
+                },
             }),
         }
     }

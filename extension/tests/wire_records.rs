@@ -34,12 +34,14 @@ fn init_records_parse_with_instance_and_memory_in_mb() {
         RecordBody::InitStart(InitStart {
             initialization_type: ON_DEMAND.into(),
             phase: "init".into(),
-            runtime_version: Some("provided:al2023.v100".into()),
-            runtime_version_arn: Some("arn:aws:lambda:eu-west-1::runtime:abc".into()),
-            function_name: "clock".into(),
-            function_version: "$LATEST".into(),
-            instance_id: Some("instance-7".into()),
-            instance_max_memory: Some(1769 * 1024 * 1024),
+            instance: Instance {
+                runtime_version: Some("provided:al2023.v100".into()),
+                runtime_version_arn: Some("arn:aws:lambda:eu-west-1::runtime:abc".into()),
+                function_name: "clock".into(),
+                function_version: "$LATEST".into(),
+                instance_id: Some("instance-7".into()),
+                instance_max_memory: Some(1769 * 1024 * 1024),
+            },
         }),
     ));
     let Parsed::InitStart {
@@ -156,7 +158,7 @@ fn restore_extension_subscription_and_dropped_records_parse() {
     let t = at("2026-11-25T10:00:02Z");
     let parsed = one(Record::new(
         t,
-        RecordBody::RestoreStart(RestoreStart {
+        RecordBody::RestoreStart(Instance {
             runtime_version: None,
             runtime_version_arn: None,
             function_name: "clock".into(),

@@ -123,8 +123,9 @@ pub enum RecordBody {
     RuntimeDone(RuntimeDone),
     #[serde(rename = "platform.report")]
     Report(Report),
+    /// A SnapStart restore began; memory in BYTES, as in `initStart`.
     #[serde(rename = "platform.restoreStart")]
-    RestoreStart(RestoreStart),
+    RestoreStart(Instance),
     #[serde(rename = "platform.restoreRuntimeDone")]
     RestoreRuntimeDone(RestoreRuntimeDone),
     #[serde(rename = "platform.restoreReport")]
@@ -152,6 +153,14 @@ pub struct InitStart {
     pub initialization_type: String,
     /// `init` or `invoke` (a suppressed init re-run during the first invoke).
     pub phase: String,
+    #[serde(flatten)]
+    pub instance: Instance,
+}
+
+/// What `initStart` and `restoreStart` say about the environment that is starting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Instance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -283,22 +292,6 @@ pub struct ReportMetrics {
     pub billed_restore_duration_ms: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RestoreStart {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_version_arn: Option<String>,
-    pub function_name: String,
-    pub function_version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance_id: Option<String>,
-    /// BYTES, as in `initStart`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance_max_memory: Option<u64>,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreRuntimeDone {
@@ -371,12 +364,14 @@ mod tests {
                 RecordBody::InitStart(InitStart {
                     initialization_type: ON_DEMAND.into(),
                     phase: "init".into(),
-                    runtime_version: Some("nodejs-14.v3".into()),
-                    runtime_version_arn: Some("arn".into()),
-                    function_name: "myFunction".into(),
-                    function_version: "$LATEST".into(),
-                    instance_id: Some("82561ce0-53dd-47d1-90e0-c8f5e063e62e".into()),
-                    instance_max_memory: Some(128 * 1024 * 1024),
+                    instance: Instance {
+                        runtime_version: Some("nodejs-14.v3".into()),
+                        runtime_version_arn: Some("arn".into()),
+                        function_name: "myFunction".into(),
+                        function_version: "$LATEST".into(),
+                        instance_id: Some("82561ce0-53dd-47d1-90e0-c8f5e063e62e".into()),
+                        instance_max_memory: Some(128 * 1024 * 1024),
+                    },
                 }),
             ),
             json!({
@@ -556,7 +551,7 @@ mod tests {
         round_trip(
             Record::new(
                 at("2022-10-12T00:00:15.064Z"),
-                RecordBody::RestoreStart(RestoreStart {
+                RecordBody::RestoreStart(Instance {
                     runtime_version: Some("nodejs-14.v3".into()),
                     runtime_version_arn: Some("arn".into()),
                     function_name: "myFunction".into(),

@@ -23,8 +23,8 @@ use hyper_util::rt::TokioExecutor;
 use lambda_wire::env::LambdaEnv;
 use lambda_wire::extensions::{Invoke, NextEvent, Shutdown, Tracing};
 use lambda_wire::telemetry::{
-    DurationMetrics, Extension, InitReport, InitRuntimeDone, InitStart, Record, RecordBody, Report,
-    ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
+    DurationMetrics, Extension, InitReport, InitRuntimeDone, InitStart, Instance, Record,
+    RecordBody, Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
 };
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
@@ -364,13 +364,15 @@ pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<
             RecordBody::InitStart(InitStart {
                 initialization_type: ON_DEMAND.into(),
                 phase: "init".into(),
-                runtime_version: Some("provided:al2023.v100".into()),
-                runtime_version_arn: Some("arn:aws:lambda:eu-west-1::runtime:abc".into()),
-                function_name: FUNCTION_NAME.into(),
-                function_version: "$LATEST".into(),
-                instance_id: Some("instance-0001".into()),
-                // Bytes, as Lambda sends it: 128 MB.
-                instance_max_memory: Some(128 * 1024 * 1024),
+                instance: Instance {
+                    runtime_version: Some("provided:al2023.v100".into()),
+                    runtime_version_arn: Some("arn:aws:lambda:eu-west-1::runtime:abc".into()),
+                    function_name: FUNCTION_NAME.into(),
+                    function_version: "$LATEST".into(),
+                    instance_id: Some("instance-0001".into()),
+                    // Bytes, as Lambda sends it: 128 MB.
+                    instance_max_memory: Some(128 * 1024 * 1024),
+                },
             }),
         ),
         wire(
