@@ -2,10 +2,10 @@
 //! user reads in the function's log (stdout markers, stderr warnings) for a cold start with
 //! telemetry, without it, with bad settings, and with nothing to talk to.
 
-use coldmark_testkit::fake_lambda;
 use std::time::Duration;
 
 use chrono::Utc;
+use coldmark_testkit::fake_lambda;
 use fake_lambda::{init_records, invoke_records, record, FakeLambda, Telemetry};
 use serde_json::{json, Value};
 

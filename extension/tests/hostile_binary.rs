@@ -6,7 +6,6 @@
 //! `shutdown` marker's `dropped`, the warnings on stderr. docs/security.md names the claim each
 //! one proves.
 
-use coldmark_testkit::{fake_lambda, http_collector};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -14,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use coldmark_testkit::{fake_lambda, http_collector};
 use fake_lambda::{init_records, invoke_records, record, FakeLambda, Finished, Telemetry};
 use http_collector::{Act, Collector};
 use serde_json::{json, Value};

@@ -4,12 +4,12 @@
 //! resetting, invocations are never held, shutdown ends inside Lambda's 2 s deadline, and the
 //! `shutdown` marker's `dropped` tells how many markers did not arrive.
 
-use coldmark_testkit::{clickhouse, fake_lambda, http_collector};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clickhouse::{assert_json_eq, assert_stored_intact, shipped_queries, ClickHouse};
+use coldmark_testkit::{clickhouse, fake_lambda, http_collector};
 use fake_lambda::{init_records, invoke_records, FakeLambda, Finished, Telemetry};
 use http_collector::{refused_addr, Act, Collector};
 use serde_json::{json, Value};

@@ -15,9 +15,9 @@
 //! - It flushes telemetry before SHUTDOWN and stops its server right after delivering it, so
 //!   nothing can arrive during shutdown; coldmark must not need anything then.
 
-use coldmark_testkit::fake_lambda;
 use std::time::Duration;
 
+use coldmark_testkit::fake_lambda;
 use fake_lambda::FakeLambda;
 use lambda_simulator::{InvocationStatus, ShutdownReason, Simulator};
 use serde_json::json;
