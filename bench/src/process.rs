@@ -213,46 +213,7 @@ pub fn lambda_environment(runtime_api: SocketAddr, instance: u32) -> Vec<(String
     env
 }
 
-/// Resident memory of a process, in KiB.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Memory {
-    pub rss_kib: u64,
-    pub peak_kib: u64,
-}
-
-impl Memory {
-    pub fn of(pid: u32) -> Result<Self> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .with_context(|| format!("reading /proc/{pid}/status"))?;
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(Self {
-            rss_kib: field("VmRSS:"),
-            peak_kib: field("VmHWM:"),
-        })
-    }
-}
-
-/// utime + stime from `/proc/PID/stat`. USER_HZ is 100 on every Linux ABI Lambda runs.
-pub fn cpu_time(pid: u32) -> Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // The command name may contain spaces; fields are counted after its closing parenthesis.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("stat format")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> u64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    // After the name: state is field 3 (index 0 here); utime is 14 → index 11, stime 15 → 12.
-    Ok(Duration::from_millis((ticks(11) + ticks(12)) * 10))
-}
+pub use coldmark_testkit::procfs::{cpu_time, Memory};
 
 /// The binary `name` next to the running executable (all of a workspace's binaries share
 /// `target/<profile>/`).

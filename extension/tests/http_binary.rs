@@ -296,13 +296,7 @@ fn coldmark_pid(runtime_api: &str) -> u32 {
         let ours = environ
             .split(|b| *b == 0)
             .any(|var| var == wanted.as_bytes());
-        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let after_name = stat.rsplit_once(')')?.1.to_string();
-                after_name.split_whitespace().nth(1)?.parse::<u32>().ok()
-            });
-        if ours && parent == Some(std::process::id()) {
+        if ours && coldmark_testkit::procfs::parent_pid(pid) == Some(std::process::id()) {
             return pid;
         }
     }

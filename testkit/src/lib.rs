@@ -8,12 +8,14 @@
 //!   what Lambda sends (records from `lambda-wire`), and the extension's process.
 //! - [`runtime_api`]: a scriptable Runtime API for the function's tests.
 //! - [`http_collector`]: an HTTP collector with scripted faults, for the HTTP sink.
+//! - [`procfs`]: memory, CPU time and parent of a process, from `/proc`.
 //! - [`clickhouse`]: a real ClickHouse server per test, the store the HTTP sink is tested
 //!   against.
 
 pub mod clickhouse;
 pub mod fake_lambda;
 pub mod http_collector;
+pub mod procfs;
 pub mod runtime_api;
 pub mod server;
 pub mod telemetry_feed;
