@@ -197,80 +197,23 @@ fn keep(line: &str, output: &Mutex<Output>) {
     }
 }
 
-/// The variables Lambda gives every process of an environment (fake credentials included).
+/// The variables Lambda gives every process of an environment (fake credentials included),
+/// from the shared wire model's builder.
 pub fn lambda_environment(runtime_api: SocketAddr, instance: u32) -> Vec<(String, String)> {
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string());
-    [
-        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME.to_string()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_string()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{FUNCTION_NAME}"),
-        ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            format!("2026/11/25/[$LATEST]{instance:032x}"),
-        ),
-        ("AWS_ACCESS_KEY_ID", "ASIABENCHFAKEKEY0000".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "bench-fake-secret".to_string()),
-        ("AWS_SESSION_TOKEN", "bench-fake-token".to_string()),
-        ("_HANDLER", "bootstrap".to_string()),
-        ("LAMBDA_TASK_ROOT", "/var/task".to_string()),
-        ("TZ", ":UTC".to_string()),
-        ("PATH", path),
-        // coldmark listens on a free port (as the sandbox asks it to).
-        ("COLDMARK_TELEMETRY_PORT", "0".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    let mut lambda = lambda_wire::env::LambdaEnv::new(runtime_api.to_string(), FUNCTION_NAME);
+    lambda.log_stream_name = format!("2026/11/25/[$LATEST]{instance:032x}");
+    lambda.access_key_id = "ASIABENCHFAKEKEY0000".into();
+    lambda.secret_access_key = "bench-fake-secret".into();
+    lambda.session_token = "bench-fake-token".into();
+    lambda.path =
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string());
+    let mut env: Vec<(String, String)> = lambda.for_runtime().into_iter().collect();
+    // coldmark listens on a free port (as the sandbox asks it to).
+    env.push(("COLDMARK_TELEMETRY_PORT".into(), "0".into()));
+    env
 }
 
-/// Resident memory of a process, in KiB.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Memory {
-    pub rss_kib: u64,
-    pub peak_kib: u64,
-}
-
-impl Memory {
-    pub fn of(pid: u32) -> Result<Self> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .with_context(|| format!("reading /proc/{pid}/status"))?;
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(Self {
-            rss_kib: field("VmRSS:"),
-            peak_kib: field("VmHWM:"),
-        })
-    }
-}
-
-/// utime + stime from `/proc/PID/stat`. USER_HZ is 100 on every Linux ABI Lambda runs.
-pub fn cpu_time(pid: u32) -> Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // The command name may contain spaces; fields are counted after its closing parenthesis.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("stat format")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> u64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    // After the name: state is field 3 (index 0 here); utime is 14 → index 11, stime 15 → 12.
-    Ok(Duration::from_millis((ticks(11) + ticks(12)) * 10))
-}
+pub use coldmark_testkit::procfs::{cpu_time, Memory};
 
 /// The binary `name` next to the running executable (all of a workspace's binaries share
 /// `target/<profile>/`).

@@ -1,137 +1,14 @@
-//! Telemetry API records (schema 2022-12-13) as Lambda sends them, built by the harness.
-//!
-//! Own types rather than `lambda_extension`'s: those omit fields coldmark reads (`instanceId`,
-//! `functionName` on `platform.initStart`), and a benchmark must feed the extension what Lambda
-//! feeds it, field for field.
+//! Telemetry API records (schema 2022-12-13) as Lambda sends them, built by the harness from
+//! the shared wire model (`lambda-wire`), so that a benchmark feeds the extension what Lambda
+//! feeds it, field for field (`instanceId`, `instanceMaxMemory` in bytes, ...).
 
 use chrono::{DateTime, Utc};
+use lambda_wire::telemetry::{
+    DurationMetrics, Extension as ExtensionRecord, InitReport, InitRuntimeDone, InitStart,
+    Instance, Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
+};
+pub use lambda_wire::telemetry::{Record, RecordBody};
 use serde::Serialize;
-
-/// One element of the JSON array POSTed to a subscriber.
-#[derive(Clone, Debug, Serialize)]
-pub struct Record {
-    pub time: DateTime<Utc>,
-    #[serde(flatten)]
-    pub body: RecordBody,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type", content = "record")]
-pub enum RecordBody {
-    #[serde(rename = "platform.initStart")]
-    InitStart(InitStart),
-    #[serde(rename = "platform.initRuntimeDone")]
-    InitRuntimeDone(InitRuntimeDone),
-    #[serde(rename = "platform.extension")]
-    Extension(ExtensionRecord),
-    #[serde(rename = "platform.initReport")]
-    InitReport(InitReport),
-    #[serde(rename = "platform.start")]
-    Start(Start),
-    #[serde(rename = "platform.runtimeDone")]
-    RuntimeDone(RuntimeDone),
-    #[serde(rename = "platform.report")]
-    Report(Report),
-    /// A line the function wrote to stdout/stderr.
-    #[serde(rename = "function")]
-    Function(String),
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InitStart {
-    pub initialization_type: &'static str,
-    pub phase: &'static str,
-    pub runtime_version: String,
-    pub runtime_version_arn: String,
-    pub function_name: String,
-    pub function_version: String,
-    pub instance_id: String,
-    pub instance_max_memory: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InitRuntimeDone {
-    pub initialization_type: &'static str,
-    pub phase: &'static str,
-    pub status: &'static str,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ExtensionRecord {
-    pub name: String,
-    pub state: &'static str,
-    pub events: Vec<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InitReport {
-    pub initialization_type: &'static str,
-    pub phase: &'static str,
-    pub status: &'static str,
-    pub metrics: InitReportMetrics,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InitReportMetrics {
-    pub duration_ms: f64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Start {
-    pub request_id: String,
-    pub version: String,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuntimeDone {
-    pub request_id: String,
-    pub status: &'static str,
-    pub metrics: RuntimeDoneMetrics,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuntimeDoneMetrics {
-    pub duration_ms: f64,
-    pub produced_bytes: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub request_id: String,
-    pub status: &'static str,
-    pub metrics: ReportMetrics,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReportMetrics {
-    pub duration_ms: f64,
-    pub billed_duration_ms: u64,
-    #[serde(rename = "memorySizeMB")]
-    pub memory_size_mb: u64,
-    #[serde(rename = "maxMemoryUsedMB")]
-    pub max_memory_used_mb: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init_duration_ms: Option<f64>,
-}
-
-impl Record {
-    /// The Telemetry API type a subscriber names to receive this record.
-    pub fn category(&self) -> &'static str {
-        match self.body {
-            RecordBody::Function(_) => "function",
-            _ => "platform",
-        }
-    }
-}
 
 /// How long the notional runtime's init takes in the records the harness sends.
 pub const RUNTIME_INIT_MS: f64 = 1.0;
@@ -168,14 +45,19 @@ impl EnvFacts {
         Record {
             time: at,
             body: RecordBody::InitStart(InitStart {
-            initialization_type: "on-demand",
-            phase: "init",
-            runtime_version: "provided:al2023.v100".to_string(),
-            runtime_version_arn: "arn:aws:lambda:us-east-1::runtime:0000000000000000000000000000000000000000000000000000000000000000".to_string(),
-            function_name: self.function_name.clone(),
-            function_version: self.function_version.clone(),
-            instance_id: self.instance_id.clone(),
-            instance_max_memory: self.memory_mb * 1024 * 1024,
+                initialization_type: ON_DEMAND.into(),
+                phase: "init".into(),
+                instance: Instance {
+                    runtime_version: Some("provided:al2023.v100".into()),
+                    runtime_version_arn: Some(format!(
+                        "arn:aws:lambda:us-east-1::runtime:{}",
+                        "0".repeat(64)
+                    )),
+                    function_name: self.function_name.clone(),
+                    function_version: self.function_version.clone(),
+                    instance_id: Some(self.instance_id.clone()),
+                    instance_max_memory: Some(self.memory_mb * 1024 * 1024),
+                },
             }),
         }
     }
@@ -193,23 +75,28 @@ impl EnvFacts {
             Record {
                 time: started + chrono::Duration::microseconds((RUNTIME_INIT_MS * 1_000.0) as i64),
                 body: RecordBody::InitRuntimeDone(InitRuntimeDone {
-                    initialization_type: "on-demand",
-                    phase: "init",
-                    status: "success",
+                    initialization_type: ON_DEMAND.into(),
+                    phase: "init".into(),
+                    status: "success".into(),
+                    error_type: None,
+                    spans: Vec::new(),
                 }),
             },
             Self::record(RecordBody::Extension(ExtensionRecord {
                 name: extension_name.to_string(),
-                state: "Ready",
+                state: "Ready".into(),
                 events: vec!["INVOKE".to_string(), "SHUTDOWN".to_string()],
+                error_type: None,
             })),
             Self::record(RecordBody::InitReport(InitReport {
-                initialization_type: "on-demand",
-                phase: "init",
-                status: "success",
-                metrics: InitReportMetrics {
+                initialization_type: ON_DEMAND.into(),
+                phase: "init".into(),
+                status: "success".into(),
+                error_type: None,
+                metrics: DurationMetrics {
                     duration_ms: init_duration_ms,
                 },
+                spans: Vec::new(),
             })),
         ]
     }
@@ -219,27 +106,36 @@ impl EnvFacts {
         [
             Self::record(RecordBody::Start(Start {
                 request_id: request_id.to_string(),
-                version: self.function_version.clone(),
+                version: Some(self.function_version.clone()),
+                tracing: None,
             })),
             Self::record(RecordBody::Function(function_line(request_id))),
             Self::record(RecordBody::RuntimeDone(RuntimeDone {
                 request_id: request_id.to_string(),
-                status: "success",
-                metrics: RuntimeDoneMetrics {
+                status: "success".into(),
+                error_type: None,
+                metrics: Some(RuntimeDoneMetrics {
                     duration_ms: 1.25,
-                    produced_bytes: 42,
-                },
+                    produced_bytes: Some(42),
+                }),
+                tracing: None,
+                spans: Vec::new(),
             })),
             Self::record(RecordBody::Report(Report {
                 request_id: request_id.to_string(),
-                status: "success",
+                status: "success".into(),
+                error_type: None,
                 metrics: ReportMetrics {
                     duration_ms: 1.5,
                     billed_duration_ms: 2,
                     memory_size_mb: self.memory_mb,
                     max_memory_used_mb: 18,
                     init_duration_ms: first,
+                    restore_duration_ms: None,
+                    billed_restore_duration_ms: None,
                 },
+                tracing: None,
+                spans: Vec::new(),
             })),
         ]
     }
@@ -260,14 +156,16 @@ struct FunctionLogLine<'a> {
     message: &'a str,
 }
 
-fn function_line(request_id: &str) -> String {
-    serde_json::to_string(&FunctionLogLine {
-        timestamp: "2026-11-25T19:10:18.123Z",
-        level: "INFO",
-        request_id,
-        message: "handled order 1234 in 3 ms",
-    })
-    .expect("a log line always serialises")
+fn function_line(request_id: &str) -> serde_json::Value {
+    serde_json::Value::String(
+        serde_json::to_string(&FunctionLogLine {
+            timestamp: "2026-11-25T19:10:18.123Z",
+            level: "INFO",
+            request_id,
+            message: "handled order 1234 in 3 ms",
+        })
+        .expect("a log line always serialises"),
+    )
 }
 
 /// A request id in Lambda's UUID shape, unique per (run, sequence number).

@@ -3,7 +3,7 @@
 //! alone, then with `/opt/extensions/coldmark` beside it, as Lambda would start them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -25,31 +25,6 @@ pub struct EnvInit {
     pub coldmark_first_next_ms: Option<Summary>,
 }
 
-/// A directory laid out like `/opt` with `extensions/coldmark` linked to `coldmark`.
-pub struct LayerDir(PathBuf);
-
-impl LayerDir {
-    pub fn new(coldmark: &Path) -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("coldmark-bench-layer-{}", std::process::id()));
-        let extensions = dir.join("extensions");
-        std::fs::create_dir_all(&extensions)
-            .with_context(|| format!("creating {}", extensions.display()))?;
-        let link = extensions.join("coldmark");
-        let _ = std::fs::remove_file(&link);
-        let target = std::fs::canonicalize(coldmark)
-            .with_context(|| format!("resolving {}", coldmark.display()))?;
-        std::os::unix::fs::symlink(target, &link)
-            .context("linking the extension into the layer")?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for LayerDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn config() -> FunctionConfig {
     FunctionConfig {
         function_name: crate::process::FUNCTION_NAME.to_string(),
@@ -67,10 +42,14 @@ pub async fn environment_init(
     coldmark: &Path,
     runs: usize,
 ) -> Result<Vec<EnvInit>> {
-    let layer = LayerDir::new(coldmark)?;
+    // The same `/opt`-style layer directory the sandbox's own tools build.
+    let layer = coldmark_sandbox::artifacts::layer_with_extension(coldmark)?;
     let configurations = [
         ("function alone", Vec::new()),
-        ("function + coldmark layer", vec![layer.0.clone()]),
+        (
+            "function + coldmark layer",
+            vec![layer.path().to_path_buf()],
+        ),
     ];
     let mut start = vec![Vec::new(); 2];
     let mut report = vec![Vec::new(); 2];

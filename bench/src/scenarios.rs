@@ -456,17 +456,13 @@ pub fn workspace_binary(name: &str, package: &str) -> Result<PathBuf> {
         .map(|d| d.ends_with("release"))
         .unwrap_or(false);
     eprintln!("building {name} ({package}) …");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut command = std::process::Command::new(cargo);
-    command.args(["build", "-p", package, "--bin", name]);
-    if release {
-        command.arg("--release");
+    let root = coldmark_sandbox::artifacts::workspace_root().context("no workspace root")?;
+    let profile = if release { "release" } else { "dev" };
+    let built = coldmark_sandbox::artifacts::cargo_build(&root, profile, &[package])?;
+    match built.get(name) {
+        Some(built) if built.is_file() => Ok(built.clone()),
+        _ => bail!("{} is missing and could not be built", path.display()),
     }
-    let status = command.status().context("running cargo build")?;
-    if !status.success() || !path.is_file() {
-        bail!("{} is missing and could not be built", path.display());
-    }
-    Ok(path)
 }
 
 /// Which stdout a subject uses, for labels.

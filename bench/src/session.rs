@@ -7,7 +7,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::process::{ExtensionProcess, Memory, Output, SpawnOptions};
 use crate::records::{request_id, EnvFacts};
-use crate::server::{ApiEvent, ApiServer, Event, NextRequest, Subscription, TelemetryMode};
+use crate::server::{
+    invoke_event, shutdown_event, ApiEvent, ApiServer, NextRequest, Subscription, TelemetryMode,
+};
 use crate::telemetry_feed::{FeedStats, TelemetryFeed};
 
 /// How long any single step may take before the run is declared broken.
@@ -147,7 +149,7 @@ impl Session {
             .context("no extension waiting for an event")?;
         self.invocations += 1;
         let id = request_id(self.run, self.invocations);
-        let written = waiting.send(&Event::invoke(id.clone()));
+        let written = waiting.send(&invoke_event(id.clone(), crate::process::FUNCTION_NAME));
         let next = loop {
             match next_event(&mut self.server).await? {
                 ApiEvent::Next(request) => break request,
@@ -208,7 +210,7 @@ impl Session {
             .context("no extension waiting for an event")?;
         let started = Instant::now();
         // Whether the extension exits by itself is what the loop below observes.
-        drop(waiting.send(&Event::shutdown()));
+        drop(waiting.send(&shutdown_event()));
         let deadline = started + Duration::from_secs(2);
         let mut exited = false;
         let mut output = Output::default();

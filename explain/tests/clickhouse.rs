@@ -4,13 +4,10 @@
 
 mod support;
 
-#[path = "../../extension/tests/support/clickhouse.rs"]
-mod clickhouse;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use clickhouse::ClickHouse;
+use coldmark_testkit::clickhouse::ClickHouse;
 use support::*;
 
 /// Inserts marker lines the way the HTTP sink does (JSONEachRow, unknown fields skipped).

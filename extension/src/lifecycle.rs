@@ -92,7 +92,7 @@ pub struct Invoke {
 /// One init of the environment: the first, a re-init inside an invocation, or a SnapStart
 /// restore.
 #[derive(Debug, Clone, Default)]
-struct Cycle {
+struct EnvInit {
     restore: bool,
     init_type: Option<String>,
     phase: Option<String>,
@@ -108,18 +108,28 @@ struct Cycle {
     duration_ms: Option<f64>,
     /// `initDurationMs`/`restoreDurationMs` of the first invocation's `platform.report`.
     report_init_duration_ms: Option<f64>,
-    /// The first INVOKE after this init: request id, arrival, seq.
-    first_request: Option<(String, DateTime<Utc>, u64)>,
+    /// The first INVOKE after this init.
+    first_request: Option<FirstRequest>,
     first_request_done: bool,
     from_telemetry: bool,
     emitted: bool,
 }
 
+/// The first INVOKE an init served.
+#[derive(Debug, Clone)]
+struct FirstRequest {
+    request_id: String,
+    /// When the INVOKE arrived.
+    at: DateTime<Utc>,
+    /// Its sequence number among the environment's invocations (1 is the first).
+    seq: u64,
+}
+
 #[derive(Debug, Clone)]
 struct Held {
-    cycle: usize,
+    init: usize,
     seq: u64,
-    first_of_cycle: bool,
+    first_of_init: bool,
     invoke: Invoke,
     report: Option<ReportMetrics>,
 }
@@ -130,11 +140,11 @@ pub struct Lifecycle {
     env_id_from_telemetry: bool,
     /// A marker went out with the current `env_id`: it stays, so that all of an environment's
     /// markers share one id even when the Telemetry API names the environment only later.
-    spoken: bool,
+    env_id_published: bool,
     telemetry: bool,
     ready_at: Option<DateTime<Utc>>,
     coldmark_init_ms: Option<f64>,
-    cycles: Vec<Cycle>,
+    inits: Vec<EnvInit>,
     extensions: Vec<ExtensionInfo>,
     invocations: u64,
     held: Vec<Held>,
@@ -149,11 +159,11 @@ impl Lifecycle {
             settings,
             id,
             env_id_from_telemetry: false,
-            spoken: false,
+            env_id_published: false,
             telemetry: false,
             ready_at: None,
             coldmark_init_ms: None,
-            cycles: Vec::new(),
+            inits: Vec::new(),
             extensions: Vec::new(),
             invocations: 0,
             held: Vec::new(),
@@ -189,13 +199,17 @@ impl Lifecycle {
         let mut out = Vec::new();
         self.invocations += 1;
         let seq = self.invocations;
-        if self.cycles.is_empty() {
-            self.cycles.push(Cycle::default());
+        if self.inits.is_empty() {
+            self.inits.push(EnvInit::default());
         }
-        let idx = self.cycles.len() - 1;
-        let first_of_cycle = self.cycles[idx].first_request.is_none();
-        if first_of_cycle {
-            self.cycles[idx].first_request = Some((invoke.request_id.clone(), invoke.at, seq));
+        let idx = self.inits.len() - 1;
+        let first_of_init = self.inits[idx].first_request.is_none();
+        if first_of_init {
+            self.inits[idx].first_request = Some(FirstRequest {
+                request_id: invoke.request_id.clone(),
+                at: invoke.at,
+                seq,
+            });
         }
         // An init whose first invocation is two or more back, and older than the grace, is
         // overdue: its records are not coming. Not earlier, even if some of its records are
@@ -203,12 +217,12 @@ impl Lifecycle {
         // (initRuntimeDone, initReport) is held up by the freeze after the first invocation
         // until the thaw at the second INVOKE — writing then would lose the init's figures.
         let now = invoke.at;
-        let overdue_inits: Vec<usize> = (0..self.cycles.len())
+        let overdue_inits: Vec<usize> = (0..self.inits.len())
             .filter(|&i| {
-                let c = &self.cycles[i];
+                let c = &self.inits[i];
                 !c.emitted
-                    && matches!(&c.first_request, Some((_, at, s)) if *s + 2 <= seq
-                        && (!self.telemetry || ms_between(*at, now) >= REPORT_GRACE_MS))
+                    && matches!(&c.first_request, Some(first) if first.seq + 2 <= seq
+                        && (!self.telemetry || ms_between(first.at, now) >= REPORT_GRACE_MS))
             })
             .collect();
         for i in overdue_inits {
@@ -225,15 +239,15 @@ impl Lifecycle {
         out.extend(self.release(&overdue));
 
         let wanted = match self.settings.invoke_markers {
-            InvokeMarkers::First => first_of_cycle,
+            InvokeMarkers::First => first_of_init,
             InvokeMarkers::All => true,
             InvokeMarkers::None => false,
         };
         if wanted {
             self.held.push(Held {
-                cycle: idx,
+                init: idx,
                 seq,
-                first_of_cycle,
+                first_of_init,
                 invoke,
                 report: None,
             });
@@ -263,7 +277,7 @@ impl Lifecycle {
             record,
             Record::InitStart { .. } | Record::RestoreStart { .. }
         );
-        if starts_init && self.cycles.len() >= MAX_INITS {
+        if starts_init && self.inits.len() >= MAX_INITS {
             // More inits than one process ever has: not records worth trusting.
             return out;
         }
@@ -282,14 +296,14 @@ impl Lifecycle {
                 // (they came late) fill that init rather than starting another: only a re-init
                 // inside an invocation is a new init of the same process.
                 let late = phase.as_deref() != Some("invoke");
-                let reuse = matches!(self.cycles.last(), Some(c) if c.start.is_none() && !c.restore && (!c.emitted || late));
+                let reuse = matches!(self.inits.last(), Some(c) if c.start.is_none() && !c.restore && (!c.emitted || late));
                 if !reuse {
-                    if let Some(last) = self.cycles.len().checked_sub(1) {
+                    if let Some(last) = self.inits.len().checked_sub(1) {
                         out.extend(self.emit_init(last));
                     }
-                    self.cycles.push(Cycle::default());
+                    self.inits.push(EnvInit::default());
                 }
-                let c = self.cycles.last_mut().expect("a cycle was just ensured");
+                let c = self.inits.last_mut().expect("an init was just ensured");
                 c.start = Some(time);
                 c.init_type = initialization_type;
                 c.phase = phase;
@@ -302,7 +316,7 @@ impl Lifecycle {
                     instance_max_memory_mb,
                 );
             }
-            // A restore's records complete its cycle just as an init's do.
+            // A restore's records complete its init just as an init's do.
             Record::InitRuntimeDone { time, .. } | Record::RestoreRuntimeDone { time, .. } => {
                 let c = self.current();
                 c.runtime_done = Some(time);
@@ -327,26 +341,26 @@ impl Lifecycle {
             } => {
                 // The init before a restore ran while the snapshot was made: it belongs to no
                 // environment that serves requests. Drop it unless it served some.
-                if let Some(last) = self.cycles.len().checked_sub(1) {
-                    if self.cycles[last].first_request.is_none() && !self.cycles[last].emitted {
-                        self.cycles.pop();
+                if let Some(last) = self.inits.len().checked_sub(1) {
+                    if self.inits[last].first_request.is_none() && !self.inits[last].emitted {
+                        self.inits.pop();
                     } else {
                         out.extend(self.emit_init(last));
                     }
                 }
-                self.cycles.push(Cycle {
+                self.inits.push(EnvInit {
                     restore: true,
                     init_type: Some("snap-start".to_string()),
                     phase: Some("init".to_string()),
                     runtime_version,
                     start: Some(time),
                     from_telemetry: true,
-                    ..Cycle::default()
+                    ..EnvInit::default()
                 });
                 // Every restored copy starts with the snapshot's memory, ids included: take the
                 // restore's instanceId, or derive a new id from the restore time.
                 self.env_id_from_telemetry = false;
-                self.spoken = false;
+                self.env_id_published = false;
                 if instance_id.is_none() {
                     self.id.env_id = derive_id(&self.id.env_id, &time.to_rfc3339());
                 }
@@ -358,8 +372,8 @@ impl Lifecycle {
                 );
             }
             Record::RuntimeDone { request_id, .. } => {
-                for c in &mut self.cycles {
-                    if matches!(&c.first_request, Some((id, _, _)) if *id == request_id) {
+                for c in &mut self.inits {
+                    if matches!(&c.first_request, Some(first) if first.request_id == request_id) {
                         c.first_request_done = true;
                     }
                 }
@@ -369,8 +383,8 @@ impl Lifecycle {
                 metrics,
                 ..
             } => {
-                for c in &mut self.cycles {
-                    if matches!(&c.first_request, Some((id, _, _)) if *id == request_id) {
+                for c in &mut self.inits {
+                    if matches!(&c.first_request, Some(first) if first.request_id == request_id) {
                         c.first_request_done = true;
                         c.report_init_duration_ms =
                             metrics.init_duration_ms.or(metrics.restore_duration_ms);
@@ -387,7 +401,7 @@ impl Lifecycle {
                 state,
                 events,
             } => {
-                if let Some(c) = self.cycles.last_mut() {
+                if let Some(c) = self.inits.last_mut() {
                     if c.runtime_done.is_some() && c.report_time.is_none() {
                         c.runtime_done_at_end = true;
                     }
@@ -416,10 +430,10 @@ impl Lifecycle {
     /// served no invocation), then invoke markers with whatever arrived.
     pub fn finish(&mut self) -> Vec<Marker> {
         let mut out = Vec::new();
-        if self.cycles.is_empty() {
-            self.cycles.push(Cycle::default());
+        if self.inits.is_empty() {
+            self.inits.push(EnvInit::default());
         }
-        for idx in 0..self.cycles.len() {
+        for idx in 0..self.inits.len() {
             out.extend(self.emit_init(idx));
         }
         let all: Vec<usize> = (0..self.held.len()).collect();
@@ -431,7 +445,7 @@ impl Lifecycle {
     /// only after they flushed.
     pub fn shutdown_marker(&self, reason: &str, at: DateTime<Utc>, dropped: u64) -> Marker {
         let began = self
-            .cycles
+            .inits
             .first()
             .and_then(|c| c.start)
             .unwrap_or(self.id.started_at);
@@ -444,11 +458,11 @@ impl Lifecycle {
         })
     }
 
-    fn current(&mut self) -> &mut Cycle {
-        if self.cycles.is_empty() {
-            self.cycles.push(Cycle::default());
+    fn current(&mut self) -> &mut EnvInit {
+        if self.inits.is_empty() {
+            self.inits.push(EnvInit::default());
         }
-        self.cycles.last_mut().expect("a cycle was just ensured")
+        self.inits.last_mut().expect("an init was just ensured")
     }
 
     /// Takes what the Telemetry API says about the environment over what coldmark guessed.
@@ -460,7 +474,7 @@ impl Lifecycle {
         memory: Option<u64>,
     ) {
         if let Some(id) = instance_id.filter(|s| !s.is_empty()) {
-            if !self.env_id_from_telemetry && !self.spoken {
+            if !self.env_id_from_telemetry && !self.env_id_published {
                 self.id.env_id = id;
                 self.env_id_from_telemetry = true;
             }
@@ -483,8 +497,8 @@ impl Lifecycle {
     /// Markers whose data is now complete.
     fn ready_markers(&mut self) -> Vec<Marker> {
         let mut out = Vec::new();
-        for idx in 0..self.cycles.len() {
-            let c = &self.cycles[idx];
+        for idx in 0..self.inits.len() {
+            let c = &self.inits[idx];
             // Complete once the init's own report is in (nothing later changes its figures),
             // or the first invocation's report (which may carry initDurationMs), or when no
             // telemetry will come.
@@ -510,20 +524,20 @@ impl Lifecycle {
         }
         taken.reverse();
         for h in taken {
-            out.extend(self.emit_init(h.cycle));
+            out.extend(self.emit_init(h.init));
             out.push(self.invoke_marker(&h));
-            self.spoken = true;
+            self.env_id_published = true;
         }
         out
     }
 
     fn emit_init(&mut self, idx: usize) -> Option<Marker> {
-        if self.cycles[idx].emitted {
+        if self.inits[idx].emitted {
             return None;
         }
-        self.cycles[idx].emitted = true;
-        self.spoken = true;
-        let c = &self.cycles[idx];
+        self.inits[idx].emitted = true;
+        self.env_id_published = true;
+        let c = &self.inits[idx];
         let init_duration = c.duration_ms.or(c.report_init_duration_ms).map(round_ms);
         // Unknown when `initRuntimeDone` marked the end of the whole init (see
         // `runtime_done_at_end`): a figure there would call the whole init the function's and
@@ -551,7 +565,7 @@ impl Lifecycle {
             } else {
                 None
             })
-            .or(c.first_request.as_ref().map(|r| r.1))
+            .or(c.first_request.as_ref().map(|first| first.at))
             .unwrap_or(self.id.started_at);
         let coldmark_init_ms = if idx == 0 && !c.restore {
             self.coldmark_init_ms
@@ -559,7 +573,9 @@ impl Lifecycle {
             None
         };
         let function_request_id = if phase == "invoke" {
-            c.first_request.as_ref().map(|r| r.0.clone())
+            c.first_request
+                .as_ref()
+                .map(|first| first.request_id.clone())
         } else {
             None
         };
@@ -606,9 +622,9 @@ impl Lifecycle {
     }
 
     fn invoke_marker(&self, h: &Held) -> Marker {
-        let cold_start = h.first_of_cycle && !self.proactive(h.cycle);
+        let cold_start = h.first_of_init && !self.proactive(h.init);
         let since_init_ms = self
-            .init_end(h.cycle)
+            .init_end(h.init)
             .map(|(end, _)| ms_between(end, h.invoke.at));
         let report = h.report.clone().unwrap_or_default();
         Marker::Invoke(Box::new(InvokeMarker {
@@ -631,7 +647,7 @@ impl Lifecycle {
     /// When this init ended, and whether that time came from telemetry (exact) or is coldmark's
     /// own readiness (a lower bound).
     fn init_end(&self, idx: usize) -> Option<(DateTime<Utc>, bool)> {
-        let c = &self.cycles[idx];
+        let c = &self.inits[idx];
         if let Some(t) = c.report_time {
             return Some((t, true));
         }
@@ -649,7 +665,7 @@ impl Lifecycle {
 
     /// True when no request waited for this init.
     fn proactive(&self, idx: usize) -> bool {
-        let c = &self.cycles[idx];
+        let c = &self.inits[idx];
         let init_type = c.init_type.as_deref().or(self.id.init_type.as_deref());
         if init_type == Some("provisioned-concurrency") {
             return true;
@@ -657,7 +673,7 @@ impl Lifecycle {
         if c.phase.as_deref() == Some("invoke") {
             return false;
         }
-        let Some((_, first_at, _)) = &c.first_request else {
+        let Some(FirstRequest { at: first_at, .. }) = &c.first_request else {
             // Served no request: nobody waited for it.
             return true;
         };

@@ -27,7 +27,7 @@ use crate::telemetry::record::{Parser, Record};
 pub const EXTENSION_NAME: &str = "coldmark";
 
 /// What the state machine and the sinks share between the event loop and the listener.
-struct Core {
+struct Shared {
     lifecycle: Mutex<Lifecycle>,
     parser: Mutex<Parser>,
     sinks: Sinks,
@@ -38,7 +38,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Core {
+impl Shared {
     /// Applies one batch; runs on the listener's telemetry thread, never on the runtime.
     fn telemetry_batch(&self, body: Bytes) {
         let parsed = lock(&self.parser).parse_batch(&body);
@@ -95,7 +95,7 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
         },
         identity(&registration, &vars, &config, &clock),
     );
-    let core = Arc::new(Core {
+    let shared = Arc::new(Shared {
         lifecycle: Mutex::new(lifecycle),
         parser: Mutex::new(Parser::default()),
         sinks,
@@ -106,11 +106,11 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
         &api,
         &registration.extension_id,
         &config,
-        &core,
+        &shared,
         init_deadline,
     )
     .await;
-    event_loop(&api, &registration.extension_id, &clock, &core).await;
+    event_loop(&api, &registration.extension_id, &clock, &shared).await;
 }
 
 fn identity(
@@ -152,7 +152,7 @@ async fn start_telemetry(
     api: &Api,
     extension_id: &str,
     config: &Config,
-    core: &Arc<Core>,
+    shared: &Arc<Shared>,
     deadline: Instant,
 ) {
     let (listener, port) = match listener::bind(config.telemetry_port).await {
@@ -166,7 +166,7 @@ async fn start_telemetry(
         }
     };
     let path = listener::secret_path();
-    let batch_core = core.clone();
+    let batch_core = shared.clone();
     let handler: listener::Handler = Arc::new(move |body| batch_core.telemetry_batch(body));
     if !listener::start(listener, path.clone(), handler) {
         return;
@@ -174,7 +174,7 @@ async fn start_telemetry(
     match api.subscribe(extension_id, port, &path, deadline).await {
         Ok(()) => {
             tracing::debug!("subscribed to the Telemetry API on port {port}");
-            lock(&core.lifecycle).telemetry_subscribed();
+            lock(&shared.lifecycle).telemetry_subscribed();
         }
         Err(why) => tracing::warn!(
             "Telemetry API not available ({why}); markers from the Extensions API only"
@@ -182,8 +182,8 @@ async fn start_telemetry(
     }
 }
 
-async fn event_loop(api: &Api, extension_id: &str, clock: &StartClock, core: &Arc<Core>) {
-    lock(&core.lifecycle).ready(Utc::now(), clock.elapsed_ms());
+async fn event_loop(api: &Api, extension_id: &str, clock: &StartClock, shared: &Arc<Shared>) {
+    lock(&shared.lifecycle).ready(Utc::now(), clock.elapsed_ms());
     let mut failures = 0u32;
     loop {
         match api.next(extension_id).await {
@@ -192,26 +192,26 @@ async fn event_loop(api: &Api, extension_id: &str, clock: &StartClock, core: &Ar
                 xray_trace_id,
             }) => {
                 failures = 0;
-                let markers = lock(&core.lifecycle).on_invoke(Invoke {
+                let markers = lock(&shared.lifecycle).on_invoke(Invoke {
                     request_id,
                     at: Utc::now(),
                     xray_trace_id,
                 });
-                core.sinks.emit(&markers);
-                core.sinks.kick();
+                shared.sinks.emit(&markers);
+                shared.sinks.kick();
             }
             Ok(Event::Shutdown {
                 reason,
                 deadline_ms,
             }) => {
-                shutdown(core, &reason, deadline_ms).await;
+                shutdown(shared, &reason, deadline_ms).await;
                 return;
             }
             Err(why) => {
                 failures += 1;
                 if failures >= 10 {
                     tracing::warn!("Extensions API unreachable ({why}); writing what is left");
-                    shutdown(core, "api-unreachable", 0).await;
+                    shutdown(shared, "api-unreachable", 0).await;
                     return;
                 }
                 tracing::debug!("event/next failed ({why}); retrying");
@@ -228,7 +228,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(200);
 /// Budget when Lambda gives no usable deadline (its external-extension limit is 2 s).
 const DEFAULT_SHUTDOWN_BUDGET: Duration = Duration::from_millis(1500);
 
-async fn shutdown(core: &Arc<Core>, reason: &str, deadline_ms: u64) {
+async fn shutdown(shared: &Arc<Shared>, reason: &str, deadline_ms: u64) {
     let at = Utc::now();
     let now_ms = at.timestamp_millis().max(0) as u64;
     let budget = if deadline_ms > now_ms {
@@ -242,32 +242,34 @@ async fn shutdown(core: &Arc<Core>, reason: &str, deadline_ms: u64) {
 
     // Late platform.report records complete the held invoke markers; give them a moment.
     let wait_until = Instant::now() + REPORT_WAIT.min(budget / 4);
-    while lock(&core.lifecycle).awaiting_reports() && Instant::now() < wait_until {
+    while lock(&shared.lifecycle).awaiting_reports() && Instant::now() < wait_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let markers = lock(&core.lifecycle).finish();
-    core.sinks.emit(&markers);
+    let markers = lock(&shared.lifecycle).finish();
+    shared.sinks.emit(&markers);
 
     // Deliver everything first, so `dropped` in the last marker is final, keeping a little
     // of the budget for the last marker itself.
     let last_share = Duration::from_millis(250).min(budget / 4);
-    core.sinks
+    shared
+        .sinks
         .flush(
             end.saturating_duration_since(Instant::now())
                 .saturating_sub(last_share),
         )
         .await;
-    let dropped = core.sinks.dropped();
-    let last = lock(&core.lifecycle).shutdown_marker(reason, at, dropped);
-    core.sinks
+    let dropped = shared.sinks.dropped();
+    let last = lock(&shared.lifecycle).shutdown_marker(reason, at, dropped);
+    shared
+        .sinks
         .emit_last(&last, end.saturating_duration_since(Instant::now()))
         .await;
-    if core.sinks.stdout_dead() {
+    if shared.sinks.stdout_dead() {
         // The shutdown marker's `dropped` may itself be lost: say it where it can be read.
         tracing::warn!(
             "stdout is closed or not being read: {} marker line(s) could not be written there, \
              the shutdown marker included",
-            core.sinks.stdout_dropped()
+            shared.sinks.stdout_dropped()
         );
     }
     tracing::debug!("shutdown complete ({reason})");

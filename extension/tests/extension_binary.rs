@@ -2,14 +2,15 @@
 //! user reads in the function's log (stdout markers, stderr warnings) for a cold start with
 //! telemetry, without it, with bad settings, and with nothing to talk to.
 
-#[path = "support/fake_lambda.rs"]
-mod fake_lambda;
-
 use std::time::Duration;
 
 use chrono::Utc;
+use coldmark_testkit::fake_lambda;
 use fake_lambda::{init_records, invoke_records, record, FakeLambda, Telemetry};
 use serde_json::{json, Value};
+
+/// The real binary under test.
+const COLDMARK: &str = env!("CARGO_BIN_EXE_coldmark");
 
 /// Longer than any healthy run; Lambda's own shutdown limit for extensions is 2 s.
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
@@ -46,7 +47,7 @@ async fn cold_start_with_telemetry_writes_init_invoke_and_shutdown_markers() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
     let init_start = Utc::now();
     let env = lambda.lambda_env(&[("SECRET_TOKEN", "user-secret-value-42")]);
-    let coldmark = FakeLambda::spawn(&env);
+    let coldmark = FakeLambda::spawn(COLDMARK, &env);
 
     lambda.wait_next(1).await;
     assert_eq!(lambda.registered_name().as_deref(), Some("coldmark"));
@@ -143,7 +144,7 @@ async fn cold_start_with_telemetry_writes_init_invoke_and_shutdown_markers() {
 #[tokio::test]
 async fn telemetry_not_supported_degrades_to_extension_markers_with_one_warning() {
     let lambda = FakeLambda::start(Telemetry::NotSupported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     lambda.wait_next(1).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
@@ -185,7 +186,7 @@ async fn bad_settings_warn_by_name_and_markers_still_come() {
         ("COLDMARK_PROACTIVE_THRESHOLD_MS", "user-secret-value-42"),
         ("COLDMARK_NAMESPACE", ":user-secret-value-42"),
     ]);
-    let coldmark = FakeLambda::spawn(&env);
+    let coldmark = FakeLambda::spawn(COLDMARK, &env);
     lambda.wait_next(1).await;
     lambda.post_telemetry(&init_records(Utc::now(), 5, 6)).await;
     lambda.invoke("req-1");
@@ -218,7 +219,7 @@ async fn bad_settings_warn_by_name_and_markers_still_come() {
 #[tokio::test]
 async fn unknown_and_malformed_records_cost_one_warning_each_and_nothing_else() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     lambda.wait_next(1).await;
     let start = Utc::now();
     let mut batch = init_records(start, 20, 30);
@@ -260,7 +261,7 @@ async fn unknown_and_malformed_records_cost_one_warning_each_and_nothing_else() 
 #[tokio::test]
 async fn without_a_runtime_api_it_warns_once_and_exits_zero() {
     let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-    let out = FakeLambda::spawn(&env).finish(EXIT_LIMIT).await;
+    let out = FakeLambda::spawn(COLDMARK, &env).finish(EXIT_LIMIT).await;
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
@@ -272,7 +273,10 @@ async fn a_busy_telemetry_port_falls_back_to_a_free_one() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
     let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[("COLDMARK_TELEMETRY_PORT", &port)]));
+    let coldmark = FakeLambda::spawn(
+        COLDMARK,
+        &lambda.lambda_env(&[("COLDMARK_TELEMETRY_PORT", &port)]),
+    );
     lambda.wait_next(1).await;
     let uri = lambda.subscription().unwrap()["destination"]["URI"]
         .as_str()
@@ -301,7 +305,10 @@ async fn a_busy_telemetry_port_falls_back_to_a_free_one() {
 #[tokio::test]
 async fn invoke_markers_all_marks_every_invocation_and_exits_promptly() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[("COLDMARK_INVOKE_MARKERS", "all")]));
+    let coldmark = FakeLambda::spawn(
+        COLDMARK,
+        &lambda.lambda_env(&[("COLDMARK_INVOKE_MARKERS", "all")]),
+    );
     lambda.wait_next(1).await;
     let start = Utc::now();
     lambda.post_telemetry(&init_records(start, 2, 3)).await;
@@ -342,7 +349,7 @@ async fn coldmark_init_ms_agrees_with_the_time_measured_from_outside() {
     let mut best = f64::MAX;
     for _ in 0..3 {
         let lambda = FakeLambda::start(Telemetry::NotSupported).await;
-        let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+        let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
         lambda.wait_next(1).await;
         let outside = (lambda.next_times()[0] - coldmark.spawned_at).as_secs_f64() * 1000.0;
         lambda.shutdown("spindown");

@@ -6,11 +6,6 @@
 //! `shutdown` marker's `dropped`, the warnings on stderr. docs/security.md names the claim each
 //! one proves.
 
-#[path = "support/fake_lambda.rs"]
-mod fake_lambda;
-#[path = "support/http_collector.rs"]
-mod http_collector;
-
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -18,11 +13,15 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use coldmark_testkit::{fake_lambda, http_collector};
 use fake_lambda::{init_records, invoke_records, record, FakeLambda, Finished, Telemetry};
 use http_collector::{Act, Collector};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The real binary under test.
+const COLDMARK: &str = env!("CARGO_BIN_EXE_coldmark");
 
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
 /// Lambda's shutdown phase for external extensions.
@@ -55,7 +54,7 @@ async fn invoke_timed(lambda: &FakeLambda, id: &str, nth_next: usize) -> Duratio
 #[tokio::test]
 async fn an_init_split_by_the_freeze_keeps_its_figures() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     lambda.wait_next(1).await;
     let start = Utc::now() - ms(200);
     let init = init_records(start, 80, 120);
@@ -99,7 +98,7 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
 #[tokio::test]
 async fn a_redelivered_batch_counts_one_cold_start() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     lambda.wait_next(1).await;
     let start = Utc::now();
     let init = init_records(start, 40, 55);
@@ -174,7 +173,7 @@ async fn read_status(stream: &mut TcpStream) -> Option<u16> {
 #[tokio::test]
 async fn forged_posts_to_the_listener_are_refused_unread() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     lambda.wait_next(1).await;
     let (addr, path) = lambda.listener();
     assert!(path.len() >= 32, "an unguessable path: {path}");
@@ -245,7 +244,10 @@ async fn forged_posts_to_the_listener_are_refused_unread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_batches_never_hold_an_invocation() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[("COLDMARK_INVOKE_MARKERS", "none")]));
+    let coldmark = FakeLambda::spawn(
+        COLDMARK,
+        &lambda.lambda_env(&[("COLDMARK_INVOKE_MARKERS", "none")]),
+    );
     lambda.wait_next(1).await;
     let (addr, path) = lambda.listener();
     let start = Utc::now();
@@ -371,7 +373,7 @@ async fn a_stdout_nobody_reads_costs_counted_markers_never_the_deadline() {
     let lambda = FakeLambda::start(Telemetry::NotSupported).await;
     let (read_end, write_end) = unread_pipe();
     let env = lambda.lambda_env(&[("COLDMARK_INVOKE_MARKERS", "all")]);
-    let coldmark = FakeLambda::spawn_with_stdout(&env, Stdio::from(write_end));
+    let coldmark = FakeLambda::spawn_with_stdout(COLDMARK, &env, Stdio::from(write_end));
     lambda.wait_next(1).await;
     // Enough markers to fill the pipe and the whole stdout queue behind it.
     let invocations = 1200;
@@ -421,7 +423,7 @@ async fn a_stdout_nobody_reads_costs_counted_markers_never_the_deadline() {
 #[tokio::test]
 async fn a_300_ms_shutdown_deadline_is_kept() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     lambda.wait_next(1).await;
     let start = Utc::now();
     lambda.post_telemetry(&init_records(start, 40, 55)).await;
@@ -444,7 +446,7 @@ async fn a_300_ms_shutdown_deadline_is_kept() {
 #[tokio::test]
 async fn a_subscription_that_never_answers_costs_at_most_the_init_budget() {
     let lambda = FakeLambda::start(Telemetry::Hangs).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     lambda.wait_next(1).await;
     let init = lambda.next_times()[0] - coldmark.spawned_at;
     lambda.invoke("req-1");
@@ -470,7 +472,7 @@ async fn a_subscription_that_never_answers_costs_at_most_the_init_budget() {
 #[tokio::test]
 async fn a_registration_that_never_answers_ends_within_the_init_budget() {
     let lambda = FakeLambda::start_with(Telemetry::Supported, true).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[]));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
     let spawned = coldmark.spawned_at;
     let out = coldmark.finish(EXIT_LIMIT).await;
     let lived = spawned.elapsed();
@@ -494,11 +496,14 @@ async fn a_registration_that_never_answers_ends_within_the_init_budget() {
 async fn a_silent_subscription_still_gets_its_init_marker_before_shutdown() {
     let collector = Collector::start(vec![Act::ok()]).await;
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&[
-        ("COLDMARK_INVOKE_MARKERS", "none"),
-        ("COLDMARK_SINK", "stdout,http"),
-        ("COLDMARK_HTTP_ENDPOINT", &collector.url()),
-    ]));
+    let coldmark = FakeLambda::spawn(
+        COLDMARK,
+        &lambda.lambda_env(&[
+            ("COLDMARK_INVOKE_MARKERS", "none"),
+            ("COLDMARK_SINK", "stdout,http"),
+            ("COLDMARK_HTTP_ENDPOINT", &collector.url()),
+        ]),
+    );
     lambda.wait_next(1).await;
     // Subscribed (200), but not one record ever arrives.
     lambda.invoke("req-1");
@@ -535,7 +540,7 @@ async fn with_sink(endpoint: &str, extra: &[(&str, &str)]) -> Finished {
         ("COLDMARK_HTTP_ENDPOINT", endpoint),
     ];
     vars.extend_from_slice(extra);
-    let coldmark = FakeLambda::spawn(&lambda.lambda_env(&vars));
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&vars));
     lambda.wait_next(1).await;
     for i in 1..=3 {
         let gap = invoke_timed(&lambda, &format!("req-{i}"), i + 1).await;

@@ -4,21 +4,18 @@
 //! resetting, invocations are never held, shutdown ends inside Lambda's 2 s deadline, and the
 //! `shutdown` marker's `dropped` tells how many markers did not arrive.
 
-#[path = "support/clickhouse.rs"]
-mod clickhouse;
-#[path = "support/fake_lambda.rs"]
-mod fake_lambda;
-#[path = "support/http_collector.rs"]
-mod http_collector;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clickhouse::{assert_json_eq, assert_stored_intact, shipped_queries, ClickHouse};
+use coldmark_testkit::{clickhouse, fake_lambda, http_collector};
 use fake_lambda::{init_records, invoke_records, FakeLambda, Finished, Telemetry};
 use http_collector::{refused_addr, Act, Collector};
 use serde_json::{json, Value};
+
+/// The real binary under test.
+const COLDMARK: &str = env!("CARGO_BIN_EXE_coldmark");
 
 /// Lambda's shutdown phase for external extensions.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
@@ -37,7 +34,7 @@ async fn run_environment(
     let lambda = FakeLambda::start(telemetry).await;
     let init_start = Utc::now();
     let env = lambda.lambda_env(vars);
-    let coldmark = FakeLambda::spawn(&env);
+    let coldmark = FakeLambda::spawn(COLDMARK, &env);
     lambda.wait_next(1).await;
     if telemetry == Telemetry::Supported {
         assert_eq!(
@@ -300,13 +297,7 @@ fn coldmark_pid(runtime_api: &str) -> u32 {
         let ours = environ
             .split(|b| *b == 0)
             .any(|var| var == wanted.as_bytes());
-        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let after_name = stat.rsplit_once(')')?.1.to_string();
-                after_name.split_whitespace().nth(1)?.parse::<u32>().ok()
-            });
-        if ours && parent == Some(std::process::id()) {
+        if ours && coldmark_testkit::procfs::parent_pid(pid) == Some(std::process::id()) {
             return pid;
         }
     }
@@ -336,7 +327,7 @@ async fn a_freeze_mid_request_resumes_or_retries_after_the_thaw() {
         ("COLDMARK_HTTP_TIMEOUT_MS", "800"),
         ("COLDMARK_HTTP_ENDPOINT", &collector.url()),
     ]);
-    let coldmark = FakeLambda::spawn(&env);
+    let coldmark = FakeLambda::spawn(COLDMARK, &env);
     lambda.wait_next(1).await;
     let pid = coldmark_pid(&lambda.addr.to_string());
 

@@ -2,9 +2,6 @@
 //! gzip and plain, and every query of `layer/clickhouse/queries.sql` gives the expected answer
 //! on a known set of environments.
 
-#[path = "support/clickhouse.rs"]
-mod clickhouse;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -14,6 +11,7 @@ use coldmark::marker::{
     Common, Emf, ExtensionInfo, InitMarker, InvokeMarker, Marker, ShutdownMarker, Source, SCHEMA,
 };
 use coldmark::sink::http::HttpSink;
+use coldmark_testkit::clickhouse;
 use serde_json::{json, Value};
 
 fn at(minute: u32, second: u32, ms: u32) -> DateTime<Utc> {

@@ -6,13 +6,11 @@
 //! Lambda kills the environment at the shutdown deadline), with generous margins; they are not
 //! speed benchmarks.
 
-#[path = "support/http_collector.rs"]
-mod http_collector;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use coldmark::sink::http::HttpSink;
+use coldmark_testkit::http_collector;
 use http_collector::{refused_addr, Act, Collector};
 
 /// Slack for the scheduler on a loaded 2-core machine.

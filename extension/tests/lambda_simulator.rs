@@ -4,7 +4,7 @@
 //! schema-2022-12-13 records and turns them into an init marker with `source: "telemetry"` and
 //! the first invocation's marker with the simulator's report figures.
 //!
-//! Simulator quirks this test works with (see /work/shared/EMULATORS.md):
+//! Simulator quirks this test works with (docs/emulators.md has the full list):
 //! - It does not spawn extensions: the test starts coldmark with the simulator's environment
 //!   and waits for its first `/event/next` before starting the runtime (registration is refused
 //!   once the runtime has polled).
@@ -15,14 +15,15 @@
 //! - It flushes telemetry before SHUTDOWN and stops its server right after delivering it, so
 //!   nothing can arrive during shutdown; coldmark must not need anything then.
 
-#[path = "support/fake_lambda.rs"]
-mod fake_lambda;
-
 use std::time::Duration;
 
+use coldmark_testkit::fake_lambda;
 use fake_lambda::FakeLambda;
 use lambda_simulator::{InvocationStatus, ShutdownReason, Simulator};
 use serde_json::json;
+
+/// The real binary under test.
+const COLDMARK: &str = env!("CARGO_BIN_EXE_coldmark");
 
 /// A minimal runtime: answers every invocation with `{}` until the simulator goes away.
 async fn runtime(api: String) {
@@ -69,7 +70,7 @@ async fn coldmark_under_lambda_simulator_writes_telemetry_sourced_markers() {
         .expect("simulator starts");
     let mut env: Vec<(String, String)> = sim.lambda_env_vars().into_iter().collect();
     env.push(("COLDMARK_TELEMETRY_PORT".into(), "0".into()));
-    let coldmark = FakeLambda::spawn(&env);
+    let coldmark = FakeLambda::spawn(COLDMARK, &env);
 
     // Registered and waiting for its first event: only now may the runtime start.
     sim.wait_for(

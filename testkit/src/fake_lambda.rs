@@ -1,14 +1,13 @@
 //! A small, scriptable stand-in for Lambda's Extensions and Telemetry APIs on 127.0.0.1, for
-//! tests that run the real `coldmark` binary.
+//! tests that run the real `coldmark` binary: a driver of the kit's one [`crate::server`].
 //!
 //! It registers the extension, records its Telemetry API subscription (answering 200, or 202
 //! "Telemetry.NotSupported" as RIE and LocalStack do), hands out the INVOKE and SHUTDOWN events
 //! the test queues, counts `/event/next` calls, and POSTs schema-2022-12-13 record batches to
-//! the port the extension subscribed with. The test drives the order; the server only answers.
+//! the URI the extension subscribed with. The test drives the order; the server only answers.
+//! Everything it sends is built from `lambda-wire`, so it says what Lambda says (memory in
+//! bytes, `instanceId`); `record` stays for the tests that send what Lambda would not.
 
-#![allow(dead_code)]
-
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,16 +16,20 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
+use lambda_wire::env::LambdaEnv;
+use lambda_wire::extensions::{Invoke, NextEvent, Shutdown, Tracing};
+use lambda_wire::telemetry::{
+    DurationMetrics, Extension, InitReport, InitRuntimeDone, InitStart, Instance, Record,
+    RecordBody, Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
+};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
+
+use crate::server::{ApiEvent, ApiServer, ServerOptions, TelemetryMode};
 
 pub const EXTENSION_ID: &str = "ext-0001";
 pub const FUNCTION_NAME: &str = "clock";
@@ -41,11 +44,9 @@ pub enum Telemetry {
 }
 
 struct State {
-    mode: Telemetry,
-    register_hangs: bool,
     registered: Mutex<Option<String>>,
     subscription: Mutex<Option<Value>>,
-    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Value>>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<NextEvent>>,
     next_calls: AtomicUsize,
     next_at: Mutex<Vec<Instant>>,
     changed: Notify,
@@ -54,13 +55,14 @@ struct State {
 pub struct FakeLambda {
     pub addr: SocketAddr,
     state: Arc<State>,
-    events: mpsc::UnboundedSender<Value>,
-    server: tokio::task::JoinHandle<()>,
+    events: mpsc::UnboundedSender<NextEvent>,
+    driver: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FakeLambda {
     fn drop(&mut self) {
-        self.server.abort();
+        // Stops the driver, which owns the server: the server and its connections go too.
+        self.driver.abort();
     }
 }
 
@@ -71,12 +73,20 @@ impl FakeLambda {
 
     /// As [`FakeLambda::start`]; with `register_hangs` registration never gets an answer.
     pub async fn start_with(mode: Telemetry, register_hangs: bool) -> FakeLambda {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let telemetry = match mode {
+            Telemetry::Supported => TelemetryMode::Supported,
+            Telemetry::NotSupported => TelemetryMode::NotSupported,
+            Telemetry::Hangs => TelemetryMode::Hangs,
+        };
+        let mut options = ServerOptions::new(telemetry, FUNCTION_NAME);
+        options.extension_id = Some(EXTENSION_ID.to_string());
+        options.register_hangs = register_hangs;
+        let mut server = ApiServer::start_with(options)
+            .await
+            .expect("start the Lambda API server");
+        let addr = server.addr;
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(State {
-            mode,
-            register_hangs,
             registered: Mutex::new(None),
             subscription: Mutex::new(None),
             events: tokio::sync::Mutex::new(rx),
@@ -84,63 +94,58 @@ impl FakeLambda {
             next_at: Mutex::new(Vec::new()),
             changed: Notify::new(),
         });
-        let serving = state.clone();
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(answer(state, req).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        let driving = state.clone();
+        let driver = tokio::spawn(async move {
+            let mut replies = tokio::task::JoinSet::new();
+            while let Some(event) = server.next_event().await {
+                while replies.try_join_next().is_some() {}
+                match event {
+                    ApiEvent::Registered { name, .. } => {
+                        *driving.registered.lock().unwrap() = Some(name);
+                    }
+                    ApiEvent::Subscribed { subscription, .. } => {
+                        *driving.subscription.lock().unwrap() = Some(subscription.raw);
+                        driving.changed.notify_waiters();
+                    }
+                    ApiEvent::Next(request) => {
+                        driving.next_at.lock().unwrap().push(request.at);
+                        driving.next_calls.fetch_add(1, Ordering::SeqCst);
+                        driving.changed.notify_waiters();
+                        // Answered when the test queues an event; dropped (a 500) once the
+                        // test has dropped its sender.
+                        let state = driving.clone();
+                        replies.spawn(async move {
+                            if let Some(event) = state.events.lock().await.recv().await {
+                                // The instant the answer was written is the benchmarks' concern, not ours.
+                                drop(request.send(&event));
+                            }
+                        });
+                    }
+                    ApiEvent::ReportedError { .. } => {}
+                }
             }
         });
         FakeLambda {
             addr,
             state,
             events: tx,
-            server,
+            driver,
         }
     }
 
-    /// The environment Lambda gives every process, plus `extra` (the user's variables).
+    /// The environment Lambda gives every process, plus `extra` (the user's variables). The
+    /// extension gets the runtime's full set, a superset of what Lambda gives extensions, so
+    /// the tests also prove coldmark never leaks the runtime-only values.
     pub fn lambda_env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = [
-            ("AWS_LAMBDA_RUNTIME_API", self.addr.to_string().as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_DEFAULT_REGION", "eu-west-1"),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/clock"),
-            (
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                "2026/11/25/[$LATEST]0123456789abcdef",
-            ),
-            ("AWS_ACCESS_KEY_ID", "AKIAFAKEACCESSKEY123"),
-            (
-                "AWS_SECRET_ACCESS_KEY",
-                "fakeSecretAccessKeyValue0123456789",
-            ),
-            ("AWS_SESSION_TOKEN", "fakeSessionTokenValue0123456789"),
-            ("_HANDLER", "bootstrap"),
-            ("LAMBDA_TASK_ROOT", "/var/task"),
-            ("TZ", ":UTC"),
-            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            ("COLDMARK_TELEMETRY_PORT", "0"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut lambda = LambdaEnv::new(self.addr.to_string(), FUNCTION_NAME);
+        lambda.region = "eu-west-1".into();
+        lambda.log_stream_name = "2026/11/25/[$LATEST]0123456789abcdef".into();
+        lambda.access_key_id = "AKIAFAKEACCESSKEY123".into();
+        lambda.secret_access_key = "fakeSecretAccessKeyValue0123456789".into();
+        lambda.session_token = "fakeSessionTokenValue0123456789".into();
+        lambda.path = "/usr/local/bin:/usr/bin:/bin".into();
+        let mut env: Vec<(String, String)> = lambda.for_runtime().into_iter().collect();
+        env.push(("COLDMARK_TELEMETRY_PORT".into(), "0".into()));
         for (k, v) in extra {
             env.retain(|(name, _)| name != k);
             env.push((k.to_string(), v.to_string()));
@@ -148,16 +153,17 @@ impl FakeLambda {
         env
     }
 
-    /// Starts the real `coldmark` binary with exactly `env`, stdout and stderr captured.
-    pub fn spawn(env: &[(String, String)]) -> Running {
-        Self::spawn_with_stdout(env, Stdio::piped())
+    /// Starts `program` (the real `coldmark` binary) with exactly `env`, stdout and stderr
+    /// captured.
+    pub fn spawn(program: &str, env: &[(String, String)]) -> Running {
+        Self::spawn_with_stdout(program, env, Stdio::piped())
     }
 
     /// As [`FakeLambda::spawn`], with stdout going to `stdout` (not captured unless piped).
-    pub fn spawn_with_stdout(env: &[(String, String)], stdout: Stdio) -> Running {
+    pub fn spawn_with_stdout(program: &str, env: &[(String, String)], stdout: Stdio) -> Running {
         // Before `spawn`, which returns only once the exec has happened.
         let spawned_at = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_coldmark"))
+        let child = Command::new(program)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -203,12 +209,11 @@ impl FakeLambda {
 
     pub fn invoke(&self, request_id: &str) {
         self.events
-            .send(json!({
-                "eventType": "INVOKE",
-                "deadlineMs": Utc::now().timestamp_millis() + 3000,
-                "requestId": request_id,
-                "invokedFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:clock",
-                "tracing": {"type": "X-Amzn-Trace-Id", "value": format!("Root=1-{request_id}")}
+            .send(NextEvent::Invoke(Invoke {
+                deadline_ms: Utc::now().timestamp_millis() + 3000,
+                request_id: request_id.to_string(),
+                invoked_function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:clock".into(),
+                tracing: Tracing::x_ray(format!("Root=1-{request_id}")),
             }))
             .unwrap();
     }
@@ -220,10 +225,9 @@ impl FakeLambda {
     /// SHUTDOWN whose deadline is `within` from now.
     pub fn shutdown_within(&self, reason: &str, within: Duration) {
         self.events
-            .send(json!({
-                "eventType": "SHUTDOWN",
-                "shutdownReason": reason,
-                "deadlineMs": Utc::now().timestamp_millis() + within.as_millis() as i64
+            .send(NextEvent::Shutdown(Shutdown {
+                shutdown_reason: reason.to_string(),
+                deadline_ms: Utc::now().timestamp_millis() + within.as_millis() as i64,
             }))
             .unwrap();
     }
@@ -260,78 +264,6 @@ impl FakeLambda {
             .expect("telemetry post timed out")
             .expect("telemetry post failed");
         res.status()
-    }
-}
-
-async fn answer(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let name = req
-        .headers()
-        .get("Lambda-Extension-Name")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = req.into_body().collect().await.map(|b| b.to_bytes());
-    let body = body.unwrap_or_default();
-    match (method, path.as_str()) {
-        (Method::POST, "/2020-01-01/extension/register") => {
-            if state.register_hangs {
-                std::future::pending::<()>().await;
-            }
-            *state.registered.lock().unwrap() = name;
-            let mut res = Response::new(Full::new(Bytes::from(
-                json!({
-                    "functionName": FUNCTION_NAME,
-                    "functionVersion": "$LATEST",
-                    "handler": "bootstrap"
-                })
-                .to_string(),
-            )));
-            res.headers_mut()
-                .insert("Lambda-Extension-Identifier", EXTENSION_ID.parse().unwrap());
-            res
-        }
-        (Method::PUT, "/2022-07-01/telemetry") => {
-            *state.subscription.lock().unwrap() = serde_json::from_slice(&body).ok();
-            state.changed.notify_waiters();
-            match state.mode {
-                Telemetry::Hangs => {
-                    std::future::pending::<()>().await;
-                    unreachable!()
-                }
-                Telemetry::Supported => Response::new(Full::new(Bytes::from("OK"))),
-                Telemetry::NotSupported => {
-                    let mut res = Response::new(Full::new(Bytes::from(
-                        json!({
-                            "errorMessage": "Telemetry API is not supported",
-                            "errorType": "Telemetry.NotSupported"
-                        })
-                        .to_string(),
-                    )));
-                    *res.status_mut() = StatusCode::ACCEPTED;
-                    res
-                }
-            }
-        }
-        (Method::GET, "/2020-01-01/extension/event/next") => {
-            state.next_at.lock().unwrap().push(Instant::now());
-            state.next_calls.fetch_add(1, Ordering::SeqCst);
-            state.changed.notify_waiters();
-            let event = state.events.lock().await.recv().await;
-            match event {
-                Some(e) => Response::new(Full::new(Bytes::from(e.to_string()))),
-                None => {
-                    let mut res = Response::new(Full::new(Bytes::new()));
-                    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    res
-                }
-            }
-        }
-        _ => {
-            let mut res = Response::new(Full::new(Bytes::new()));
-            *res.status_mut() = StatusCode::NOT_FOUND;
-            res
-        }
     }
 }
 
@@ -415,43 +347,64 @@ pub fn record(kind: &str, t: DateTime<Utc>, record: Value) -> Value {
     json!({"time": time(t), "type": kind, "record": record})
 }
 
+/// A record produced by the wire model, as the JSON a batch carries (times in whole
+/// milliseconds, as Lambda writes them).
+fn wire(time: DateTime<Utc>, body: RecordBody) -> Value {
+    use chrono::SubsecRound;
+    serde_json::to_value(Record::new(time.trunc_subsecs(3), body)).expect("records serialise")
+}
+
 /// The init records of an on-demand cold start that began at `start`, with the runtime ready
 /// after `runtime_ms` and the whole init phase over after `init_ms`.
 pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<Value> {
     let ms = chrono::Duration::milliseconds;
     vec![
-        record(
-            "platform.initStart",
+        wire(
             start,
-            json!({
-                "initializationType": "on-demand",
-                "phase": "init",
-                "runtimeVersion": "provided:al2023.v100",
-                "runtimeVersionArn": "arn:aws:lambda:eu-west-1::runtime:abc",
-                "functionName": FUNCTION_NAME,
-                "functionVersion": "$LATEST",
-                "instanceId": "instance-0001",
-                "instanceMaxMemory": 128
+            RecordBody::InitStart(InitStart {
+                initialization_type: ON_DEMAND.into(),
+                phase: "init".into(),
+                instance: Instance {
+                    runtime_version: Some("provided:al2023.v100".into()),
+                    runtime_version_arn: Some("arn:aws:lambda:eu-west-1::runtime:abc".into()),
+                    function_name: FUNCTION_NAME.into(),
+                    function_version: "$LATEST".into(),
+                    instance_id: Some("instance-0001".into()),
+                    // Bytes, as Lambda sends it: 128 MB.
+                    instance_max_memory: Some(128 * 1024 * 1024),
+                },
             }),
         ),
-        record(
-            "platform.initRuntimeDone",
+        wire(
             start + ms(runtime_ms),
-            json!({"initializationType": "on-demand", "phase": "init", "status": "success"}),
+            RecordBody::InitRuntimeDone(InitRuntimeDone {
+                initialization_type: ON_DEMAND.into(),
+                phase: "init".into(),
+                status: "success".into(),
+                error_type: None,
+                spans: Vec::new(),
+            }),
         ),
-        record(
-            "platform.extension",
+        wire(
             start + ms(runtime_ms),
-            json!({"name": "coldmark", "state": "Ready", "events": ["INVOKE", "SHUTDOWN"]}),
+            RecordBody::Extension(Extension {
+                name: "coldmark".into(),
+                state: "Ready".into(),
+                events: vec!["INVOKE".into(), "SHUTDOWN".into()],
+                error_type: None,
+            }),
         ),
-        record(
-            "platform.initReport",
+        wire(
             start + ms(init_ms),
-            json!({
-                "initializationType": "on-demand",
-                "phase": "init",
-                "status": "success",
-                "metrics": {"durationMs": init_ms as f64}
+            RecordBody::InitReport(InitReport {
+                initialization_type: ON_DEMAND.into(),
+                phase: "init".into(),
+                status: "success".into(),
+                error_type: None,
+                metrics: DurationMetrics {
+                    duration_ms: init_ms as f64,
+                },
+                spans: Vec::new(),
             }),
         ),
     ]
@@ -460,30 +413,47 @@ pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<
 /// `platform.start`, `platform.runtimeDone` and `platform.report` of one invocation.
 pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) -> Vec<Value> {
     let ms = chrono::Duration::milliseconds;
-    let mut metrics = json!({
-        "durationMs": 3.25,
-        "billedDurationMs": 4,
-        "memorySizeMB": 128,
-        "maxMemoryUsedMB": 19
-    });
-    if let Some(init) = init_ms {
-        metrics["initDurationMs"] = json!(init);
-    }
     vec![
-        record(
-            "platform.start",
+        wire(
             start,
-            json!({"requestId": request_id, "version": "$LATEST"}),
+            RecordBody::Start(Start {
+                request_id: request_id.into(),
+                version: Some("$LATEST".into()),
+                tracing: None,
+            }),
         ),
-        record(
-            "platform.runtimeDone",
+        wire(
             start + ms(3),
-            json!({"requestId": request_id, "status": "success", "metrics": {"durationMs": 3.0, "producedBytes": 10}}),
+            RecordBody::RuntimeDone(RuntimeDone {
+                request_id: request_id.into(),
+                status: "success".into(),
+                error_type: None,
+                metrics: Some(RuntimeDoneMetrics {
+                    duration_ms: 3.0,
+                    produced_bytes: Some(10),
+                }),
+                tracing: None,
+                spans: Vec::new(),
+            }),
         ),
-        record(
-            "platform.report",
+        wire(
             start + ms(4),
-            json!({"requestId": request_id, "status": "success", "metrics": metrics}),
+            RecordBody::Report(Report {
+                request_id: request_id.into(),
+                status: "success".into(),
+                error_type: None,
+                metrics: ReportMetrics {
+                    duration_ms: 3.25,
+                    billed_duration_ms: 4,
+                    memory_size_mb: 128,
+                    max_memory_used_mb: 19,
+                    init_duration_ms: init_ms,
+                    restore_duration_ms: None,
+                    billed_restore_duration_ms: None,
+                },
+                tracing: None,
+                spans: Vec::new(),
+            }),
         ),
     ]
 }

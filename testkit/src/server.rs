@@ -1,8 +1,9 @@
-//! A minimal Extensions + Telemetry API server, built to time what extensions do.
+//! The scriptable Extensions + Telemetry API server: the benchmarks time extensions with it,
+//! and the binary tests' [`crate::fake_lambda`] drives coldmark through it.
 //!
 //! It is not a Lambda emulator: it answers the calls an extension makes (register, telemetry
 //! subscribe, event/next, the error endpoints) and turns each into an [`ApiEvent`] stamped with
-//! `Instant::now()` on arrival, so the benchmark driver decides every step and sees every clock.
+//! `Instant::now()` on arrival, so the driver decides every step and sees every clock.
 //! One server serves one extension process: a fresh port per run keeps a dying process from one
 //! run out of the next.
 
@@ -20,12 +21,19 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::timed_io::{TimedIo, WriteClock};
+use lambda_wire::extensions::{
+    ErrorResponse, Invoke, RegisterRequest, RegisterResponse, Shutdown, Tracing, EVENT_NEXT_PATH,
+    EXIT_ERROR_PATH, IDENTIFIER_HEADER, INIT_ERROR_PATH, NAME_HEADER, REGISTER_PATH,
+};
+use lambda_wire::telemetry::{Buffering, NOT_SUPPORTED, SUBSCRIBE_PATH};
+
+/// The events the Extensions API hands out.
+pub use lambda_wire::extensions::NextEvent as Event;
 
 /// How the server answers a Telemetry API subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +42,31 @@ pub enum TelemetryMode {
     Supported,
     /// 202 `Telemetry.NotSupported`, as AWS RIE, SAM CLI and LocalStack answer.
     NotSupported,
+    /// The subscription request never gets an answer.
+    Hangs,
+}
+
+/// How the server presents the function and answers registration.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub telemetry: TelemetryMode,
+    /// `functionName` in the registration answer.
+    pub function_name: String,
+    /// `Lambda-Extension-Identifier` handed out; a fresh one per registration when `None`.
+    pub extension_id: Option<String>,
+    /// Registration never gets an answer.
+    pub register_hangs: bool,
+}
+
+impl ServerOptions {
+    pub fn new(telemetry: TelemetryMode, function_name: impl Into<String>) -> Self {
+        ServerOptions {
+            telemetry,
+            function_name: function_name.into(),
+            extension_id: None,
+            register_hangs: false,
+        }
+    }
 }
 
 /// Where and how the subscriber wants its records.
@@ -47,6 +80,8 @@ pub struct Subscription {
     pub max_bytes: usize,
     /// `platform`, `function`, `extension`: Lambda sends only the types subscribed to.
     pub types: Vec<String>,
+    /// The request body as the extension sent it.
+    pub raw: serde_json::Value,
 }
 
 /// Something an extension did, with the server-side instant it arrived.
@@ -93,64 +128,34 @@ impl NextRequest {
     }
 }
 
-/// The events the Extensions API hands out.
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "eventType")]
-pub enum Event {
-    #[serde(rename = "INVOKE", rename_all = "camelCase")]
-    Invoke {
-        deadline_ms: u64,
-        request_id: String,
-        invoked_function_arn: String,
-        tracing: Tracing,
-    },
-    #[serde(rename = "SHUTDOWN", rename_all = "camelCase")]
-    Shutdown {
-        shutdown_reason: String,
-        deadline_ms: u64,
-    },
+/// The INVOKE the harness hands out for `request_id` of `function_name`, due in 3 s.
+pub fn invoke_event(request_id: String, function_name: &str) -> Event {
+    let trace = format!(
+        "Root=1-674499aa-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0",
+        &request_id[..8]
+    );
+    Event::Invoke(Invoke {
+        deadline_ms: epoch_ms() + 3_000,
+        request_id,
+        invoked_function_arn: format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        ),
+        tracing: Tracing::x_ray(trace),
+    })
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Tracing {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub value: String,
+/// A `spindown` SHUTDOWN due in 2 s.
+pub fn shutdown_event() -> Event {
+    Event::Shutdown(Shutdown {
+        shutdown_reason: "spindown".to_string(),
+        deadline_ms: epoch_ms() + 2_000,
+    })
 }
 
-impl Event {
-    pub fn invoke(request_id: String) -> Self {
-        let deadline_ms = epoch_ms() + 3_000;
-        let trace = format!(
-            "Root=1-674499aa-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0",
-            &request_id[..8]
-        );
-        Event::Invoke {
-            deadline_ms,
-            request_id,
-            invoked_function_arn: format!(
-                "arn:aws:lambda:us-east-1:123456789012:function:{}",
-                crate::process::FUNCTION_NAME
-            ),
-            tracing: Tracing {
-                kind: "X-Amzn-Trace-Id".to_string(),
-                value: trace,
-            },
-        }
-    }
-
-    pub fn shutdown() -> Self {
-        Event::Shutdown {
-            shutdown_reason: "spindown".to_string(),
-            deadline_ms: epoch_ms() + 2_000,
-        }
-    }
-}
-
-fn epoch_ms() -> u64 {
+fn epoch_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
@@ -168,20 +173,25 @@ impl Drop for ApiServer {
 }
 
 struct Shared {
-    mode: TelemetryMode,
+    options: ServerOptions,
     events: mpsc::UnboundedSender<ApiEvent>,
     next_id: AtomicU64,
 }
 
 impl ApiServer {
+    /// A server for the benchmark's function (`coldmark-bench-fn`).
     pub async fn start(mode: TelemetryMode) -> Result<Self> {
+        Self::start_with(ServerOptions::new(mode, "coldmark-bench-fn")).await
+    }
+
+    pub async fn start_with(options: ServerOptions) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the API server to 127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            mode,
+            options,
             events: tx,
             next_id: AtomicU64::new(1),
         });
@@ -222,75 +232,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct RegisterBody {
-    #[serde(default)]
-    events: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RegisterResponse {
-    function_name: &'static str,
-    function_version: &'static str,
-    handler: &'static str,
-    account_id: &'static str,
-}
-
-#[derive(Deserialize)]
-struct SubscribeBody {
-    destination: Destination,
-    #[serde(default)]
-    buffering: Buffering,
-    #[serde(default)]
-    types: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Destination {
-    #[serde(rename = "URI")]
-    uri: String,
-}
-
-/// Lambda's defaults and minimums for telemetry buffering.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Buffering {
-    #[serde(default = "default_timeout_ms")]
-    timeout_ms: u64,
-    #[serde(default = "default_max_items")]
-    max_items: usize,
-    #[serde(default = "default_max_bytes")]
-    max_bytes: usize,
-}
-
-impl Default for Buffering {
-    fn default() -> Self {
-        Self {
-            timeout_ms: default_timeout_ms(),
-            max_items: default_max_items(),
-            max_bytes: default_max_bytes(),
-        }
-    }
-}
-
-fn default_timeout_ms() -> u64 {
-    1_000
-}
-fn default_max_items() -> usize {
-    10_000
-}
-fn default_max_bytes() -> usize {
-    262_144
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiError {
-    error_message: &'static str,
-    error_type: &'static str,
-}
-
 async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
@@ -300,7 +241,7 @@ async fn handle(
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     match (method, path.as_str()) {
-        (Method::GET, "/2020-01-01/extension/event/next") => {
+        (Method::GET, EVENT_NEXT_PATH) => {
             let (tx, rx) = oneshot::channel();
             let _ = shared.events.send(ApiEvent::Next(NextRequest {
                 at,
@@ -313,10 +254,13 @@ async fn handle(
                 Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
             }
         }
-        (Method::POST, "/2020-01-01/extension/register") => {
+        (Method::POST, REGISTER_PATH) => {
+            if shared.options.register_hangs {
+                std::future::pending::<()>().await;
+            }
             let name = req
                 .headers()
-                .get("Lambda-Extension-Name")
+                .get(NAME_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
@@ -326,32 +270,39 @@ async fn handle(
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let parsed: RegisterBody = serde_json::from_slice(&body).unwrap_or_default();
+            let events = serde_json::from_slice::<RegisterRequest>(&body)
+                .map(|r| r.events)
+                .unwrap_or_default();
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-            let _ = shared.events.send(ApiEvent::Registered {
-                at,
-                name,
-                events: parsed.events,
-            });
+            let _ = shared
+                .events
+                .send(ApiEvent::Registered { at, name, events });
             let body = serde_json::to_vec(&RegisterResponse {
-                function_name: crate::process::FUNCTION_NAME,
-                function_version: "$LATEST",
-                handler: "bootstrap",
-                account_id: "123456789012",
+                function_name: shared.options.function_name.clone(),
+                function_version: "$LATEST".into(),
+                handler: "bootstrap".into(),
+                account_id: Some("123456789012".into()),
             })
             .expect("register response serialises");
             let mut response = json_response(StatusCode::OK, Bytes::from(body));
-            let id = format!("00000000-0000-4000-8000-{id:012x}");
+            let id = shared
+                .options
+                .extension_id
+                .clone()
+                .unwrap_or_else(|| format!("00000000-0000-4000-8000-{id:012x}"));
             response
                 .headers_mut()
-                .insert("Lambda-Extension-Identifier", id.parse().expect("ascii id"));
+                .insert(IDENTIFIER_HEADER, id.parse().expect("ascii id"));
             response
         }
-        (Method::PUT, "/2022-07-01/telemetry") | (Method::PUT, "/2020-08-15/logs") => {
-            if shared.mode == TelemetryMode::NotSupported {
-                let body = serde_json::to_vec(&ApiError {
-                    error_message: "Telemetry API is not supported",
-                    error_type: "Telemetry.NotSupported",
+        (Method::PUT, SUBSCRIBE_PATH) | (Method::PUT, "/2020-08-15/logs") => {
+            if shared.options.telemetry == TelemetryMode::Hangs {
+                std::future::pending::<()>().await;
+            }
+            if shared.options.telemetry == TelemetryMode::NotSupported {
+                let body = serde_json::to_vec(&ErrorResponse {
+                    error_message: "Telemetry API is not supported".into(),
+                    error_type: NOT_SUPPORTED.into(),
                 })
                 .expect("error serialises");
                 return json_response(StatusCode::ACCEPTED, Bytes::from(body));
@@ -375,8 +326,7 @@ async fn handle(
                 }
             }
         }
-        (Method::POST, "/2020-01-01/extension/init/error")
-        | (Method::POST, "/2020-01-01/extension/exit/error") => {
+        (Method::POST, INIT_ERROR_PATH) | (Method::POST, EXIT_ERROR_PATH) => {
             let _ = shared.events.send(ApiEvent::ReportedError { at, path });
             empty(StatusCode::ACCEPTED)
         }
@@ -385,7 +335,9 @@ async fn handle(
 }
 
 fn parse_subscription(body: &[u8]) -> Result<Subscription> {
-    let parsed: SubscribeBody = serde_json::from_slice(body).context("subscription body")?;
+    let raw: serde_json::Value = serde_json::from_slice(body).context("subscription body")?;
+    let parsed: lambda_wire::telemetry::Subscription =
+        serde_json::from_value(raw.clone()).context("subscription body")?;
     let uri: http::Uri = parsed.destination.uri.parse().context("destination URI")?;
     let host = uri.host().context("destination host")?;
     // Lambda resolves sandbox.localdomain to the sandbox itself; here that is loopback.
@@ -399,13 +351,15 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription> {
         .parse()
         .context("destination address")?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let buffering = Buffering::effective(parsed.buffering);
     Ok(Subscription {
         destination,
         path,
-        timeout_ms: parsed.buffering.timeout_ms.max(25),
-        max_items: parsed.buffering.max_items.max(1_000),
-        max_bytes: parsed.buffering.max_bytes.max(262_144),
+        timeout_ms: buffering.timeout_ms,
+        max_items: buffering.max_items as usize,
+        max_bytes: buffering.max_bytes as usize,
         types: parsed.types,
+        raw,
     })
 }
 

@@ -1,12 +1,10 @@
 //! A real ClickHouse server for the HTTP sink's tests, started per test on loopback ports with
 //! its own temporary data directory, stopped (killed) when dropped.
 //!
-//! ClickHouse is the "real store" of issue 4: it ingests newline-delimited JSON over HTTP
+//! ClickHouse is the real store the HTTP sink is tested against: it ingests newline-delimited JSON over HTTP
 //! (`INSERT … FORMAT JSONEachRow`) and answers SQL, so the tests check that markers arrive intact
 //! and that the shipped `layer/clickhouse/*.sql` work on them. Debian's `clickhouse-server`
 //! (18.16 in bookworm) starts in well under a second with the config written here.
-
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,9 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// The table definition shipped for users.
-pub const MARKERS_SQL: &str = include_str!("../../../layer/clickhouse/markers.sql");
+pub const MARKERS_SQL: &str = include_str!("../../layer/clickhouse/markers.sql");
 /// The question pack shipped for users.
-pub const QUERIES_SQL: &str = include_str!("../../../layer/clickhouse/queries.sql");
+pub const QUERIES_SQL: &str = include_str!("../../layer/clickhouse/queries.sql");
 
 const INSTALL: &str = "clickhouse-server is needed by the HTTP sink's tests (a real store on \
 127.0.0.1). Install it with: apt-get update && apt-get install -y clickhouse-server \

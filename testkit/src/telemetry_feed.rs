@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::records::Record;
 use crate::server::Subscription;
+use lambda_wire::telemetry::Record;
 
 /// What the feed delivered, for the report.
 #[derive(Clone, Copy, Debug, Default)]

@@ -5,8 +5,6 @@
 //! request takes the next [`Act`] of the script (the last one repeats). Every request is
 //! recorded (headers and gunzipped body), including those answered with an error.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::SocketAddr;

@@ -1,0 +1,22 @@
+//! coldmark's test kit (dev-only, never shipped): what the tests stand up around the real
+//! binaries, written once.
+//!
+//! - [`server`]: the one scriptable Extensions + Telemetry API server (server-side clocks,
+//!   `Telemetry.NotSupported` and hanging modes), with [`telemetry_feed`] delivering records
+//!   the way Lambda buffers them; the benchmarks drive it directly.
+//! - [`fake_lambda`]: the binary tests' driver of that server: queued INVOKE/SHUTDOWN events,
+//!   what Lambda sends (records from `lambda-wire`), and the extension's process.
+//! - [`runtime_api`]: a scriptable Runtime API for the function's tests.
+//! - [`http_collector`]: an HTTP collector with scripted faults, for the HTTP sink.
+//! - [`procfs`]: memory, CPU time and parent of a process, from `/proc`.
+//! - [`clickhouse`]: a real ClickHouse server per test, the store the HTTP sink is tested
+//!   against.
+
+pub mod clickhouse;
+pub mod fake_lambda;
+pub mod http_collector;
+pub mod procfs;
+pub mod runtime_api;
+pub mod server;
+pub mod telemetry_feed;
+pub mod timed_io;
