@@ -98,7 +98,7 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
     assert!(ok, "causes failed:\n{text}");
 
     // The sandbox's own account: one start per step's environment, with the expected reasons.
-    let starts = of_type(&lines, "environment_start");
+    let starts = of_type(lines, "environment_start");
     let reasons: Vec<&str> = starts
         .iter()
         .map(|s| s["reason"].as_str().unwrap())
@@ -119,10 +119,10 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
         ]),
         "{text}"
     );
-    for step in of_type(&lines, "causes_step") {
+    for step in of_type(lines, "causes_step") {
         assert_eq!(step["ok"], true, "{step}");
     }
-    let summary = of_type(&lines, "causes_summary");
+    let summary = of_type(lines, "causes_summary");
     assert_eq!(summary.len(), 1);
     assert_eq!(summary[0]["ok"], true);
 
@@ -133,8 +133,8 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
             .filter(|s| s["reason"] == reason)
             .collect()
     };
-    let inits = markers(&lines, "init");
-    let shutdowns = markers(&lines, "shutdown");
+    let inits = markers(lines, "init");
+    let shutdowns = markers(lines, "shutdown");
     // The init marker of a start: the same env_id; for a re-init, the one paid by its request.
     let init_of = |s: &Value| -> &Value {
         let found: Vec<&Value> = inits
@@ -234,7 +234,7 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
         );
     }
     // The sandbox's stop events agree with the markers on the resets.
-    let resets: Vec<&str> = of_type(&lines, "environment_stop")
+    let resets: Vec<&str> = of_type(lines, "environment_stop")
         .into_iter()
         .filter(|s| s["reset"] == true)
         .map(|s| s["reason"].as_str().unwrap())
