@@ -703,6 +703,43 @@ mod tests {
         assert_eq!(out[0].gb_seconds(), Some(0.05));
     }
 
+    /// `observation` moved to another version (its marker's `function_version`).
+    fn of_version(mut observation: Observation, version: &str) -> Observation {
+        if let Observation::Marker { marker, .. } = &mut observation {
+            marker.function_version = version.into();
+        }
+        observation
+    }
+
+    #[test]
+    fn returning_to_a_version_after_its_environments_were_reclaimed_is_a_replacement() {
+        // $LATEST serves and is reclaimed, version 1 serves, then $LATEST again: its own
+        // configuration was seen and spun down, so a replacement (as the sandbox says), not a
+        // new version; and version 1's reclaim says nothing about $LATEST.
+        let out = run(
+            GRACE,
+            vec![
+                init("a", 0, "x"),
+                other(Kind::Shutdown, "a", 5_000, Some("spindown")),
+                of_version(init("v1", 6_000, "y"), "1"),
+                of_version(other(Kind::Shutdown, "v1", 8_000, Some("spindown")), "1"),
+                init("b", 9_000, "x"),
+            ],
+        );
+        let causes: Vec<Cause> = out.iter().map(|a| a.cause).collect();
+        assert_eq!(
+            causes,
+            vec![Cause::FirstSeen, Cause::NewVersion, Cause::Replacement]
+        );
+        assert_eq!(
+            out[2].evidence,
+            Evidence::Replacement {
+                env_id: "a".into(),
+                gap_ms: 4_000
+            }
+        );
+    }
+
     #[test]
     fn memory_follows_the_environments_alive_not_the_input() {
         let mut attributor = Attributor::new(GRACE);

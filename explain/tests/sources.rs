@@ -4,6 +4,7 @@
 
 mod support;
 
+use serde_json::Value;
 use support::*;
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
@@ -118,6 +119,56 @@ fn a_recorded_sandbox_experiment() {
     // Responses, the configuration update and the verdict are skipped, not fatal.
     assert!(
         stderr.contains("6 markers, 15 other lines skipped"),
+        "{stderr}"
+    );
+}
+
+/// A recorded run of the sandbox's causes script with the real extension (`coldmark-sandbox
+/// causes --json`): its `environment_start` records hold the sandbox's own reason for every
+/// start. Each init's cause equals that reason, from the markers alone. (The live version of
+/// this check, which runs the script, is the sandbox's `causes` test.)
+#[test]
+fn a_recorded_sandbox_causes_run_agrees_with_the_sandbox() {
+    let recorded = include_str!("data/sandbox-causes.json");
+    let out = run(&["--json"], recorded.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (inits, _) = parse_json(&out);
+    let records: Vec<Value> = recorded
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let starts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "environment_start")
+        .collect();
+    assert_eq!(starts.len(), 8);
+    assert_eq!(inits.len(), starts.len(), "one attribution per start");
+    for (i, start) in starts.iter().enumerate() {
+        // A later start of the same environment is a re-init, paid by its request.
+        let reinit = starts[..i].iter().any(|s| s["env_id"] == start["env_id"]);
+        let found: Vec<&Value> = inits
+            .iter()
+            .filter(|a| a["env_id"] == start["env_id"])
+            .filter(|a| {
+                if reinit {
+                    a["init_phase"] == "invoke"
+                        && a["details"]["function_request_id"] == start["request_id"]
+                } else {
+                    a["init_phase"] != "invoke"
+                }
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{start}");
+        assert_eq!(
+            found[0]["cause"], start["reason"],
+            "{start}\n{:#}",
+            found[0]
+        );
+    }
+    // Steps, starts, stops, the endpoints and the summary are skipped and counted.
+    assert!(
+        stderr.contains("24 markers, 27 other lines skipped"),
         "{stderr}"
     );
 }

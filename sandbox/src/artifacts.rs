@@ -183,6 +183,16 @@ pub fn cargo_build(
     profile: &str,
     packages: &[&str],
 ) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    cargo_build_with(root, profile, packages, &[])
+}
+
+/// [`cargo_build`] with more arguments for cargo (`--no-default-features`).
+pub fn cargo_build_with(
+    root: &Path,
+    profile: &str,
+    packages: &[&str],
+    extra: &[&str],
+) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -192,7 +202,8 @@ pub fn cargo_build(
             "--bins",
             "--message-format=json-render-diagnostics",
         ])
-        .args(["--profile", profile]);
+        .args(["--profile", profile])
+        .args(extra);
     for package in packages {
         command.args(["-p", package]);
     }

@@ -7,7 +7,9 @@
 //! The verdict is built from what a user can see: the answers (`time_out_of_handler` changes
 //! only in a new environment) and the markers as they reach the sandbox's log sink (what
 //! CloudWatch Logs would hold). The sandbox's own bookkeeping only links requests to
-//! environments.
+//! environments. Why each environment started is not decided here: the markers go through
+//! `coldmark-explain`'s attribution, the same code that explains a real function's logs, so
+//! the experiment and the tool cannot disagree on what a configuration change is.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +17,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
+
+use coldmark_explain::{attribute_all, Attribution, Cause, Marker, Observation, Parsed, Settings};
 
 use crate::artifacts::{self, ArtifactOptions};
 use crate::control_plane::configuration::{
@@ -213,12 +217,18 @@ pub struct EnvironmentSummary {
     pub shutdown_reason: Option<String>,
     /// The kinds of marker it printed, in order.
     pub markers: Vec<String>,
+    /// Why it started, as `coldmark-explain` attributes its init marker (none without one).
+    pub cause: Option<Cause>,
+    /// That attribution's evidence, in words.
+    pub evidence: Option<String>,
 }
 
 /// The experiment's answer.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Verdict {
-    /// The first request after the change was answered by a new environment.
+    /// The first request after the change was answered by a new environment, and (when its
+    /// init marker arrived) `coldmark-explain` attributes that environment to
+    /// `configuration-change`.
     pub new_init_after_change: bool,
     /// The two requests between which that new environment appeared.
     pub init_between: Option<[usize; 2]>,
@@ -235,6 +245,11 @@ pub struct Verdict {
     /// `config_fingerprint`s (null without markers).
     pub fingerprints_differ: Option<bool>,
     pub markers_present: bool,
+    /// The cause `coldmark-explain` gives the first environment after the change (none without
+    /// its init marker).
+    pub cause: Option<Cause>,
+    /// That attribution's evidence, in words.
+    pub evidence: Option<String>,
     pub environments: Vec<EnvironmentSummary>,
     /// One sentence for people.
     pub summary: String,
@@ -281,6 +296,9 @@ impl Verdict {
             if let Some(fp) = &env.config_fingerprint {
                 text.push_str(&format!("\n      config_fingerprint {fp}"));
             }
+            if let (Some(cause), Some(evidence)) = (env.cause, &env.evidence) {
+                text.push_str(&format!("\n      cause {cause}: {evidence}"));
+            }
             if !env.markers.is_empty() {
                 text.push_str(&format!("\n      markers: {}", env.markers.join(", ")));
                 if let Some(reason) = &env.shutdown_reason {
@@ -305,6 +323,28 @@ impl Verdict {
     }
 }
 
+/// The markers through `coldmark-explain`'s attribution, each read as the environment whose log
+/// carried it (as a log stream would say on Lambda). Markers the library cannot read are left
+/// out, as `coldmark-explain` would skip them.
+fn attribute(markers: &[MarkerRecord]) -> Vec<Attribution> {
+    let observations = markers
+        .iter()
+        .filter_map(|m| match Marker::from_value(&m.marker) {
+            Parsed::Marker(marker) => Some(Observation::Marker {
+                marker,
+                stream: Some(m.env_id.clone()),
+            }),
+            _ => None,
+        });
+    attribute_all(
+        observations,
+        Settings {
+            report_ended: false,
+            ..Settings::default()
+        },
+    )
+}
+
 /// Works the verdict out from the answers, the markers and the sandbox's request → environment
 /// links. Pure, so that it can be checked without processes.
 pub fn verdict(
@@ -314,6 +354,7 @@ pub fn verdict(
     change_after: usize,
 ) -> Verdict {
     let probe = summarize(responses);
+    let attributions = attribute(markers);
     let mut env_of_request: BTreeMap<&str, (&str, Option<f64>)> = BTreeMap::new();
     for event in events {
         if let ControlPlaneEvent::Invoked {
@@ -356,6 +397,15 @@ pub fn verdict(
                 .find(|m| m.kind() == "shutdown")
                 .map(|m| m.view());
             let init = init.unwrap_or_default();
+            // The environment's own start (a re-init after a crash is a later attribution).
+            let attribution = attributions
+                .iter()
+                .find(|a| Some(&a.env_id) == env_id.as_ref() && a.init_phase != "invoke")
+                .or_else(|| {
+                    attributions
+                        .iter()
+                        .find(|a| Some(&a.env_id) == env_id.as_ref())
+                });
             EnvironmentSummary {
                 env_id,
                 time_out_of_handler: run.time_out_of_handler.clone(),
@@ -372,12 +422,13 @@ pub fn verdict(
                 config_fingerprint: init.config_fingerprint,
                 shutdown_reason: shutdown.and_then(|s| s.reason),
                 markers: own.iter().map(|m| m.kind().to_owned()).collect(),
+                cause: attribution.map(|a| a.cause),
+                evidence: attribution.map(|a| a.evidence.words()),
             }
         })
         .collect();
     let after = responses.iter().find(|r| r.seq == change_after + 1);
     let before = responses.iter().find(|r| r.seq == change_after);
-    let new_init_after_change = after.is_some_and(|r| r.new_environment);
     let first_new = responses
         .iter()
         .find(|r| r.seq > change_after && r.new_environment)
@@ -400,15 +451,31 @@ pub fn verdict(
     let init_duration_ms = new_env.and_then(|e| e.init_duration_ms);
     let env_user_before = before.and_then(|r| r.env_user.clone());
     let env_user_after = after.and_then(|r| r.env_user.clone());
-    let summary = match (new_init_after_change, init_between) {
-        (true, Some([a, b])) => format!(
-            "YES: changing USER ({} -> {}) caused a new init between requests #{a} and #{b} (init {}); {} environment(s) in all",
+    // The first environment after the change: a new one right after it, whose cause is the
+    // library's when its init marker came (without markers, the answers alone decide).
+    let right_after = after.is_some_and(|r| r.new_environment);
+    let cause = new_env.and_then(|e| e.cause);
+    let evidence = new_env.and_then(|e| e.evidence.clone());
+    let new_init_after_change =
+        right_after && cause.is_none_or(|c| c == Cause::ConfigurationChange);
+    let summary = match (new_init_after_change, init_between, cause) {
+        (true, Some([a, b]), _) => format!(
+            "YES: changing USER ({} -> {}) caused a new init between requests #{a} and #{b} (init {}); {} environment(s) in all{}",
             env_user_before.as_deref().unwrap_or("<unset>"),
             env_user_after.as_deref().unwrap_or("<unset>"),
             ms(init_duration_ms),
-            probe.environments.len()
+            probe.environments.len(),
+            match (cause, &evidence) {
+                (Some(cause), Some(evidence)) =>
+                    format!("; coldmark-explain: {cause} ({evidence})"),
+                _ => String::new(),
+            }
         ),
-        (false, Some([a, b])) => format!(
+        (false, Some([a, b]), Some(cause)) if right_after => format!(
+            "a new environment appeared between requests #{a} and #{b}, right after the change, but coldmark-explain attributes it to {cause} ({}), not to the configuration change",
+            evidence.as_deref().unwrap_or("no evidence")
+        ),
+        (false, Some([a, b]), _) => format!(
             "a new environment appeared between requests #{a} and #{b}, not right after the change (after #{change_after})"
         ),
         _ => format!(
@@ -427,6 +494,8 @@ pub fn verdict(
         init_duration_ms,
         fingerprints_differ,
         markers_present: !markers.is_empty(),
+        cause,
+        evidence,
         environments,
         summary,
     }
@@ -723,6 +792,20 @@ mod tests {
         }
     }
 
+    /// A schema-1 marker of the clock function printed by environment `env` at second `at`.
+    fn full(env: &str, at: u32, mut fields: serde_json::Value) -> MarkerRecord {
+        let object = fields.as_object_mut().unwrap();
+        object.insert("schema".into(), 1.into());
+        object.insert(
+            "timestamp".into(),
+            format!("2026-11-30T10:00:{at:02}.000Z").into(),
+        );
+        object.insert("function_name".into(), "clock".into());
+        object.insert("function_version".into(), "$LATEST".into());
+        object.insert("env_id".into(), env.into());
+        marker(env, fields)
+    }
+
     fn invoked(seq: usize, env: &str, init: Option<f64>) -> ControlPlaneEvent {
         ControlPlaneEvent::Invoked {
             request_id: format!("req-{seq}"),
@@ -741,17 +824,20 @@ mod tests {
             response(4, "t2", "user2", false),
         ];
         let markers = vec![
-            marker(
+            full(
                 "e1",
-                serde_json::json!({"coldmark":"init","config_fingerprint":"a","init_duration_ms":30.0,"runtime_init_ms":10.0,"extensions_init_ms":20.0,"coldmark_init_ms":2.0}),
+                1,
+                serde_json::json!({"coldmark":"init","init_type":"on-demand","config_fingerprint":"a","init_duration_ms":30.0,"runtime_init_ms":10.0,"extensions_init_ms":20.0,"coldmark_init_ms":2.0}),
             ),
-            marker(
+            full(
                 "e1",
+                3,
                 serde_json::json!({"coldmark":"shutdown","reason":"spindown"}),
             ),
-            marker(
+            full(
                 "e2",
-                serde_json::json!({"coldmark":"init","config_fingerprint":"b","init_duration_ms":40.0}),
+                4,
+                serde_json::json!({"coldmark":"init","init_type":"on-demand","config_fingerprint":"b","init_duration_ms":40.0}),
             ),
         ];
         let events = vec![
@@ -773,6 +859,52 @@ mod tests {
         );
         assert_eq!(v.environments[0].extensions_init_ms, Some(20.0));
         assert_eq!(v.env_user_after.as_deref(), Some("user2"));
+        assert_eq!(v.cause, Some(Cause::ConfigurationChange));
+        assert_eq!(v.environments[0].cause, Some(Cause::FirstSeen));
+        assert!(
+            v.evidence.as_deref().unwrap().contains("a → b"),
+            "{:?}",
+            v.evidence
+        );
+        assert!(v.summary.starts_with("YES"), "{}", v.summary);
+        assert!(
+            v.text().contains("cause configuration-change"),
+            "{}",
+            v.text()
+        );
+    }
+
+    #[test]
+    fn a_new_environment_of_the_same_configuration_is_not_a_yes() {
+        // The old environment was reclaimed just before the change; the new one carries the
+        // same fingerprint, so the change did not start it: the library says replacement.
+        let responses = vec![
+            response(1, "t1", "user", true),
+            response(2, "t2", "user2", true),
+        ];
+        let markers = vec![
+            full(
+                "e1",
+                1,
+                serde_json::json!({"coldmark":"init","init_type":"on-demand","config_fingerprint":"a"}),
+            ),
+            full(
+                "e1",
+                2,
+                serde_json::json!({"coldmark":"shutdown","reason":"spindown"}),
+            ),
+            full(
+                "e2",
+                5,
+                serde_json::json!({"coldmark":"init","init_type":"on-demand","config_fingerprint":"a"}),
+            ),
+        ];
+        let events = vec![invoked(1, "e1", Some(5.0)), invoked(2, "e2", Some(6.0))];
+        let v = verdict(&responses, &markers, &events, 1);
+        assert!(!v.new_init_after_change);
+        assert_eq!(v.cause, Some(Cause::Replacement));
+        assert_eq!(v.fingerprints_differ, Some(false));
+        assert!(v.summary.contains("replacement"), "{}", v.summary);
     }
 
     #[test]

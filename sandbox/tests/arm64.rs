@@ -187,6 +187,8 @@ fn verdict_facts(verdict: &Value) -> Value {
         "init_markers",
         "fingerprints_differ",
         "markers_present",
+        // coldmark-explain's cause for the new environment.
+        "cause",
     ];
     keys.iter()
         .map(|k| (k.to_string(), verdict[*k].clone()))

@@ -2,13 +2,18 @@
 //! every environment start the sandbox reports has the reason the script meant, and the coldmark
 //! markers in the same output carry what a cause attribution needs to reach the same answer on
 //! its own (function_version, config_fingerprint, init_phase, shutdown reasons, lifetimes).
+//! Then the same output goes through the real `coldmark-explain` binary, which reads only the
+//! markers: its cause for every init equals the sandbox's reason for that start (the ground
+//! truth the attribution is checked against). Both tests share one scripted run.
 
 #[path = "support/cp_build.rs"]
 mod cp_build;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cp_build::{built, layer};
@@ -67,24 +72,33 @@ fn ms(timestamp: &Value) -> i64 {
         .timestamp_millis()
 }
 
+/// The scripted run, once per test binary: (success, JSON lines, the output as printed).
+fn causes_run() -> &'static (bool, Vec<Value>, String) {
+    static RUN: OnceLock<(bool, Vec<Value>, String)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let layer = layer(true, &[]);
+        run_causes(
+            &[
+                "causes",
+                "--json",
+                "--function",
+                built().bootstrap.to_str().unwrap(),
+                "--layer",
+                layer.path().to_str().unwrap(),
+            ],
+            Duration::from_secs(180),
+        )
+    })
+}
+
 #[test]
 fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
-    let layer = layer(true, &[]);
-    let (ok, lines, text) = run_causes(
-        &[
-            "causes",
-            "--json",
-            "--function",
-            built().bootstrap.to_str().unwrap(),
-            "--layer",
-            layer.path().to_str().unwrap(),
-        ],
-        Duration::from_secs(180),
-    );
+    let (ok, lines, text) = causes_run();
+    let (ok, lines, text) = (*ok, lines.as_slice(), text.as_str());
     assert!(ok, "causes failed:\n{text}");
 
     // The sandbox's own account: one start per step's environment, with the expected reasons.
-    let starts = of_type(&lines, "environment_start");
+    let starts = of_type(lines, "environment_start");
     let reasons: Vec<&str> = starts
         .iter()
         .map(|s| s["reason"].as_str().unwrap())
@@ -105,10 +119,10 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
         ]),
         "{text}"
     );
-    for step in of_type(&lines, "causes_step") {
+    for step in of_type(lines, "causes_step") {
         assert_eq!(step["ok"], true, "{step}");
     }
-    let summary = of_type(&lines, "causes_summary");
+    let summary = of_type(lines, "causes_summary");
     assert_eq!(summary.len(), 1);
     assert_eq!(summary[0]["ok"], true);
 
@@ -119,8 +133,8 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
             .filter(|s| s["reason"] == reason)
             .collect()
     };
-    let inits = markers(&lines, "init");
-    let shutdowns = markers(&lines, "shutdown");
+    let inits = markers(lines, "init");
+    let shutdowns = markers(lines, "shutdown");
     // The init marker of a start: the same env_id; for a re-init, the one paid by its request.
     let init_of = |s: &Value| -> &Value {
         let found: Vec<&Value> = inits
@@ -220,10 +234,151 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
         );
     }
     // The sandbox's stop events agree with the markers on the resets.
-    let resets: Vec<&str> = of_type(&lines, "environment_stop")
+    let resets: Vec<&str> = of_type(lines, "environment_stop")
         .into_iter()
         .filter(|s| s["reset"] == true)
         .map(|s| s["reason"].as_str().unwrap())
         .collect();
     assert_eq!(resets, ["failure", "timeout"]);
+}
+
+/// The `coldmark-explain` binary: the attribution core alone (`--no-default-features`, files and
+/// stdin; the same code the default build runs on them, without the AWS SDK to compile).
+fn explain_binary() -> PathBuf {
+    let root = coldmark_sandbox::artifacts::workspace_root().expect("the coldmark workspace");
+    let bins = coldmark_sandbox::artifacts::cargo_build_with(
+        &root,
+        "dev",
+        &["coldmark-explain"],
+        &["--no-default-features"],
+    )
+    .unwrap_or_else(|e| panic!("building coldmark-explain: {e:#}"));
+    bins.get("coldmark-explain")
+        .expect("coldmark-explain built")
+        .clone()
+}
+
+/// `coldmark-explain --json -` with `input` on stdin: (exit code, JSON lines, stderr).
+fn explain(input: &str) -> (Option<i32>, Vec<Value>, String) {
+    let mut child = Command::new(explain_binary())
+        .args(["--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start coldmark-explain");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().expect("coldmark-explain ran");
+    writer.join().unwrap().expect("stdin written");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (
+        output.status.code(),
+        lines,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn coldmark_explain_gives_every_start_the_sandbox_reason() {
+    let (ok, lines, text) = causes_run();
+    assert!(*ok, "causes failed:\n{text}");
+    let (code, explained, stderr) = explain(text);
+    assert_eq!(code, Some(0), "coldmark-explain: {stderr}");
+
+    let attributions = of_type(&explained, "init");
+    let starts = of_type(lines, "environment_start");
+    let init_markers = markers(lines, "init");
+    assert!(starts.len() >= 8, "{text}");
+
+    // Every init marker got exactly one attribution (a re-init is its own, told apart from the
+    // environment's first init by init_phase and the request that paid for it).
+    let key = |env: &Value, phase: &Value, request: &Value| -> String {
+        if phase == "invoke" {
+            format!("{env} invoke {request}")
+        } else {
+            format!("{env} init")
+        }
+    };
+    let mut marker_keys: Vec<String> = init_markers
+        .iter()
+        .map(|m| key(&m["env_id"], &m["init_phase"], &m["function_request_id"]))
+        .collect();
+    marker_keys.sort();
+    marker_keys.dedup();
+    let mut attributed_keys: Vec<String> = attributions
+        .iter()
+        .map(|a| {
+            key(
+                &a["env_id"],
+                &a["init_phase"],
+                &a["details"]["function_request_id"],
+            )
+        })
+        .collect();
+    attributed_keys.sort();
+    assert_eq!(
+        attributed_keys, marker_keys,
+        "one attribution per init marker:\n{explained:#?}"
+    );
+
+    // Every environment start: the attribution of its init marker names the sandbox's reason.
+    let mut agreed = BTreeMap::<String, usize>::new();
+    for (i, s) in starts.iter().enumerate() {
+        let reason = s["reason"].as_str().unwrap();
+        // An environment's later starts are re-inits inside the request that paid for them.
+        let reinit = starts[..i].iter().any(|e| e["env_id"] == s["env_id"]);
+        let found: Vec<&Value> = attributions
+            .iter()
+            .copied()
+            .filter(|a| a["env_id"] == s["env_id"])
+            .filter(|a| {
+                if reinit {
+                    a["init_phase"] == "invoke"
+                        && a["details"]["function_request_id"] == s["request_id"]
+                } else {
+                    a["init_phase"] != "invoke"
+                }
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "one attribution for {s}:\n{explained:#?}");
+        assert_eq!(
+            found[0]["cause"], s["reason"],
+            "coldmark-explain and the sandbox disagree on {s}:\n{:#}",
+            found[0]
+        );
+        *agreed.entry(reason.to_owned()).or_default() += 1;
+    }
+    assert_eq!(
+        attributions.len(),
+        starts.len(),
+        "no attribution without a start"
+    );
+    // Every cause the sandbox can produce was checked.
+    for cause in [
+        "first-seen",
+        "scale-out",
+        "replacement",
+        "configuration-change",
+        "new-version",
+        "after-failure",
+    ] {
+        assert!(agreed.contains_key(cause), "{cause} checked: {agreed:?}");
+    }
+
+    // The sandbox's other records (responses, steps, environment starts and stops) are not
+    // markers: skipped and counted, never fatal.
+    let other = lines.iter().filter(|l| l["type"] != "marker").count();
+    assert!(
+        stderr.contains(&format!("{other} other lines skipped")),
+        "{other} records skipped: {stderr}"
+    );
+    let summaries = of_type(&explained, "summary");
+    assert_eq!(summaries.len(), 1, "one function: {summaries:?}");
+    assert_eq!(summaries[0]["cold_starts"], starts.len());
 }

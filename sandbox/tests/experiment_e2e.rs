@@ -118,6 +118,29 @@ fn the_experiment_under(extra: &[&str], split_known: bool) {
 
     let envs = verdict["environments"].as_array().unwrap();
     assert_eq!(envs.len(), 2);
+    // Why, in coldmark-explain's words: the new environment is a configuration change from the
+    // first environment's fingerprint to its own, and the verdict says so.
+    assert_eq!(verdict["cause"], "configuration-change", "{verdict:#}");
+    let evidence = verdict["evidence"]
+        .as_str()
+        .expect("the attribution's evidence");
+    let (before, after) = (
+        envs[0]["config_fingerprint"].as_str().unwrap(),
+        envs[1]["config_fingerprint"].as_str().unwrap(),
+    );
+    assert!(
+        evidence.contains(&format!("{before} → {after}")),
+        "{evidence}"
+    );
+    assert!(
+        verdict["summary"]
+            .as_str()
+            .unwrap()
+            .contains("configuration-change"),
+        "{verdict:#}"
+    );
+    assert_eq!(envs[0]["cause"], "first-seen");
+    assert_eq!(envs[1]["cause"], "configuration-change");
     let kinds = |env: &Value| -> Vec<String> {
         env["markers"]
             .as_array()
@@ -176,6 +199,7 @@ fn without_the_layer_the_answers_alone_decide() {
     assert_eq!(verdict["markers_present"], false);
     assert_eq!(verdict["init_markers"], 0);
     assert!(verdict["fingerprints_differ"].is_null());
+    assert!(verdict["cause"].is_null(), "no markers, no attribution");
     assert!(of_type(&lines, "marker").is_empty());
     // The platform's own report still gives the new environment's init duration.
     assert!(verdict["init_duration_ms"].as_f64().unwrap() > 0.0);

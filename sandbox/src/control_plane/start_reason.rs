@@ -242,6 +242,11 @@ mod tests {
         assert_eq!(reason, StartReason::NewVersion);
         assert!(detail.contains("version 1 (before: $LATEST)"), "{detail}");
         assert_eq!(start(&mut h, &v1, "e"), StartReason::NewVersion);
+        // Back to $LATEST after its environments were reclaimed while version 1 served: a
+        // replacement, as coldmark-explain names it from the markers (versions are apart).
+        h.stopped("c");
+        h.stopped("d");
+        assert_eq!(h.reason(&latest2).0, StartReason::Replacement);
     }
 
     #[test]
