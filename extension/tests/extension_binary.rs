@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use coldmark_testkit::fake_lambda;
-use fake_lambda::{init_records, invoke_records, record, FakeLambda, Telemetry};
+use fake_lambda::{
+    init_records, init_records_lambda_order, invoke_records, record, FakeLambda, Telemetry,
+};
 use serde_json::{json, Value};
 
 /// The real binary under test.
@@ -214,6 +216,46 @@ async fn bad_settings_warn_by_name_and_markers_still_come() {
         markers[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "coldmark"
     );
+}
+
+/// In the order of Lambda's own init code `platform.initRuntimeDone` comes only once every
+/// extension is ready: the records cannot tell the runtime's share from the extensions'. The
+/// marker says so with nulls (no false zero, no metric), and keeps the whole init and coldmark's
+/// own clock.
+#[tokio::test]
+async fn lambdas_record_order_leaves_the_split_unknown_never_false() {
+    let lambda = FakeLambda::start(Telemetry::Supported).await;
+    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
+    lambda.wait_next(1).await;
+    let start = Utc::now();
+    assert_eq!(
+        lambda
+            .post_telemetry(&init_records_lambda_order(start, 55))
+            .await,
+        200
+    );
+    lambda.invoke("req-1");
+    lambda.wait_next(2).await;
+    lambda
+        .post_telemetry(&invoke_records(
+            "req-1",
+            start + chrono::Duration::milliseconds(56),
+            Some(55.0),
+        ))
+        .await;
+    lambda.shutdown("spindown");
+    let out = coldmark.finish(EXIT_LIMIT).await;
+
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let init = &out.of_kind("init")[0];
+    assert_eq!(init["source"], "telemetry");
+    assert_eq!(init["init_duration_ms"], 55.0);
+    assert_eq!(init["InitDuration"], 55.0);
+    assert!(init["runtime_init_ms"].is_null(), "{init}");
+    assert!(init["extensions_init_ms"].is_null(), "{init}");
+    assert!(init.get("RuntimeInitDuration").is_none(), "{init}");
+    assert!(init.get("ExtensionsInitDuration").is_none(), "{init}");
+    assert!(init["coldmark_init_ms"].as_f64().unwrap() > 0.0, "{init}");
 }
 
 #[tokio::test]

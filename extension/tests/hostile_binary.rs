@@ -61,7 +61,7 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
     // Before the first INVOKE: what the 25 ms buffer released during a 120 ms init.
     let early = vec![
         init[0].clone(),
-        init[2].clone(),
+        init[1].clone(),
         record(
             "platform.telemetrySubscription",
             start + ms(5),
@@ -74,7 +74,7 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
     // Frozen after the first invocation; thawed by the second INVOKE, then the rest arrives.
     lambda.invoke("req-2");
     lambda.wait_next(3).await;
-    let mut late = vec![init[1].clone(), init[3].clone()];
+    let mut late = vec![init[2].clone(), init[3].clone()];
     late.extend(invoke_records("req-1", start + ms(121), Some(120.0)));
     assert_eq!(lambda.post_telemetry(&late).await, 200);
     lambda.shutdown("spindown");

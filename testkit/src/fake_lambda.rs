@@ -355,7 +355,10 @@ fn wire(time: DateTime<Utc>, body: RecordBody) -> Value {
 }
 
 /// The init records of an on-demand cold start that began at `start`, with the runtime ready
-/// after `runtime_ms` and the whole init phase over after `init_ms`.
+/// after `runtime_ms` and the whole init phase over after `init_ms`, in the order that lets the
+/// records tell the runtime from the extensions: `platform.extension` when coldmark registered,
+/// `platform.initRuntimeDone` when the runtime was ready (before the end of init).
+/// [`init_records_lambda_order`] is the order of Lambda's own init code.
 pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<Value> {
     let ms = chrono::Duration::milliseconds;
     vec![
@@ -376,6 +379,15 @@ pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<
             }),
         ),
         wire(
+            start,
+            RecordBody::Extension(Extension {
+                name: "coldmark".into(),
+                state: "Ready".into(),
+                events: vec!["INVOKE".into(), "SHUTDOWN".into()],
+                error_type: None,
+            }),
+        ),
+        wire(
             start + ms(runtime_ms),
             RecordBody::InitRuntimeDone(InitRuntimeDone {
                 initialization_type: ON_DEMAND.into(),
@@ -383,15 +395,6 @@ pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<
                 status: "success".into(),
                 error_type: None,
                 spans: Vec::new(),
-            }),
-        ),
-        wire(
-            start + ms(runtime_ms),
-            RecordBody::Extension(Extension {
-                name: "coldmark".into(),
-                state: "Ready".into(),
-                events: vec!["INVOKE".into(), "SHUTDOWN".into()],
-                error_type: None,
             }),
         ),
         wire(
@@ -408,6 +411,19 @@ pub fn init_records(start: DateTime<Utc>, runtime_ms: i64, init_ms: i64) -> Vec<
             }),
         ),
     ]
+}
+
+/// The same init in the order of Lambda's own init code (the runtime interface emulator's
+/// `doRuntimeDomainInit`): `platform.initRuntimeDone` only once every extension is ready, at the
+/// end of init, then `platform.extension`, then `platform.initReport`. From these records the
+/// runtime's share cannot be told from the extensions'.
+pub fn init_records_lambda_order(start: DateTime<Utc>, init_ms: i64) -> Vec<Value> {
+    let mut records = init_records(start, init_ms, init_ms);
+    // [initStart, extension, initRuntimeDone, initReport] → [initStart, initRuntimeDone,
+    // extension, initReport], the extension's record stamped at the end of init too.
+    records.swap(1, 2);
+    records[2]["time"] = records[1]["time"].clone();
+    records
 }
 
 /// `platform.start`, `platform.runtimeDone` and `platform.report` of one invocation.
