@@ -522,6 +522,12 @@ impl Attributor {
         if let Some(stream) = &env.stream {
             self.streams.remove(stream);
         }
+        // Copies only when a renderer wants the end too; otherwise the id and reason move
+        // into the configuration's last end (one shutdown marker per environment).
+        let report = self
+            .settings
+            .report_ended
+            .then(|| (env_id.clone(), reason.clone()));
         if let Some(version) = self
             .functions
             .get_mut(&env.function)
@@ -532,9 +538,9 @@ impl Attributor {
                     if let Some(config) = version.configs.get_mut(fp) {
                         config.alive = config.alive.saturating_sub(1);
                         config.last_end = Some(LastEnd {
-                            env_id: env_id.clone(),
+                            env_id,
                             at_ms,
-                            reason: reason.clone(),
+                            reason,
                             replaced: false,
                         });
                     }
@@ -542,7 +548,7 @@ impl Attributor {
                 None => version.unknown_alive = version.unknown_alive.saturating_sub(1),
             }
         }
-        if self.settings.report_ended {
+        if let Some((env_id, reason)) = report {
             out.push(Explained::Ended(Ended {
                 env_id,
                 function_name: env.function,

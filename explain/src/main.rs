@@ -144,7 +144,7 @@ fn main() -> ExitCode {
 
     let stdout = std::io::stdout();
     let mut table = Table::new(BufWriter::new(stdout.lock()));
-    let mut json = Json::new(BufWriter::new(std::io::stdout()));
+    let mut json = Json::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let mut svg = match &args.svg {
         None => None,
         Some(path) => match std::fs::File::create(path) {

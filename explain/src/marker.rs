@@ -137,7 +137,14 @@ struct Wire<'a> {
 impl Marker {
     /// Reads one JSON object (the whole text must be it).
     pub fn parse(json: &[u8]) -> Parsed {
-        match serde_json::from_slice::<Wire>(json) {
+        // Checking the whole line's UTF-8 once (an ASCII run is checked a word at a time) is
+        // cheaper than serde_json checking each of its ~40 keys and strings one by one; a line
+        // that is not UTF-8 is read from bytes, where only the strings are checked.
+        let wire = match std::str::from_utf8(json) {
+            Ok(text) => serde_json::from_str::<Wire>(text),
+            Err(_) => serde_json::from_slice::<Wire>(json),
+        };
+        match wire {
             Ok(wire) => wire.into_parsed(),
             // A line that names itself a marker but breaks off (or has a mistyped field).
             Err(_) if json.windows(11).any(|w| w == br#""coldmark":"#) => Parsed::Malformed,

@@ -76,21 +76,32 @@ impl<'r> Pipeline<'r> {
     }
 
     fn drain(&mut self) {
-        for item in self.explained.drain(..) {
-            for r in self.renderers.iter_mut() {
-                let written = match &item {
+        let Pipeline {
+            explained,
+            renderers,
+            error,
+            inits,
+            summary,
+            ..
+        } = self;
+        // Read in place, then cleared: the records are large, and moving each out of the
+        // vector only to drop it was a measurable share of a run.
+        for item in explained.iter() {
+            for r in renderers.iter_mut() {
+                let written = match item {
                     Explained::Init(a) => r.init(a),
                     Explained::Ended(e) => r.ended(e),
                 };
                 if let Err(e) = written {
-                    self.error.get_or_insert(e);
+                    error.get_or_insert(e);
                 }
             }
-            if let Explained::Init(a) = &item {
-                self.inits += 1;
-                self.summary.add(a);
+            if let Explained::Init(a) = item {
+                *inits += 1;
+                summary.add(a);
             }
         }
+        explained.clear();
     }
 
     /// Ends the input: flushes the order buffer and the attributor, writes the summaries.

@@ -86,13 +86,22 @@ pub fn format_ms(ms: i64) -> String {
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
             .unwrap_or_else(|| ms.to_string());
     }
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    // Digit by digit into a fixed buffer: `format!` was a visible share of writing a record.
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, rem / 3_600_000);
+    put(14, 2, rem / 60_000 % 60);
+    put(17, 2, rem / 1000 % 60);
+    put(20, 3, rem % 1000);
+    std::str::from_utf8(&b).expect("ASCII digits").to_owned()
 }
 
 /// The proleptic Gregorian date of a day number since 1970-01-01 (the inverse of
