@@ -27,7 +27,10 @@ pub struct EnvironmentStartRecord {
     pub detail: String,
     /// The request that waited for this init.
     pub request_id: String,
-    /// How long init took, measured by the sandbox.
+    /// How long the start took, timed by the sandbox from outside: from spawning the processes
+    /// to the end of init (for an init re-run inside an invocation, that init's own duration).
+    /// It includes process creation, so it is longer than the `init_duration_ms` the Telemetry
+    /// API's records give coldmark (initStart → initReport).
     pub init_ms: f64,
 }
 
@@ -78,7 +81,7 @@ impl EnvironmentStartRecord {
 
     pub fn text(&self) -> String {
         format!(
-            "     [environment start] {} version {}: {} ({}; init {:.1} ms)",
+            "     [environment start] {} version {}: {} ({}; started in {:.1} ms, spawn to ready)",
             short(&self.env_id),
             self.function_version,
             self.reason,
