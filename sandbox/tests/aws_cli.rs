@@ -3,6 +3,8 @@
 //! get-function-configuration / update-function-configuration`. Fake credentials, no
 //! credential files, nothing leaves 127.0.0.1.
 
+#[path = "support/aws_cli.rs"]
+mod aws_support;
 #[path = "support/cp_build.rs"]
 mod cp_build;
 #[path = "support/cp_process.rs"]
@@ -12,6 +14,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use aws_support::aws_stdout;
 use base64::Engine;
 use cp_build::{built, layer};
 use cp_process::SandboxProcess;
@@ -19,36 +22,7 @@ use serde_json::Value;
 
 /// Runs `aws --endpoint-url <endpoint> <args>` with throwaway credentials; returns stdout.
 fn aws(endpoint: &str, args: &[&str]) -> String {
-    let output = Command::new("aws")
-        .arg("--endpoint-url")
-        .arg(endpoint)
-        .args(["--output", "json"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "AKIDSANDBOXEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_PAGER", "")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "the AWS CLI is needed for this test and could not be run ({e}). Install it with \
-                 `python3 -m pip install awscli` (or run `bash .ci/run`, which installs it)."
-            )
-        });
-    assert!(
-        output.status.success(),
-        "aws {} failed: {}\n{}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    aws_stdout(endpoint, args)
 }
 
 /// `aws lambda invoke --log-type Tail`: (CLI output, the function's result).

@@ -4,55 +4,23 @@
 //! changes; its environments report `AWS_LAMBDA_FUNCTION_VERSION` (coldmark's
 //! `function_version`); the serve log names each environment's start reason.
 
+#[path = "support/aws_cli.rs"]
+mod aws_support;
 #[path = "support/cp_build.rs"]
 mod cp_build;
 #[path = "support/cp_process.rs"]
 mod cp_process;
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
+use aws_support::{aws_output, aws_stdout};
 use cp_build::{built, layer};
 use cp_process::SandboxProcess;
 use serde_json::Value;
 
-/// `aws --endpoint-url <endpoint> <args>` with throwaway credentials.
-fn aws_output(endpoint: &str, args: &[&str]) -> Output {
-    Command::new("aws")
-        .arg("--endpoint-url")
-        .arg(endpoint)
-        .args(["--output", "json"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "AKIDSANDBOXEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_PAGER", "")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "the AWS CLI is needed for this test and could not be run ({e}). Install it with \
-                 `python3 -m pip install awscli` (or run `bash .ci/run`, which installs it)."
-            )
-        })
-}
-
 fn aws(endpoint: &str, args: &[&str]) -> Value {
-    let output = aws_output(endpoint, args);
-    assert!(
-        output.status.success(),
-        "aws {} failed: {}\n{}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_str(&aws_stdout(endpoint, args)).unwrap()
 }
 
 /// `aws lambda invoke [--qualifier Q]`: (CLI output, the clock body).

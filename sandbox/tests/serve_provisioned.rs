@@ -14,25 +14,24 @@ use std::time::Duration;
 use cp_build::{built, layer};
 use cp_process::SandboxProcess;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn provisioned_environments_init_before_demand_and_serve_warm() {
+/// `serve --json <flags>` with the clock function and coldmark, one request once `settle` has
+/// let the ahead-of-demand inits finish, then Ctrl-C: every line `serve` printed.
+async fn serve_one_request(flags: &[&str], settle: Duration) -> Vec<serde_json::Value> {
     let layer = layer(true, &[]);
-    let mut sandbox = SandboxProcess::start(&[
-        "serve",
-        "--json",
-        "--provisioned-concurrency",
-        "2",
+    let mut args = vec!["serve", "--json"];
+    args.extend_from_slice(flags);
+    args.extend([
         "--function",
         built().bootstrap.to_str().unwrap(),
         "--layer",
         layer.path().to_str().unwrap(),
     ]);
+    let mut sandbox = SandboxProcess::start(&args);
     let endpoints = sandbox
         .wait_for(Duration::from_secs(120), |l| l["type"] == "endpoints")
         .expect("endpoints");
     let url = endpoints["function_url"].as_str().unwrap().to_owned();
-    // Let both provisioned inits finish, then send one request: it finds a warm environment.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(settle).await;
     let response = reqwest::Client::new()
         .post(&url)
         .body("{}")
@@ -51,6 +50,28 @@ async fn provisioned_environments_init_before_demand_and_serve_warm() {
     .await
     .unwrap();
     assert!(exited, "serve exits");
+    lines
+}
+
+/// The sandbox's own reasons for the environments it started (`environment_start`).
+fn start_reasons(lines: &[serde_json::Value]) -> Vec<&str> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "environment_start")
+        .filter_map(|l| l["reason"].as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_environments_init_before_demand_and_serve_warm() {
+    // Let both provisioned inits finish, then send one request: it finds a warm environment.
+    let lines =
+        serve_one_request(&["--provisioned-concurrency", "2"], Duration::from_secs(3)).await;
+    assert_eq!(
+        start_reasons(&lines),
+        ["provisioned", "provisioned"],
+        "the sandbox's own reasons: {lines:#?}"
+    );
     let inits: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == "init")
@@ -80,39 +101,12 @@ async fn provisioned_environments_init_before_demand_and_serve_warm() {
 /// the real coldmark reads as a SnapStart init (no memory is snapshotted in the sandbox).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snap_start_environments_report_a_restore() {
-    let layer = layer(true, &[]);
-    let mut sandbox = SandboxProcess::start(&[
-        "serve",
-        "--json",
-        "--show-logs",
-        "--snap-start",
-        "--function",
-        built().bootstrap.to_str().unwrap(),
-        "--layer",
-        layer.path().to_str().unwrap(),
-    ]);
-    let endpoints = sandbox
-        .wait_for(Duration::from_secs(120), |l| l["type"] == "endpoints")
-        .expect("endpoints");
-    let url = endpoints["function_url"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let response = reqwest::Client::new()
-        .post(&url)
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let (exited, lines) = tokio::task::spawn_blocking(move || {
-        let _ = Command::new("kill")
-            .args(["-INT", &sandbox.pid().to_string()])
-            .status();
-        let exited = sandbox.wait_exit(Duration::from_secs(30));
-        (exited, sandbox.finish())
-    })
-    .await
-    .unwrap();
-    assert!(exited, "serve exits");
+    let lines = serve_one_request(&["--show-logs", "--snap-start"], Duration::from_secs(2)).await;
+    assert_eq!(
+        start_reasons(&lines),
+        ["snap-start"],
+        "the sandbox's own reason for the restored environment: {lines:#?}"
+    );
     let platform = |prefix: &str| -> Vec<&serde_json::Value> {
         lines
             .iter()
