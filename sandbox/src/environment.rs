@@ -110,6 +110,12 @@ pub struct EnvironmentOptions {
     /// `restoreRuntimeDone` / `restoreReport`, `restoreDurationMs`). The sandbox takes no
     /// memory snapshot: the processes start afresh, so the "restore" lasts as long as an init.
     pub restore: bool,
+    /// Fault injection: the first this-many telemetry batches to each subscriber are lost in
+    /// transit, as if every retry failed. Lambda then tells the subscriber with
+    /// `platform.logsDropped` at the start of its next batch; this is how a test makes that
+    /// happen to a real extension, whose listener never refuses on its own. 0 (no loss) unless
+    /// a test asks.
+    pub lost_telemetry_batches: u32,
 }
 
 /// Lambda's initialization types.
@@ -144,6 +150,7 @@ impl Default for EnvironmentOptions {
             platform_variables: BTreeMap::new(),
             initialization_type: InitializationType::OnDemand,
             restore: false,
+            lost_telemetry_batches: 0,
         }
     }
 }
@@ -682,6 +689,7 @@ impl Environment {
             config.function_name
         );
         let (frozen, frozen_rx) = watch::channel(false);
+        let lost_telemetry_batches = options.lost_telemetry_batches;
         let shared = Arc::new(Shared {
             config,
             env_id,
@@ -708,7 +716,7 @@ impl Environment {
             }),
             changed: watch::Sender::new(0),
             frozen,
-            telemetry: Hub::new(frozen_rx),
+            telemetry: Hub::new(frozen_rx, lost_telemetry_batches),
             logs,
         });
         let app = axum::Router::new()

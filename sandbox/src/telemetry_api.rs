@@ -492,11 +492,14 @@ pub(crate) struct Hub {
     /// Set during shutdown: buffers are flushed at once instead of waiting for `timeoutMs`.
     urgent: watch::Sender<bool>,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// [`crate::environment::EnvironmentOptions::lost_telemetry_batches`].
+    lost_batches: u32,
 }
 
 impl Hub {
-    pub(crate) fn new(frozen: watch::Receiver<bool>) -> Hub {
+    pub(crate) fn new(frozen: watch::Receiver<bool>, lost_batches: u32) -> Hub {
         Hub {
+            lost_batches,
             state: Mutex::new(HubState::default()),
             frozen,
             urgent: watch::Sender::new(false),
@@ -549,6 +552,7 @@ impl Hub {
             frozen: self.frozen.clone(),
             urgent: self.urgent.subscribe(),
             client: self.client.clone(),
+            lose: self.lost_batches,
         };
         let task = tokio::spawn(delivery.run(rx));
         if let Some(old) = state
@@ -644,6 +648,8 @@ struct Delivery {
     frozen: watch::Receiver<bool>,
     urgent: watch::Receiver<bool>,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Batches still to be lost in transit (fault injection).
+    lose: u32,
 }
 
 const ATTEMPTS: u32 = 3;
@@ -710,6 +716,11 @@ impl Delivery {
 
     /// Whether the batch was accepted.
     async fn post(&mut self, batch: &[Arc<Item>]) -> bool {
+        if self.lose > 0 {
+            self.lose -= 1;
+            tracing::warn!(subscriber = %self.name, records = batch.len(), "telemetry batch lost in transit (fault injection)");
+            return false;
+        }
         let values: Vec<&serde_json::Value> = batch.iter().map(|item| &item.value).collect();
         let body = match serde_json::to_vec(&values) {
             Ok(body) => Bytes::from(body),

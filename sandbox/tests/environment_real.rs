@@ -17,8 +17,8 @@ use cp_build::built;
 use env_support::{options, Logs};
 use serde_json::Value;
 
-#[tokio::test]
-async fn the_clock_function_and_coldmark_run_in_the_environment() {
+/// The clock function with coldmark in a layer (a symlink to the built binary).
+fn clock_with_coldmark() -> (tempfile::TempDir, FunctionConfig, Artifacts) {
     let bins = built();
     let layer = tempfile::Builder::new()
         .prefix("env-real-")
@@ -43,6 +43,12 @@ async fn the_clock_function_and_coldmark_run_in_the_environment() {
         layers: vec![layer.path().to_path_buf()],
         launcher: Vec::new(),
     };
+    (layer, config, artifacts)
+}
+
+#[tokio::test]
+async fn the_clock_function_and_coldmark_run_in_the_environment() {
+    let (_layer, config, artifacts) = clock_with_coldmark();
     let logs = Logs::new();
     let env = Environment::start(config, artifacts, options(), logs.sink.clone())
         .await
@@ -102,30 +108,7 @@ async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
         eprintln!("note: port 4243 is taken on this host; the default-port path was not run");
         return;
     }
-    let bins = built();
-    let layer = tempfile::Builder::new()
-        .prefix("env-real-")
-        .tempdir()
-        .unwrap();
-    std::fs::create_dir_all(layer.path().join("extensions")).unwrap();
-    std::os::unix::fs::symlink(
-        &bins.coldmark,
-        layer.path().join("extensions").join("coldmark"),
-    )
-    .unwrap();
-    let config = FunctionConfig {
-        function_name: "clock".into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "bootstrap".into(),
-        environment: [("USER".to_string(), "user".to_string())].into(),
-    };
-    let artifacts = Artifacts {
-        bootstrap: bins.bootstrap.clone(),
-        layers: vec![layer.path().to_path_buf()],
-        launcher: Vec::new(),
-    };
+    let (_layer, config, artifacts) = clock_with_coldmark();
     let mut plain = options();
     plain.platform_variables.clear();
     let logs = Logs::new();
@@ -156,6 +139,56 @@ async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
     assert!(
         logs.wait_line(&coldmark, telemetry_marker).await,
         "{}",
+        logs.dump()
+    );
+}
+
+/// Telemetry lost on the way (Lambda retries, then gives up): the next batch opens with
+/// `platform.logsDropped`, and the real coldmark reads it and says so, once, on its stderr,
+/// while its markers still come.
+#[tokio::test]
+async fn telemetry_lost_in_transit_reaches_coldmark_as_logs_dropped() {
+    let (_layer, config, artifacts) = clock_with_coldmark();
+    let mut lossy = options();
+    lossy.lost_telemetry_batches = 1;
+    // Not frozen between invocations, so the next batch is delivered while coldmark runs
+    // instead of racing its exit at shutdown.
+    lossy.freeze = false;
+    let logs = Logs::new();
+    let env = Environment::start(config, artifacts, lossy, logs.sink.clone())
+        .await
+        .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
+    for _ in 0..2 {
+        env.invoke(InvokeRequest {
+            payload: Bytes::from_static(b"{}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let coldmark = LogSource::Extension("coldmark".into());
+    assert!(
+        logs.wait_line(&coldmark, |line| line.contains("Lambda dropped")
+            && line.contains("telemetry records"))
+            .await,
+        "coldmark's warning about the dropped records\n{}",
+        logs.dump()
+    );
+    env.shutdown(ShutdownReason::Spindown).await;
+    let warnings = logs
+        .dump()
+        .lines()
+        .filter(|l| l.contains("Lambda dropped"))
+        .count();
+    assert_eq!(warnings, 1, "one warning per environment\n{}", logs.dump());
+    // The lost batch held the init records: the init marker comes all the same, from what
+    // coldmark knows itself.
+    let init_marker =
+        |line: &str| serde_json::from_str::<Value>(line).is_ok_and(|m| m["coldmark"] == "init");
+    assert!(
+        logs.wait_line(&coldmark, init_marker).await,
+        "the init marker still comes\n{}",
         logs.dump()
     );
 }
