@@ -66,7 +66,10 @@ build_arch() {
   fi
   cargo zigbuild --release --target "$triple.$GLIBC_FLOOR" \
     -p coldmark-extension --bin coldmark -p coldmark-clock --bin bootstrap
-  out="$ROOT/target/$triple/release"
+  # Where cargo put them: CARGO_TARGET_DIR when set (relative to the workspace, as cargo reads
+  # it from here), else the workspace's target/.
+  out="${CARGO_TARGET_DIR:-target}/$triple/release"
+  [[ "$out" == /* ]] || out="$ROOT/$out"
   python3 "$ROOT/layer/zipkit.py" pack "$DIST/coldmark-layer-$arch.zip" \
     "extensions/coldmark=$out/coldmark"
   python3 "$ROOT/layer/zipkit.py" pack "$DIST/coldmark-clock$suffix.zip" "bootstrap=$out/bootstrap"
