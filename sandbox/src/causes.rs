@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, watch};
 use crate::artifacts::{self, ArtifactOptions};
 use crate::control_plane::start_reason::StartReason;
 use crate::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
-use crate::environment::{EnvironmentOptions, FunctionConfig};
+use crate::environment::{FunctionConfig, InitRecordOrder};
 use crate::experiment::{collect, set_variable, FUNCTION_NAME};
 use crate::output::{EndpointsRecord, Output, Printer};
 
@@ -179,10 +179,12 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
         prepared.artifacts.clone(),
         ControlPlaneOptions {
             max_environments: options.max_environments,
-            environment: EnvironmentOptions {
-                freeze: options.freeze,
-                ..EnvironmentOptions::default()
-            },
+            // The same environments as `experiment` and `serve`: Lambda's record order, and
+            // the port setting that lets the burst's environments share this host.
+            environment: crate::experiment::front_end_environment(
+                options.freeze,
+                InitRecordOrder::Lambda,
+            ),
             idle_reclaim: Some(options.idle_reclaim),
             ..ControlPlaneOptions::default()
         },

@@ -30,7 +30,6 @@ use crate::lifecycle_events::{EnvironmentStartRecord, EnvironmentStopRecord};
 use crate::output::{short, EndpointsRecord, LogRecord, Output, Printer};
 use crate::probe::{summarize, Prober, ResponseRecord};
 
-/// The function's name in the experiment.
 /// The one setting the coldmark front-ends (`experiment`, `serve`) give every environment,
 /// beneath the user's variables: `COLDMARK_TELEMETRY_PORT=0`. On Lambda each environment has
 /// its own network, so coldmark's default telemetry port (4243) is always free; here every
@@ -42,6 +41,19 @@ pub fn coldmark_platform_variables() -> BTreeMap<String, String> {
     BTreeMap::from([("COLDMARK_TELEMETRY_PORT".to_owned(), "0".to_owned())])
 }
 
+/// The environments of every coldmark front-end (`experiment`, `serve`, `causes`): frozen
+/// between invocations or not, init records in the order asked for, and
+/// [`coldmark_platform_variables`].
+pub fn front_end_environment(freeze: bool, init_records: InitRecordOrder) -> EnvironmentOptions {
+    EnvironmentOptions {
+        freeze,
+        init_records,
+        platform_variables: coldmark_platform_variables(),
+        ..EnvironmentOptions::default()
+    }
+}
+
+/// The function's name in the experiment.
 pub const FUNCTION_NAME: &str = "clock";
 
 /// What `experiment` was asked to do.
@@ -679,12 +691,7 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
         prepared.artifacts.clone(),
         ControlPlaneOptions {
             max_environments: options.max_environments,
-            environment: EnvironmentOptions {
-                freeze: options.freeze,
-                platform_variables: coldmark_platform_variables(),
-                init_records: options.init_records,
-                ..EnvironmentOptions::default()
-            },
+            environment: front_end_environment(options.freeze, options.init_records),
             idle_reclaim: options.idle_reclaim,
             ..ControlPlaneOptions::default()
         },

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::artifacts::{self, ArtifactOptions};
 use crate::control_plane::{ControlPlane, ControlPlaneOptions};
-use crate::environment::{EnvironmentOptions, FunctionConfig};
+use crate::environment::FunctionConfig;
 use crate::experiment::collect;
 use crate::output::{EndpointsRecord, Output, Printer};
 
@@ -82,12 +82,10 @@ pub async fn run(
             max_environments: options.max_environments,
             provisioned_concurrency: options.provisioned_concurrency,
             snap_start: options.snap_start,
-            environment: EnvironmentOptions {
-                freeze: options.freeze,
-                platform_variables: crate::experiment::coldmark_platform_variables(),
-                init_records: options.init_records,
-                ..EnvironmentOptions::default()
-            },
+            environment: crate::experiment::front_end_environment(
+                options.freeze,
+                options.init_records,
+            ),
             idle_reclaim: options.idle_reclaim,
             ..ControlPlaneOptions::default()
         },
