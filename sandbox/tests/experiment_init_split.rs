@@ -11,7 +11,7 @@ use std::time::Duration;
 use coldmark_sandbox::environment::{
     Environment, InitRecordOrder, InvokeRequest, InvokeStatus, ShutdownReason,
 };
-use coldmark_sandbox::experiment::MarkerRecord;
+use coldmark_sandbox::experiment::collector::MarkerRecord;
 use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
 use tokio::sync::broadcast;
 

@@ -1,7 +1,7 @@
 //! `serve` at exit, as a user runs it: a real `coldmark-sandbox serve` process with the real
 //! clock function and coldmark layer, loaded over several environments, left idle (frozen),
 //! then stopped with SIGINT (Ctrl-C). Nothing any environment wrote may be lost, and the process
-//! must end within its documented grace (`serve::EXIT_GRACE` + `serve::SHUTDOWN_ALLOWANCE`),
+//! must end within its documented grace (`front_end::EXIT_GRACE` + `front_end::SHUTDOWN_ALLOWANCE`),
 //! also after bad requests and a configuration update made while the processes were frozen.
 
 #[path = "support/cp_build.rs"]
@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coldmark_sandbox::serve::{EXIT_GRACE, SHUTDOWN_ALLOWANCE};
+use coldmark_sandbox::experiment::front_end::{EXIT_GRACE, SHUTDOWN_ALLOWANCE};
 use cp_build::{built, layer};
 use cp_process::SandboxProcess;
 use serde_json::Value;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use coldmark_sandbox::artifacts::{cargo_build, workspace_root};
 use coldmark_sandbox::environment::{Artifacts, FunctionConfig, LogLine};
-use coldmark_sandbox::experiment::MarkerRecord;
+use coldmark_sandbox::experiment::collector::MarkerRecord;
 
 /// The clock function's `bootstrap` and coldmark's extension binary.
 pub struct Built {
@@ -164,7 +164,7 @@ pub fn text<'a>(marker: &'a MarkerRecord, field: &str) -> Option<&'a str> {
 /// a free telemetry port, as the experiment's front-ends arrange).
 pub fn env_options() -> coldmark_sandbox::environment::EnvironmentOptions {
     coldmark_sandbox::environment::EnvironmentOptions {
-        platform_variables: coldmark_sandbox::experiment::coldmark_platform_variables(),
+        platform_variables: coldmark_sandbox::experiment::front_end::coldmark_platform_variables(),
         ..Default::default()
     }
 }
