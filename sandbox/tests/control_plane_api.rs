@@ -1,16 +1,15 @@
 //! The Lambda REST API and the Function URL over real sockets, in front of the real clock
 //! function: the shapes and headers the AWS CLI, the SDKs and a browser rely on.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
+mod support;
 
 use std::time::Duration;
+use support::cp_build;
 
 use base64::Engine;
 use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneOptions, Served};
-use cp_build::{artifacts, config, LogCollector};
+use cp_build::{config, LogCollector, TestPlane};
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 /// A served control plane running the clock function without layers.
 struct Sandbox {
@@ -23,20 +22,14 @@ struct Sandbox {
 
 impl Sandbox {
     async fn start(vars: &[(&str, &str)], timeout: Duration) -> Self {
-        let (sink, _) = broadcast::channel(8192);
-        let logs = LogCollector::start(&sink);
         let mut function = config(vars);
         function.timeout = timeout;
-        let plane = ControlPlane::new(
-            function,
-            artifacts(&[]),
-            ControlPlaneOptions::default(),
-            sink,
-        );
-        let served = plane.serve(0, 0).await.expect("serve");
+        let TestPlane { plane, logs, .. } =
+            TestPlane::new(function, &[], ControlPlaneOptions::default());
+        let (served, api, url) = cp_build::serve(&plane).await;
         Self {
-            api: format!("http://{}", served.endpoints.lambda_api),
-            url: format!("http://{}/", served.endpoints.function_url),
+            api,
+            url,
             plane,
             served: Some(served),
             logs,

@@ -2,12 +2,10 @@
 //! coldmark's extension, built once with cargo. What AWS's Rust runtime client and coldmark
 //! need from the Runtime, Extensions and Telemetry APIs works end to end.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
-#[path = "support/env_support.rs"]
-mod env_support;
+mod support;
 
 use std::time::Duration;
+use support::{cp_build, env_support};
 
 use bytes::Bytes;
 use coldmark_sandbox::environment::{

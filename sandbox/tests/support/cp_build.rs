@@ -1,7 +1,6 @@
 //! Shared by the control-plane, experiment and AWS CLI tests: the real function and extension
 //! binaries (built once per test binary with cargo, dev profile), layers laid out like `/opt`,
 //! and readers for what lands in the sandbox's log sink.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -175,4 +174,46 @@ pub fn plane_options() -> coldmark_sandbox::control_plane::ControlPlaneOptions {
         environment: env_options(),
         ..Default::default()
     }
+}
+
+/// A control plane of `function` with `layers`, before it serves: its log sink collected and
+/// its events subscribed from the start.
+pub struct TestPlane {
+    pub plane: coldmark_sandbox::control_plane::ControlPlane,
+    pub logs: LogCollector,
+    pub events:
+        tokio::sync::broadcast::Receiver<coldmark_sandbox::control_plane::ControlPlaneEvent>,
+}
+
+impl TestPlane {
+    pub fn new(
+        function: FunctionConfig,
+        layers: &[&Path],
+        options: coldmark_sandbox::control_plane::ControlPlaneOptions,
+    ) -> Self {
+        let (sink, _) = tokio::sync::broadcast::channel(8192);
+        let logs = LogCollector::start(&sink);
+        let plane = coldmark_sandbox::control_plane::ControlPlane::new(
+            function,
+            artifacts(layers),
+            options,
+            sink,
+        );
+        let events = plane.subscribe();
+        Self {
+            plane,
+            logs,
+            events,
+        }
+    }
+}
+
+/// `plane` serving on free ports: what stops it, the Lambda API's base URL and the Function URL.
+pub async fn serve(
+    plane: &coldmark_sandbox::control_plane::ControlPlane,
+) -> (coldmark_sandbox::control_plane::Served, String, String) {
+    let served = plane.serve(0, 0).await.expect("serve");
+    let api = format!("http://{}", served.endpoints.lambda_api);
+    let url = format!("http://{}/", served.endpoints.function_url);
+    (served, api, url)
 }

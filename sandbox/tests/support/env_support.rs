@@ -1,7 +1,6 @@
 //! Shared by the environment tests: fixture runtimes and extensions (Python 3 scripts in
 //! `tests/fixtures/`), layers that link them under the extension names that select their
 //! behaviour, a log collector, and the real binaries built once per test process.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
