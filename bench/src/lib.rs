@@ -7,7 +7,6 @@
 //! feeds it telemetry the way Lambda batches it ([`telemetry_feed`]). [`scenarios`] holds the
 //! measurements that BENCHMARKS.md reports.
 
-pub mod collector;
 pub mod null_extension;
 pub mod process;
 pub mod records;

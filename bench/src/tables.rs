@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::collector::Collector;
 use crate::process::{SpawnOptions, StdoutMode};
 use crate::report::{mib, ms, ratio, verdict, Table};
 use crate::scenarios::{self, InitResult, InvokeResult, Subject, ThroughputResult};
 use crate::server::TelemetryMode;
+use coldmark_testkit::http_collector::Collector;
 
 /// How much the run measures.
 pub struct Plan {
