@@ -20,8 +20,3 @@ pub mod tables;
 /// The scriptable Lambda API server and Lambda-style telemetry feed live in the test kit,
 /// shared with the binary tests.
 pub use coldmark_testkit::{server, telemetry_feed, timed_io};
-
-/// The workspace this crate was built in.
-pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}

@@ -11,37 +11,15 @@ use bytes::Bytes;
 use coldmark_sandbox::environment::{
     Artifacts, Environment, FunctionConfig, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
 };
-use cp_build::built;
+use cp_build::{artifacts, config, layer};
 use env_support::{options, Logs};
 use serde_json::Value;
 
-/// The clock function with coldmark in a layer (a symlink to the built binary).
+/// The clock function with coldmark in a layer.
 fn clock_with_coldmark() -> (tempfile::TempDir, FunctionConfig, Artifacts) {
-    let bins = built();
-    let layer = tempfile::Builder::new()
-        .prefix("env-real-")
-        .tempdir()
-        .unwrap();
-    std::fs::create_dir_all(layer.path().join("extensions")).unwrap();
-    std::os::unix::fs::symlink(
-        &bins.coldmark,
-        layer.path().join("extensions").join("coldmark"),
-    )
-    .unwrap();
-    let config = FunctionConfig {
-        function_name: "clock".into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "bootstrap".into(),
-        environment: [("USER".to_string(), "user".to_string())].into(),
-    };
-    let artifacts = Artifacts {
-        bootstrap: bins.bootstrap.clone(),
-        layers: vec![layer.path().to_path_buf()],
-        launcher: Vec::new(),
-    };
-    (layer, config, artifacts)
+    let layer = layer(true, &[]);
+    let artifacts = artifacts(&[layer.path()]);
+    (layer, config(&[]), artifacts)
 }
 
 #[tokio::test]

@@ -41,19 +41,12 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// A layer directory with `extensions/coldmark` plus `extra` (file name in the layer → source).
 pub fn layer(with_coldmark: bool, extra: &[(&str, PathBuf)]) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("cp-layer-")
-        .tempdir()
-        .expect("temp dir");
-    let extensions = dir.path().join("extensions");
-    std::fs::create_dir_all(&extensions).expect("extensions/");
-    if with_coldmark {
-        std::fs::copy(&built().coldmark, extensions.join("coldmark")).expect("copy coldmark");
-    }
-    for (name, source) in extra {
-        std::fs::copy(source, extensions.join(name)).expect("copy extension");
-    }
-    dir
+    let coldmark = with_coldmark.then(|| ("coldmark", built().coldmark.as_path()));
+    let extensions: Vec<(&str, &Path)> = coldmark
+        .into_iter()
+        .chain(extra.iter().map(|(name, path)| (*name, path.as_path())))
+        .collect();
+    coldmark_sandbox::artifacts::layer(&extensions).expect("the layer")
 }
 
 /// The clock function with `layers`.
