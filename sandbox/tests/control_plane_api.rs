@@ -8,7 +8,7 @@ use support::cp_build;
 
 use base64::Engine;
 use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneOptions, Served};
-use cp_build::{config, LogCollector, TestPlane};
+use cp_build::{answer, config, LogCollector, TestPlane};
 use serde_json::Value;
 
 /// A served control plane running the clock function without layers.
@@ -377,14 +377,7 @@ async fn environment_variables_are_capped_at_4_kb_and_updates_go_in_progress_the
     let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
     let client = reqwest::Client::new();
     let configuration = format!("{}/configuration", sandbox.function_path("clock"));
-    let before: Value = client
-        .get(&configuration)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = answer(client.get(&configuration)).await;
 
     // 100 variables of 5,000 characters: far over Lambda's 4 KB in all.
     let huge: serde_json::Map<String, Value> = (0..100)
@@ -406,37 +399,20 @@ async fn environment_variables_are_capped_at_4_kb_and_updates_go_in_progress_the
         body["Message"].as_str().unwrap_or_default().contains("4KB"),
         "{body}"
     );
-    let unchanged: Value = client
-        .get(&configuration)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unchanged: Value = answer(client.get(&configuration)).await;
     assert_eq!(unchanged["RevisionId"], before["RevisionId"]);
 
     // Just under the limit is fine; the update answers InProgress, a read then Successful.
     let fits = serde_json::json!({"USER": "user", "BIG": "y".repeat(4_000)});
-    let accepted: Value = client
-        .put(&configuration)
-        .json(&serde_json::json!({"Environment": {"Variables": fits}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let accepted: Value = answer(
+        client
+            .put(&configuration)
+            .json(&serde_json::json!({"Environment": {"Variables": fits}})),
+    )
+    .await;
     assert_eq!(accepted["LastUpdateStatus"], "InProgress", "{accepted}");
     assert_eq!(accepted["State"], "Active");
-    let after: Value = client
-        .get(&configuration)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = answer(client.get(&configuration)).await;
     assert_eq!(after["LastUpdateStatus"], "Successful");
     assert_ne!(after["RevisionId"], before["RevisionId"]);
     sandbox.stop().await;

@@ -11,7 +11,7 @@ use support::cp_build;
 
 use coldmark_sandbox::control_plane::ControlPlaneEvent;
 use coldmark_sandbox::environment::ShutdownReason;
-use cp_build::{config, layer, text, TestPlane};
+use cp_build::{answer, config, layer, text, TestPlane};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -189,15 +189,12 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
     events_so_far(&mut rx, &mut events);
     let old_env = started(&events).pop().expect("an environment started");
 
-    let updated: Value = client
-        .put(&configuration)
-        .json(&serde_json::json!({"Environment": {"Variables": {"USER": "user2"}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let updated: Value = answer(
+        client
+            .put(&configuration)
+            .json(&serde_json::json!({"Environment": {"Variables": {"USER": "user2"}}})),
+    )
+    .await;
     assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
     assert_eq!(updated["LastUpdateStatus"], "InProgress");
 

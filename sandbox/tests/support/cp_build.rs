@@ -210,3 +210,14 @@ pub async fn serve(
     let url = format!("http://{}/", served.endpoints.function_url);
     (served, api, url)
 }
+
+/// Sends `request` and reads its answer as JSON, whatever its status.
+pub async fn answer(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request
+        .send()
+        .await
+        .expect("the request was answered")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
