@@ -26,22 +26,19 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::artifacts::ArtifactOptions;
 use crate::control_plane::start_reason::StartReason;
-use crate::control_plane::{ControlPlaneEvent, ControlPlaneOptions};
+use crate::control_plane::ControlPlaneEvent;
 use crate::environment::{FunctionConfig, InitRecordOrder};
-use crate::experiment::front_end::{front_end_environment, start, Launch};
+use crate::experiment::front_end::{start, Launch, SandboxOptions};
 use crate::experiment::{set_variable, FUNCTION_NAME};
 use crate::output::{short, Printer, Record};
 
 /// What `causes` was asked to run.
 #[derive(Clone, Debug)]
 pub struct CausesOptions {
-    pub artifacts: ArtifactOptions,
-    pub freeze: bool,
-    pub show_logs: bool,
-    /// Environments that may initialise or run at once (at least the burst).
-    pub max_environments: usize,
+    /// The sandbox; its environments always get Lambda's init record order, and
+    /// `max_environments` must be at least the burst.
+    pub sandbox: SandboxOptions,
     /// Idle reclaim: long enough that the script's steps never wait that long by accident.
     pub idle_reclaim: Duration,
     /// Concurrent requests of the burst (≥ 2).
@@ -55,13 +52,7 @@ pub struct CausesOptions {
 impl Default for CausesOptions {
     fn default() -> Self {
         Self {
-            artifacts: ArtifactOptions {
-                cargo_profile: "release".into(),
-                ..ArtifactOptions::default()
-            },
-            freeze: true,
-            show_logs: false,
-            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
+            sandbox: SandboxOptions::default(),
             idle_reclaim: Duration::from_millis(2000),
             burst: 3,
             burst_sleep: Duration::from_millis(1000),
@@ -159,12 +150,20 @@ pub const PRODUCED: [StartReason; 6] = [
 /// Runs the script, printing markers, environment events and steps as it goes; returns the
 /// summary (also printed). An error when a step did not start what it was meant to.
 pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<CausesSummary> {
-    if options.burst < 2 || options.burst > options.max_environments {
+    if options.burst < 2 || options.burst > options.sandbox.max_environments {
         bail!("the burst needs 2 to --max-environments concurrent requests");
     }
+    // The same environments as `experiment` and `serve`, in Lambda's record order, with the
+    // port setting that lets the burst's environments share this host.
+    let sandbox = SandboxOptions {
+        idle_reclaim: Some(options.idle_reclaim),
+        init_records: InitRecordOrder::Lambda,
+        ..options.sandbox.clone()
+    };
     let front = start(
         Launch {
-            artifacts: options.artifacts.clone(),
+            plane: sandbox.plane(),
+            sandbox,
             function: FunctionConfig {
                 function_name: FUNCTION_NAME.into(),
                 version: "$LATEST".into(),
@@ -173,16 +172,7 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
                 handler: "bootstrap".into(),
                 environment: BTreeMap::from([("USER".to_owned(), "user".to_owned())]),
             },
-            plane: ControlPlaneOptions {
-                max_environments: options.max_environments,
-                // The same environments as `experiment` and `serve`: Lambda's record order,
-                // and the port setting that lets the burst's environments share this host.
-                environment: front_end_environment(options.freeze, InitRecordOrder::Lambda),
-                idle_reclaim: Some(options.idle_reclaim),
-                ..ControlPlaneOptions::default()
-            },
             ports: (0, 0),
-            show_logs: options.show_logs,
         },
         printer,
     )

@@ -23,16 +23,15 @@ use serde::{Deserialize, Serialize};
 use coldmark::marker::{self as written, InitMarker};
 use coldmark_explain::{attribute_all, Attribution, Cause, Marker, Observation, Parsed, Settings};
 
-use crate::artifacts::ArtifactOptions;
 use crate::control_plane::configuration::{
     EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
 };
-use crate::control_plane::{ControlPlaneEvent, ControlPlaneOptions};
-use crate::environment::{FunctionConfig, InitRecordOrder};
+use crate::control_plane::ControlPlaneEvent;
+use crate::environment::FunctionConfig;
 use crate::output::{short, Printer, Record};
 use crate::probe::{summarize, Prober, ResponseRecord};
 use collector::MarkerRecord;
-use front_end::{front_end_environment, Launch};
+use front_end::{Launch, SandboxOptions};
 
 /// The function's name in the experiment.
 pub const FUNCTION_NAME: &str = "clock";
@@ -46,15 +45,7 @@ pub struct ExperimentOptions {
     pub change_after: usize,
     pub user_before: String,
     pub user_after: String,
-    pub artifacts: ArtifactOptions,
-    pub freeze: bool,
-    pub max_environments: usize,
-    /// Also print every log line of the environments, not only the markers.
-    pub show_logs: bool,
-    /// Spin down environments idle this long (`--idle-reclaim-ms`).
-    pub idle_reclaim: Option<Duration>,
-    /// When init's telemetry records go out (`--init-records`).
-    pub init_records: InitRecordOrder,
+    pub sandbox: SandboxOptions,
 }
 
 impl Default for ExperimentOptions {
@@ -65,15 +56,7 @@ impl Default for ExperimentOptions {
             change_after: 6,
             user_before: "user".into(),
             user_after: "user2".into(),
-            artifacts: ArtifactOptions {
-                cargo_profile: "release".into(),
-                ..ArtifactOptions::default()
-            },
-            freeze: true,
-            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
-            show_logs: false,
-            idle_reclaim: None,
-            init_records: InitRecordOrder::Lambda,
+            sandbox: SandboxOptions::default(),
         }
     }
 }
@@ -503,7 +486,7 @@ async fn wait_until_updated(client: &reqwest::Client, lambda_api: &str) -> Optio
 pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result<Verdict> {
     let front = front_end::start(
         Launch {
-            artifacts: options.artifacts.clone(),
+            sandbox: options.sandbox.clone(),
             function: FunctionConfig {
                 function_name: FUNCTION_NAME.into(),
                 version: "$LATEST".into(),
@@ -512,14 +495,8 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
                 handler: "bootstrap".into(),
                 environment: BTreeMap::from([("USER".to_owned(), options.user_before.clone())]),
             },
-            plane: ControlPlaneOptions {
-                max_environments: options.max_environments,
-                environment: front_end_environment(options.freeze, options.init_records),
-                idle_reclaim: options.idle_reclaim,
-                ..ControlPlaneOptions::default()
-            },
+            plane: options.sandbox.plane(),
             ports: (0, 0),
-            show_logs: options.show_logs,
         },
         printer,
     )

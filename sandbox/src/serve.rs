@@ -8,12 +8,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::artifacts::ArtifactOptions;
 use crate::control_plane::ControlPlaneOptions;
-use crate::environment::{FunctionConfig, InitRecordOrder};
-use crate::experiment::front_end::{
-    front_end_environment, start, Launch, EXIT_GRACE, SHUTDOWN_ALLOWANCE,
-};
+use crate::environment::FunctionConfig;
+use crate::experiment::front_end::{start, Launch, SandboxOptions, EXIT_GRACE, SHUTDOWN_ALLOWANCE};
 use crate::output::Printer;
 
 /// What `serve` was asked to run.
@@ -25,14 +22,7 @@ pub struct ServeOptions {
     pub environment: BTreeMap<String, String>,
     pub memory_mb: u32,
     pub timeout: Duration,
-    pub artifacts: ArtifactOptions,
-    pub freeze: bool,
-    pub max_environments: usize,
-    pub show_logs: bool,
-    /// Spin down environments idle this long (`--idle-reclaim-ms`).
-    pub idle_reclaim: Option<Duration>,
-    /// When init's telemetry records go out (`--init-records`).
-    pub init_records: InitRecordOrder,
+    pub sandbox: SandboxOptions,
     /// Environments initialised ahead of demand (`--provisioned-concurrency`).
     pub provisioned_concurrency: usize,
     /// SnapStart mode (`--snap-start`).
@@ -51,7 +41,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut front = start(
         Launch {
-            artifacts: options.artifacts.clone(),
+            sandbox: options.sandbox.clone(),
             function: FunctionConfig {
                 function_name: options.function_name.clone(),
                 version: "$LATEST".into(),
@@ -61,15 +51,11 @@ pub async fn run(
                 environment: options.environment.clone(),
             },
             plane: ControlPlaneOptions {
-                max_environments: options.max_environments,
                 provisioned_concurrency: options.provisioned_concurrency,
                 snap_start: options.snap_start,
-                environment: front_end_environment(options.freeze, options.init_records),
-                idle_reclaim: options.idle_reclaim,
-                ..ControlPlaneOptions::default()
+                ..options.sandbox.plane()
             },
             ports: (options.lambda_api_port, options.function_url_port),
-            show_logs: options.show_logs,
         },
         printer,
     )

@@ -65,15 +65,58 @@ pub const EXIT_GRACE: Duration = Duration::from_secs(10);
 /// the pipes to their end, and a margin) before whatever is left is killed.
 pub const SHUTDOWN_ALLOWANCE: Duration = Duration::from_secs(4);
 
+/// How every front-end runs its sandbox (the command line's shared sandbox flags).
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    pub artifacts: ArtifactOptions,
+    /// SIGSTOP the processes between invocations, as Lambda freezes them.
+    pub freeze: bool,
+    pub max_environments: usize,
+    /// Also print every log line of the environments, not only the markers.
+    pub show_logs: bool,
+    /// Spin down environments idle this long (`--idle-reclaim-ms`).
+    pub idle_reclaim: Option<Duration>,
+    /// When init's telemetry records go out (`--init-records`).
+    pub init_records: InitRecordOrder,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            artifacts: ArtifactOptions {
+                cargo_profile: "release".into(),
+                ..ArtifactOptions::default()
+            },
+            freeze: true,
+            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
+            show_logs: false,
+            idle_reclaim: None,
+            init_records: InitRecordOrder::Lambda,
+        }
+    }
+}
+
+impl SandboxOptions {
+    /// The control plane's options: the pool's limit, idle reclaim and
+    /// [`front_end_environment`].
+    pub fn plane(&self) -> ControlPlaneOptions {
+        ControlPlaneOptions {
+            max_environments: self.max_environments,
+            environment: front_end_environment(self.freeze, self.init_records),
+            idle_reclaim: self.idle_reclaim,
+            ..ControlPlaneOptions::default()
+        }
+    }
+}
+
 /// What a front-end starts.
 pub struct Launch {
-    pub artifacts: ArtifactOptions,
+    pub sandbox: SandboxOptions,
     pub function: FunctionConfig,
+    /// The control plane's options (usually [`SandboxOptions::plane`]).
     pub plane: ControlPlaneOptions,
     /// The Lambda API's and the Function URL's ports (0: any free one).
     pub ports: (u16, u16),
-    /// Print every log line, not only the markers.
-    pub show_logs: bool,
 }
 
 /// A started front-end: the control plane serving, its logs and events being printed.
@@ -95,7 +138,7 @@ pub struct FrontEnd {
 /// Prepares the artifacts (printing their notes), starts the control plane and its collector,
 /// serves (and provisions what the options ask for), and prints the endpoints.
 pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd> {
-    let artifact_options = launch.artifacts;
+    let artifact_options = launch.sandbox.artifacts;
     let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
         .await
         .context("preparing the artifacts")??;
@@ -119,7 +162,7 @@ pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd>
         plane.subscribe(),
         stop_rx,
         printer,
-        launch.show_logs,
+        launch.sandbox.show_logs,
     ));
     let served = plane.serve(launch.ports.0, launch.ports.1).await?;
     plane.provision();
