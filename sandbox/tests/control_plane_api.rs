@@ -8,7 +8,7 @@ use support::cp_build;
 
 use base64::Engine;
 use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneOptions, Served};
-use cp_build::{answer, config, LogCollector, TestPlane};
+use cp_build::{answer, config, test_plane, LogCollector};
 use serde_json::Value;
 
 /// A served control plane running the clock function without layers.
@@ -24,8 +24,7 @@ impl Sandbox {
     async fn start(vars: &[(&str, &str)], timeout: Duration) -> Self {
         let mut function = config(vars);
         function.timeout = timeout;
-        let TestPlane { plane, logs, .. } =
-            TestPlane::new(function, &[], ControlPlaneOptions::default());
+        let (plane, logs, _) = test_plane(function, &[], ControlPlaneOptions::default());
         let (served, api, url) = cp_build::serve(&plane).await;
         Self {
             api,

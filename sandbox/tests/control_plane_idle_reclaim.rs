@@ -10,7 +10,7 @@ use support::cp_build;
 use coldmark_sandbox::control_plane::start_reason::StartReason;
 use coldmark_sandbox::control_plane::{ControlPlaneEvent, ControlPlaneOptions, InvokeError};
 use coldmark_sandbox::environment::ShutdownReason;
-use cp_build::{config, layer, text, TestPlane};
+use cp_build::{config, layer, test_plane, text};
 use tokio::sync::broadcast;
 
 /// The next event satisfying `pred`, within `limit`.
@@ -39,11 +39,7 @@ fn reason_of(event: &ControlPlaneEvent) -> Option<StartReason> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idle_environments_are_reclaimed_and_replaced() {
     let layer = layer(true, &[]);
-    let TestPlane {
-        plane,
-        logs,
-        events: mut rx,
-    } = TestPlane::new(
+    let (plane, logs, mut rx) = test_plane(
         config(&[]),
         &[layer.path()],
         ControlPlaneOptions {

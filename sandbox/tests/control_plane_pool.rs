@@ -11,7 +11,7 @@ use support::cp_build;
 
 use coldmark_sandbox::control_plane::ControlPlaneEvent;
 use coldmark_sandbox::environment::ShutdownReason;
-use cp_build::{answer, config, layer, text, TestPlane};
+use cp_build::{answer, config, layer, test_plane, text};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -45,11 +45,7 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_scale_out_one_environment_each() {
     let layer = layer(true, &[]);
-    let TestPlane {
-        plane,
-        logs,
-        events: mut rx,
-    } = TestPlane::new(
+    let (plane, logs, mut rx) = test_plane(
         config(&[("CLOCK_HANDLER_SLEEP_MS", "800")]),
         &[layer.path()],
         cp_build::plane_options(),
@@ -116,11 +112,7 @@ async fn concurrent_requests_scale_out_one_environment_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_beyond_the_limit_get_429() {
-    let TestPlane {
-        plane,
-        events: mut rx,
-        ..
-    } = TestPlane::new(
+    let (plane, _, mut rx) = test_plane(
         config(&[("CLOCK_HANDLER_SLEEP_MS", "1500")]),
         &[],
         coldmark_sandbox::control_plane::ControlPlaneOptions {
@@ -172,11 +164,7 @@ async fn requests_beyond_the_limit_get_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_one() {
     let layer = layer(true, &[]);
-    let TestPlane {
-        plane,
-        logs,
-        events: mut rx,
-    } = TestPlane::new(config(&[]), &[layer.path()], cp_build::plane_options());
+    let (plane, logs, mut rx) = test_plane(config(&[]), &[layer.path()], cp_build::plane_options());
     let (served, api, url) = cp_build::serve(&plane).await;
     let configuration = format!("{api}/2015-03-31/functions/clock/configuration");
     let client = reqwest::Client::new();

@@ -8,11 +8,11 @@ use std::time::Duration;
 use support::cp_build;
 
 use coldmark_sandbox::control_plane::{ConfigUpdate, ControlPlaneOptions};
-use cp_build::{config, TestPlane};
+use cp_build::{config, test_plane};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_detects_the_new_environment_from_the_answers() {
-    let TestPlane { plane, .. } = TestPlane::new(config(&[]), &[], ControlPlaneOptions::default());
+    let (plane, _, _) = test_plane(config(&[]), &[], ControlPlaneOptions::default());
     let (served, _, url) = cp_build::serve(&plane).await;
 
     let probe_url = url.clone();

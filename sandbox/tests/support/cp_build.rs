@@ -169,36 +169,27 @@ pub fn plane_options() -> coldmark_sandbox::control_plane::ControlPlaneOptions {
     }
 }
 
-/// A control plane of `function` with `layers`, before it serves: its log sink collected and
-/// its events subscribed from the start.
-pub struct TestPlane {
-    pub plane: coldmark_sandbox::control_plane::ControlPlane,
-    pub logs: LogCollector,
-    pub events:
-        tokio::sync::broadcast::Receiver<coldmark_sandbox::control_plane::ControlPlaneEvent>,
-}
-
-impl TestPlane {
-    pub fn new(
-        function: FunctionConfig,
-        layers: &[&Path],
-        options: coldmark_sandbox::control_plane::ControlPlaneOptions,
-    ) -> Self {
-        let (sink, _) = tokio::sync::broadcast::channel(8192);
-        let logs = LogCollector::start(&sink);
-        let plane = coldmark_sandbox::control_plane::ControlPlane::new(
-            function,
-            artifacts(layers),
-            options,
-            sink,
-        );
-        let events = plane.subscribe();
-        Self {
-            plane,
-            logs,
-            events,
-        }
-    }
+/// A control plane of `function` with `layers`, before it serves: the plane, the collector of
+/// its log sink, and its events subscribed from the start.
+pub fn test_plane(
+    function: FunctionConfig,
+    layers: &[&Path],
+    options: coldmark_sandbox::control_plane::ControlPlaneOptions,
+) -> (
+    coldmark_sandbox::control_plane::ControlPlane,
+    LogCollector,
+    tokio::sync::broadcast::Receiver<coldmark_sandbox::control_plane::ControlPlaneEvent>,
+) {
+    let (sink, _) = tokio::sync::broadcast::channel(8192);
+    let logs = LogCollector::start(&sink);
+    let plane = coldmark_sandbox::control_plane::ControlPlane::new(
+        function,
+        artifacts(layers),
+        options,
+        sink,
+    );
+    let events = plane.subscribe();
+    (plane, logs, events)
 }
 
 /// `plane` serving on free ports: what stops it, the Lambda API's base URL and the Function URL.
