@@ -31,7 +31,7 @@ pub const LANG: &str = "LANG";
 pub const PATH: &str = "PATH";
 
 /// Variables the runtime gets and extensions do not (besides every `_`-prefixed one).
-const RUNTIME_ONLY: [&str; 6] = [
+pub const RUNTIME_ONLY: [&str; 6] = [
     HANDLER,
     EXECUTION_ENV,
     LOG_GROUP_NAME,

@@ -17,8 +17,9 @@ use lambda_wire::extensions::{
     INIT_ERROR_PATH, NAME_HEADER, REGISTER_PATH,
 };
 
-use super::http::{accepted, api_error, extension_id, header, missing_id, refuse};
+use super::http::{accepted, api_error, extension_id, header, missing_id, refuse, reset};
 use super::ids::new_uuid;
+use super::rules::Refusal;
 use super::shared::Shared;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -77,11 +78,7 @@ async fn next(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     };
     let event = queue.lock().await.recv().await;
     let Some(event) = event else {
-        return api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Extension.Reset",
-            "the execution environment is being reset",
-        );
+        return reset("Extension.Reset");
     };
     let mut response = (StatusCode::OK, Json(event)).into_response();
     if let Ok(value) = HeaderValue::from_str(&new_uuid()) {
@@ -93,22 +90,28 @@ async fn next(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let Some(id) = extension_id(&headers) else {
-        return missing_id();
-    };
-    let error_type = header(&headers, FUNCTION_ERROR_TYPE_HEADER).unwrap_or("Extension.Unknown");
-    match shared.extension_init_error(id, error_type) {
-        Ok(()) => accepted(),
-        Err(refusal) => refuse(refusal),
-    }
+    error_report(&headers, |id, error_type| {
+        shared.extension_init_error(id, error_type)
+    })
 }
 
 async fn exit_error(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let Some(id) = extension_id(&headers) else {
+    error_report(&headers, |id, error_type| {
+        shared.extension_exit_error(id, error_type)
+    })
+}
+
+/// `init/error` and `exit/error`: the caller's identifier and error type (Lambda's default
+/// when the header is missing) go to `report`.
+fn error_report(
+    headers: &HeaderMap,
+    report: impl FnOnce(&str, &str) -> Result<(), Refusal>,
+) -> Response {
+    let Some(id) = extension_id(headers) else {
         return missing_id();
     };
-    let error_type = header(&headers, FUNCTION_ERROR_TYPE_HEADER).unwrap_or("Extension.Unknown");
-    match shared.extension_exit_error(id, error_type) {
+    let error_type = header(headers, FUNCTION_ERROR_TYPE_HEADER).unwrap_or("Extension.Unknown");
+    match report(id, error_type) {
         Ok(()) => accepted(),
         Err(refusal) => refuse(refusal),
     }

@@ -23,6 +23,15 @@ pub(crate) fn refuse(refusal: Refusal) -> Response {
     api_error(refusal.status, refusal.error_type, &refusal.message)
 }
 
+/// The answer to a `/next` whose queue went away: the processes are being torn down.
+pub(crate) fn reset(error_type: &str) -> Response {
+    api_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        error_type,
+        "the execution environment is being reset",
+    )
+}
+
 /// `{"status":"OK"}` with 202, what Lambda answers to posted results and errors.
 pub(crate) fn accepted() -> Response {
     (StatusCode::ACCEPTED, Json(StatusResponse::ok())).into_response()

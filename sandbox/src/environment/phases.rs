@@ -8,18 +8,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use lambda_wire::extensions::ErrorResponse;
 use lambda_wire::telemetry::ReportMetrics;
 
 use super::contract::{
-    InitFailure, InitSummary, InvokeResponse, InvokeStatus, LogSource, Report, ShutdownOutcome,
-    ShutdownReason,
+    InitFailure, InitSummary, InvokeResponse, LogSource, Report, ShutdownOutcome, ShutdownReason,
 };
 use super::ids::{millis, new_trace_id};
 use super::process;
 use super::rules::{
-    report_record, runtime_done_record, Caller, InitEnd, Invocation, InvokeFigures, Role,
-    RuntimeOutcome, RuntimeStop,
+    report_record, runtime_done_record, Caller, InitEnd, Invocation, InvokeEnd, InvokeFigures,
+    ReportEnd, Role, RuntimeEnd, RuntimeStop,
 };
 use super::shared::Shared;
 
@@ -208,93 +206,41 @@ impl Shared {
         self.apply(effects);
         tracing::debug!(%request_id, payload_len, "invocation dispatched");
 
-        enum Answer {
-            Runtime(RuntimeOutcome),
-            Crash(String),
-        }
         let answer = self
             .wait_until(deadline, |state| match state.api.answer_for(&request_id) {
-                Some(outcome) => Some(Answer::Runtime(outcome)),
-                None => state.runtime_exit().map(Answer::Crash),
+                Some(outcome) => Some(RuntimeEnd::Answered(outcome)),
+                None => state.runtime_exit().map(RuntimeEnd::Exited),
             })
             .await;
         let runtime_done = start.elapsed();
-        let (status, error_type, invoke_status, body) = match &answer {
-            Some(Answer::Runtime(RuntimeOutcome::Response(body))) => {
-                ("success", None, InvokeStatus::Success, body.clone())
-            }
-            Some(Answer::Runtime(RuntimeOutcome::Error { error_type, body })) => (
-                "error",
-                Some(error_type.clone()),
-                InvokeStatus::FunctionError {
-                    error_type: error_type.clone(),
-                },
-                body.clone(),
-            ),
-            Some(Answer::Crash(exit)) => (
-                "failure",
-                Some("Runtime.ExitError".to_string()),
-                InvokeStatus::Crashed,
-                error_body(
-                    "Runtime.ExitError",
-                    format!("RequestId: {request_id} Error: Runtime exited with error: {exit}"),
-                ),
-            ),
-            None => (
-                "timeout",
-                Some("Sandbox.Timedout".to_string()),
-                InvokeStatus::Timeout,
-                // What Lambda's Invoke API answers for a timeout.
-                error_body(
-                    "Sandbox.Timedout",
-                    format!(
-                        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
-                        timeout.as_secs_f64()
-                    ),
-                ),
-            ),
-        };
+        let end = InvokeEnd::of(&request_id, answer.unwrap_or(RuntimeEnd::TimedOut), timeout);
         let figures = InvokeFigures {
             request_id: request_id.clone(),
-            status,
-            error_type: error_type.clone(),
+            status: end.status,
+            error_type: end.error_type.clone(),
             trace_id,
         };
         self.emit(runtime_done_record(
             &figures,
             millis(runtime_done),
-            body.len() as u64,
+            end.body.len() as u64,
         ));
 
         // The invocation is complete when every INVOKE subscriber asked for its next event:
         // an extension still working delays it (and is billed), up to the timeout.
-        let mut report_status = status;
-        let mut report_error = error_type;
-        let mut reset = match &answer {
-            Some(Answer::Runtime(_)) => None,
-            Some(Answer::Crash(_)) => Some(ShutdownReason::Failure),
-            None => Some(ShutdownReason::Timeout),
+        let extensions_done = if end.waits_for_extensions() {
+            self.wait_until(deadline, |state| {
+                state.api.extensions_done(&state.exited_extensions())
+            })
+            .await
+        } else {
+            None
         };
-        if reset.is_none() {
-            let extensions_done = self
-                .wait_until(deadline, |state| {
-                    state.api.extensions_done(&state.exited_extensions())
-                })
-                .await;
-            match extensions_done {
-                Some(false) => {}
-                Some(true) => {
-                    report_status = "failure";
-                    report_error = Some("Extension.Crash".into());
-                    reset = Some(ShutdownReason::Failure);
-                }
-                None => {
-                    report_status = "timeout";
-                    report_error = Some("Sandbox.Timedout".into());
-                    reset = Some(ShutdownReason::Timeout);
-                }
-            }
-        }
+        let ReportEnd {
+            status: report_status,
+            error_type: report_error,
+            reset,
+        } = end.report(extensions_done);
         let duration = start.elapsed();
         let duration_ms = millis(duration);
         let max_memory_used_mb = self.max_memory_used_mb();
@@ -348,8 +294,8 @@ impl Shared {
         self.log(LogSource::Platform, line);
         self.lock().invocations += 1;
         let response = InvokeResponse {
-            status: invoke_status,
-            payload: body,
+            status: end.result,
+            payload: end.body,
             report: Report {
                 request_id,
                 duration_ms,
@@ -487,13 +433,3 @@ impl Shared {
 
 /// How long shutdown waits, after the processes ended, for their pipes to be read to the end.
 const PIPE_DRAIN: Duration = Duration::from_millis(500);
-
-/// The error payload Lambda returns for platform errors (timeouts, crashes).
-pub(super) fn error_body(error_type: &str, message: String) -> Bytes {
-    serde_json::to_vec(&ErrorResponse {
-        error_message: message,
-        error_type: error_type.to_string(),
-    })
-    .map(Bytes::from)
-    .unwrap_or_default()
-}

@@ -14,7 +14,7 @@ use axum::Router;
 use bytes::Bytes;
 use lambda_wire::runtime::{InvocationHeaders, FUNCTION_ERROR_TYPE, INIT_ERROR_PATH, NEXT_PATH};
 
-use super::http::{accepted, api_error, refuse};
+use super::http::{accepted, api_error, refuse, reset};
 use super::rules::RuntimeOutcome;
 use super::shared::Shared;
 
@@ -53,11 +53,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     let queue = shared.runtime_next();
     let invocation = queue.lock().await.recv().await;
     let Some(invocation) = invocation else {
-        return api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Runtime.Reset",
-            "the execution environment is being reset",
-        );
+        return reset("Runtime.Reset");
     };
     shared.runtime_took(&invocation.request_id);
     // Client context and Cognito identity only when the invoke carried them, as RIE's

@@ -67,25 +67,6 @@ mod tests {
 
     use super::*;
 
-    fn process_environment(
-        config: &FunctionConfig,
-        initialization_type: InitializationType,
-        platform_defaults: &BTreeMap<String, String>,
-        env_id: &str,
-        api_addr: SocketAddr,
-        artifacts: &Artifacts,
-    ) -> BTreeMap<String, String> {
-        lambda_env(
-            config,
-            initialization_type,
-            platform_defaults,
-            env_id,
-            api_addr,
-            artifacts,
-        )
-        .for_runtime()
-    }
-
     fn config(vars: &[(&str, &str)]) -> FunctionConfig {
         FunctionConfig {
             function_name: "f".into(),
@@ -102,7 +83,7 @@ mod tests {
 
     #[test]
     fn user_tz_lang_path_win_reserved_do_not() {
-        let env = process_environment(
+        let env = lambda_env(
             &config(&[
                 ("TZ", "Europe/Paris"),
                 ("LANG", "C"),
@@ -114,7 +95,8 @@ mod tests {
             "e",
             "127.0.0.1:9".parse().unwrap(),
             &Artifacts::default(),
-        );
+        )
+        .for_runtime();
         assert_eq!(env["TZ"], "Europe/Paris");
         assert_eq!(env["LANG"], "C");
         assert_eq!(env["PATH"], "/mine");
@@ -127,14 +109,15 @@ mod tests {
             ("A".to_string(), "platform".to_string()),
             ("B".to_string(), "platform".to_string()),
         ]);
-        let env = process_environment(
+        let env = lambda_env(
             &config(&[("A", "user")]),
             InitializationType::OnDemand,
             &defaults,
             "e",
             "127.0.0.1:9".parse().unwrap(),
             &Artifacts::default(),
-        );
+        )
+        .for_runtime();
         assert_eq!(env["A"], "user");
         assert_eq!(env["B"], "platform");
     }
@@ -151,14 +134,7 @@ mod tests {
         );
         let runtime = env.for_runtime();
         let ext = env.for_extension();
-        for key in [
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "LAMBDA_TASK_ROOT",
-            "LAMBDA_RUNTIME_DIR",
-            "_HANDLER",
-            "AWS_EXECUTION_ENV",
-        ] {
+        for key in lambda_wire::env::RUNTIME_ONLY {
             assert!(!ext.contains_key(key), "{key}");
         }
         assert!(runtime.contains_key("_HANDLER"));

@@ -4,24 +4,24 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use lambda_wire::extensions::NextEvent;
-use lambda_wire::telemetry::{Instance, RecordBody};
+use lambda_wire::telemetry::RecordBody;
 
 use super::*;
 
 fn facts(order: InitRecordOrder) -> Facts {
-    Facts {
+    let config = FunctionConfig {
+        function_name: "f".into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "bootstrap".into(),
+        environment: Default::default(),
+    };
+    let options = EnvironmentOptions {
         init_records: order,
-        initialization_type: InitializationType::OnDemand,
-        restore: false,
-        instance: Instance {
-            runtime_version: Some("provided:al2023.coldmark-sandbox".into()),
-            runtime_version_arn: Some("arn:aws:lambda:us-east-1::runtime:coldmark-sandbox".into()),
-            function_name: "f".into(),
-            function_version: "$LATEST".into(),
-            instance_id: Some("instance".into()),
-            instance_max_memory: Some(128 * 1024 * 1024),
-        },
-    }
+        ..EnvironmentOptions::default()
+    };
+    Facts::new(&config, &options, "instance", "us-east-1")
 }
 
 fn names(list: &[&str]) -> BTreeSet<String> {
@@ -480,6 +480,93 @@ fn an_invocation_completes_when_every_invoke_subscriber_asked_again() {
     assert_eq!(api.extensions_done(&names(&["a"])), Some(true), "a exited");
     api.extension_next("id-a", Instant::now()).unwrap();
     assert_eq!(api.extensions_done(&BTreeSet::new()), Some(false));
+}
+
+#[test]
+fn a_response_is_a_success_and_an_error_a_function_error() {
+    let timeout = Duration::from_secs(3);
+    let body = Bytes::from_static(b"ok");
+    let end = InvokeEnd::of(
+        "r1",
+        RuntimeEnd::Answered(RuntimeOutcome::Response(body.clone())),
+        timeout,
+    );
+    assert_eq!((end.status, end.error_type.as_deref()), ("success", None));
+    assert!(matches!(end.result, InvokeStatus::Success));
+    assert_eq!(end.body, body);
+    assert_eq!(end.reset, None);
+    let end = InvokeEnd::of(
+        "r1",
+        RuntimeEnd::Answered(RuntimeOutcome::Error {
+            error_type: "Handled".into(),
+            body: body.clone(),
+        }),
+        timeout,
+    );
+    assert_eq!(end.status, "error");
+    assert!(
+        matches!(&end.result, InvokeStatus::FunctionError { error_type } if error_type == "Handled")
+    );
+    assert_eq!(end.reset, None);
+    assert!(end.waits_for_extensions());
+}
+
+#[test]
+fn a_runtime_exit_or_timeout_fails_the_invocation_and_resets_the_environment() {
+    let timeout = Duration::from_millis(1500);
+    let end = InvokeEnd::of("r1", RuntimeEnd::Exited("exit status 2".into()), timeout);
+    assert_eq!(end.status, "failure");
+    assert_eq!(end.error_type.as_deref(), Some("Runtime.ExitError"));
+    assert_eq!(end.reset, Some(ShutdownReason::Failure));
+    let body: serde_json::Value = serde_json::from_slice(&end.body).unwrap();
+    assert_eq!(
+        body["errorMessage"],
+        "RequestId: r1 Error: Runtime exited with error: exit status 2"
+    );
+    let end = InvokeEnd::of("r1", RuntimeEnd::TimedOut, timeout);
+    assert_eq!(end.status, "timeout");
+    assert_eq!(end.reset, Some(ShutdownReason::Timeout));
+    let body: serde_json::Value = serde_json::from_slice(&end.body).unwrap();
+    assert_eq!(body["errorType"], "Sandbox.Timedout");
+    assert_eq!(
+        body["errorMessage"],
+        "RequestId: r1 Error: Task timed out after 1.50 seconds"
+    );
+    assert!(!end.waits_for_extensions());
+    assert_eq!(end.report(None).status, "timeout");
+}
+
+#[test]
+fn the_report_counts_the_extensions_part_of_an_answered_invocation() {
+    let end = InvokeEnd::of(
+        "r1",
+        RuntimeEnd::Answered(RuntimeOutcome::Response(Bytes::new())),
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        end.report(Some(false)),
+        ReportEnd {
+            status: "success",
+            error_type: None,
+            reset: None
+        }
+    );
+    assert_eq!(
+        end.report(Some(true)),
+        ReportEnd {
+            status: "failure",
+            error_type: Some("Extension.Crash".into()),
+            reset: Some(ShutdownReason::Failure)
+        }
+    );
+    assert_eq!(
+        end.report(None),
+        ReportEnd {
+            status: "timeout",
+            error_type: Some("Sandbox.Timedout".into()),
+            reset: Some(ShutdownReason::Timeout)
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
