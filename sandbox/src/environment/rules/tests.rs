@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use lambda_wire::extensions::NextEvent;
 use lambda_wire::telemetry::RecordBody;
 
+use super::super::contract::InvokeStatus;
 use super::*;
 
 fn facts(order: InitRecordOrder) -> Facts {
