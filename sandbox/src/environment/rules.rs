@@ -32,7 +32,8 @@ use super::contract::{
 /// Runtime version reported in `platform.initStart`: honest about being the sandbox.
 pub(crate) const RUNTIME_VERSION: &str = "provided:al2023.coldmark-sandbox";
 
-/// Lambda's limit: "up to 10 extensions" per function (AWS's Extensions API page).
+/// Lambda's limit: "up to 10 extensions" per function (AWS's Extensions API page; RIE's
+/// `MaxAgentsAllowed`, refused with `Extension.TooManyExtensions`).
 pub(crate) const MAX_EXTENSIONS: usize = 10;
 
 /// What a process is to the lifecycle.
@@ -489,7 +490,7 @@ impl ApiState {
         if self.extensions.len() >= MAX_EXTENSIONS {
             return Err(Refusal::forbidden(
                 "Extension.TooManyExtensions",
-                format!("extension {name}: at most {MAX_EXTENSIONS} extensions can register"),
+                format!("Extension limit ({MAX_EXTENSIONS}) reached: {name} cannot register"),
             ));
         }
         let external = self.expected_external.remove(name);
