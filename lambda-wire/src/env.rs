@@ -4,7 +4,9 @@
 //! variables, the credentials, the runtime-only ones (`_HANDLER`, `AWS_EXECUTION_ENV`, the log
 //! group and stream, `LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`) and the user's; an extension gets
 //! the same without the runtime-only ones and without any variable whose name starts with `_`.
-//! The user's variables never override a reserved one.
+//! The user's variables never override a reserved one; `TZ`, `LANG` and `PATH` are set by
+//! Lambda too but are not reserved (AWS's "Defined runtime environment variables"), so there a
+//! user's value wins.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +31,7 @@ pub const LANG: &str = "LANG";
 pub const PATH: &str = "PATH";
 
 /// Variables the runtime gets and extensions do not (besides every `_`-prefixed one).
-const RUNTIME_ONLY: [&str; 6] = [
+pub const RUNTIME_ONLY: [&str; 6] = [
     HANDLER,
     EXECUTION_ENV,
     LOG_GROUP_NAME,
@@ -90,6 +92,15 @@ impl LambdaEnv {
     pub fn for_runtime(&self) -> BTreeMap<String, String> {
         let mut env = self.user.clone();
         let log_group = format!("/aws/lambda/{}", self.function_name);
+        // Set by Lambda but not reserved: the user's value wins.
+        for (key, value) in [
+            (TZ, ":UTC"),
+            (LANG, "en_US.UTF-8"),
+            (PATH, self.path.as_str()),
+        ] {
+            env.entry(key.to_string())
+                .or_insert_with(|| value.to_string());
+        }
         let reserved = [
             (RUNTIME_API, self.runtime_api.as_str()),
             (FUNCTION_NAME, &self.function_name),
@@ -106,9 +117,6 @@ impl LambdaEnv {
             (HANDLER, &self.handler),
             (TASK_ROOT, &self.task_root),
             (RUNTIME_DIR, "/var/runtime"),
-            (TZ, ":UTC"),
-            (LANG, "en_US.UTF-8"),
-            (PATH, &self.path),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));
         env.extend(reserved);
@@ -139,6 +147,19 @@ mod tests {
         assert_eq!(env[LOG_GROUP_NAME], "/aws/lambda/clock");
         assert_eq!(env[HANDLER], "bootstrap");
         assert_eq!(env["GREETING"], "hi");
+        assert_eq!(env[TZ], ":UTC");
+    }
+
+    #[test]
+    fn user_tz_lang_and_path_win_as_they_are_not_reserved() {
+        let env = LambdaEnv::new("127.0.0.1:9001", "clock")
+            .user_var(TZ, "Europe/Paris")
+            .user_var(LANG, "C")
+            .user_var(PATH, "/mine")
+            .for_runtime();
+        assert_eq!(env[TZ], "Europe/Paris");
+        assert_eq!(env[LANG], "C");
+        assert_eq!(env[PATH], "/mine");
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub const NAME_HEADER: &str = "Lambda-Extension-Name";
 pub const IDENTIFIER_HEADER: &str = "Lambda-Extension-Identifier";
 /// Request header of registration: extra fields to include in the answer (`accountId`).
 pub const ACCEPT_FEATURE_HEADER: &str = "Lambda-Extension-Accept-Feature";
+/// Response header of `/event/next`: names the event handed out.
+pub const EVENT_IDENTIFIER_HEADER: &str = "Lambda-Extension-Event-Identifier";
 /// Request header of the error endpoints: the error's type, e.g. `Extension.Crash`.
 pub const FUNCTION_ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Type";
 
@@ -20,9 +22,11 @@ pub const FUNCTION_ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Ty
 pub const INVOKE: &str = "INVOKE";
 pub const SHUTDOWN: &str = "SHUTDOWN";
 
-/// Body of `POST /register`.
+/// Body of `POST /register`. A body without `events` registers for none (as AWS's emulator
+/// reads it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
+    #[serde(default)]
     pub events: Vec<String>,
 }
 
@@ -156,6 +160,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(with_account.account_id.as_deref(), Some("123456789012"));
+        let bare: RegisterRequest = serde_json::from_value(json!({})).unwrap();
+        assert!(bare.events.is_empty());
     }
 
     #[test]

@@ -23,6 +23,20 @@ pub const COGNITO_IDENTITY: &str = "Lambda-Runtime-Cognito-Identity";
 /// On an error report: the error's type, e.g. `Runtime.ExitError`.
 pub const FUNCTION_ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 
+/// The body of Lambda's 202 answer to a posted response or error: `{"status":"OK"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusResponse {
+    pub status: String,
+}
+
+impl StatusResponse {
+    pub fn ok() -> Self {
+        StatusResponse {
+            status: "OK".into(),
+        }
+    }
+}
+
 /// The headers of an answer to `GET /invocation/next` (its body is the event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvocationHeaders {
@@ -107,6 +121,14 @@ mod tests {
         assert_eq!(
             InvocationHeaders::parse(|name| (name == REQUEST_ID).then(|| "id".to_string())),
             None
+        );
+    }
+
+    #[test]
+    fn status_response_is_status_ok() {
+        assert_eq!(
+            serde_json::to_value(StatusResponse::ok()).unwrap(),
+            serde_json::json!({"status": "OK"})
         );
     }
 

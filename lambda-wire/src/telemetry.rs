@@ -75,6 +75,12 @@ impl Buffering {
     }
 }
 
+/// Timestamps as Lambda writes them (every example of AWS's schema reference): RFC 3339, UTC,
+/// always three digits of milliseconds (`2022-10-12T00:01:15.000Z`, never `...:15Z`).
+pub fn rfc3339_millis<S: serde::Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 fn default_max_items() -> u64 {
     Buffering::DEFAULT.max_items
 }
@@ -88,6 +94,7 @@ fn default_timeout_ms() -> u64 {
 /// One element of the JSON array POSTed to a subscriber.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
+    #[serde(serialize_with = "rfc3339_millis")]
     pub time: DateTime<Utc>,
     #[serde(flatten)]
     pub body: RecordBody,
@@ -212,6 +219,7 @@ pub struct DurationMetrics {
 #[serde(rename_all = "camelCase")]
 pub struct Span {
     pub name: String,
+    #[serde(serialize_with = "rfc3339_millis")]
     pub start: DateTime<Utc>,
     pub duration_ms: f64,
 }
@@ -409,7 +417,7 @@ mod tests {
                 }),
             ),
             json!({
-                "time": "2022-10-12T00:01:15Z",
+                "time": "2022-10-12T00:01:15.000Z",
                 "type": "platform.initRuntimeDone",
                 "record": {
                     "initializationType": "on-demand",
@@ -434,7 +442,7 @@ mod tests {
                 }),
             ),
             json!({
-                "time": "2022-10-12T00:01:15Z",
+                "time": "2022-10-12T00:01:15.000Z",
                 "type": "platform.initReport",
                 "record": {
                     "initializationType": "on-demand",
@@ -494,7 +502,7 @@ mod tests {
                 }),
             ),
             json!({
-                "time": "2022-10-12T00:01:15Z",
+                "time": "2022-10-12T00:01:15.000Z",
                 "type": "platform.runtimeDone",
                 "record": {
                     "requestId": "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa",
@@ -524,7 +532,7 @@ mod tests {
                 }),
             ),
             json!({
-                "time": "2022-10-12T00:01:15Z",
+                "time": "2022-10-12T00:01:15.000Z",
                 "type": "platform.report",
                 "record": {
                     "requestId": "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa",
@@ -611,7 +619,7 @@ mod tests {
                 }),
             ),
             json!({
-                "time": "2022-10-12T00:02:15Z",
+                "time": "2022-10-12T00:02:15.000Z",
                 "type": "platform.extension",
                 "record": {"name": "my-telemetry-extension", "state": "Ready", "events": ["SHUTDOWN", "INVOKE"]}
             }),
@@ -626,7 +634,7 @@ mod tests {
                 }),
             ),
             json!({
-                "time": "2022-10-12T00:02:15Z",
+                "time": "2022-10-12T00:02:15.000Z",
                 "type": "platform.telemetrySubscription",
                 "record": {"name": "my-telemetry-extension", "state": "Subscribed", "types": ["platform", "function"]}
             }),
@@ -642,7 +650,7 @@ mod tests {
                 }),
             ),
             json!({
-                "time": "2022-10-12T00:02:15Z",
+                "time": "2022-10-12T00:02:15.000Z",
                 "type": "platform.logsDropped",
                 "record": {
                     "reason": "Consumer seems to have fallen behind as it has not acknowledged receipt of logs.",
@@ -660,7 +668,7 @@ mod tests {
                 at("2022-10-12T00:03:50.000Z"),
                 RecordBody::Function(json!("[INFO] Hello world, I am a function!")),
             ),
-            json!({"time": "2022-10-12T00:03:50Z", "type": "function", "record": "[INFO] Hello world, I am a function!"}),
+            json!({"time": "2022-10-12T00:03:50.000Z", "type": "function", "record": "[INFO] Hello world, I am a function!"}),
         );
         let r = Record::new(
             at("2022-10-12T00:03:50.000Z"),
@@ -669,7 +677,7 @@ mod tests {
         assert_eq!(r.category(), "extension");
         round_trip(
             r,
-            json!({"time": "2022-10-12T00:03:50Z", "type": "extension", "record": {"level": "INFO", "message": "hi"}}),
+            json!({"time": "2022-10-12T00:03:50.000Z", "type": "extension", "record": {"level": "INFO", "message": "hi"}}),
         );
     }
 

@@ -2,95 +2,26 @@
 //! runtime starts; done when everyone asked for their next event), invoke (done when the runtime
 //! answered and every INVOKE subscriber asked again) and shutdown (SHUTDOWN, then signals).
 
-use super::*;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use lambda_wire::telemetry::ReportMetrics;
+
+use super::contract::{
+    InitFailure, InitSummary, InvokeResponse, LogSource, Report, ShutdownOutcome, ShutdownReason,
+};
+use super::ids::{millis, new_trace_id};
+use super::process;
+use super::rules::{
+    report_record, runtime_done_record, Caller, InitEnd, Invocation, InvokeEnd, InvokeFigures,
+    ReportEnd, Role, RuntimeEnd, RuntimeStop,
+};
+use super::shared::Shared;
 
 impl Shared {
-    /// Whether this init is reported as a SnapStart restore (only the `init` phase: a re-init
-    /// inside an invocation is a plain init).
-    pub(super) fn restoring(&self, phase: &str) -> bool {
-        self.options.restore && phase == "init"
-    }
-
-    pub(super) fn runtime_done_record(
-        &self,
-        phase: &'static str,
-        status: &str,
-        error_type: Option<String>,
-    ) -> Record {
-        if self.restoring(phase) {
-            return Record::RestoreRuntimeDone(telemetry::RestoreRuntimeDone {
-                status: status.into(),
-                error_type,
-                spans: Vec::new(),
-            });
-        }
-        Record::InitRuntimeDone(telemetry::InitRuntimeDone {
-            initialization_type: self.options.initialization_type.as_str().into(),
-            phase: phase.into(),
-            status: status.into(),
-            error_type,
-            spans: Vec::new(),
-        })
-    }
-
-    fn init_report_record(
-        &self,
-        phase: &'static str,
-        status: &str,
-        error_type: Option<String>,
-        duration_ms: f64,
-    ) -> Record {
-        let metrics = telemetry::InitReportMetrics { duration_ms };
-        if self.restoring(phase) {
-            return Record::RestoreReport(telemetry::RestoreReport {
-                status: status.into(),
-                error_type,
-                metrics,
-                spans: Vec::new(),
-            });
-        }
-        Record::InitReport(telemetry::InitReport {
-            initialization_type: self.options.initialization_type.as_str().into(),
-            phase: phase.into(),
-            status: status.into(),
-            error_type,
-            metrics,
-            spans: Vec::new(),
-        })
-    }
-
-    pub(super) fn init_start_record(&self, phase: &'static str) -> Record {
-        if self.restoring(phase) {
-            return Record::RestoreStart(telemetry::RestoreStart {
-                runtime_version: Some(RUNTIME_VERSION.into()),
-                runtime_version_arn: Some(self.runtime_version_arn()),
-                function_name: self.config.function_name.clone(),
-                function_version: self.config.version.clone(),
-                instance_id: self.env_id.clone(),
-                instance_max_memory: u64::from(self.config.memory_mb) * 1024 * 1024,
-            });
-        }
-        Record::InitStart(telemetry::InitStart {
-            initialization_type: self.options.initialization_type.as_str().into(),
-            phase: phase.into(),
-            runtime_version: Some(RUNTIME_VERSION.into()),
-            runtime_version_arn: Some(self.runtime_version_arn()),
-            function_name: self.config.function_name.clone(),
-            function_version: self.config.version.clone(),
-            instance_id: self.env_id.clone(),
-            instance_max_memory: u64::from(self.config.memory_mb) * 1024 * 1024,
-        })
-    }
-
-    pub(super) fn runtime_version_arn(&self) -> String {
-        let region = self
-            .process_env
-            .get("AWS_REGION")
-            .map(String::as_str)
-            .unwrap_or(DEFAULT_REGION);
-        format!("arn:aws:lambda:{region}::runtime:coldmark-sandbox")
-    }
-
     /// The init phase: extensions first (all must register), then the runtime; done when the
     /// runtime and every extension asked for their next event.
     pub(super) async fn run_init(
@@ -100,88 +31,72 @@ impl Shared {
     ) -> anyhow::Result<InitSummary> {
         let started = Instant::now();
         let started_utc = Utc::now();
-        {
+        let expected: BTreeSet<String> = self
+            .extension_paths
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        let (records, restoring, instance) = {
             let mut state = self.lock();
             state.generation += 1;
-            state.init = Some(InitProgress {
-                phase,
-                runtime_done_at: None,
-            });
-            state.registration = Registration::External;
-            state.expected_external = self
-                .extension_paths
-                .iter()
-                .map(|(n, _)| n.clone())
-                .collect();
-            state.runtime = RuntimeSlot::new();
-            state.extensions.clear();
             state.procs.clear();
-            state.failure = None;
-        }
+            state.reset_queues();
+            let effects = state.api.begin_init(phase, expected);
+            let records: Vec<_> = effects.into_iter().filter_map(|e| state.queue(e)).collect();
+            let instance = state.api.facts.instance.clone();
+            (records, state.api.restoring(phase), instance)
+        };
         self.telemetry.begin_init();
-        self.telemetry
-            .emit(started_utc, self.init_start_record(phase));
+        for record in records {
+            self.telemetry.emit(started_utc, record);
+        }
         self.log(
             LogSource::Platform,
             format!(
-                "{} Runtime Version: {RUNTIME_VERSION}\tRuntime Version ARN: {}",
-                if self.restoring(phase) {
+                "{} Runtime Version: {}\tRuntime Version ARN: {}",
+                if restoring {
                     "RESTORE_START"
                 } else {
                     "INIT_START"
                 },
-                self.runtime_version_arn()
+                instance.runtime_version.unwrap_or_default(),
+                instance.runtime_version_arn.unwrap_or_default(),
             ),
         );
         let deadline = started + self.options.init_timeout;
         match self.init_steps(deadline).await {
             Ok(()) => {
                 let end = Instant::now();
-                let summary = {
+                let duration_ms = millis(end - started);
+                let (summary, effects) = {
                     let mut state = self.lock();
-                    let progress = state.init.take().expect("init in progress");
-                    state.registration = Registration::Closed;
-                    let runtime_done = progress.runtime_done_at.unwrap_or(end);
+                    let (progress, effects) = state.api.end_init(InitEnd {
+                        duration_ms,
+                        failure: None,
+                    });
+                    let runtime_done = progress.and_then(|p| p.runtime_done_at).unwrap_or(end);
                     let summary = InitSummary {
                         phase,
                         started_at: started_utc,
                         runtime_done_ms: millis(runtime_done - started),
-                        duration_ms: millis(end - started),
+                        duration_ms,
                         request_id,
                     };
                     state.last_init = Some(summary.clone());
-                    summary
+                    (summary, effects)
                 };
-                if self.options.init_records == InitRecordOrder::Lambda {
-                    self.emit(self.runtime_done_record(phase, "success", None));
-                    self.emit_extension_states();
-                }
-                self.emit(self.init_report_record(phase, "success", None, summary.duration_ms));
+                self.apply(effects);
                 self.telemetry.end_init();
                 self.bump();
                 Ok(summary)
             }
             Err((status, error_type, message)) => {
                 let duration_ms = millis(started.elapsed());
-                let lambda_order = self.options.init_records == InitRecordOrder::Lambda;
-                let runtime_done = {
-                    let mut state = self.lock();
-                    let progress = state.init.take();
-                    state.registration = Registration::Closed;
-                    progress.and_then(|p| p.runtime_done_at).is_some()
-                };
-                if lambda_order || !runtime_done {
-                    self.emit(self.runtime_done_record(phase, status, Some(error_type.clone())));
-                }
-                if lambda_order {
-                    self.emit_extension_states();
-                }
-                self.emit(self.init_report_record(
-                    phase,
-                    status,
-                    Some(error_type.clone()),
+                let effects = self.lock().api.end_init(InitEnd {
                     duration_ms,
-                ));
+                    failure: Some((status, error_type.clone())),
+                });
+                self.apply(effects.1);
                 self.log(
                     LogSource::Platform,
                     format!(
@@ -201,30 +116,6 @@ impl Shared {
         }
     }
 
-    /// One `platform.extension` per registered extension with its state at the end of init,
-    /// as RIE's `logAgentsInitStatus` sends them (after `initRuntimeDone`, before `initReport`).
-    fn emit_extension_states(&self) {
-        let records: Vec<telemetry::PlatformExtension> = {
-            let state = self.lock();
-            state
-                .extensions
-                .iter()
-                .map(|e| {
-                    let (status, error_type) = e.init_state();
-                    telemetry::PlatformExtension {
-                        name: e.name.clone(),
-                        state: status.into(),
-                        events: e.events.clone(),
-                        error_type,
-                    }
-                })
-                .collect()
-        };
-        for record in records {
-            self.emit(Record::Extension(record));
-        }
-    }
-
     /// The steps of init; an error is (status, errorType, message).
     pub(super) async fn init_steps(
         self: &Arc<Self>,
@@ -237,24 +128,15 @@ impl Shared {
         }
         let registered = self
             .wait_until(deadline, |state| {
-                if let Some(failure) = state.failure.clone() {
-                    return Some(Err(failure));
-                }
-                if let Some(p) = state.procs.iter().find(|p| p.exited.is_some()) {
-                    return Some(Err(format!(
-                        "extension {:?} exited before registering ({})",
-                        role_name(&p.role),
-                        p.exited.as_deref().unwrap_or_default()
-                    )));
-                }
-                state.expected_external.is_empty().then_some(Ok(()))
+                state.api.registration_outcome(state.first_exit())
             })
             .await;
         match registered {
             Some(Ok(())) => {}
             Some(Err(message)) => return Err(fail("Extension.InitError", message)),
             None => {
-                let missing: Vec<String> = self.lock().expected_external.iter().cloned().collect();
+                let missing: Vec<String> =
+                    self.lock().api.expected_external.iter().cloned().collect();
                 return Err((
                     "timeout",
                     "Extension.Timeout".into(),
@@ -262,56 +144,19 @@ impl Shared {
                 ));
             }
         }
-        self.lock().registration = Registration::Internal;
+        self.lock().api.begin_runtime_init();
         self.spawn_process(Role::Runtime, &self.artifacts.bootstrap.clone())
             .map_err(|err| fail("Runtime.InvalidEntrypoint", format!("{err:#}")))?;
         // Runtime init ends at the runtime's first /next; init ends when every extension
         // (external and internal) also waits for its next event.
         let done = self
-            .wait_until(deadline, |state| {
-                if let Some(failure) = state.failure.clone() {
-                    return Some(Err(("Extension.InitError", failure)));
-                }
-                if let Some(error_type) = state.runtime.init_error.clone() {
-                    return Some(Err((
-                        "Runtime.InitError",
-                        format!("the function reported an init error ({error_type})"),
-                    )));
-                }
-                if let Some(p) = state.procs.iter().find(|p| p.exited.is_some()) {
-                    let error_type = match p.role {
-                        Role::Runtime => "Runtime.ExitError",
-                        Role::Extension(_) => "Extension.Crash",
-                    };
-                    return Some(Err((
-                        error_type,
-                        format!(
-                            "{} exited during init ({})",
-                            role_name(&p.role),
-                            p.exited.as_deref().unwrap_or_default()
-                        ),
-                    )));
-                }
-                let ready = state.runtime.first_next_at.is_some()
-                    && state.extensions.iter().all(ExtensionSlot::ready);
-                ready.then_some(Ok(()))
-            })
+            .wait_until(deadline, |state| state.api.init_outcome(state.first_exit()))
             .await;
         match done {
             Some(Ok(())) => Ok(()),
             Some(Err((error_type, message))) => Err(fail(error_type, message)),
             None => {
-                let state = self.lock();
-                let waiting: Vec<String> = std::iter::once("runtime".to_string())
-                    .filter(|_| state.runtime.first_next_at.is_none())
-                    .chain(
-                        state
-                            .extensions
-                            .iter()
-                            .filter(|e| !e.ready())
-                            .map(|e| e.name.clone()),
-                    )
-                    .collect();
+                let waiting = self.lock().api.waiting_for();
                 Err((
                     "timeout",
                     "Runtime.Timeout".into(),
@@ -336,17 +181,8 @@ impl Shared {
         let deadline = start + timeout;
         let deadline_ms = (start_utc + chrono::Duration::from_std(timeout).unwrap_or_default())
             .timestamp_millis()
-            .max(0) as u64;
+            .max(0);
         let trace_id = new_trace_id(start_utc);
-        let tracing_ctx = Some(telemetry::Tracing {
-            kind: "X-Amzn-Trace-Id".into(),
-            value: trace_id.clone(),
-        });
-        self.emit(Record::Start(telemetry::Start {
-            request_id: request_id.clone(),
-            version: self.config.version.clone(),
-            tracing: tracing_ctx.clone(),
-        }));
         self.log(
             LogSource::Platform,
             format!(
@@ -355,170 +191,83 @@ impl Shared {
             ),
         );
         let payload_len = payload.len();
-        {
-            let mut state = self.lock();
-            state.runtime.outcome = None;
-            let _ = state.runtime.queue_tx.send(Invocation {
-                request_id: request_id.clone(),
-                payload,
-                deadline_ms,
-                function_arn: self.function_arn.clone(),
-                trace_id: trace_id.clone(),
-                caller,
-            });
-            for ext in state.extensions.iter_mut().filter(|e| e.wants("INVOKE")) {
-                ext.send(ExtensionEvent::Invoke(InvokeEvent {
-                    deadline_ms,
-                    request_id: request_id.clone(),
-                    invoked_function_arn: self.function_arn.clone(),
-                    tracing: crate::extensions_api::EventTracing {
-                        kind: "X-Amzn-Trace-Id".into(),
-                        value: trace_id.clone(),
-                    },
-                }));
-            }
-        }
-        self.bump();
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload,
+            deadline_ms,
+            function_arn: self.function_arn.clone(),
+            trace_id: trace_id.clone(),
+            caller,
+        };
+        let effects = self
+            .lock()
+            .api
+            .dispatch_invoke(invocation, &self.config.version);
+        self.apply(effects);
         tracing::debug!(%request_id, payload_len, "invocation dispatched");
 
-        enum Answer {
-            Runtime(RuntimeOutcome),
-            Crash(String),
-        }
         let answer = self
-            .wait_until(deadline, |state| {
-                if let Some((id, outcome)) = &state.runtime.outcome {
-                    if *id == request_id {
-                        return Some(Answer::Runtime(outcome.clone()));
-                    }
-                }
-                self.runtime_exit(state).map(Answer::Crash)
+            .wait_until(deadline, |state| match state.api.answer_for(&request_id) {
+                Some(outcome) => Some(RuntimeEnd::Answered(outcome)),
+                None => state.runtime_exit().map(RuntimeEnd::Exited),
             })
             .await;
         let runtime_done = start.elapsed();
-        let (status, error_type, invoke_status, body) = match &answer {
-            Some(Answer::Runtime(RuntimeOutcome::Response(body))) => {
-                ("success", None, InvokeStatus::Success, body.clone())
-            }
-            Some(Answer::Runtime(RuntimeOutcome::Error { error_type, body })) => (
-                "error",
-                Some(error_type.clone()),
-                InvokeStatus::FunctionError {
-                    error_type: error_type.clone(),
-                },
-                body.clone(),
-            ),
-            Some(Answer::Crash(exit)) => (
-                "failure",
-                Some("Runtime.ExitError".to_string()),
-                InvokeStatus::Crashed,
-                error_body(
-                    "Runtime.ExitError",
-                    format!("RequestId: {request_id} Error: Runtime exited with error: {exit}"),
-                ),
-            ),
-            None => (
-                "timeout",
-                Some("Sandbox.Timedout".to_string()),
-                InvokeStatus::Timeout,
-                // What Lambda's Invoke API answers for a timeout.
-                error_body(
-                    "Sandbox.Timedout",
-                    format!(
-                        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
-                        timeout.as_secs_f64()
-                    ),
-                ),
-            ),
-        };
-        self.emit(Record::RuntimeDone(telemetry::RuntimeDone {
+        let end = InvokeEnd::of(&request_id, answer.unwrap_or(RuntimeEnd::TimedOut), timeout);
+        let figures = InvokeFigures {
             request_id: request_id.clone(),
-            status: status.into(),
-            error_type: error_type.clone(),
-            metrics: telemetry::RuntimeDoneMetrics {
-                duration_ms: millis(runtime_done),
-                produced_bytes: body.len() as u64,
-            },
-            spans: Vec::new(),
-            tracing: tracing_ctx.clone(),
-        }));
+            status: end.status,
+            error_type: end.error_type.clone(),
+            trace_id,
+        };
+        self.emit(runtime_done_record(
+            &figures,
+            millis(runtime_done),
+            end.body.len() as u64,
+        ));
 
         // The invocation is complete when every INVOKE subscriber asked for its next event:
         // an extension still working delays it (and is billed), up to the timeout.
-        let mut report_status = status;
-        let mut report_error = error_type;
-        let mut reset = match &answer {
-            Some(Answer::Runtime(_)) => None,
-            Some(Answer::Crash(_)) => Some(ShutdownReason::Failure),
-            None => Some(ShutdownReason::Timeout),
+        let extensions_done = if end.waits_for_extensions() {
+            self.wait_until(deadline, |state| {
+                state.api.extensions_done(&state.exited_extensions())
+            })
+            .await
+        } else {
+            None
         };
-        if reset.is_none() {
-            let extensions_done = self
-                .wait_until(deadline, |state| {
-                    let exited = |name: &str| {
-                        state.procs.iter().any(|p| {
-                            p.exited.is_some() && matches!(&p.role, Role::Extension(n) if n == name)
-                        })
-                    };
-                    let pending: Vec<&ExtensionSlot> = state
-                        .extensions
-                        .iter()
-                        .filter(|e| e.wants("INVOKE") && !e.ready())
-                        .collect();
-                    if pending.iter().all(|e| e.external && exited(&e.name)) {
-                        Some(!pending.is_empty())
-                    } else {
-                        None
-                    }
-                })
-                .await;
-            match extensions_done {
-                Some(false) => {}
-                Some(true) => {
-                    report_status = "failure";
-                    report_error = Some("Extension.Crash".into());
-                    reset = Some(ShutdownReason::Failure);
-                }
-                None => {
-                    report_status = "timeout";
-                    report_error = Some("Sandbox.Timedout".into());
-                    reset = Some(ShutdownReason::Timeout);
-                }
-            }
-        }
+        let ReportEnd {
+            status: report_status,
+            error_type: report_error,
+            reset,
+        } = end.report(extensions_done);
         let duration = start.elapsed();
         let duration_ms = millis(duration);
         let max_memory_used_mb = self.max_memory_used_mb();
         let billed_duration_ms = (duration_ms + init_duration_ms.unwrap_or(0.0)).ceil() as u64;
-        // After a SnapStart restore the first report names it a restore.
-        let restored = init_duration_ms.is_some()
-            && self.options.restore
-            && self
-                .lock()
-                .last_init
-                .as_ref()
-                .is_some_and(|i| i.phase == "init");
-        let (report_init, report_restore) = if restored {
-            (None, init_duration_ms)
-        } else {
-            (init_duration_ms, None)
+        let (report_init, report_restore) = {
+            let state = self.lock();
+            let last_phase = state.last_init.as_ref().map(|i| i.phase);
+            state.api.report_init(init_duration_ms, last_phase)
         };
         let memory_size_mb = u64::from(self.config.memory_mb);
-        self.emit(Record::Report(telemetry::PlatformReport {
-            request_id: request_id.clone(),
-            status: report_status.into(),
+        let figures = InvokeFigures {
+            status: report_status,
             error_type: report_error,
-            metrics: telemetry::ReportMetrics {
+            ..figures
+        };
+        self.emit(report_record(
+            &figures,
+            ReportMetrics {
                 duration_ms,
                 billed_duration_ms,
                 memory_size_mb,
                 max_memory_used_mb,
                 init_duration_ms: report_init,
                 restore_duration_ms: report_restore,
+                billed_restore_duration_ms: None,
             },
-            spans: Vec::new(),
-            tracing: tracing_ctx,
-        }));
+        ));
         if report_status == "timeout" {
             self.log(
                 LogSource::Platform,
@@ -545,8 +294,8 @@ impl Shared {
         self.log(LogSource::Platform, line);
         self.lock().invocations += 1;
         let response = InvokeResponse {
-            status: invoke_status,
-            payload: body,
+            status: end.result,
+            payload: end.body,
             report: Report {
                 request_id,
                 duration_ms,
@@ -580,9 +329,9 @@ impl Shared {
         let deadline_ms = (Utc::now()
             + chrono::Duration::from_std(self.options.shutdown_deadline).unwrap_or_default())
         .timestamp_millis()
-        .max(0) as u64;
+        .max(0);
         self.thaw();
-        let (runtime, has_extensions, has_internal) = {
+        let (runtime, stop) = {
             let state = self.lock();
             let runtime = state
                 .procs
@@ -591,62 +340,44 @@ impl Shared {
                 .map(|p| p.pid);
             (
                 runtime,
-                !state.extensions.is_empty(),
-                state.extensions.iter().any(|e| !e.external),
+                state.api.runtime_stop(self.options.shutdown_deadline),
             )
         };
         if let Some(pid) = runtime {
-            if has_extensions {
-                process::signal_group(pid, libc::SIGTERM);
-                // AWS (graceful shutdown with Lambda extensions): up to 300 ms for the runtime,
-                // 500 ms with an internal extension; never more than the whole deadline.
-                let share = Duration::from_millis(if has_internal { 500 } else { 300 })
-                    .min(self.options.shutdown_deadline);
-                let runtime_deadline = started + share;
-                let exited = self
-                    .wait_until(runtime_deadline, |state| {
-                        state
-                            .procs
-                            .iter()
-                            .all(|p| p.role != Role::Runtime || p.exited.is_some())
-                            .then_some(())
-                    })
-                    .await;
-                if exited.is_none() {
-                    process::signal_group(pid, libc::SIGKILL);
+            match stop {
+                RuntimeStop::Term { grace } => {
+                    process::signal_group(pid, libc::SIGTERM);
+                    let exited = self
+                        .wait_until(started + grace, |state| {
+                            state
+                                .procs
+                                .iter()
+                                .all(|p| p.role != Role::Runtime || p.exited.is_some())
+                                .then_some(())
+                        })
+                        .await;
+                    if exited.is_none() {
+                        process::signal_group(pid, libc::SIGKILL);
+                    }
                 }
-            } else {
-                process::signal_group(pid, libc::SIGKILL);
+                RuntimeStop::Kill => process::signal_group(pid, libc::SIGKILL),
             }
         }
         // What happened before the shutdown (the last invocation's report) reaches the
         // subscribers before SHUTDOWN does, within a small share of the deadline.
         let remaining = deadline.saturating_duration_since(Instant::now());
         self.telemetry.drain(remaining / 4).await;
-        let mut kill_now = Vec::new();
-        {
-            let mut state = self.lock();
-            let subscribed: BTreeSet<String> = state
-                .extensions
-                .iter()
-                .filter(|e| e.wants("SHUTDOWN"))
-                .map(|e| e.name.clone())
-                .collect();
-            for ext in state.extensions.iter_mut().filter(|e| e.wants("SHUTDOWN")) {
-                ext.send(ExtensionEvent::Shutdown(ShutdownEvent {
-                    shutdown_reason: reason.as_str().into(),
-                    deadline_ms,
-                }));
-            }
-            for proc in state.procs.iter().filter(|p| p.exited.is_none()) {
-                match &proc.role {
-                    // Nobody can tell these to stop but a signal.
-                    Role::Extension(name) if !subscribed.contains(name) => kill_now.push(proc.pid),
-                    _ => {}
-                }
-            }
-        }
-        self.bump();
+        let (effects, subscribed) = self.lock().api.shutdown_extensions(reason, deadline_ms);
+        self.apply(effects);
+        // Nobody can tell the others to stop but a signal.
+        let kill_now: Vec<u32> = self
+            .lock()
+            .procs
+            .iter()
+            .filter(|p| p.exited.is_none())
+            .filter(|p| matches!(&p.role, Role::Extension(name) if !subscribed.contains(name)))
+            .map(|p| p.pid)
+            .collect();
         for pid in kill_now {
             process::signal_group(pid, libc::SIGKILL);
         }
@@ -685,9 +416,8 @@ impl Shared {
         self.telemetry.close();
         {
             let mut state = self.lock();
-            state.registration = Registration::Closed;
-            state.extensions.clear();
-            state.runtime = RuntimeSlot::new();
+            state.api.reset();
+            state.reset_queues();
         }
         self.bump();
         let elapsed = started.elapsed();
@@ -703,26 +433,3 @@ impl Shared {
 
 /// How long shutdown waits, after the processes ended, for their pipes to be read to the end.
 const PIPE_DRAIN: Duration = Duration::from_millis(500);
-
-pub(super) fn role_name(role: &Role) -> String {
-    match role {
-        Role::Runtime => "the runtime".into(),
-        Role::Extension(name) => format!("extension {name}"),
-    }
-}
-
-/// The error payload Lambda returns for platform errors (timeouts, crashes).
-pub(super) fn error_body(error_type: &str, message: String) -> Bytes {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct PlatformError<'a> {
-        error_message: String,
-        error_type: &'a str,
-    }
-    serde_json::to_vec(&PlatformError {
-        error_message: message,
-        error_type,
-    })
-    .map(Bytes::from)
-    .unwrap_or_default()
-}

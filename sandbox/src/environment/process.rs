@@ -10,14 +10,6 @@ use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-/// What a process is to the lifecycle.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Role {
-    Runtime,
-    /// An external extension, by its executable's file name.
-    Extension(String),
-}
-
 /// A started process. The `Child` handle itself lives in the task that waits for it.
 #[derive(Clone, Debug)]
 pub(crate) struct Spawned {

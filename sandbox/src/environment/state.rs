@@ -1,130 +1,40 @@
-//! The environment's mutable state, shared by its phases and the API handlers: the runtime's
-//! and each extension's side of the APIs, the processes of the current generation, and who may
-//! register right now.
+//! The environment's mutable state, shared by its phases and the API handlers: what the APIs
+//! were told ([`ApiState`], whose rules are pure), the queues the runtime's and extensions'
+//! `/next` calls wait on, and the processes of the current generation.
 
-use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
 
-/// One invocation handed to the runtime by `/next`.
-#[derive(Clone, Debug)]
-pub(crate) struct Invocation {
-    pub(crate) request_id: String,
-    pub(crate) payload: Bytes,
-    pub(crate) deadline_ms: u64,
-    pub(crate) function_arn: String,
-    pub(crate) trace_id: String,
-    pub(crate) caller: Caller,
+use lambda_wire::extensions::NextEvent;
+use lambda_wire::telemetry::RecordBody;
+use tokio::sync::{mpsc, Mutex as AsyncMutex};
+
+use super::contract::InitSummary;
+use super::rules::{ApiState, Effect, Invocation, Role};
+
+/// What a `/next` call waits on: one receiver, shared by whoever asks (one at a time).
+pub(crate) type Receiver<T> = Arc<AsyncMutex<mpsc::UnboundedReceiver<T>>>;
+
+/// A queue of things handed to one `/next` caller.
+pub(crate) struct Queue<T> {
+    tx: mpsc::UnboundedSender<T>,
+    pub(crate) rx: Receiver<T>,
 }
 
-/// Who called, when the invoke said so (client context, Cognito identity).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Caller {
-    pub(crate) client_context: Option<String>,
-    pub(crate) cognito_identity: Option<CognitoIdentity>,
-}
-
-/// What the runtime posted for an invocation.
-#[derive(Clone, Debug)]
-pub(crate) enum RuntimeOutcome {
-    Response(Bytes),
-    Error { error_type: String, body: Bytes },
-}
-
-/// The runtime's side of the Runtime API.
-pub(crate) struct RuntimeSlot {
-    pub(crate) first_next_at: Option<Instant>,
-    pub(crate) queue_tx: mpsc::UnboundedSender<Invocation>,
-    pub(crate) queue_rx: Arc<AsyncMutex<mpsc::UnboundedReceiver<Invocation>>>,
-    /// The request handed out by the last `/next`, awaiting its answer.
-    pub(crate) current: Option<String>,
-    pub(crate) outcome: Option<(String, RuntimeOutcome)>,
-    pub(crate) init_error: Option<String>,
-}
-
-impl RuntimeSlot {
-    pub(crate) fn new() -> RuntimeSlot {
-        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
-        RuntimeSlot {
-            first_next_at: None,
-            queue_tx,
-            queue_rx: Arc::new(AsyncMutex::new(queue_rx)),
-            current: None,
-            outcome: None,
-            init_error: None,
-        }
-    }
-}
-
-/// A registered extension.
-pub(crate) struct ExtensionSlot {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) events: Vec<String>,
-    /// Registered under the name of an executable in `extensions/` (else: internal).
-    pub(crate) external: bool,
-    /// `/event/next` calls so far, and events queued for it so far: the extension is waiting
-    /// for its next event (ready) when it asked more often than it was given something.
-    pub(crate) nexts: u64,
-    pub(crate) enqueued: u64,
-    pub(crate) registered_at: Instant,
-    pub(crate) first_next_at: Option<Instant>,
-    /// The `Lambda-Extension-Function-Error-Type` of its `/init/error`, if it sent one.
-    pub(crate) init_error: Option<String>,
-    pub(crate) tx: mpsc::UnboundedSender<ExtensionEvent>,
-    pub(crate) rx: Arc<AsyncMutex<mpsc::UnboundedReceiver<ExtensionEvent>>>,
-}
-
-impl ExtensionSlot {
-    pub(crate) fn new(id: String, name: String, events: Vec<String>, external: bool) -> Self {
+impl<T> Queue<T> {
+    pub(crate) fn new() -> Queue<T> {
         let (tx, rx) = mpsc::unbounded_channel();
-        ExtensionSlot {
-            id,
-            name,
-            events,
-            external,
-            nexts: 0,
-            enqueued: 0,
-            registered_at: Instant::now(),
-            first_next_at: None,
-            init_error: None,
+        Queue {
             tx,
             rx: Arc::new(AsyncMutex::new(rx)),
         }
     }
 
-    pub(crate) fn ready(&self) -> bool {
-        self.nexts > self.enqueued
+    fn send(&self, item: T) {
+        // The receiver lives as long as the queue: a send cannot fail.
+        let _ = self.tx.send(item);
     }
-
-    /// The extension's state as `platform.extension` reports it when init ends (RIE's agent
-    /// state names) and its error type, if any.
-    pub(crate) fn init_state(&self) -> (&'static str, Option<String>) {
-        match &self.init_error {
-            Some(error_type) => ("InitError", Some(error_type.clone())),
-            None if self.first_next_at.is_some() => ("Ready", None),
-            None => ("Registered", None),
-        }
-    }
-
-    pub(crate) fn wants(&self, event: &str) -> bool {
-        self.events.iter().any(|e| e == event)
-    }
-
-    pub(crate) fn send(&mut self, event: ExtensionEvent) {
-        if self.tx.send(event).is_ok() {
-            self.enqueued += 1;
-        }
-    }
-}
-
-/// Who may register right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Registration {
-    /// Extension init: the executables in `extensions/` register (and internal ones too).
-    External,
-    /// Runtime init: only internal extensions (registered from the runtime's process), until
-    /// the runtime's first `/next`.
-    Internal,
-    Closed,
 }
 
 /// A child process of the current generation.
@@ -139,27 +49,100 @@ pub(crate) struct ProcSlot {
     pub(crate) open_streams: u8,
 }
 
-/// The init in progress.
-#[derive(Clone, Debug)]
-pub(crate) struct InitProgress {
-    pub(crate) phase: &'static str,
-    pub(crate) runtime_done_at: Option<Instant>,
-}
-
 /// The environment's mutable state, shared with the API handlers.
 pub(crate) struct State {
     /// Bumped by every (re-)init: a new set of processes, registrations and subscriptions.
     pub(crate) generation: u64,
-    pub(crate) init: Option<InitProgress>,
-    pub(crate) registration: Registration,
-    /// Executables of `extensions/` that have not registered yet.
-    pub(crate) expected_external: BTreeSet<String>,
-    pub(crate) runtime: RuntimeSlot,
-    pub(crate) extensions: Vec<ExtensionSlot>,
+    pub(crate) api: ApiState,
+    /// The runtime's `/invocation/next` queue.
+    pub(crate) runtime_queue: Queue<Invocation>,
+    /// Each registered extension's `/event/next` queue, by identifier.
+    pub(crate) extension_queues: BTreeMap<String, Queue<NextEvent>>,
     pub(crate) procs: Vec<ProcSlot>,
-    /// Why the current init must fail (set by the API handlers).
-    pub(crate) failure: Option<String>,
     pub(crate) last_init: Option<InitSummary>,
     pub(crate) invocations: u64,
     pub(crate) stopped: bool,
+}
+
+impl State {
+    pub(crate) fn new(api: ApiState) -> State {
+        State {
+            generation: 0,
+            api,
+            runtime_queue: Queue::new(),
+            extension_queues: BTreeMap::new(),
+            procs: Vec::new(),
+            last_init: None,
+            invocations: 0,
+            stopped: false,
+        }
+    }
+
+    /// New queues for new processes: whatever the old ones held is gone with them.
+    pub(crate) fn reset_queues(&mut self) {
+        self.runtime_queue = Queue::new();
+        self.extension_queues.clear();
+    }
+
+    /// Queues an invocation or event the rules decided on; a record is handed back (records
+    /// are emitted outside the lock).
+    pub(crate) fn queue(&mut self, effect: Effect) -> Option<RecordBody> {
+        match effect {
+            Effect::Emit(record) => return Some(record),
+            Effect::Invoke(invocation) => self.runtime_queue.send(invocation),
+            Effect::Deliver {
+                extension_id,
+                event,
+            } => {
+                if let Some(queue) = self.extension_queues.get(&extension_id) {
+                    queue.send(event);
+                }
+            }
+        }
+        None
+    }
+
+    /// The queue of the extension `id` (made at its registration).
+    pub(crate) fn extension_queue(&mut self, id: &str) -> Receiver<NextEvent> {
+        self.extension_queues
+            .entry(id.to_string())
+            .or_insert_with(Queue::new)
+            .rx
+            .clone()
+    }
+
+    /// The first process of this generation that exited, with how it ended.
+    pub(crate) fn first_exit(&self) -> Option<(&Role, &str)> {
+        self.procs
+            .iter()
+            .find_map(|p| p.exited.as_deref().map(|status| (&p.role, status)))
+    }
+
+    /// How the runtime process ended, if it did.
+    pub(crate) fn runtime_exit(&self) -> Option<String> {
+        self.procs
+            .iter()
+            .find(|p| p.role == Role::Runtime)
+            .and_then(|p| p.exited.clone())
+    }
+
+    /// The extension processes that exited, by name.
+    pub(crate) fn exited_extensions(&self) -> BTreeSet<String> {
+        self.procs
+            .iter()
+            .filter(|p| p.exited.is_some())
+            .filter_map(|p| match &p.role {
+                Role::Extension(name) => Some(name.clone()),
+                Role::Runtime => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn live_pids(&self) -> Vec<u32> {
+        self.procs
+            .iter()
+            .filter(|p| p.exited.is_none())
+            .map(|p| p.pid)
+            .collect()
+    }
 }

@@ -6,114 +6,65 @@
 //! the runtime-only variables (`AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME`,
 //! `LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`, `_HANDLER`, `AWS_EXECUTION_ENV`).
 
-use super::*;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
-/// Variables only the runtime process gets.
-const RUNTIME_ONLY: [&str; 6] = [
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-    "_HANDLER",
-    "AWS_EXECUTION_ENV",
-];
+use chrono::Utc;
+use lambda_wire::env::{LambdaEnv, REGION};
 
-/// The runtime's variables: the platform's defaults (beneath the user's), the user's, then the
-/// reserved ones (over the user's).
-pub(super) fn process_environment(
+use super::contract::{Artifacts, FunctionConfig, InitializationType};
+use super::ids::random_u64;
+
+/// The region of a function whose variables name none.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// One environment's variables, as `lambda_wire` builds them from the environment's facts:
+/// the runtime's set ([`LambdaEnv::for_runtime`]) and an extension's
+/// ([`LambdaEnv::for_extension`]). The platform's defaults sit beneath the user's variables;
+/// the credentials are fake, different per environment, and valid nowhere.
+pub(super) fn lambda_env(
     config: &FunctionConfig,
     initialization_type: InitializationType,
     platform_defaults: &BTreeMap<String, String>,
     env_id: &str,
     api_addr: SocketAddr,
     artifacts: &Artifacts,
-) -> BTreeMap<String, String> {
-    let mut env = platform_defaults.clone();
-    env.extend(config.environment.clone());
-    let region = config
+) -> LambdaEnv {
+    let mut user = platform_defaults.clone();
+    user.extend(config.environment.clone());
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let stream_date = Utc::now().format("%Y/%m/%d");
+    let compact_id: String = env_id.chars().filter(|c| *c != '-').collect();
+    let mut env = LambdaEnv::new(api_addr.to_string(), config.function_name.clone());
+    env.function_version = config.version.clone();
+    env.memory_mb = u64::from(config.memory_mb);
+    env.initialization_type = initialization_type.as_str().into();
+    env.region = config
         .environment
-        .get("AWS_REGION")
+        .get(REGION)
         .cloned()
         .unwrap_or_else(|| DEFAULT_REGION.to_string());
-    let task_root = artifacts
+    env.log_stream_name = format!("{stream_date}/[{}]{compact_id}", config.version);
+    env.access_key_id = format!("ASIASANDBOX{:09X}", random_u64() & 0xf_ffff_ffff);
+    env.secret_access_key = format!("sandbox/{:016x}{:016x}", random_u64(), random_u64());
+    env.session_token = format!("sandbox-session-{compact_id}");
+    env.handler = config.handler.clone();
+    env.task_root = artifacts
         .bootstrap
         .parent()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "/var/task".into());
-    let host_path = std::env::var("PATH").unwrap_or_default();
-    let stream_date = Utc::now().format("%Y/%m/%d");
-    let compact_id: String = env_id.chars().filter(|c| *c != '-').collect();
-    // Set by Lambda but not reserved: the user's value wins.
-    let defaults = [
-        ("TZ", ":UTC".to_string()),
-        ("LANG", "en_US.UTF-8".into()),
-        (
-            "PATH",
-            if host_path.is_empty() {
-                "/usr/local/bin:/usr/bin:/bin:/opt/bin".into()
-            } else {
-                format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{host_path}")
-            },
-        ),
-    ];
-    for (key, value) in defaults {
-        env.entry(key.to_string()).or_insert(value);
+    if !host_path.is_empty() {
+        env.path = format!("{}:{host_path}", env.path);
     }
-    let reserved = [
-        ("AWS_LAMBDA_RUNTIME_API", api_addr.to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", config.version.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            config.memory_mb.to_string(),
-        ),
-        (
-            "AWS_LAMBDA_INITIALIZATION_TYPE",
-            initialization_type.as_str().into(),
-        ),
-        ("AWS_REGION", region.clone()),
-        ("AWS_DEFAULT_REGION", region),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{}", config.function_name),
-        ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            format!("{stream_date}/[{}]{compact_id}", config.version),
-        ),
-        // Fake credentials, different per environment, never valid anywhere.
-        (
-            "AWS_ACCESS_KEY_ID",
-            format!("ASIASANDBOX{:09X}", random_u64() & 0xf_ffff_ffff),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            format!("sandbox/{:016x}{:016x}", random_u64(), random_u64()),
-        ),
-        ("AWS_SESSION_TOKEN", format!("sandbox-session-{compact_id}")),
-        ("_HANDLER", config.handler.clone()),
-        ("LAMBDA_TASK_ROOT", task_root),
-        ("LAMBDA_RUNTIME_DIR", "/var/runtime".into()),
-    ];
-    for (key, value) in reserved {
-        env.insert(key.to_string(), value);
-    }
+    env.user = user;
     env
-}
-
-/// An extension's variables: the runtime's without the runtime-only ones.
-pub(super) fn extension_environment(
-    runtime: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    runtime
-        .iter()
-        .filter(|(key, _)| !RUNTIME_ONLY.contains(&key.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> FunctionConfig {
@@ -132,7 +83,7 @@ mod tests {
 
     #[test]
     fn user_tz_lang_path_win_reserved_do_not() {
-        let env = process_environment(
+        let env = lambda_env(
             &config(&[
                 ("TZ", "Europe/Paris"),
                 ("LANG", "C"),
@@ -144,7 +95,8 @@ mod tests {
             "e",
             "127.0.0.1:9".parse().unwrap(),
             &Artifacts::default(),
-        );
+        )
+        .for_runtime();
         assert_eq!(env["TZ"], "Europe/Paris");
         assert_eq!(env["LANG"], "C");
         assert_eq!(env["PATH"], "/mine");
@@ -157,21 +109,22 @@ mod tests {
             ("A".to_string(), "platform".to_string()),
             ("B".to_string(), "platform".to_string()),
         ]);
-        let env = process_environment(
+        let env = lambda_env(
             &config(&[("A", "user")]),
             InitializationType::OnDemand,
             &defaults,
             "e",
             "127.0.0.1:9".parse().unwrap(),
             &Artifacts::default(),
-        );
+        )
+        .for_runtime();
         assert_eq!(env["A"], "user");
         assert_eq!(env["B"], "platform");
     }
 
     #[test]
     fn extensions_do_not_get_the_runtime_only_variables() {
-        let runtime = process_environment(
+        let env = lambda_env(
             &config(&[("USER", "u")]),
             InitializationType::ProvisionedConcurrency,
             &BTreeMap::new(),
@@ -179,8 +132,9 @@ mod tests {
             "127.0.0.1:9".parse().unwrap(),
             &Artifacts::default(),
         );
-        let ext = extension_environment(&runtime);
-        for key in RUNTIME_ONLY {
+        let runtime = env.for_runtime();
+        let ext = env.for_extension();
+        for key in lambda_wire::env::RUNTIME_ONLY {
             assert!(!ext.contains_key(key), "{key}");
         }
         assert!(runtime.contains_key("_HANDLER"));

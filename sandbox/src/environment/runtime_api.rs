@@ -1,6 +1,8 @@
 //! The Lambda Runtime API (2018-06-01) the function's `bootstrap` talks to: a long-polled
 //! `/invocation/next`, then the invocation's `/response` or `/error`; `/init/error` when the
-//! function cannot start. The lifecycle bookkeeping lives in `environment`; this is HTTP only.
+//! function cannot start. This is HTTP only (paths and headers are `lambda_wire`'s); what each
+//! call changes, and when it is refused, is decided by the rules (`rules.rs`) through
+//! `bookkeeping.rs`.
 
 use std::sync::Arc;
 
@@ -10,20 +12,21 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
+use lambda_wire::runtime::{InvocationHeaders, FUNCTION_ERROR_TYPE, INIT_ERROR_PATH, NEXT_PATH};
 
-use crate::environment::{accepted, api_error, RuntimeOutcome, Shared};
-
-const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
+use super::http::{accepted, api_error, refuse, reset};
+use super::rules::RuntimeOutcome;
+use super::shared::Shared;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(NEXT_PATH, get(next))
         .route(
             "/2018-06-01/runtime/invocation/{id}/response",
             post(response),
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .route(INIT_ERROR_PATH, post(init_error))
         .route("/2018-06-01/runtime/restore/next", get(restore_next))
         .route("/2018-06-01/runtime/restore/error", post(init_error))
 }
@@ -50,37 +53,31 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     let queue = shared.runtime_next();
     let invocation = queue.lock().await.recv().await;
     let Some(invocation) = invocation else {
-        return api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Runtime.Reset",
-            "the execution environment is being reset",
-        );
+        return reset("Runtime.Reset");
     };
     shared.runtime_took(&invocation.request_id);
+    // Client context and Cognito identity only when the invoke carried them, as RIE's
+    // `renderInvokeHeaders` does.
+    let wire = InvocationHeaders {
+        request_id: invocation.request_id.clone(),
+        deadline_ms: invocation.deadline_ms,
+        invoked_function_arn: invocation.function_arn.clone(),
+        trace_id: Some(invocation.trace_id.clone()),
+        client_context: invocation.caller.client_context.clone(),
+        cognito_identity: invocation
+            .caller
+            .cognito_identity
+            .as_ref()
+            .and_then(|identity| serde_json::to_string(identity).ok()),
+    };
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     };
-    put("Lambda-Runtime-Aws-Request-Id", &invocation.request_id);
-    put(
-        "Lambda-Runtime-Deadline-Ms",
-        &invocation.deadline_ms.to_string(),
-    );
-    put(
-        "Lambda-Runtime-Invoked-Function-Arn",
-        &invocation.function_arn,
-    );
-    put("Lambda-Runtime-Trace-Id", &invocation.trace_id);
-    // Only when the invoke carried them, as RIE's `renderInvokeHeaders` does.
-    if let Some(context) = &invocation.caller.client_context {
-        put("Lambda-Runtime-Client-Context", context);
-    }
-    if let Some(identity) = &invocation.caller.cognito_identity {
-        if let Ok(json) = serde_json::to_string(identity) {
-            put("Lambda-Runtime-Cognito-Identity", &json);
-        }
+    for (name, value) in wire.pairs() {
+        put(name, &value);
     }
     put("Content-Type", "application/json");
     (StatusCode::OK, headers, invocation.payload).into_response()
@@ -93,7 +90,7 @@ async fn response(
 ) -> Response {
     match shared.runtime_answer(&id, RuntimeOutcome::Response(body)) {
         Ok(()) => accepted(),
-        Err((status, error_type, message)) => api_error(status, error_type, &message),
+        Err(refusal) => refuse(refusal),
     }
 }
 
@@ -105,7 +102,7 @@ fn error_type(headers: &HeaderMap, body: &[u8]) -> String {
         error_type: Option<String>,
     }
     headers
-        .get(ERROR_TYPE_HEADER)
+        .get(FUNCTION_ERROR_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| {
@@ -125,7 +122,7 @@ async fn error(
     let error_type = error_type(&headers, &body);
     match shared.runtime_answer(&id, RuntimeOutcome::Error { error_type, body }) {
         Ok(()) => accepted(),
-        Err((status, error_type, message)) => api_error(status, error_type, &message),
+        Err(refusal) => refuse(refusal),
     }
 }
 
@@ -136,6 +133,6 @@ async fn init_error(
 ) -> Response {
     match shared.runtime_init_error(error_type(&headers, &body)) {
         Ok(()) => accepted(),
-        Err((status, error_type, message)) => api_error(status, error_type, &message),
+        Err(refusal) => refuse(refusal),
     }
 }
