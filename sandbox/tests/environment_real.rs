@@ -11,13 +11,24 @@ use bytes::Bytes;
 use coldmark_sandbox::environment::{
     Artifacts, Environment, FunctionConfig, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
 };
-use cp_build::{artifacts, config, layer};
+use cp_build::{artifacts, built, config};
 use env_support::{options, Logs};
 use serde_json::Value;
 
-/// The clock function with coldmark in a layer.
+/// The clock function with coldmark in a layer, as a symlink to the built binary: a copy made
+/// while another test thread forks could still be open for writing in that child, and exec would
+/// fail with ETXTBSY.
 fn clock_with_coldmark() -> (tempfile::TempDir, FunctionConfig, Artifacts) {
-    let layer = layer(true, &[]);
+    let layer = tempfile::Builder::new()
+        .prefix("env-real-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir_all(layer.path().join("extensions")).unwrap();
+    std::os::unix::fs::symlink(
+        &built().coldmark,
+        layer.path().join("extensions").join("coldmark"),
+    )
+    .unwrap();
     let artifacts = artifacts(&[layer.path()]);
     (layer, config(&[]), artifacts)
 }
