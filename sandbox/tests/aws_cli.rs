@@ -96,20 +96,7 @@ fn the_aws_cli_invokes_reads_and_updates_the_function() {
     assert_eq!(config["Environment"]["Variables"]["USER"], "user");
     assert_eq!(config["MemorySize"], 128);
 
-    let updated: Value = serde_json::from_str(&aws(
-        &endpoint,
-        &[
-            "lambda",
-            "update-function-configuration",
-            "--function-name",
-            "clock",
-            "--environment",
-            "Variables={USER=user2}",
-            "--memory-size",
-            "256",
-        ],
-    ))
-    .unwrap();
+    let updated = support::aws_set_user(&endpoint, "user2", &["--memory-size", "256"]);
     assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
     assert_eq!(updated["MemorySize"], 256);
     assert_eq!(updated["LastUpdateStatus"], "InProgress");

@@ -69,17 +69,7 @@ fn the_aws_cli_publishes_and_invokes_versions() {
     assert_eq!(v1["invocation_count"], 1);
 
     // $LATEST changes; version 1 keeps its configuration and its warm environment.
-    aws(
-        &endpoint,
-        &[
-            "lambda",
-            "update-function-configuration",
-            "--function-name",
-            "clock",
-            "--environment",
-            "Variables={USER=user2}",
-        ],
-    );
+    support::aws_set_user(&endpoint, "user2", &[]);
     let (meta, v1_again) = invoke(&endpoint, dir.path(), 3, Some("1"));
     assert_eq!(meta["ExecutedVersion"], "1");
     assert_eq!(v1_again["env_user"], "user");

@@ -48,3 +48,20 @@ pub fn serve(layer: &Path, extra: &[&str], timeout: Duration) -> (JsonProcess, S
     let url = endpoints["function_url"].as_str().unwrap().to_owned();
     (sandbox, api, url)
 }
+
+/// `aws lambda update-function-configuration --function-name clock --environment
+/// Variables={USER=<user>} <extra>` against the sandbox at `endpoint`: the CLI's JSON answer.
+pub fn aws_set_user(endpoint: &str, user: &str, extra: &[&str]) -> serde_json::Value {
+    let variables = format!("Variables={{USER={user}}}");
+    let mut args = vec![
+        "lambda",
+        "update-function-configuration",
+        "--function-name",
+        "clock",
+        "--environment",
+        &variables,
+    ];
+    args.extend_from_slice(extra);
+    let answer = coldmark_testkit::aws_cli::aws_stdout(endpoint, &args);
+    serde_json::from_str(&answer).expect("UpdateFunctionConfiguration's answer is JSON")
+}
