@@ -7,7 +7,6 @@
 //! feeds it telemetry the way Lambda batches it ([`telemetry_feed`]). [`scenarios`] holds the
 //! measurements that BENCHMARKS.md reports.
 
-pub mod collector;
 pub mod null_extension;
 pub mod process;
 pub mod records;
@@ -21,8 +20,3 @@ pub mod tables;
 /// The scriptable Lambda API server and Lambda-style telemetry feed live in the test kit,
 /// shared with the binary tests.
 pub use coldmark_testkit::{server, telemetry_feed, timed_io};
-
-/// The workspace this crate was built in.
-pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}

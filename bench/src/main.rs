@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use coldmark_bench::collector::Collector;
 use coldmark_bench::scenarios::{self, Subject};
 use coldmark_bench::tables::{self, Goals, Plan, Subjects};
+use coldmark_testkit::http_collector::{Act, Collector};
 
 #[derive(Parser)]
 #[command(about = "Benchmarks for the coldmark Lambda extension")]
@@ -98,12 +98,12 @@ async fn main() -> Result<()> {
         Some(path) => path.clone(),
         None => scenarios::workspace_binary("coldmark", "coldmark-extension")?,
     };
-    let collector = Collector::start().await?;
-    let http_sink = coldmark_bench::workspace_root()
-        .join("extension/src/sink/http.rs")
-        .is_file();
+    // Answers every request 200 at once: the sink's cost is measured, not a slow receiver's.
+    let collector = Collector::start(vec![Act::ok()]).await;
+    let http_sink = coldmark_sandbox::artifacts::workspace_root()
+        .is_some_and(|root| root.join("extension/src/sink/http.rs").is_file());
 
-    let mut subjects = Subjects::new(&null, &example, &coldmark, &collector.endpoint());
+    let mut subjects = Subjects::new(&null, &example, &coldmark, &collector.url());
     if cli.no_telemetry {
         subjects.without_telemetry();
     }

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::collector::Collector;
 use crate::process::{SpawnOptions, StdoutMode};
 use crate::report::{mib, ms, ratio, verdict, Table};
 use crate::scenarios::{self, InitResult, InvokeResult, Subject, ThroughputResult};
 use crate::server::TelemetryMode;
+use coldmark_testkit::http_collector::Collector;
 
 /// How much the run measures.
 pub struct Plan {
@@ -447,7 +447,8 @@ pub fn print_memory(results: &[InvokeResult]) {
 }
 
 pub fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
-    let zip = crate::workspace_root().join("dist/coldmark-layer-x86_64.zip");
+    let root = coldmark_sandbox::artifacts::workspace_root().unwrap_or_default();
+    let zip = root.join("dist/coldmark-layer-x86_64.zip");
     let extracted = extract_from_zip(&zip);
     let result = scenarios::sizes(
         &[
@@ -469,7 +470,7 @@ pub fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
     match &result.layer_zip {
         Some((path, bytes)) => {
             table.row(vec![
-                format!("layer zip `{}`", path.strip_prefix(crate::workspace_root()).unwrap_or(path).display()),
+                format!("layer zip `{}`", path.strip_prefix(&root).unwrap_or(path).display()),
                 bytes.to_string(),
                 format!("{:.2}", *bytes as f64 / 1048576.0),
             ]);

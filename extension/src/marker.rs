@@ -4,15 +4,19 @@
 //! one place, are typed, and are never built by hand. Where the contract says "null if unknown"
 //! the field is an `Option` that serialises as `null`; where it says "only when ..." the field is
 //! skipped instead. See `docs/markers.md`.
+//!
+//! The same types read markers back (the sandbox's experiment does), leniently: a field absent
+//! from the line takes its default (`None`, empty, zero), so a reader never keeps a second list
+//! of the fields. The EMF directive is the writer's alone and is not read back.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// The contract version written in every marker's `schema` field.
 pub const SCHEMA: u32 = 1;
 
 /// One line of output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "coldmark", rename_all = "lowercase")]
 pub enum Marker {
     Init(Box<InitMarker>),
@@ -37,7 +41,8 @@ impl Marker {
 }
 
 /// Fields every marker carries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Common {
     pub schema: u32,
     #[serde(serialize_with = "rfc3339_ms")]
@@ -48,7 +53,8 @@ pub struct Common {
 }
 
 /// One per execution environment (and one more per re-init inside an invocation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InitMarker {
     #[serde(flatten)]
     pub common: Common,
@@ -66,7 +72,7 @@ pub struct InitMarker {
     pub extensions: Option<Vec<ExtensionInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function_request_id: Option<String>,
-    #[serde(rename = "_aws")]
+    #[serde(rename = "_aws", skip_deserializing)]
     pub aws: Emf,
     #[serde(rename = "ColdStart")]
     pub cold_start_metric: u32,
@@ -85,17 +91,19 @@ pub struct InitMarker {
 }
 
 /// Where the init marker's figures came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Lambda's Telemetry API records.
     Telemetry,
-    /// The Extensions API alone (no Telemetry API, or none of its init records arrived).
+    /// The Extensions API alone (no Telemetry API, or none of its init records arrived); a
+    /// reader takes a marker without `source` for one, never for a measured split.
+    #[default]
     Extension,
 }
 
 /// An extension registered in the environment, from a `platform.extension` record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtensionInfo {
     pub name: String,
     pub state: Option<String>,
@@ -103,7 +111,8 @@ pub struct ExtensionInfo {
 }
 
 /// By default one per environment (its first invocation); see `COLDMARK_INVOKE_MARKERS`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InvokeMarker {
     #[serde(flatten)]
     pub common: Common,
@@ -124,7 +133,8 @@ pub struct InvokeMarker {
 }
 
 /// The last line of an environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ShutdownMarker {
     #[serde(flatten)]
     pub common: Common,
@@ -136,7 +146,7 @@ pub struct ShutdownMarker {
 
 /// CloudWatch Embedded Metric Format directive: turns the init marker's top-level metric
 /// values into CloudWatch metrics without any API call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Emf {
     #[serde(rename = "Timestamp")]
     pub timestamp: i64,
@@ -276,6 +286,32 @@ mod tests {
         );
         assert_eq!(metrics["Metrics"].as_array().unwrap().len(), 2);
         assert_eq!(v["_aws"]["Timestamp"], 1_795_000_000_123i64);
+    }
+
+    #[test]
+    fn markers_read_back_leniently() {
+        let shutdown = Marker::Shutdown(ShutdownMarker {
+            common: common(),
+            reason: "spindown".into(),
+            invocations: 3,
+            lifetime_ms: Some(10.0),
+            dropped: 0,
+        });
+        let Ok(Marker::Shutdown(read)) = serde_json::from_str(&shutdown.to_line()) else {
+            panic!("the written shutdown marker does not read back");
+        };
+        assert_eq!(read.common.timestamp, common().timestamp);
+        assert_eq!((read.reason.as_str(), read.invocations), ("spindown", 3));
+        // A line with a few fields: the rest take their defaults.
+        let bare = r#"{"coldmark":"init","init_duration_ms":30.0,"runtime_init_ms":null,"coldmark_init_ms":2.0}"#;
+        let Ok(Marker::Init(init)) = serde_json::from_str(bare) else {
+            panic!("a bare init marker is not read");
+        };
+        assert_eq!(init.init_duration_ms, Some(30.0));
+        assert_eq!(init.runtime_init_ms, None);
+        assert_eq!(init.coldmark_init_ms, Some(2.0));
+        assert_eq!(init.source, Source::Extension);
+        assert!(init.config_fingerprint.is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use coldmark::telemetry::record::{Parser, Record as Parsed};
+use coldmark_testkit::fake_lambda::invocation;
 use lambda_wire::telemetry::*;
 use serde_json::json;
 
@@ -97,50 +98,14 @@ fn init_records_parse_with_instance_and_memory_in_mb() {
 #[test]
 fn invocation_records_parse_with_the_report_figures() {
     let t = at("2026-11-25T10:00:01Z");
-    let (records, warnings) = parse(&[
-        Record::new(
-            t,
-            RecordBody::Start(Start {
-                request_id: "req-1".into(),
-                version: Some("$LATEST".into()),
-                tracing: None,
-            }),
-        ),
-        Record::new(
-            t,
-            RecordBody::RuntimeDone(RuntimeDone {
-                request_id: "req-1".into(),
-                status: "success".into(),
-                error_type: None,
-                metrics: Some(RuntimeDoneMetrics {
-                    duration_ms: 3.0,
-                    produced_bytes: Some(10),
-                }),
-                tracing: None,
-                spans: Vec::new(),
-            }),
-        ),
-        Record::new(
-            t,
-            RecordBody::Report(Report {
-                request_id: "req-1".into(),
-                status: "success".into(),
-                error_type: None,
-                metrics: ReportMetrics {
-                    duration_ms: 3.25,
-                    billed_duration_ms: 4,
-                    memory_size_mb: 128,
-                    max_memory_used_mb: 19,
-                    init_duration_ms: Some(120.5),
-                    restore_duration_ms: None,
-                    billed_restore_duration_ms: None,
-                },
-                tracing: None,
-                spans: Vec::new(),
-            }),
-        ),
-        Record::new(t, RecordBody::Function(json!("a line the function wrote"))),
-    ]);
+    // One invocation as the test kit's fake Lambda sends it (Init Duration 120.5 ms), then a
+    // line of the function.
+    let mut sent = invocation("req-1", t, Some(120.5));
+    sent.push(Record::new(
+        t,
+        RecordBody::Function(json!("a line the function wrote")),
+    ));
+    let (records, warnings) = parse(&sent);
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(matches!(&records[0], Parsed::Start { request_id, .. } if request_id == "req-1"));
     assert!(matches!(&records[1], Parsed::RuntimeDone { request_id, .. } if request_id == "req-1"));

@@ -266,18 +266,25 @@ fn is_crate_variable(key: &str) -> bool {
     PREFIXES.iter().any(|p| key.starts_with(p)) || EXACT.contains(&key)
 }
 
-/// A temporary layer directory laid out like `/opt`: `extensions/coldmark`.
-pub fn layer_with_extension(exe: &Path) -> anyhow::Result<tempfile::TempDir> {
+/// A temporary layer directory laid out like `/opt`: `extensions/<name>`, a copy of each
+/// executable given.
+pub fn layer(extensions: &[(&str, &Path)]) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new()
         .prefix("coldmark-layer-")
         .tempdir()
         .context("creating the layer directory")?;
-    let extensions = dir.path().join("extensions");
-    std::fs::create_dir_all(&extensions).context("creating extensions/")?;
-    let target = extensions.join(EXTENSION_NAME);
-    std::fs::copy(exe, &target)
-        .with_context(|| format!("copying {} into the layer", exe.display()))?;
+    let directory = dir.path().join("extensions");
+    std::fs::create_dir_all(&directory).context("creating extensions/")?;
+    for (name, exe) in extensions {
+        std::fs::copy(exe, directory.join(name))
+            .with_context(|| format!("copying {} into the layer", exe.display()))?;
+    }
     Ok(dir)
+}
+
+/// A [`layer`] with coldmark's extension alone: `extensions/coldmark`.
+pub fn layer_with_extension(exe: &Path) -> anyhow::Result<tempfile::TempDir> {
+    layer(&[(EXTENSION_NAME, exe)])
 }
 
 /// Unpacks a layer zip, keeping the executable bits Lambda keeps.

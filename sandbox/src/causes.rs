@@ -24,23 +24,21 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
-use crate::artifacts::{self, ArtifactOptions};
 use crate::control_plane::start_reason::StartReason;
-use crate::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
+use crate::control_plane::ControlPlaneEvent;
 use crate::environment::{FunctionConfig, InitRecordOrder};
-use crate::experiment::{collect, set_variable, FUNCTION_NAME};
-use crate::output::{EndpointsRecord, Output, Printer};
+use crate::experiment::front_end::{start, Launch, SandboxOptions};
+use crate::experiment::{set_variable, FUNCTION_NAME};
+use crate::output::{short, Printer, Record};
 
 /// What `causes` was asked to run.
 #[derive(Clone, Debug)]
 pub struct CausesOptions {
-    pub artifacts: ArtifactOptions,
-    pub freeze: bool,
-    pub show_logs: bool,
-    /// Environments that may initialise or run at once (at least the burst).
-    pub max_environments: usize,
+    /// The sandbox; its environments always get Lambda's init record order, and
+    /// `max_environments` must be at least the burst.
+    pub sandbox: SandboxOptions,
     /// Idle reclaim: long enough that the script's steps never wait that long by accident.
     pub idle_reclaim: Duration,
     /// Concurrent requests of the burst (≥ 2).
@@ -54,13 +52,7 @@ pub struct CausesOptions {
 impl Default for CausesOptions {
     fn default() -> Self {
         Self {
-            artifacts: ArtifactOptions {
-                cargo_profile: "release".into(),
-                ..ArtifactOptions::default()
-            },
-            freeze: true,
-            show_logs: false,
-            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
+            sandbox: SandboxOptions::default(),
             idle_reclaim: Duration::from_millis(2000),
             burst: 3,
             burst_sleep: Duration::from_millis(1000),
@@ -94,12 +86,14 @@ pub struct StepRecord {
     pub ok: bool,
 }
 
-impl StepRecord {
-    pub fn text(&self) -> String {
+impl Record for StepRecord {
+    const TYPE: &'static str = "causes_step";
+
+    fn text(&self) -> String {
         let starts: Vec<String> = self
             .starts
             .iter()
-            .map(|s| format!("{} {}", crate::output::short(&s.env_id), s.reason))
+            .map(|s| format!("{} {}", short(&s.env_id), s.reason))
             .collect();
         format!(
             "---- step {}: {} (version {}) -> {} start(s){}{} [{}] ----",
@@ -126,8 +120,10 @@ pub struct CausesSummary {
     pub summary: String,
 }
 
-impl CausesSummary {
-    pub fn text(&self) -> String {
+impl Record for CausesSummary {
+    const TYPE: &'static str = "causes_summary";
+
+    fn text(&self) -> String {
         let counts: Vec<String> = self
             .starts
             .iter()
@@ -154,63 +150,38 @@ pub const PRODUCED: [StartReason; 6] = [
 /// Runs the script, printing markers, environment events and steps as it goes; returns the
 /// summary (also printed). An error when a step did not start what it was meant to.
 pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<CausesSummary> {
-    if options.burst < 2 || options.burst > options.max_environments {
+    if options.burst < 2 || options.burst > options.sandbox.max_environments {
         bail!("the burst needs 2 to --max-environments concurrent requests");
     }
-    let artifact_options = options.artifacts.clone();
-    let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
-        .await
-        .context("preparing the artifacts")??;
-    for note in &prepared.notes {
-        eprintln!("note: {note}");
-    }
-    let (logs, _) = broadcast::channel(8192);
-    let log_rx = logs.subscribe();
-    let config = FunctionConfig {
-        function_name: FUNCTION_NAME.into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: options.timeout,
-        handler: "bootstrap".into(),
-        environment: BTreeMap::from([("USER".to_owned(), "user".to_owned())]),
+    // The same environments as `experiment` and `serve`, in Lambda's record order, with the
+    // port setting that lets the burst's environments share this host.
+    let sandbox = SandboxOptions {
+        idle_reclaim: Some(options.idle_reclaim),
+        init_records: InitRecordOrder::Lambda,
+        ..options.sandbox.clone()
     };
-    let plane = ControlPlane::new(
-        config,
-        prepared.artifacts.clone(),
-        ControlPlaneOptions {
-            max_environments: options.max_environments,
-            // The same environments as `experiment` and `serve`: Lambda's record order, and
-            // the port setting that lets the burst's environments share this host.
-            environment: crate::experiment::front_end_environment(
-                options.freeze,
-                InitRecordOrder::Lambda,
-            ),
-            idle_reclaim: Some(options.idle_reclaim),
-            ..ControlPlaneOptions::default()
+    let front = start(
+        Launch {
+            plane: sandbox.plane(),
+            sandbox,
+            function: FunctionConfig {
+                function_name: FUNCTION_NAME.into(),
+                version: "$LATEST".into(),
+                memory_mb: 128,
+                timeout: options.timeout,
+                handler: "bootstrap".into(),
+                environment: BTreeMap::from([("USER".to_owned(), "user".to_owned())]),
+            },
+            ports: (0, 0),
         },
-        logs,
-    );
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let collector = tokio::spawn(collect(
-        log_rx,
-        plane.subscribe(),
-        stop_rx,
         printer,
-        options.show_logs,
-    ));
-    let events = plane.subscribe();
-    let served = plane.serve(0, 0).await?;
-    let lambda_api = format!("http://{}", served.endpoints.lambda_api);
-    printer.print(&Output::Endpoints(EndpointsRecord {
-        function_name: FUNCTION_NAME.into(),
-        lambda_api: lambda_api.clone(),
-        function_url: format!("http://{}/", served.endpoints.function_url),
-    }));
+    )
+    .await?;
 
     let mut script = Script {
         client: reqwest::Client::new(),
-        lambda_api,
-        events,
+        lambda_api: front.lambda_api.clone(),
+        events: front.plane.subscribe(),
         printer,
         steps: Vec::new(),
         started: Vec::new(),
@@ -218,10 +189,8 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
     };
     let result = script.play(&options).await;
 
-    plane.close(Duration::from_secs(10)).await;
-    served.stop();
-    let _ = stop_tx.send(true);
-    collector.await.context("the log collector")?;
+    front.plane.close(Duration::from_secs(10)).await;
+    front.finish().await?;
     result?;
 
     let mut starts: BTreeMap<String, usize> = BTreeMap::new();
@@ -254,7 +223,7 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
             format!("steps {failed:?} did not start what they were meant to; missing {missing:?}")
         },
     };
-    printer.print(&Output::CausesSummary(summary.clone()));
+    printer.print(&summary);
     if !ok {
         bail!("{}", summary.summary);
     }
@@ -423,7 +392,7 @@ impl Script {
             outcomes: answers.into_iter().map(|a| a.outcome).collect(),
             ok,
         };
-        self.printer.print(&Output::CausesStep(record.clone()));
+        self.printer.print(&record);
         self.steps.push(record);
     }
 

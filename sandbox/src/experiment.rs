@@ -11,47 +11,27 @@
 //! `coldmark-explain`'s attribution, the same code that explains a real function's logs, so
 //! the experiment and the tool cannot disagree on what a configuration change is.
 
+pub mod collector;
+pub mod front_end;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch};
 
+use coldmark::marker::{self as written, InitMarker};
 use coldmark_explain::{attribute_all, Attribution, Cause, Marker, Observation, Parsed, Settings};
 
-use crate::artifacts::{self, ArtifactOptions};
 use crate::control_plane::configuration::{
     EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
 };
-use crate::control_plane::{ControlPlane, ControlPlaneEvent, ControlPlaneOptions};
-use crate::environment::{EnvironmentOptions, FunctionConfig, InitRecordOrder, LogLine, LogSource};
-use crate::lifecycle_events::{EnvironmentStartRecord, EnvironmentStopRecord};
-use crate::output::{short, EndpointsRecord, LogRecord, Output, Printer};
+use crate::control_plane::ControlPlaneEvent;
+use crate::environment::FunctionConfig;
+use crate::output::{short, Printer, Record};
 use crate::probe::{summarize, Prober, ResponseRecord};
-
-/// The one setting the coldmark front-ends (`experiment`, `serve`) give every environment,
-/// beneath the user's variables: `COLDMARK_TELEMETRY_PORT=0`. On Lambda each environment has
-/// its own network, so coldmark's default telemetry port (4243) is always free; here every
-/// environment shares the host's loopback, and a second environment's coldmark would find it
-/// taken (it would fall back to a free port, with a warning on stderr per environment). Port 0
-/// lets the kernel pick at once. A user who sets the variable wins; the default-port path is
-/// exercised by a test that runs one environment without it.
-pub fn coldmark_platform_variables() -> BTreeMap<String, String> {
-    BTreeMap::from([("COLDMARK_TELEMETRY_PORT".to_owned(), "0".to_owned())])
-}
-
-/// The environments of every coldmark front-end (`experiment`, `serve`, `causes`): frozen
-/// between invocations or not, init records in the order asked for, and
-/// [`coldmark_platform_variables`].
-pub fn front_end_environment(freeze: bool, init_records: InitRecordOrder) -> EnvironmentOptions {
-    EnvironmentOptions {
-        freeze,
-        init_records,
-        platform_variables: coldmark_platform_variables(),
-        ..EnvironmentOptions::default()
-    }
-}
+use collector::MarkerRecord;
+use front_end::{Launch, SandboxOptions};
 
 /// The function's name in the experiment.
 pub const FUNCTION_NAME: &str = "clock";
@@ -65,15 +45,7 @@ pub struct ExperimentOptions {
     pub change_after: usize,
     pub user_before: String,
     pub user_after: String,
-    pub artifacts: ArtifactOptions,
-    pub freeze: bool,
-    pub max_environments: usize,
-    /// Also print every log line of the environments, not only the markers.
-    pub show_logs: bool,
-    /// Spin down environments idle this long (`--idle-reclaim-ms`).
-    pub idle_reclaim: Option<Duration>,
-    /// When init's telemetry records go out (`--init-records`).
-    pub init_records: InitRecordOrder,
+    pub sandbox: SandboxOptions,
 }
 
 impl Default for ExperimentOptions {
@@ -84,91 +56,8 @@ impl Default for ExperimentOptions {
             change_after: 6,
             user_before: "user".into(),
             user_after: "user2".into(),
-            artifacts: ArtifactOptions {
-                cargo_profile: "release".into(),
-                ..ArtifactOptions::default()
-            },
-            freeze: true,
-            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
-            show_logs: false,
-            idle_reclaim: None,
-            init_records: InitRecordOrder::Lambda,
+            sandbox: SandboxOptions::default(),
         }
-    }
-}
-
-/// A coldmark marker as it reached the log sink.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct MarkerRecord {
-    /// The environment whose log carried the line (the sandbox's id for it).
-    pub env_id: String,
-    /// The extension that printed it.
-    pub source: String,
-    pub received_at: String,
-    /// The marker, untouched.
-    pub marker: serde_json::Value,
-    /// The line as printed (for the human form).
-    #[serde(skip)]
-    pub line: String,
-}
-
-/// The marker fields the verdict reads (a reader's view of the contract: all optional).
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct MarkerView {
-    #[serde(default)]
-    pub coldmark: String,
-    pub env_id: Option<String>,
-    pub init_type: Option<String>,
-    pub init_phase: Option<String>,
-    pub init_duration_ms: Option<f64>,
-    pub runtime_init_ms: Option<f64>,
-    pub extensions_init_ms: Option<f64>,
-    pub coldmark_init_ms: Option<f64>,
-    pub config_fingerprint: Option<String>,
-    pub function_request_id: Option<String>,
-    pub reason: Option<String>,
-    /// `telemetry` or `extension`.
-    pub source: Option<String>,
-}
-
-impl MarkerRecord {
-    /// Reads a log line as a marker: a JSON object with a `coldmark` field.
-    pub fn from_log(line: &LogLine) -> Option<Self> {
-        let trimmed = line.line.trim();
-        if !trimmed.starts_with('{') {
-            return None;
-        }
-        let value: serde_json::Value = serde_json::from_str(trimmed).ok()?;
-        value.get("coldmark")?.as_str()?;
-        Some(Self {
-            env_id: line.env_id.clone(),
-            source: source_name(&line.source),
-            received_at: line
-                .time
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            marker: value,
-            line: trimmed.to_owned(),
-        })
-    }
-
-    /// `init`, `invoke` or `shutdown`.
-    pub fn kind(&self) -> &str {
-        self.marker
-            .get("coldmark")
-            .and_then(|v| v.as_str())
-            .unwrap_or("?")
-    }
-
-    pub fn view(&self) -> MarkerView {
-        serde_json::from_value(self.marker.clone()).unwrap_or_default()
-    }
-}
-
-fn source_name(source: &LogSource) -> String {
-    match source {
-        LogSource::Function => "function".into(),
-        LogSource::Platform => "platform".into(),
-        LogSource::Extension(name) => name.clone(),
     }
 }
 
@@ -189,8 +78,10 @@ pub struct ConfigUpdateRecord {
     pub revision_id: String,
 }
 
-impl ConfigUpdateRecord {
-    pub fn text(&self) -> String {
+impl Record for ConfigUpdateRecord {
+    const TYPE: &'static str = "config_update";
+
+    fn text(&self) -> String {
         format!(
             "---- UpdateFunctionConfiguration after request #{}: {} {} -> {} (LastUpdateStatus {}{}) ----",
             self.after_request,
@@ -272,8 +163,10 @@ fn ms(v: Option<f64>) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-impl Verdict {
-    pub fn text(&self) -> String {
+impl Record for Verdict {
+    const TYPE: &'static str = "verdict";
+
+    fn text(&self) -> String {
         let mut text = format!("\nverdict: {}", self.summary);
         for (i, env) in self.environments.iter().enumerate() {
             text.push_str(&format!(
@@ -335,6 +228,11 @@ impl Verdict {
     }
 }
 
+/// A marker's text field as read: absent (read as empty) is none.
+fn stated(field: String) -> Option<String> {
+    (!field.is_empty()).then_some(field)
+}
+
 /// The markers through `coldmark-explain`'s attribution, each read as the environment whose log
 /// carried it (as a log stream would say on Lambda). Markers the library cannot read are left
 /// out, as `coldmark-explain` would skip them.
@@ -394,21 +292,23 @@ pub fn verdict(
                 .collect();
             // Should an environment print more than one init marker, the one built from the
             // Telemetry API carries the measured split; prefer it.
-            let inits: Vec<MarkerView> = own
+            let inits: Vec<InitMarker> = own
                 .iter()
-                .filter(|m| m.kind() == "init")
-                .map(|m| m.view())
+                .filter_map(|m| match m.parsed()? {
+                    written::Marker::Init(init) => Some(*init),
+                    _ => None,
+                })
                 .collect();
             let init = inits
                 .iter()
-                .find(|v| v.source.as_deref() == Some("telemetry"))
+                .find(|i| i.source == written::Source::Telemetry)
                 .or(inits.first())
-                .cloned();
-            let shutdown = own
-                .iter()
-                .find(|m| m.kind() == "shutdown")
-                .map(|m| m.view());
-            let init = init.unwrap_or_default();
+                .cloned()
+                .unwrap_or_default();
+            let shutdown_reason = own.iter().find_map(|m| match m.parsed()? {
+                written::Marker::Shutdown(shutdown) => stated(shutdown.reason),
+                _ => None,
+            });
             // The environment's own start (a re-init after a crash is a later attribution).
             let attribution = attributions
                 .iter()
@@ -429,10 +329,10 @@ pub fn verdict(
                 runtime_init_ms: init.runtime_init_ms,
                 extensions_init_ms: init.extensions_init_ms,
                 coldmark_init_ms: init.coldmark_init_ms,
-                init_type: init.init_type,
-                init_phase: init.init_phase,
-                config_fingerprint: init.config_fingerprint,
-                shutdown_reason: shutdown.and_then(|s| s.reason),
+                init_type: stated(init.init_type),
+                init_phase: stated(init.init_phase),
+                config_fingerprint: stated(init.config_fingerprint),
+                shutdown_reason,
                 markers: own.iter().map(|m| m.kind().to_owned()).collect(),
                 cause: attribution.map(|a| a.cause),
                 evidence: attribution.map(|a| a.evidence.words()),
@@ -513,88 +413,6 @@ pub fn verdict(
     }
 }
 
-/// What the log/event collector gathered.
-pub(crate) struct Collected {
-    pub(crate) markers: Vec<MarkerRecord>,
-    pub(crate) events: Vec<ControlPlaneEvent>,
-}
-
-/// Prints markers (and, if asked, every log line) as they arrive and keeps them for the
-/// verdict. After `stop` it keeps reading until the log has been quiet for a moment, so lines
-/// written during the final shutdowns are not lost.
-pub(crate) async fn collect(
-    mut logs: broadcast::Receiver<LogLine>,
-    mut events: broadcast::Receiver<ControlPlaneEvent>,
-    mut stop: watch::Receiver<bool>,
-    printer: Printer,
-    show_logs: bool,
-) -> Collected {
-    let mut collected = Collected {
-        markers: Vec::new(),
-        events: Vec::new(),
-    };
-    let quiet = Duration::from_millis(300);
-    let mut stopping = false;
-    loop {
-        let line = if stopping {
-            match tokio::time::timeout(quiet, logs.recv()).await {
-                Ok(line) => line,
-                Err(_) => break,
-            }
-        } else {
-            tokio::select! {
-                line = logs.recv() => line,
-                event = events.recv() => {
-                    if let Ok(event) = event {
-                        print_event(&printer, &event);
-                        collected.events.push(event);
-                    }
-                    continue;
-                }
-                _ = stop.changed() => {
-                    stopping = true;
-                    continue;
-                }
-            }
-        };
-        match line {
-            Ok(line) => {
-                if let Some(marker) = MarkerRecord::from_log(&line) {
-                    printer.print(&Output::Marker(marker.clone()));
-                    collected.markers.push(marker);
-                } else if show_logs {
-                    printer.print(&Output::Log(LogRecord {
-                        env_id: line.env_id.clone(),
-                        source: source_name(&line.source),
-                        time: line
-                            .time
-                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                        line: line.line.clone(),
-                    }));
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!("the experiment missed {n} log lines");
-            }
-            Err(broadcast::error::RecvError::Closed) => break,
-        }
-    }
-    while let Ok(event) = events.try_recv() {
-        print_event(&printer, &event);
-        collected.events.push(event);
-    }
-    collected
-}
-
-/// Prints what the sandbox knows of an environment's life (why it started, how it ended).
-pub(crate) fn print_event(printer: &Printer, event: &ControlPlaneEvent) {
-    if let Some(start) = EnvironmentStartRecord::from_event(event) {
-        printer.print(&Output::EnvironmentStart(start));
-    } else if let Some(stop) = EnvironmentStopRecord::from_event(event) {
-        printer.print(&Output::EnvironmentStop(stop));
-    }
-}
-
 /// UpdateFunctionConfiguration over HTTP, as `aws lambda update-function-configuration
 /// --environment Variables={USER=user2}` does it: read the variables, change one, send them all.
 pub(crate) async fn set_variable(
@@ -666,65 +484,37 @@ async fn wait_until_updated(client: &reqwest::Client, lambda_api: &str) -> Optio
 
 /// Runs the experiment and prints as it goes; returns the verdict (also printed).
 pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result<Verdict> {
-    let artifact_options = options.artifacts.clone();
-    let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
-        .await
-        .context("preparing the artifacts")??;
-    for note in &prepared.notes {
-        eprintln!("note: {note}");
-    }
-    if !prepared.has_layer {
+    let front = front_end::start(
+        Launch {
+            sandbox: options.sandbox.clone(),
+            function: FunctionConfig {
+                function_name: FUNCTION_NAME.into(),
+                version: "$LATEST".into(),
+                memory_mb: 128,
+                timeout: Duration::from_secs(3),
+                handler: "bootstrap".into(),
+                environment: BTreeMap::from([("USER".to_owned(), options.user_before.clone())]),
+            },
+            plane: options.sandbox.plane(),
+            ports: (0, 0),
+        },
+        printer,
+    )
+    .await?;
+    if !front.has_layer {
         eprintln!("note: no coldmark layer: the verdict will come from the answers alone");
     }
-    let (logs, _) = broadcast::channel(8192);
-    let log_rx = logs.subscribe();
-    let config = FunctionConfig {
-        function_name: FUNCTION_NAME.into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "bootstrap".into(),
-        environment: BTreeMap::from([("USER".to_owned(), options.user_before.clone())]),
-    };
-    let plane = ControlPlane::new(
-        config,
-        prepared.artifacts.clone(),
-        ControlPlaneOptions {
-            max_environments: options.max_environments,
-            environment: front_end_environment(options.freeze, options.init_records),
-            idle_reclaim: options.idle_reclaim,
-            ..ControlPlaneOptions::default()
-        },
-        logs.clone(),
-    );
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let collector = tokio::spawn(collect(
-        log_rx,
-        plane.subscribe(),
-        stop_rx,
-        printer,
-        options.show_logs,
-    ));
-    let served = plane.serve(0, 0).await?;
-    let lambda_api = format!("http://{}", served.endpoints.lambda_api);
-    let function_url = format!("http://{}/", served.endpoints.function_url);
-    printer.print(&Output::Endpoints(EndpointsRecord {
-        function_name: FUNCTION_NAME.into(),
-        lambda_api: lambda_api.clone(),
-        function_url: function_url.clone(),
-    }));
 
-    let result = probe_loop(&options, &lambda_api, &function_url, printer).await;
+    let result = probe_loop(&options, &front.lambda_api, &front.function_url, printer).await;
 
-    if !plane
-        .close_within(crate::serve::EXIT_GRACE, crate::serve::SHUTDOWN_ALLOWANCE)
+    if !front
+        .plane
+        .close_within(front_end::EXIT_GRACE, front_end::SHUTDOWN_ALLOWANCE)
         .await
     {
         eprintln!("warning: some environments did not shut down in time and were killed; their last lines may be missing");
     }
-    served.stop();
-    let _ = stop_tx.send(true);
-    let collected = collector.await.context("the log collector")?;
+    let collected = front.finish().await?;
     let responses = result?;
     let verdict = verdict(
         &responses,
@@ -732,7 +522,7 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
         &collected.events,
         options.change_after,
     );
-    printer.print(&Output::Verdict(verdict.clone()));
+    printer.print(&verdict);
     Ok(verdict)
 }
 
@@ -750,12 +540,12 @@ async fn probe_loop(
     for seq in 1..=options.requests {
         ticker.tick().await;
         let record = prober.probe(seq).await;
-        printer.print(&Output::Response(record.clone()));
+        printer.print(&record);
         responses.push(record);
         if seq == options.change_after {
             let (previous, updated) =
                 set_variable(&client, lambda_api, "USER", &options.user_after).await?;
-            printer.print(&Output::ConfigUpdate(ConfigUpdateRecord {
+            printer.print(&ConfigUpdateRecord {
                 after_request: seq,
                 variable: "USER".into(),
                 from: previous.unwrap_or_else(|| "<unset>".into()),
@@ -763,7 +553,7 @@ async fn probe_loop(
                 last_update_status: updated.last_update_status,
                 applied_status: wait_until_updated(&client, lambda_api).await,
                 revision_id: updated.revision_id,
-            }));
+            });
         }
     }
     Ok(responses)
@@ -970,21 +760,5 @@ mod tests {
         let v = verdict(&responses, &[], &[], 1);
         assert!(!v.new_init_after_change);
         assert!(v.summary.starts_with("NO"));
-    }
-
-    #[test]
-    fn marker_lines_are_recognised() {
-        let line = LogLine {
-            env_id: "e".into(),
-            source: LogSource::Extension("coldmark".into()),
-            time: chrono::Utc::now(),
-            line: r#"{"coldmark":"init","schema":1}"#.into(),
-        };
-        assert_eq!(MarkerRecord::from_log(&line).unwrap().kind(), "init");
-        let other = LogLine {
-            line: r#"{"level":"info"}"#.into(),
-            ..line
-        };
-        assert!(MarkerRecord::from_log(&other).is_none());
     }
 }

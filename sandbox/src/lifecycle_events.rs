@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::control_plane::start_reason::StartReason;
 use crate::control_plane::ControlPlaneEvent;
-use crate::output::short;
+use crate::output::{short, Record};
 
 /// `{"type":"environment_start", ...}`: one per environment the sandbox started, and one per
 /// re-init of an environment after a crash or timeout (`after-failure`, same `env_id`).
@@ -78,8 +78,12 @@ impl EnvironmentStartRecord {
             _ => None,
         }
     }
+}
 
-    pub fn text(&self) -> String {
+impl Record for EnvironmentStartRecord {
+    const TYPE: &'static str = "environment_start";
+
+    fn text(&self) -> String {
         format!(
             "     [environment start] {} version {}: {} ({}; started in {:.1} ms, spawn to ready)",
             short(&self.env_id),
@@ -115,8 +119,12 @@ impl EnvironmentStopRecord {
             _ => None,
         }
     }
+}
 
-    pub fn text(&self) -> String {
+impl Record for EnvironmentStopRecord {
+    const TYPE: &'static str = "environment_stop";
+
+    fn text(&self) -> String {
         if self.reset {
             format!(
                 "     [environment reset] {}: {} (init runs again on its next request)",
@@ -137,7 +145,7 @@ impl EnvironmentStopRecord {
 mod tests {
     use super::*;
     use crate::environment::ShutdownReason;
-    use crate::output::Output;
+    use crate::output::tagged;
 
     #[test]
     fn a_start_event_prints_as_one_typed_json_line() {
@@ -155,7 +163,7 @@ mod tests {
             request_id: "r-1".into(),
         };
         let record = EnvironmentStartRecord::from_event(&event).unwrap();
-        let json = serde_json::to_value(Output::EnvironmentStart(record.clone())).unwrap();
+        let json = serde_json::to_value(tagged(&record)).unwrap();
         assert_eq!(json["type"], "environment_start");
         assert_eq!(json["timestamp"], "2026-11-30T18:32:43.465Z");
         assert_eq!(json["env_id"], "0f6ed9b4-e935-4de3-92e9-c9814bec9f63");
@@ -163,8 +171,8 @@ mod tests {
         assert_eq!(json["reason"], "new-version");
         assert_eq!(json["request_id"], "r-1");
         assert_eq!(json["init_ms"], 12.346);
-        let back: Output = serde_json::from_value(json).unwrap();
-        assert_eq!(back, Output::EnvironmentStart(record.clone()));
+        let back: EnvironmentStartRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(back, record);
         assert!(record.text().contains("0f6ed9b4 version 1: new-version"));
     }
 
@@ -186,7 +194,7 @@ mod tests {
         .unwrap();
         assert!(!gone.reset);
         assert_eq!(gone.reason, "spindown");
-        let json = serde_json::to_value(Output::EnvironmentStop(gone)).unwrap();
+        let json = serde_json::to_value(tagged(&gone)).unwrap();
         assert_eq!(json["type"], "environment_stop");
         assert!(
             EnvironmentStopRecord::from_event(&ControlPlaneEvent::ConfigurationUpdated {

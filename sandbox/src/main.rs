@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use coldmark_sandbox::artifacts::ArtifactOptions;
 use coldmark_sandbox::control_plane::DEFAULT_MAX_ENVIRONMENTS;
 use coldmark_sandbox::environment::InitRecordOrder;
+use coldmark_sandbox::experiment::front_end::SandboxOptions;
 use coldmark_sandbox::experiment::{self, ExperimentOptions};
 use coldmark_sandbox::output::Printer;
 use coldmark_sandbox::{causes, probe, serve};
@@ -112,6 +113,18 @@ impl From<InitRecords> for InitRecordOrder {
 }
 
 impl SandboxArgs {
+    /// The sandbox these flags ask for.
+    fn options(&self) -> SandboxOptions {
+        SandboxOptions {
+            artifacts: self.artifacts(),
+            freeze: !self.no_freeze,
+            max_environments: self.max_environments,
+            show_logs: self.show_logs,
+            idle_reclaim: self.idle_reclaim(),
+            init_records: self.init_records.into(),
+        }
+    }
+
     fn idle_reclaim(&self) -> Option<Duration> {
         self.idle_reclaim_ms.map(Duration::from_millis)
     }
@@ -226,12 +239,7 @@ async fn main() -> ExitCode {
                 interval: Duration::from_millis(args.interval_ms),
                 requests: args.requests,
                 change_after: args.change_after,
-                artifacts: args.sandbox.artifacts(),
-                freeze: !args.sandbox.no_freeze,
-                max_environments: args.sandbox.max_environments,
-                show_logs: args.sandbox.show_logs,
-                idle_reclaim: args.sandbox.idle_reclaim(),
-                init_records: args.sandbox.init_records.into(),
+                sandbox: args.sandbox.options(),
                 ..ExperimentOptions::default()
             };
             experiment::run(options, printer).await.map(|_| ())
@@ -252,12 +260,7 @@ async fn main() -> ExitCode {
                 environment,
                 memory_mb: args.memory,
                 timeout: Duration::from_secs(args.timeout),
-                artifacts: args.sandbox.artifacts(),
-                freeze: !args.sandbox.no_freeze,
-                max_environments: args.sandbox.max_environments,
-                show_logs: args.sandbox.show_logs,
-                idle_reclaim: args.sandbox.idle_reclaim(),
-                init_records: args.sandbox.init_records.into(),
+                sandbox: args.sandbox.options(),
                 provisioned_concurrency: args.provisioned_concurrency,
                 snap_start: args.snap_start,
             };
@@ -269,12 +272,9 @@ async fn main() -> ExitCode {
             };
             let defaults = causes::CausesOptions::default();
             let options = causes::CausesOptions {
-                artifacts: args.sandbox.artifacts(),
-                freeze: !args.sandbox.no_freeze,
-                show_logs: args.sandbox.show_logs,
                 idle_reclaim: args.sandbox.idle_reclaim().unwrap_or(defaults.idle_reclaim),
                 burst: args.burst,
-                max_environments: args.sandbox.max_environments,
+                sandbox: args.sandbox.options(),
                 ..defaults
             };
             causes::run(options, printer).await.map(|_| ())

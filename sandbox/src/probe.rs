@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::output::{Output, Printer};
+use crate::output::{Printer, Record};
 
 /// What the clock function's body holds (extra keys are ignored).
 #[derive(Clone, Debug, Deserialize)]
@@ -63,9 +63,11 @@ pub struct ResponseRecord {
     pub error: Option<String>,
 }
 
-impl ResponseRecord {
+impl Record for ResponseRecord {
+    const TYPE: &'static str = "response";
+
     /// The original experiment's log line, numbered.
-    pub fn text(&self) -> String {
+    fn text(&self) -> String {
         let mut line = format!(
             "#{:<3} {:>4} {:>7.1} ms ",
             self.seq, self.status, self.latency_ms
@@ -219,8 +221,10 @@ pub fn summarize(records: &[ResponseRecord]) -> ProbeSummary {
     }
 }
 
-impl ProbeSummary {
-    pub fn text(&self) -> String {
+impl Record for ProbeSummary {
+    const TYPE: &'static str = "probe_summary";
+
+    fn text(&self) -> String {
         let mut text = format!(
             "{} of {} requests answered by {} environment(s)",
             self.answered,
@@ -264,11 +268,11 @@ pub async fn run(
     for seq in 1..=requests {
         ticker.tick().await;
         let record = prober.probe(seq).await;
-        printer.print(&Output::Response(record.clone()));
+        printer.print(&record);
         records.push(record);
     }
     let summary = summarize(&records);
-    printer.print(&Output::ProbeSummary(summary.clone()));
+    printer.print(&summary);
     Ok(summary)
 }
 

@@ -3,21 +3,16 @@
 //! get-function-configuration / update-function-configuration`. Fake credentials, no
 //! credential files, nothing leaves 127.0.0.1.
 
-#[path = "support/aws_cli.rs"]
-mod aws_support;
-#[path = "support/cp_build.rs"]
-mod cp_build;
-#[path = "support/cp_process.rs"]
-mod cp_process;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+use support::cp_build;
 
-use aws_support::aws_stdout;
 use base64::Engine;
-use cp_build::{built, layer};
-use cp_process::SandboxProcess;
+use coldmark_testkit::aws_cli::{aws_output, aws_stdout};
+use cp_build::layer;
 use serde_json::Value;
 
 /// Runs `aws --endpoint-url <endpoint> <args>` with throwaway credentials; returns stdout.
@@ -66,18 +61,7 @@ fn the_aws_cli_invokes_reads_and_updates_the_function() {
          (`bash .ci/run` does this on a fresh machine)."
     );
     let layer = layer(true, &[]);
-    let mut sandbox = SandboxProcess::start(&[
-        "serve",
-        "--json",
-        "--function",
-        built().bootstrap.to_str().unwrap(),
-        "--layer",
-        layer.path().to_str().unwrap(),
-    ]);
-    let endpoints = sandbox
-        .wait_for(Duration::from_secs(30), |l| l["type"] == "endpoints")
-        .expect("the sandbox printed its endpoints");
-    let endpoint = endpoints["lambda_api"].as_str().unwrap().to_owned();
+    let (sandbox, endpoint, _) = support::serve(layer.path(), &[], Duration::from_secs(30));
     let dir = tempfile::tempdir().unwrap();
 
     let (meta, first) = invoke(&endpoint, dir.path(), 1);
@@ -112,20 +96,7 @@ fn the_aws_cli_invokes_reads_and_updates_the_function() {
     assert_eq!(config["Environment"]["Variables"]["USER"], "user");
     assert_eq!(config["MemorySize"], 128);
 
-    let updated: Value = serde_json::from_str(&aws(
-        &endpoint,
-        &[
-            "lambda",
-            "update-function-configuration",
-            "--function-name",
-            "clock",
-            "--environment",
-            "Variables={USER=user2}",
-            "--memory-size",
-            "256",
-        ],
-    ))
-    .unwrap();
+    let updated = support::aws_set_user(&endpoint, "user2", &["--memory-size", "256"]);
     assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
     assert_eq!(updated["MemorySize"], 256);
     assert_eq!(updated["LastUpdateStatus"], "InProgress");
@@ -146,24 +117,15 @@ fn the_aws_cli_invokes_reads_and_updates_the_function() {
     assert!(log.contains("Memory Size: 256 MB"), "{log}");
 
     // Unknown functions are ResourceNotFoundException to the CLI too.
-    let missing = Command::new("aws")
-        .args([
-            "--endpoint-url",
-            &endpoint,
+    let missing = aws_output(
+        &endpoint,
+        &[
             "lambda",
             "get-function-configuration",
-        ])
-        .args(["--function-name", "nope"])
-        .env("AWS_ACCESS_KEY_ID", "AKIDSANDBOXEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .output()
-        .unwrap();
+            "--function-name",
+            "nope",
+        ],
+    );
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("ResourceNotFoundException"));
 

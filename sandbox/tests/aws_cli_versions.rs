@@ -4,19 +4,14 @@
 //! changes; its environments report `AWS_LAMBDA_FUNCTION_VERSION` (coldmark's
 //! `function_version`); the serve log names each environment's start reason.
 
-#[path = "support/aws_cli.rs"]
-mod aws_support;
-#[path = "support/cp_build.rs"]
-mod cp_build;
-#[path = "support/cp_process.rs"]
-mod cp_process;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
+use support::cp_build;
 
-use aws_support::{aws_output, aws_stdout};
-use cp_build::{built, layer};
-use cp_process::SandboxProcess;
+use coldmark_testkit::aws_cli::{aws_output, aws_stdout};
+use cp_build::layer;
 use serde_json::Value;
 
 fn aws(endpoint: &str, args: &[&str]) -> Value {
@@ -41,18 +36,7 @@ fn invoke(endpoint: &str, dir: &Path, n: usize, qualifier: Option<&str>) -> (Val
 #[ignore = "needs the AWS CLI; `bash .ci/run` installs it and runs this test"]
 fn the_aws_cli_publishes_and_invokes_versions() {
     let layer = layer(true, &[]);
-    let mut sandbox = SandboxProcess::start(&[
-        "serve",
-        "--json",
-        "--function",
-        built().bootstrap.to_str().unwrap(),
-        "--layer",
-        layer.path().to_str().unwrap(),
-    ]);
-    let endpoints = sandbox
-        .wait_for(Duration::from_secs(30), |l| l["type"] == "endpoints")
-        .expect("the sandbox printed its endpoints");
-    let endpoint = endpoints["lambda_api"].as_str().unwrap().to_owned();
+    let (sandbox, endpoint, _) = support::serve(layer.path(), &[], Duration::from_secs(30));
     let dir = tempfile::tempdir().unwrap();
 
     let (meta, latest) = invoke(&endpoint, dir.path(), 1, None);
@@ -85,17 +69,7 @@ fn the_aws_cli_publishes_and_invokes_versions() {
     assert_eq!(v1["invocation_count"], 1);
 
     // $LATEST changes; version 1 keeps its configuration and its warm environment.
-    aws(
-        &endpoint,
-        &[
-            "lambda",
-            "update-function-configuration",
-            "--function-name",
-            "clock",
-            "--environment",
-            "Variables={USER=user2}",
-        ],
-    );
+    support::aws_set_user(&endpoint, "user2", &[]);
     let (meta, v1_again) = invoke(&endpoint, dir.path(), 3, Some("1"));
     assert_eq!(meta["ExecutedVersion"], "1");
     assert_eq!(v1_again["env_user"], "user");

@@ -6,8 +6,7 @@
 //! markers: its cause for every init equals the sandbox's reason for that start (the ground
 //! truth the attribution is checked against). Both tests share one scripted run.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -15,16 +14,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use support::cp_build;
 
 use cp_build::{built, layer};
 use serde_json::Value;
 
 /// Runs the binary to completion (killed after `limit`); returns (success, stdout lines).
 fn run_causes(args: &[&str], limit: Duration) -> (bool, Vec<Value>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coldmark-sandbox"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+    let mut child = support::sandbox_command(args)
         .spawn()
         .expect("start coldmark-sandbox");
     let mut stdout = child.stdout.take().unwrap();

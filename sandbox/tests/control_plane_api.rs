@@ -1,16 +1,15 @@
 //! The Lambda REST API and the Function URL over real sockets, in front of the real clock
 //! function: the shapes and headers the AWS CLI, the SDKs and a browser rely on.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
+mod support;
 
 use std::time::Duration;
+use support::cp_build;
 
 use base64::Engine;
 use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneOptions, Served};
-use cp_build::{artifacts, config, LogCollector};
+use cp_build::{answer, config, test_plane, LogCollector};
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 /// A served control plane running the clock function without layers.
 struct Sandbox {
@@ -23,20 +22,13 @@ struct Sandbox {
 
 impl Sandbox {
     async fn start(vars: &[(&str, &str)], timeout: Duration) -> Self {
-        let (sink, _) = broadcast::channel(8192);
-        let logs = LogCollector::start(&sink);
         let mut function = config(vars);
         function.timeout = timeout;
-        let plane = ControlPlane::new(
-            function,
-            artifacts(&[]),
-            ControlPlaneOptions::default(),
-            sink,
-        );
-        let served = plane.serve(0, 0).await.expect("serve");
+        let (plane, logs, _) = test_plane(function, &[], ControlPlaneOptions::default());
+        let (served, api, url) = cp_build::serve(&plane).await;
         Self {
-            api: format!("http://{}", served.endpoints.lambda_api),
-            url: format!("http://{}/", served.endpoints.function_url),
+            api,
+            url,
             plane,
             served: Some(served),
             logs,
@@ -384,14 +376,7 @@ async fn environment_variables_are_capped_at_4_kb_and_updates_go_in_progress_the
     let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
     let client = reqwest::Client::new();
     let configuration = format!("{}/configuration", sandbox.function_path("clock"));
-    let before: Value = client
-        .get(&configuration)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = answer(client.get(&configuration)).await;
 
     // 100 variables of 5,000 characters: far over Lambda's 4 KB in all.
     let huge: serde_json::Map<String, Value> = (0..100)
@@ -413,37 +398,20 @@ async fn environment_variables_are_capped_at_4_kb_and_updates_go_in_progress_the
         body["Message"].as_str().unwrap_or_default().contains("4KB"),
         "{body}"
     );
-    let unchanged: Value = client
-        .get(&configuration)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unchanged: Value = answer(client.get(&configuration)).await;
     assert_eq!(unchanged["RevisionId"], before["RevisionId"]);
 
     // Just under the limit is fine; the update answers InProgress, a read then Successful.
     let fits = serde_json::json!({"USER": "user", "BIG": "y".repeat(4_000)});
-    let accepted: Value = client
-        .put(&configuration)
-        .json(&serde_json::json!({"Environment": {"Variables": fits}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let accepted: Value = answer(
+        client
+            .put(&configuration)
+            .json(&serde_json::json!({"Environment": {"Variables": fits}})),
+    )
+    .await;
     assert_eq!(accepted["LastUpdateStatus"], "InProgress", "{accepted}");
     assert_eq!(accepted["State"], "Active");
-    let after: Value = client
-        .get(&configuration)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = answer(client.get(&configuration)).await;
     assert_eq!(after["LastUpdateStatus"], "Successful");
     assert_ne!(after["RevisionId"], before["RevisionId"]);
     sandbox.stop().await;

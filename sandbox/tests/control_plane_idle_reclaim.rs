@@ -2,17 +2,15 @@
 //! coldmark's shutdown marker too); a busy one is not, however long its invocation runs; the next
 //! request starts a `replacement`. Real function, real coldmark extension.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
+mod support;
 
 use std::time::Duration;
+use support::cp_build;
 
 use coldmark_sandbox::control_plane::start_reason::StartReason;
-use coldmark_sandbox::control_plane::{
-    ControlPlane, ControlPlaneEvent, ControlPlaneOptions, InvokeError,
-};
+use coldmark_sandbox::control_plane::{ControlPlaneEvent, ControlPlaneOptions, InvokeError};
 use coldmark_sandbox::environment::ShutdownReason;
-use cp_build::{artifacts, config, layer, text, LogCollector};
+use cp_build::{config, layer, test_plane, text};
 use tokio::sync::broadcast;
 
 /// The next event satisfying `pred`, within `limit`.
@@ -41,18 +39,14 @@ fn reason_of(event: &ControlPlaneEvent) -> Option<StartReason> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idle_environments_are_reclaimed_and_replaced() {
     let layer = layer(true, &[]);
-    let (sink, _) = broadcast::channel(8192);
-    let logs = LogCollector::start(&sink);
-    let plane = ControlPlane::new(
+    let (plane, logs, mut rx) = test_plane(
         config(&[]),
-        artifacts(&[layer.path()]),
+        &[layer.path()],
         ControlPlaneOptions {
             idle_reclaim: Some(Duration::from_millis(400)),
             ..ControlPlaneOptions::default()
         },
-        sink,
     );
-    let mut rx = plane.subscribe();
 
     // A busy environment is not reclaimed: the invocation runs 3x the idle limit.
     let first = plane

@@ -3,15 +3,15 @@
 //! function, real coldmark extension, real sockets; the markers are read from the log sink as
 //! CloudWatch would hold them.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
+use support::cp_build;
 
-use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneEvent};
+use coldmark_sandbox::control_plane::ControlPlaneEvent;
 use coldmark_sandbox::environment::ShutdownReason;
-use cp_build::{artifacts, config, layer, text, LogCollector};
+use cp_build::{answer, config, layer, test_plane, text};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -45,17 +45,12 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_scale_out_one_environment_each() {
     let layer = layer(true, &[]);
-    let (sink, _) = broadcast::channel(8192);
-    let logs = LogCollector::start(&sink);
-    let plane = ControlPlane::new(
+    let (plane, logs, mut rx) = test_plane(
         config(&[("CLOCK_HANDLER_SLEEP_MS", "800")]),
-        artifacts(&[layer.path()]),
+        &[layer.path()],
         cp_build::plane_options(),
-        sink,
     );
-    let mut rx = plane.subscribe();
-    let served = plane.serve(0, 0).await.unwrap();
-    let url = format!("http://{}/", served.endpoints.function_url);
+    let (served, _, url) = cp_build::serve(&plane).await;
     let client = reqwest::Client::new();
 
     const N: usize = 3;
@@ -117,23 +112,16 @@ async fn concurrent_requests_scale_out_one_environment_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_beyond_the_limit_get_429() {
-    let (sink, _) = broadcast::channel(8192);
-    let plane = ControlPlane::new(
+    let (plane, _, mut rx) = test_plane(
         config(&[("CLOCK_HANDLER_SLEEP_MS", "1500")]),
-        artifacts(&[]),
+        &[],
         coldmark_sandbox::control_plane::ControlPlaneOptions {
             max_environments: 2,
             ..cp_build::plane_options()
         },
-        sink,
     );
-    let mut rx = plane.subscribe();
-    let served = plane.serve(0, 0).await.unwrap();
-    let url = format!("http://{}/", served.endpoints.function_url);
-    let api = format!(
-        "http://{}/2015-03-31/functions/clock/invocations",
-        served.endpoints.lambda_api
-    );
+    let (served, api, url) = cp_build::serve(&plane).await;
+    let api = format!("{api}/2015-03-31/functions/clock/invocations");
     let client = reqwest::Client::new();
     let busy: Vec<_> = (0..2)
         .map(|_| {
@@ -176,21 +164,9 @@ async fn requests_beyond_the_limit_get_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_one() {
     let layer = layer(true, &[]);
-    let (sink, _) = broadcast::channel(8192);
-    let logs = LogCollector::start(&sink);
-    let plane = ControlPlane::new(
-        config(&[]),
-        artifacts(&[layer.path()]),
-        cp_build::plane_options(),
-        sink,
-    );
-    let mut rx = plane.subscribe();
-    let served = plane.serve(0, 0).await.unwrap();
-    let url = format!("http://{}/", served.endpoints.function_url);
-    let configuration = format!(
-        "http://{}/2015-03-31/functions/clock/configuration",
-        served.endpoints.lambda_api
-    );
+    let (plane, logs, mut rx) = test_plane(config(&[]), &[layer.path()], cp_build::plane_options());
+    let (served, api, url) = cp_build::serve(&plane).await;
+    let configuration = format!("{api}/2015-03-31/functions/clock/configuration");
     let client = reqwest::Client::new();
 
     let (_, first) = get(&client, &url).await;
@@ -201,15 +177,12 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
     events_so_far(&mut rx, &mut events);
     let old_env = started(&events).pop().expect("an environment started");
 
-    let updated: Value = client
-        .put(&configuration)
-        .json(&serde_json::json!({"Environment": {"Variables": {"USER": "user2"}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let updated: Value = answer(
+        client
+            .put(&configuration)
+            .json(&serde_json::json!({"Environment": {"Variables": {"USER": "user2"}}})),
+    )
+    .await;
     assert_eq!(updated["Environment"]["Variables"]["USER"], "user2");
     assert_eq!(updated["LastUpdateStatus"], "InProgress");
 

@@ -2,10 +2,10 @@
 //! Python): init waits for every extension, the Runtime and Extensions APIs, invocation
 //! completion, freeze, timeouts and crashes (re-init in the invoke phase), SHUTDOWN deadlines.
 
-#[path = "support/env_support.rs"]
-mod env_support;
+mod support;
 
 use std::time::{Duration, Instant};
+use support::env_support;
 
 use bytes::Bytes;
 use coldmark_sandbox::environment::{

@@ -2,48 +2,35 @@
 //! coldmark's extension, built once with cargo. What AWS's Rust runtime client and coldmark
 //! need from the Runtime, Extensions and Telemetry APIs works end to end.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
-#[path = "support/env_support.rs"]
-mod env_support;
+mod support;
 
 use std::time::Duration;
+use support::{cp_build, env_support};
 
 use bytes::Bytes;
 use coldmark_sandbox::environment::{
     Artifacts, Environment, FunctionConfig, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
 };
-use cp_build::built;
+use cp_build::{artifacts, built, config};
 use env_support::{options, Logs};
 use serde_json::Value;
 
-/// The clock function with coldmark in a layer (a symlink to the built binary).
+/// The clock function with coldmark in a layer, as a symlink to the built binary: a copy made
+/// while another test thread forks could still be open for writing in that child, and exec would
+/// fail with ETXTBSY.
 fn clock_with_coldmark() -> (tempfile::TempDir, FunctionConfig, Artifacts) {
-    let bins = built();
     let layer = tempfile::Builder::new()
         .prefix("env-real-")
         .tempdir()
         .unwrap();
     std::fs::create_dir_all(layer.path().join("extensions")).unwrap();
     std::os::unix::fs::symlink(
-        &bins.coldmark,
+        &built().coldmark,
         layer.path().join("extensions").join("coldmark"),
     )
     .unwrap();
-    let config = FunctionConfig {
-        function_name: "clock".into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "bootstrap".into(),
-        environment: [("USER".to_string(), "user".to_string())].into(),
-    };
-    let artifacts = Artifacts {
-        bootstrap: bins.bootstrap.clone(),
-        layers: vec![layer.path().to_path_buf()],
-        launcher: Vec::new(),
-    };
-    (layer, config, artifacts)
+    let artifacts = artifacts(&[layer.path()]);
+    (layer, config(&[]), artifacts)
 }
 
 #[tokio::test]

@@ -2,10 +2,10 @@
 //! records Lambda sends, with measured figures, parsed with AWS's own `lambda_extension`
 //! types; buffering (maxItems / maxBytes / timeoutMs) honoured; invalid subscriptions refused.
 
-#[path = "support/env_support.rs"]
-mod env_support;
+mod support;
 
 use std::time::Duration;
+use support::env_support;
 
 use bytes::Bytes;
 use coldmark_sandbox::environment::{Environment, InvokeRequest, ShutdownReason};

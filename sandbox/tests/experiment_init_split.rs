@@ -3,15 +3,15 @@
 //! function init; coldmark's init marker must put the time on the right side, and its own start
 //! must agree with the sandbox's outside measurement.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
+mod support;
 
 use std::time::Duration;
+use support::cp_build;
 
 use coldmark_sandbox::environment::{
     Environment, InitRecordOrder, InvokeRequest, InvokeStatus, ShutdownReason,
 };
-use coldmark_sandbox::experiment::MarkerRecord;
+use coldmark_sandbox::experiment::collector::MarkerRecord;
 use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
 use tokio::sync::broadcast;
 

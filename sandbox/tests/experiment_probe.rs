@@ -2,33 +2,22 @@
 //! real Function URL, here pointed at the sandbox's. It has only the answers to go by and must
 //! still see the cold start the configuration change causes.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
-#[path = "support/cp_process.rs"]
-mod cp_process;
+mod support;
 
 use std::time::Duration;
+use support::cp_build;
 
-use coldmark_sandbox::control_plane::{ConfigUpdate, ControlPlane, ControlPlaneOptions};
-use cp_build::{artifacts, config};
-use cp_process::SandboxProcess;
-use tokio::sync::broadcast;
+use coldmark_sandbox::control_plane::{ConfigUpdate, ControlPlaneOptions};
+use cp_build::{config, test_plane};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_detects_the_new_environment_from_the_answers() {
-    let (sink, _) = broadcast::channel(8192);
-    let plane = ControlPlane::new(
-        config(&[]),
-        artifacts(&[]),
-        ControlPlaneOptions::default(),
-        sink,
-    );
-    let served = plane.serve(0, 0).await.unwrap();
-    let url = format!("http://{}/", served.endpoints.function_url);
+    let (plane, _, _) = test_plane(config(&[]), &[], ControlPlaneOptions::default());
+    let (served, _, url) = cp_build::serve(&plane).await;
 
     let probe_url = url.clone();
     let mut probe = tokio::task::spawn_blocking(move || {
-        SandboxProcess::start(&[
+        support::sandbox(&[
             "probe",
             "--json",
             "--url",

@@ -1,47 +1,29 @@
 //! `serve` at exit, as a user runs it: a real `coldmark-sandbox serve` process with the real
 //! clock function and coldmark layer, loaded over several environments, left idle (frozen),
 //! then stopped with SIGINT (Ctrl-C). Nothing any environment wrote may be lost, and the process
-//! must end within its documented grace (`serve::EXIT_GRACE` + `serve::SHUTDOWN_ALLOWANCE`),
+//! must end within its documented grace (`front_end::EXIT_GRACE` + `front_end::SHUTDOWN_ALLOWANCE`),
 //! also after bad requests and a configuration update made while the processes were frozen.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
-#[path = "support/cp_process.rs"]
-mod cp_process;
+mod support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::cp_build;
 
-use coldmark_sandbox::serve::{EXIT_GRACE, SHUTDOWN_ALLOWANCE};
-use cp_build::{built, layer};
-use cp_process::SandboxProcess;
+use coldmark_sandbox::experiment::front_end::{EXIT_GRACE, SHUTDOWN_ALLOWANCE};
+use cp_build::layer;
 use serde_json::Value;
 
 /// Starts `serve --json` with the clock function and a coldmark layer; returns the process, the
 /// Lambda API and the Function URL.
-fn serve(layer: &tempfile::TempDir, extra: &[&str]) -> (SandboxProcess, String, String) {
-    let mut args = vec![
-        "serve",
-        "--json",
-        "--function",
-        built().bootstrap.to_str().unwrap(),
-        "--layer",
-        layer.path().to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let mut sandbox = SandboxProcess::start(&args);
-    let endpoints = sandbox
-        .wait_for(Duration::from_secs(120), |l| l["type"] == "endpoints")
-        .expect("the sandbox printed its endpoints");
-    let api = endpoints["lambda_api"].as_str().unwrap().to_owned();
-    let url = endpoints["function_url"].as_str().unwrap().to_owned();
-    (sandbox, api, url)
+fn serve(layer: &tempfile::TempDir, extra: &[&str]) -> (support::JsonProcess, String, String) {
+    support::serve(layer.path(), extra, Duration::from_secs(120))
 }
 
 /// SIGINT, as Ctrl-C sends it; returns how long the process took to exit and every line.
-fn interrupt(mut sandbox: SandboxProcess) -> (Duration, Vec<Value>) {
+fn interrupt(mut sandbox: support::JsonProcess) -> (Duration, Vec<Value>) {
     let pid = sandbox.pid();
     let started = Instant::now();
     let status = Command::new("kill")

@@ -3,34 +3,19 @@
 //! `initializationType` in the init records), and the real coldmark extension reports them as
 //! proactive inits whose first invocation is not a cold start.
 
-#[path = "support/cp_build.rs"]
-mod cp_build;
-#[path = "support/cp_process.rs"]
-mod cp_process;
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
+use support::cp_build;
 
-use cp_build::{built, layer};
-use cp_process::SandboxProcess;
+use cp_build::layer;
 
 /// `serve --json <flags>` with the clock function and coldmark, one request once `settle` has
 /// let the ahead-of-demand inits finish, then Ctrl-C: every line `serve` printed.
 async fn serve_one_request(flags: &[&str], settle: Duration) -> Vec<serde_json::Value> {
     let layer = layer(true, &[]);
-    let mut args = vec!["serve", "--json"];
-    args.extend_from_slice(flags);
-    args.extend([
-        "--function",
-        built().bootstrap.to_str().unwrap(),
-        "--layer",
-        layer.path().to_str().unwrap(),
-    ]);
-    let mut sandbox = SandboxProcess::start(&args);
-    let endpoints = sandbox
-        .wait_for(Duration::from_secs(120), |l| l["type"] == "endpoints")
-        .expect("endpoints");
-    let url = endpoints["function_url"].as_str().unwrap().to_owned();
+    let (mut sandbox, _, url) = support::serve(layer.path(), flags, Duration::from_secs(120));
     tokio::time::sleep(settle).await;
     let response = reqwest::Client::new()
         .post(&url)

@@ -350,8 +350,13 @@ pub fn record(kind: &str, t: DateTime<Utc>, record: Value) -> Value {
 /// A record produced by the wire model, as the JSON a batch carries (times in whole
 /// milliseconds, as Lambda writes them).
 fn wire(time: DateTime<Utc>, body: RecordBody) -> Value {
+    serde_json::to_value(typed(time, body)).expect("records serialise")
+}
+
+/// A record stamped to the millisecond, as Lambda stamps them.
+fn typed(time: DateTime<Utc>, body: RecordBody) -> Record {
     use chrono::SubsecRound;
-    serde_json::to_value(Record::new(time.trunc_subsecs(3), body)).expect("records serialise")
+    Record::new(time.trunc_subsecs(3), body)
 }
 
 /// The init records of an on-demand cold start that began at `start`, with the runtime ready
@@ -426,11 +431,12 @@ pub fn init_records_lambda_order(start: DateTime<Utc>, init_ms: i64) -> Vec<Valu
     records
 }
 
-/// `platform.start`, `platform.runtimeDone` and `platform.report` of one invocation.
-pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) -> Vec<Value> {
+/// `platform.start`, `platform.runtimeDone` (3 ms later) and `platform.report` (1 ms after
+/// that) of one invocation, typed; `init_ms` is the report's Init Duration on a cold start.
+pub fn invocation(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) -> Vec<Record> {
     let ms = chrono::Duration::milliseconds;
     vec![
-        wire(
+        typed(
             start,
             RecordBody::Start(Start {
                 request_id: request_id.into(),
@@ -438,7 +444,7 @@ pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f6
                 tracing: None,
             }),
         ),
-        wire(
+        typed(
             start + ms(3),
             RecordBody::RuntimeDone(RuntimeDone {
                 request_id: request_id.into(),
@@ -452,7 +458,7 @@ pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f6
                 spans: Vec::new(),
             }),
         ),
-        wire(
+        typed(
             start + ms(4),
             RecordBody::Report(Report {
                 request_id: request_id.into(),
@@ -472,4 +478,12 @@ pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f6
             }),
         ),
     ]
+}
+
+/// [`invocation`] as Lambda sends it.
+pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) -> Vec<Value> {
+    invocation(request_id, start, init_ms)
+        .iter()
+        .map(|record| serde_json::to_value(record).expect("records serialise"))
+        .collect()
 }

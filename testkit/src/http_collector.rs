@@ -1,4 +1,5 @@
-//! A scripted HTTP collector on 127.0.0.1 for the HTTP sink's fault tests.
+//! A scripted HTTP collector on 127.0.0.1 for the HTTP sink's fault tests, and the receiver
+//! the benchmarks point the sink at (scripted to answer 200 at once).
 //!
 //! Hand-written on tokio's TCP (not hyper) because the faults live below HTTP: resetting a
 //! connection after reading a request, or answering later than the client's timeout. Each
@@ -107,6 +108,13 @@ impl Collector {
             .filter(|s| s.act.starts_with("status 2"))
             .flat_map(|s| s.lines())
             .collect()
+    }
+
+    /// (requests, body bytes) received so far, whatever they were answered.
+    pub fn received(&self) -> (u64, u64) {
+        let seen = self.seen.lock().unwrap();
+        let bytes = seen.iter().map(|s| s.body.len() as u64).sum();
+        (seen.len() as u64, bytes)
     }
 
     /// Waits until `n` requests arrived (or `limit` passed).

@@ -7,14 +7,20 @@
 //! - [`fake_lambda`]: the binary tests' driver of that server: queued INVOKE/SHUTDOWN events,
 //!   what Lambda sends (records from `lambda-wire`), and the extension's process.
 //! - [`runtime_api`]: a scriptable Runtime API for the function's tests.
-//! - [`http_collector`]: an HTTP collector with scripted faults, for the HTTP sink.
+//! - [`http_collector`]: an HTTP collector with scripted faults, for the HTTP sink (and the
+//!   benchmarks' receiver, scripted to answer 200).
 //! - [`procfs`]: memory, CPU time and parent of a process, from `/proc`.
+//! - [`json_process`]: a child process printing JSON lines (`coldmark-sandbox --json`), read
+//!   as they come.
+//! - [`aws_cli`]: the real AWS CLI pointed at a local endpoint, isolated from the user's setup.
 //! - [`clickhouse`]: a real ClickHouse server per test, the store the HTTP sink is tested
 //!   against.
 
+pub mod aws_cli;
 pub mod clickhouse;
 pub mod fake_lambda;
 pub mod http_collector;
+pub mod json_process;
 pub mod procfs;
 pub mod runtime_api;
 pub mod server;

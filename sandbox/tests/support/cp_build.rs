@@ -1,7 +1,6 @@
 //! Shared by the control-plane, experiment and AWS CLI tests: the real function and extension
 //! binaries (built once per test binary with cargo, dev profile), layers laid out like `/opt`,
 //! and readers for what lands in the sandbox's log sink.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,7 @@ use std::time::Duration;
 
 use coldmark_sandbox::artifacts::{cargo_build, workspace_root};
 use coldmark_sandbox::environment::{Artifacts, FunctionConfig, LogLine};
-use coldmark_sandbox::experiment::MarkerRecord;
+use coldmark_sandbox::experiment::collector::MarkerRecord;
 
 /// The clock function's `bootstrap` and coldmark's extension binary.
 pub struct Built {
@@ -42,19 +41,12 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// A layer directory with `extensions/coldmark` plus `extra` (file name in the layer → source).
 pub fn layer(with_coldmark: bool, extra: &[(&str, PathBuf)]) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("cp-layer-")
-        .tempdir()
-        .expect("temp dir");
-    let extensions = dir.path().join("extensions");
-    std::fs::create_dir_all(&extensions).expect("extensions/");
-    if with_coldmark {
-        std::fs::copy(&built().coldmark, extensions.join("coldmark")).expect("copy coldmark");
-    }
-    for (name, source) in extra {
-        std::fs::copy(source, extensions.join(name)).expect("copy extension");
-    }
-    dir
+    let coldmark = with_coldmark.then(|| ("coldmark", built().coldmark.as_path()));
+    let extensions: Vec<(&str, &Path)> = coldmark
+        .into_iter()
+        .chain(extra.iter().map(|(name, path)| (*name, path.as_path())))
+        .collect();
+    coldmark_sandbox::artifacts::layer(&extensions).expect("the layer")
 }
 
 /// The clock function with `layers`.
@@ -164,7 +156,7 @@ pub fn text<'a>(marker: &'a MarkerRecord, field: &str) -> Option<&'a str> {
 /// a free telemetry port, as the experiment's front-ends arrange).
 pub fn env_options() -> coldmark_sandbox::environment::EnvironmentOptions {
     coldmark_sandbox::environment::EnvironmentOptions {
-        platform_variables: coldmark_sandbox::experiment::coldmark_platform_variables(),
+        platform_variables: coldmark_sandbox::experiment::front_end::coldmark_platform_variables(),
         ..Default::default()
     }
 }
@@ -175,4 +167,48 @@ pub fn plane_options() -> coldmark_sandbox::control_plane::ControlPlaneOptions {
         environment: env_options(),
         ..Default::default()
     }
+}
+
+/// A control plane of `function` with `layers`, before it serves: the plane, the collector of
+/// its log sink, and its events subscribed from the start.
+pub fn test_plane(
+    function: FunctionConfig,
+    layers: &[&Path],
+    options: coldmark_sandbox::control_plane::ControlPlaneOptions,
+) -> (
+    coldmark_sandbox::control_plane::ControlPlane,
+    LogCollector,
+    tokio::sync::broadcast::Receiver<coldmark_sandbox::control_plane::ControlPlaneEvent>,
+) {
+    let (sink, _) = tokio::sync::broadcast::channel(8192);
+    let logs = LogCollector::start(&sink);
+    let plane = coldmark_sandbox::control_plane::ControlPlane::new(
+        function,
+        artifacts(layers),
+        options,
+        sink,
+    );
+    let events = plane.subscribe();
+    (plane, logs, events)
+}
+
+/// `plane` serving on free ports: what stops it, the Lambda API's base URL and the Function URL.
+pub async fn serve(
+    plane: &coldmark_sandbox::control_plane::ControlPlane,
+) -> (coldmark_sandbox::control_plane::Served, String, String) {
+    let served = plane.serve(0, 0).await.expect("serve");
+    let api = format!("http://{}", served.endpoints.lambda_api);
+    let url = format!("http://{}/", served.endpoints.function_url);
+    (served, api, url)
+}
+
+/// Sends `request` and reads its answer as JSON, whatever its status.
+pub async fn answer(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request
+        .send()
+        .await
+        .expect("the request was answered")
+        .json()
+        .await
+        .expect("a JSON answer")
 }

@@ -1,7 +1,6 @@
 //! Shared by the environment tests: fixture runtimes and extensions (Python 3 scripts in
 //! `tests/fixtures/`), layers that link them under the extension names that select their
 //! behaviour, a log collector, and the real binaries built once per test process.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -119,7 +118,7 @@ pub fn options() -> EnvironmentOptions {
         freeze: true,
         shutdown_deadline: Duration::from_secs(2),
         init_timeout: Duration::from_secs(5),
-        platform_variables: coldmark_sandbox::experiment::coldmark_platform_variables(),
+        platform_variables: coldmark_sandbox::experiment::front_end::coldmark_platform_variables(),
         ..EnvironmentOptions::default()
     }
 }

@@ -1,29 +1,36 @@
-//! A `coldmark-sandbox` child process whose JSON stdout lines are read as they come.
-#![allow(dead_code)]
+//! A child process that prints one JSON object per line (`coldmark-sandbox --json`), its
+//! stdout read as it comes so a test can wait for a line while the process runs.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub struct SandboxProcess {
+pub struct JsonProcess {
     child: Child,
     lines: mpsc::Receiver<Value>,
     /// Every line received so far.
     pub seen: Vec<Value>,
 }
 
-impl SandboxProcess {
-    /// Starts the binary with `args` (which must include `--json`).
-    pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coldmark-sandbox"))
-            .args(args)
+impl JsonProcess {
+    /// Starts `program` with `args` (which must ask it for JSON lines); its stderr is the
+    /// test's.
+    pub fn start(program: &Path, args: &[&str]) -> Self {
+        let mut command = Command::new(program);
+        command.args(args).stderr(Stdio::inherit());
+        Self::spawn(command)
+    }
+
+    /// Spawns `command` with its stdout piped to the reader.
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .expect("start coldmark-sandbox");
+            .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -74,14 +81,19 @@ impl SandboxProcess {
 
     /// Waits up to `timeout` for the process to exit by itself; true when it did.
     pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        self.exit_status(timeout).is_some()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; its status when it did.
+    pub fn exit_status(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        false
+        None
     }
 
     /// Every line, once the process has ended (its stdout is read to the end).
@@ -116,7 +128,7 @@ impl SandboxProcess {
     }
 }
 
-impl Drop for SandboxProcess {
+impl Drop for JsonProcess {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();

@@ -1,16 +1,16 @@
-//! The real AWS CLI pointed at the sandbox: throwaway credentials, no credential or config
+//! The real AWS CLI pointed at a local endpoint: throwaway credentials, no credential or config
 //! files, no instance metadata lookups, so nothing leaves 127.0.0.1.
-#![allow(dead_code)]
 
 use std::process::{Command, Output};
 
-/// `aws --endpoint-url <endpoint> --output json <args>`, whatever its exit status.
-pub fn aws_output(endpoint: &str, args: &[&str]) -> Output {
-    Command::new("aws")
+/// `aws --endpoint-url <endpoint> --output json`, isolated from the user's AWS setup; the
+/// caller adds the service, operation and arguments.
+pub fn aws_command(endpoint: &str) -> Command {
+    let mut command = Command::new("aws");
+    command
         .arg("--endpoint-url")
         .arg(endpoint)
         .args(["--output", "json"])
-        .args(args)
         .env("AWS_ACCESS_KEY_ID", "AKIDSANDBOXEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
         .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -20,12 +20,19 @@ pub fn aws_output(endpoint: &str, args: &[&str]) -> Output {
             "/nonexistent/aws-credentials",
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_PAGER", "")
+        .env("AWS_PAGER", "");
+    command
+}
+
+/// `aws --endpoint-url <endpoint> --output json <args>`, whatever its exit status.
+pub fn aws_output(endpoint: &str, args: &[&str]) -> Output {
+    aws_command(endpoint)
+        .args(args)
         .output()
         .unwrap_or_else(|e| {
             panic!(
                 "the AWS CLI is needed for this test and could not be run ({e}). Install it with \
-                 `python3 -m pip install awscli` (or run `bash .ci/run`, which installs it)."
+             `python3 -m pip install awscli` (or run `bash .ci/run`, which installs it)."
             )
         })
 }
@@ -40,5 +47,5 @@ pub fn aws_stdout(endpoint: &str, args: &[&str]) -> String {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout).unwrap()
+    String::from_utf8(output.stdout).expect("the AWS CLI's answer is UTF-8")
 }

@@ -1,0 +1,202 @@
+//! What the coldmark front-ends (`experiment`, `serve`, `causes`) set up alike: the artifacts,
+//! a control plane whose environments carry coldmark's platform settings, the collector that
+//! prints its logs and events, and the served endpoints, announced in one `endpoints` line.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use super::collector::{collect, Collected};
+use crate::artifacts::{self, ArtifactOptions};
+use crate::control_plane::{ControlPlane, ControlPlaneOptions, Served};
+use crate::environment::{EnvironmentOptions, FunctionConfig, InitRecordOrder};
+use crate::output::{Printer, Record};
+
+/// The one setting the coldmark front-ends give every environment, beneath the user's
+/// variables: `COLDMARK_TELEMETRY_PORT=0`. On Lambda each environment has its own network, so
+/// coldmark's default telemetry port (4243) is always free; here every environment shares the
+/// host's loopback, and a second environment's coldmark would find it taken (it would fall back
+/// to a free port, with a warning on stderr per environment). Port 0 lets the kernel pick at
+/// once. A user who sets the variable wins; the default-port path is exercised by a test that
+/// runs one environment without it.
+pub fn coldmark_platform_variables() -> BTreeMap<String, String> {
+    BTreeMap::from([("COLDMARK_TELEMETRY_PORT".to_owned(), "0".to_owned())])
+}
+
+/// The environments of every coldmark front-end: frozen between invocations or not, init
+/// records in the order asked for, and [`coldmark_platform_variables`].
+pub fn front_end_environment(freeze: bool, init_records: InitRecordOrder) -> EnvironmentOptions {
+    EnvironmentOptions {
+        freeze,
+        init_records,
+        platform_variables: coldmark_platform_variables(),
+        ..EnvironmentOptions::default()
+    }
+}
+
+/// Where a served sandbox listens.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EndpointsRecord {
+    pub function_name: String,
+    /// Base URL of the Lambda REST API (`aws --endpoint-url <this>`).
+    pub lambda_api: String,
+    /// The Function URL.
+    pub function_url: String,
+}
+
+impl Record for EndpointsRecord {
+    const TYPE: &'static str = "endpoints";
+
+    fn text(&self) -> String {
+        format!(
+            "sandbox serving function `{}`\n  Lambda API:   {}   (aws --endpoint-url {} lambda invoke --function-name {} out.json)\n  Function URL: {}",
+            self.function_name, self.lambda_api, self.lambda_api, self.function_name, self.function_url
+        )
+    }
+}
+
+/// How long invocations in flight may still finish after the stop signal.
+pub const EXIT_GRACE: Duration = Duration::from_secs(10);
+/// How long the environments' shutdowns may take after that (SHUTDOWN's 2 s deadline, reading
+/// the pipes to their end, and a margin) before whatever is left is killed.
+pub const SHUTDOWN_ALLOWANCE: Duration = Duration::from_secs(4);
+
+/// How every front-end runs its sandbox (the command line's shared sandbox flags).
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    pub artifacts: ArtifactOptions,
+    /// SIGSTOP the processes between invocations, as Lambda freezes them.
+    pub freeze: bool,
+    pub max_environments: usize,
+    /// Also print every log line of the environments, not only the markers.
+    pub show_logs: bool,
+    /// Spin down environments idle this long (`--idle-reclaim-ms`).
+    pub idle_reclaim: Option<Duration>,
+    /// When init's telemetry records go out (`--init-records`).
+    pub init_records: InitRecordOrder,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            artifacts: ArtifactOptions {
+                cargo_profile: "release".into(),
+                ..ArtifactOptions::default()
+            },
+            freeze: true,
+            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
+            show_logs: false,
+            idle_reclaim: None,
+            init_records: InitRecordOrder::Lambda,
+        }
+    }
+}
+
+impl SandboxOptions {
+    /// The control plane's options: the pool's limit, idle reclaim and
+    /// [`front_end_environment`].
+    pub fn plane(&self) -> ControlPlaneOptions {
+        ControlPlaneOptions {
+            max_environments: self.max_environments,
+            environment: front_end_environment(self.freeze, self.init_records),
+            idle_reclaim: self.idle_reclaim,
+            ..ControlPlaneOptions::default()
+        }
+    }
+}
+
+/// What a front-end starts.
+pub struct Launch {
+    pub sandbox: SandboxOptions,
+    pub function: FunctionConfig,
+    /// The control plane's options (usually [`SandboxOptions::plane`]).
+    pub plane: ControlPlaneOptions,
+    /// The Lambda API's and the Function URL's ports (0: any free one).
+    pub ports: (u16, u16),
+}
+
+/// A started front-end: the control plane serving, its logs and events being printed.
+pub struct FrontEnd {
+    pub plane: ControlPlane,
+    /// `http://` + the Lambda API's address.
+    pub lambda_api: String,
+    /// `http://` + the Function URL's address + `/`.
+    pub function_url: String,
+    /// Whether a coldmark extension is in the layers.
+    pub has_layer: bool,
+    served: Option<Served>,
+    stop: watch::Sender<bool>,
+    collector: JoinHandle<Collected>,
+    /// Keeps the prepared artifacts' temporary directories for as long as the plane runs.
+    _prepared: artifacts::Prepared,
+}
+
+/// Prepares the artifacts (printing their notes), starts the control plane and its collector,
+/// serves (and provisions what the options ask for), and prints the endpoints.
+pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd> {
+    let artifact_options = launch.sandbox.artifacts;
+    let prepared = tokio::task::spawn_blocking(move || artifacts::prepare(&artifact_options))
+        .await
+        .context("preparing the artifacts")??;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
+    // Roomy: under load every environment's lines pass through here; a lagging reader is
+    // warned about, never silent.
+    let (logs, _) = broadcast::channel(32_768);
+    let log_rx = logs.subscribe();
+    let function_name = launch.function.function_name.clone();
+    let plane = ControlPlane::new(
+        launch.function,
+        prepared.artifacts.clone(),
+        launch.plane,
+        logs,
+    );
+    let (stop, stop_rx) = watch::channel(false);
+    let collector = tokio::spawn(collect(
+        log_rx,
+        plane.subscribe(),
+        stop_rx,
+        printer,
+        launch.sandbox.show_logs,
+    ));
+    let served = plane.serve(launch.ports.0, launch.ports.1).await?;
+    plane.provision();
+    let endpoints = EndpointsRecord {
+        function_name,
+        lambda_api: format!("http://{}", served.endpoints.lambda_api),
+        function_url: format!("http://{}/", served.endpoints.function_url),
+    };
+    printer.print(&endpoints);
+    Ok(FrontEnd {
+        plane,
+        lambda_api: endpoints.lambda_api,
+        function_url: endpoints.function_url,
+        has_layer: prepared.has_layer,
+        served: Some(served),
+        stop,
+        collector,
+        _prepared: prepared,
+    })
+}
+
+impl FrontEnd {
+    /// Stops accepting requests; the environments are left to the plane's close.
+    pub fn stop_serving(&mut self) {
+        if let Some(served) = self.served.take() {
+            served.stop();
+        }
+    }
+
+    /// Stops serving, lets the collector read the log to its quiet end, and returns what it
+    /// gathered.
+    pub async fn finish(mut self) -> anyhow::Result<Collected> {
+        self.stop_serving();
+        let _ = self.stop.send(true);
+        self.collector.await.context("the log collector")
+    }
+}
