@@ -29,8 +29,8 @@ use tokio::sync::broadcast;
 use crate::control_plane::start_reason::StartReason;
 use crate::control_plane::ControlPlaneEvent;
 use crate::environment::{FunctionConfig, InitRecordOrder};
-use crate::experiment::front_end::{start, Launch, SandboxOptions};
 use crate::experiment::{set_variable, FUNCTION_NAME};
+use crate::front_end::{start, Launch, SandboxOptions};
 use crate::output::{short, Printer, Record};
 
 /// What `causes` was asked to run.

@@ -52,7 +52,6 @@ use axum::extract::DefaultBodyLimit;
 use tokio::sync::{watch, Mutex as AsyncMutex};
 use tokio::task::JoinHandle;
 
-use crate::control_plane::configuration::ACCOUNT_ID;
 pub use contract::*;
 use ids::new_uuid;
 pub use process::process_state;

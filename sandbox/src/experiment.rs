@@ -11,9 +11,6 @@
 //! `coldmark-explain`'s attribution, the same code that explains a real function's logs, so
 //! the experiment and the tool cannot disagree on what a configuration change is.
 
-pub mod collector;
-pub mod front_end;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,15 +20,15 @@ use serde::{Deserialize, Serialize};
 use coldmark::marker::{self as written, InitMarker};
 use coldmark_explain::{attribute_all, Attribution, Cause, Marker, Observation, Parsed, Settings};
 
+use crate::collector::MarkerRecord;
 use crate::control_plane::configuration::{
     EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
 };
 use crate::control_plane::ControlPlaneEvent;
 use crate::environment::FunctionConfig;
+use crate::front_end::{self, Launch, SandboxOptions};
 use crate::output::{short, Printer, Record};
 use crate::probe::{summarize, Prober, ResponseRecord};
-use collector::MarkerRecord;
-use front_end::{Launch, SandboxOptions};
 
 /// The function's name in the experiment.
 pub const FUNCTION_NAME: &str = "clock";

@@ -3,9 +3,11 @@
 
 pub mod artifacts;
 pub mod causes;
+pub mod collector;
 pub mod control_plane;
 pub mod environment;
 pub mod experiment;
+pub mod front_end;
 pub mod lifecycle_events;
 pub mod output;
 pub mod probe;

@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use coldmark_sandbox::artifacts::ArtifactOptions;
 use coldmark_sandbox::control_plane::DEFAULT_MAX_ENVIRONMENTS;
 use coldmark_sandbox::environment::InitRecordOrder;
-use coldmark_sandbox::experiment::front_end::SandboxOptions;
 use coldmark_sandbox::experiment::{self, ExperimentOptions};
+use coldmark_sandbox::front_end::SandboxOptions;
 use coldmark_sandbox::output::Printer;
 use coldmark_sandbox::{causes, probe, serve};
 

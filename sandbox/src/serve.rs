@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::control_plane::ControlPlaneOptions;
 use crate::environment::FunctionConfig;
-use crate::experiment::front_end::{start, Launch, SandboxOptions, EXIT_GRACE, SHUTDOWN_ALLOWANCE};
+use crate::front_end::{start, Launch, SandboxOptions, EXIT_GRACE, SHUTDOWN_ALLOWANCE};
 use crate::output::Printer;
 
 /// What `serve` was asked to run.

@@ -8,10 +8,10 @@ mod support;
 use std::time::Duration;
 use support::cp_build;
 
+use coldmark_sandbox::collector::MarkerRecord;
 use coldmark_sandbox::environment::{
     Environment, InitRecordOrder, InvokeRequest, InvokeStatus, ShutdownReason,
 };
-use coldmark_sandbox::experiment::collector::MarkerRecord;
 use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
 use tokio::sync::broadcast;
 

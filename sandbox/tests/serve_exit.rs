@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::cp_build;
 
-use coldmark_sandbox::experiment::front_end::{EXIT_GRACE, SHUTDOWN_ALLOWANCE};
+use coldmark_sandbox::front_end::{EXIT_GRACE, SHUTDOWN_ALLOWANCE};
 use cp_build::layer;
 use serde_json::Value;
 

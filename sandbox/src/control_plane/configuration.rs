@@ -10,8 +10,7 @@ use sha2::Digest;
 
 use super::FunctionState;
 
-/// The account every ARN of the sandbox names (AWS's documentation example account).
-pub const ACCOUNT_ID: &str = "123456789012";
+pub use crate::environment::ACCOUNT_ID;
 
 /// Keys Lambda refuses in `Environment.Variables` because the platform sets them.
 pub const RESERVED_VARIABLES: &[&str] = &[

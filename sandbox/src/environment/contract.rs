@@ -11,9 +11,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+/// The account every ARN of the sandbox names (AWS's documentation example account): the
+/// environment puts it in the function ARN it hands the runtime, the control plane in every
+/// ARN it answers with.
+pub const ACCOUNT_ID: &str = "123456789012";
+
 /// What a user configures on the function (the subset of Lambda's function configuration the
 /// sandbox honours). Changing any of it means new execution environments, as on Lambda.
 #[derive(Clone, Debug, PartialEq, Eq)]
+
 pub struct FunctionConfig {
     pub function_name: String,
     /// `$LATEST` unless a version is published.

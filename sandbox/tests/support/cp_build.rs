@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use coldmark_sandbox::artifacts::{cargo_build, workspace_root};
+use coldmark_sandbox::collector::MarkerRecord;
 use coldmark_sandbox::environment::{Artifacts, FunctionConfig, LogLine};
-use coldmark_sandbox::experiment::collector::MarkerRecord;
 
 /// The clock function's `bootstrap` and coldmark's extension binary.
 pub struct Built {
@@ -156,7 +156,7 @@ pub fn text<'a>(marker: &'a MarkerRecord, field: &str) -> Option<&'a str> {
 /// a free telemetry port, as the experiment's front-ends arrange).
 pub fn env_options() -> coldmark_sandbox::environment::EnvironmentOptions {
     coldmark_sandbox::environment::EnvironmentOptions {
-        platform_variables: coldmark_sandbox::experiment::front_end::coldmark_platform_variables(),
+        platform_variables: coldmark_sandbox::front_end::coldmark_platform_variables(),
         ..Default::default()
     }
 }

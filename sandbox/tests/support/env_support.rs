@@ -118,7 +118,7 @@ pub fn options() -> EnvironmentOptions {
         freeze: true,
         shutdown_deadline: Duration::from_secs(2),
         init_timeout: Duration::from_secs(5),
-        platform_variables: coldmark_sandbox::experiment::front_end::coldmark_platform_variables(),
+        platform_variables: coldmark_sandbox::front_end::coldmark_platform_variables(),
         ..EnvironmentOptions::default()
     }
 }

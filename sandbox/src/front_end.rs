@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use super::collector::{collect, Collected};
 use crate::artifacts::{self, ArtifactOptions};
+use crate::collector::{collect, Collected};
 use crate::control_plane::{ControlPlane, ControlPlaneOptions, Served};
 use crate::environment::{EnvironmentOptions, FunctionConfig, InitRecordOrder};
 use crate::output::{Printer, Record};
