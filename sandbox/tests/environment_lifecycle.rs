@@ -11,35 +11,21 @@ use bytes::Bytes;
 use coldmark_sandbox::environment::{
     process_state, Environment, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
 };
-use env_support::{options, Logs, Scratch};
+use env_support::{assert_gone, assert_success, options, request, request_as, Logs, Scratch};
 use serde_json::{json, Value};
-
-fn request(payload: Value) -> InvokeRequest {
-    InvokeRequest {
-        payload: Bytes::from(payload.to_string()),
-        request_id: None,
-        ..Default::default()
-    }
-}
 
 fn body(payload: &Bytes) -> Value {
     serde_json::from_slice(payload).unwrap_or_else(|e| panic!("not JSON ({e}): {payload:?}"))
 }
 
+/// Starts `scratch`'s environment with the default options.
 async fn start(
     scratch: &Scratch,
     timeout: Duration,
     vars: &[(&str, &str)],
     logs: &Logs,
 ) -> Environment {
-    Environment::start(
-        scratch.config(timeout, vars),
-        scratch.artifacts(),
-        options(),
-        logs.sink.clone(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("init failed: {e:#}\n{}", logs.dump()))
+    scratch.start(timeout, vars, options(), logs).await
 }
 
 #[tokio::test]
@@ -87,11 +73,7 @@ async fn apis_init_invoke_and_spindown() {
         .invoke(request(json!({"hello": "world"})))
         .await
         .unwrap();
-    assert!(
-        matches!(answer.status, InvokeStatus::Success),
-        "{:?}",
-        answer.status
-    );
+    assert_success(&answer);
     let answer_body = body(&answer.payload);
     assert_eq!(answer_body["event"], json!({"hello": "world"}));
     assert_eq!(answer_body["requestId"], answer.report.request_id.as_str());
@@ -177,13 +159,7 @@ async fn apis_init_invoke_and_spindown() {
         assert_eq!(last["shutdownReason"], "spindown");
         assert!(last["deadlineMs"].as_i64().unwrap() > before);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    for pid in pids {
-        assert!(
-            !matches!(process_state(pid), Some(s) if s != 'Z'),
-            "pid {pid} still running"
-        );
-    }
+    assert_gone(pids).await;
 
     // Log lines by source, as CloudWatch would get them.
     assert!(
@@ -211,6 +187,18 @@ async fn apis_init_invoke_and_spindown() {
     assert!(logs.lines().iter().all(|l| l.env_id == env_id_of(&logs)));
 }
 
+/// Fails unless the platform logged an `INIT_REPORT` with `Status: <status>`.
+async fn assert_init_report(logs: &Logs, status: &str) {
+    let wanted = format!("Status: {status}");
+    assert!(
+        logs.wait_line(&LogSource::Platform, |l| l.starts_with("INIT_REPORT")
+            && l.contains(&wanted))
+            .await,
+        "{}",
+        logs.dump()
+    );
+}
+
 fn env_id_of(logs: &Logs) -> String {
     logs.lines()[0].env_id.clone()
 }
@@ -233,16 +221,7 @@ async fn the_runtime_starts_after_every_extension_registered() {
 async fn late_registration_fails_init() {
     let scratch = Scratch::new(&["late-register"]);
     let logs = Logs::new();
-    let err = Environment::start(
-        scratch.config(Duration::from_secs(3), &[]),
-        scratch.artifacts(),
-        options(),
-        logs.sink.clone(),
-    )
-    .await
-    .err()
-    .expect("init must fail");
-    let message = format!("{err:#}");
+    let message = scratch.start_failing(&[], options(), &logs).await;
     // (The 403 itself is not asserted from the fixture's side: init fails, and its processes
     // are killed, as soon as the refusal is sent.)
     assert!(
@@ -253,13 +232,7 @@ async fn late_registration_fails_init() {
         scratch.recorded("register", "late-register")[0]["status"],
         200
     );
-    assert!(
-        logs.wait_line(&LogSource::Platform, |l| l.starts_with("INIT_REPORT")
-            && l.contains("Status: error"))
-            .await,
-        "{}",
-        logs.dump()
-    );
+    assert_init_report(&logs, "error").await;
 }
 
 #[tokio::test]
@@ -267,26 +240,13 @@ async fn init_errors_fail_start_with_their_reason() {
     let runtime = async {
         let scratch = Scratch::new(&["plain"]);
         let logs = Logs::new();
-        let config = scratch.config(Duration::from_secs(3), &[("FIXTURE_RUNTIME", "init-error")]);
-        let err = Environment::start(config, scratch.artifacts(), options(), logs.sink.clone())
-            .await
-            .err()
-            .expect("init must fail");
-        format!("{err:#}")
+        let vars = [("FIXTURE_RUNTIME", "init-error")];
+        scratch.start_failing(&vars, options(), &logs).await
     };
     let extension = async {
         let scratch = Scratch::new(&["init-error"]);
         let logs = Logs::new();
-        let err = Environment::start(
-            scratch.config(Duration::from_secs(3), &[]),
-            scratch.artifacts(),
-            options(),
-            logs.sink.clone(),
-        )
-        .await
-        .err()
-        .expect("init must fail");
-        format!("{err:#}")
+        scratch.start_failing(&[], options(), &logs).await
     };
     let (runtime, extension) = tokio::join!(runtime, extension);
     assert!(
@@ -306,7 +266,7 @@ async fn an_extension_still_working_delays_completion() {
     let env = start(&scratch, Duration::from_secs(3), &[], &logs).await;
     let started = Instant::now();
     let answer = env.invoke(request(json!({}))).await.unwrap();
-    assert!(matches!(answer.status, InvokeStatus::Success));
+    assert_success(&answer);
     // The runtime answered at once; the invocation lasted until `lingers` asked again.
     assert!(started.elapsed() >= Duration::from_millis(400));
     assert!(answer.report.duration_ms >= 400.0, "{:?}", answer.report);
@@ -322,11 +282,7 @@ async fn an_extension_that_never_asks_again_holds_the_invocation_until_the_timeo
     let first = env.invoke(request(json!({}))).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(800));
     // The runtime's answer stands; the environment is reset and the next request pays init.
-    assert!(
-        matches!(first.status, InvokeStatus::Success),
-        "{:?}",
-        first.status
-    );
+    assert_success(&first);
     let second = env.invoke(request(json!({}))).await.unwrap();
     assert!(second.report.init_duration_ms.is_some());
     assert_eq!(env.last_init().unwrap().phase, "invoke");
@@ -349,13 +305,7 @@ async fn shutdown_deadline_is_enforced() {
         scratch.recorded("events", "ignore-shutdown")[0]["eventType"],
         "SHUTDOWN"
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    for pid in pids {
-        assert!(
-            !matches!(process_state(pid), Some(s) if s != 'Z'),
-            "pid {pid} still running"
-        );
-    }
+    assert_gone(pids).await;
 }
 
 #[tokio::test]
@@ -381,14 +331,9 @@ async fn processes_are_frozen_between_invocations() {
     let scratch = Scratch::new(&["plain"]);
     let mut no_freeze = options();
     no_freeze.freeze = false;
-    let env = Environment::start(
-        scratch.config(Duration::from_secs(3), &[]),
-        scratch.artifacts(),
-        no_freeze,
-        logs.sink.clone(),
-    )
-    .await
-    .unwrap();
+    let env = scratch
+        .start(Duration::from_secs(3), &[], no_freeze, &logs)
+        .await;
     env.invoke(request(json!({}))).await.unwrap();
     assert!(
         stopped(&env).iter().all(|s| *s != Some('T')),
@@ -424,19 +369,8 @@ async fn a_timeout_resets_the_environment_and_the_next_request_pays_init() {
         .unwrap()
         .contains("Task timed out after 0.70 seconds"));
 
-    let paying = env
-        .invoke(InvokeRequest {
-            payload: Bytes::from_static(b"{}"),
-            request_id: Some("paying-request".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert!(
-        matches!(paying.status, InvokeStatus::Success),
-        "{:?}",
-        paying.status
-    );
+    let paying = env.invoke(request_as("paying-request")).await.unwrap();
+    assert_success(&paying);
     let reinit = env.last_init().unwrap();
     assert_eq!(reinit.phase, "invoke");
     assert_eq!(reinit.request_id.as_deref(), Some("paying-request"));
@@ -506,7 +440,7 @@ async fn a_crash_resets_the_environment_with_reason_failure() {
         "{error}"
     );
     let next = env.invoke(request(json!({}))).await.unwrap();
-    assert!(matches!(next.status, InvokeStatus::Success));
+    assert_success(&next);
     assert!(next.report.init_duration_ms.is_some());
     let events = scratch.recorded("events", "plain");
     assert!(
@@ -524,25 +458,15 @@ async fn an_init_that_takes_too_long_fails() {
     let logs = Logs::new();
     let mut short = options();
     short.init_timeout = Duration::from_millis(800);
-    let config = scratch.config(Duration::from_secs(3), &[("FIXTURE_INIT_SLEEP_MS", "5000")]);
     let started = Instant::now();
-    let err = Environment::start(config, scratch.artifacts(), short, logs.sink.clone())
-        .await
-        .err()
-        .expect("init must time out");
+    let vars = [("FIXTURE_INIT_SLEEP_MS", "5000")];
+    let message = scratch.start_failing(&vars, short, &logs).await;
     assert!(started.elapsed() < Duration::from_secs(3));
-    let message = format!("{err:#}");
     assert!(
         message.contains("timed out") && message.contains("runtime"),
         "{message}"
     );
-    assert!(
-        logs.wait_line(&LogSource::Platform, |l| l.starts_with("INIT_REPORT")
-            && l.contains("Status: timeout"))
-            .await,
-        "{}",
-        logs.dump()
-    );
+    assert_init_report(&logs, "timeout").await;
 }
 
 #[tokio::test]
@@ -559,11 +483,7 @@ async fn an_extension_that_died_while_idle_makes_the_next_request_pay_a_reinit()
     assert!(killed.success());
     tokio::time::sleep(Duration::from_millis(100)).await;
     let next = env.invoke(request(json!({}))).await.unwrap();
-    assert!(
-        matches!(next.status, InvokeStatus::Success),
-        "{:?}",
-        next.status
-    );
+    assert_success(&next);
     assert!(next.report.init_duration_ms.is_some());
     assert_eq!(env.last_init().unwrap().phase, "invoke");
     assert_ne!(env.extension_timings()[0].pid.unwrap(), extension);
@@ -637,14 +557,9 @@ async fn extensions_do_not_get_runtime_only_variables_and_user_locale_wins() {
     ];
     let mut plain = options();
     plain.platform_variables.clear();
-    let env = Environment::start(
-        scratch.config(Duration::from_secs(3), &vars),
-        scratch.artifacts(),
-        plain,
-        logs.sink.clone(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("init failed: {e:#}\n{}", logs.dump()));
+    let env = scratch
+        .start(Duration::from_secs(3), &vars, plain, &logs)
+        .await;
     let answer = body(
         &env.invoke(request(json!({"env": true})))
             .await
@@ -736,19 +651,8 @@ async fn a_failed_init_is_retried_by_the_first_invocation_in_the_same_environmen
     );
     let failed_id = env.id().to_string();
     let paying = "paying-0000-0000-0000-000000000001".to_string();
-    let answer = env
-        .invoke(InvokeRequest {
-            payload: Bytes::from_static(b"{}"),
-            request_id: Some(paying.clone()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert!(
-        matches!(answer.status, InvokeStatus::Success),
-        "{:?}",
-        answer.status
-    );
+    let answer = env.invoke(request_as(&paying)).await.unwrap();
+    assert_success(&answer);
     assert!(
         answer.report.init_duration_ms.is_some(),
         "the request paid for the init"

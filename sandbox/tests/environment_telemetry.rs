@@ -7,19 +7,10 @@ mod support;
 use std::time::Duration;
 use support::env_support;
 
-use bytes::Bytes;
-use coldmark_sandbox::environment::{Environment, InvokeRequest, ShutdownReason};
-use env_support::{of_type, options, Logs, Scratch};
+use coldmark_sandbox::environment::ShutdownReason;
+use env_support::{of_type, options, request, Logs, Scratch};
 use lambda_extension::{LambdaTelemetry, LambdaTelemetryRecord};
 use serde_json::{json, Value};
-
-fn request(payload: Value) -> InvokeRequest {
-    InvokeRequest {
-        payload: Bytes::from(payload.to_string()),
-        request_id: None,
-        ..Default::default()
-    }
-}
 
 /// RFC 3339, UTC, milliseconds: `2026-11-25T19:10:18.123Z`.
 fn is_lambda_timestamp(time: &str) -> bool {
@@ -33,14 +24,9 @@ fn is_lambda_timestamp(time: &str) -> bool {
 async fn records_carry_real_figures_in_lambda_shape() {
     let scratch = Scratch::new(&["plain", "telemetry"]);
     let logs = Logs::new();
-    let env = Environment::start(
-        scratch.config(Duration::from_secs(3), &[]),
-        scratch.artifacts(),
-        options(),
-        logs.sink.clone(),
-    )
-    .await
-    .unwrap();
+    let env = scratch
+        .start(Duration::from_secs(3), &[], options(), &logs)
+        .await;
     let first = env.invoke(request(json!({}))).await.unwrap();
     let second = env.invoke(request(json!({}))).await.unwrap();
     let init = env.last_init().unwrap();
@@ -193,14 +179,9 @@ async fn buffering_is_honoured_and_invalid_subscriptions_are_refused() {
     let mut opts = options();
     // Deliveries wait for thaw; without freeze they can be watched between invocations.
     opts.freeze = false;
-    let env = Environment::start(
-        scratch.config(Duration::from_secs(5), &vars),
-        scratch.artifacts(),
-        opts,
-        logs.sink.clone(),
-    )
-    .await
-    .unwrap();
+    let env = scratch
+        .start(Duration::from_secs(5), &vars, opts, &logs)
+        .await;
 
     let refused = &scratch.recorded("subscribe", "telemetry-invalid")[0];
     assert_eq!(refused["status"], 400);
@@ -295,14 +276,9 @@ async fn init_records(order: coldmark_sandbox::environment::InitRecordOrder) -> 
     let logs = Logs::new();
     let mut opts = options();
     opts.init_records = order;
-    let env = Environment::start(
-        scratch.config(Duration::from_secs(3), &[]),
-        scratch.artifacts(),
-        opts,
-        logs.sink.clone(),
-    )
-    .await
-    .unwrap();
+    let env = scratch
+        .start(Duration::from_secs(3), &[], opts, &logs)
+        .await;
     env.invoke(request(json!({}))).await.unwrap();
     env.shutdown(ShutdownReason::Spindown).await;
     scratch.telemetry("telemetry")
@@ -367,14 +343,10 @@ async fn a_batch_refused_on_every_retry_is_reported_as_logs_dropped() {
     // Not frozen between invocations, so the first batch is tried (and dropped) while idle.
     let mut opts = options();
     opts.freeze = false;
-    let env = Environment::start(
-        scratch.config(Duration::from_secs(3), &[("FIXTURE_REFUSE", "3")]),
-        scratch.artifacts(),
-        opts,
-        logs.sink.clone(),
-    )
-    .await
-    .unwrap();
+    let refuse_three = [("FIXTURE_REFUSE", "3")];
+    let env = scratch
+        .start(Duration::from_secs(3), &refuse_three, opts, &logs)
+        .await;
     env.invoke(request(json!({}))).await.unwrap();
     // The default buffering flushes after 1 s; three attempts with backoff follow.
     tokio::time::sleep(Duration::from_millis(2_000)).await;

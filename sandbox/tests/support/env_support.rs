@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use coldmark_sandbox::environment::{
-    Artifacts, EnvironmentOptions, FunctionConfig, LogLine, LogSink, LogSource,
+    process_state, Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest,
+    InvokeResponse, InvokeStatus, LogLine, LogSink, LogSource,
 };
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -76,6 +78,44 @@ impl Scratch {
         }
     }
 
+    /// Starts an environment of this scratch's layer with `options`; a failed init panics with
+    /// every log line, which is where its reason is.
+    pub async fn start(
+        &self,
+        timeout: Duration,
+        vars: &[(&str, &str)],
+        options: EnvironmentOptions,
+        logs: &Logs,
+    ) -> Environment {
+        Environment::start(
+            self.config(timeout, vars),
+            self.artifacts(),
+            options,
+            logs.sink.clone(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("init failed: {e:#}\n{}", logs.dump()))
+    }
+
+    /// Starts an environment whose init must fail: its error, with every cause.
+    pub async fn start_failing(
+        &self,
+        vars: &[(&str, &str)],
+        options: EnvironmentOptions,
+        logs: &Logs,
+    ) -> String {
+        let err = Environment::start(
+            self.config(Duration::from_secs(3), vars),
+            self.artifacts(),
+            options,
+            logs.sink.clone(),
+        )
+        .await
+        .err()
+        .expect("init must fail");
+        format!("{err:#}")
+    }
+
     /// The JSON lines a fixture recorded in `out/<kind>-<name>.jsonl`.
     pub fn recorded(&self, kind: &str, name: &str) -> Vec<Value> {
         let path = self.out().join(format!("{kind}-{name}.jsonl"));
@@ -109,6 +149,44 @@ impl Scratch {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// An invocation with `payload`, under a request id the sandbox makes up.
+pub fn request(payload: Value) -> InvokeRequest {
+    InvokeRequest {
+        payload: Bytes::from(payload.to_string()),
+        request_id: None,
+        ..Default::default()
+    }
+}
+
+/// An invocation with an empty object, under the request id `id` (to find its records).
+pub fn request_as(id: &str) -> InvokeRequest {
+    InvokeRequest {
+        payload: Bytes::from_static(b"{}"),
+        request_id: Some(id.into()),
+        ..Default::default()
+    }
+}
+
+/// Fails with the status unless the function answered successfully.
+pub fn assert_success(answer: &InvokeResponse) {
+    assert!(
+        matches!(answer.status, InvokeStatus::Success),
+        "{:?}",
+        answer.status
+    );
+}
+
+/// Fails unless every process of `pids` is gone (or a zombie) 100 ms from now.
+pub async fn assert_gone(pids: Vec<u32>) {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for pid in pids {
+        assert!(
+            !matches!(process_state(pid), Some(s) if s != 'Z'),
+            "pid {pid} still running"
+        );
     }
 }
 
