@@ -48,10 +48,9 @@ fn assert_common(markers: &[Value]) {
 async fn cold_start_with_telemetry_writes_init_invoke_and_shutdown_markers() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
     let init_start = Utc::now();
-    let env = lambda.lambda_env(&[("SECRET_TOKEN", "user-secret-value-42")]);
-    let coldmark = FakeLambda::spawn(COLDMARK, &env);
-
-    lambda.wait_next(1).await;
+    let coldmark = lambda
+        .spawn_ready(COLDMARK, &[("SECRET_TOKEN", "user-secret-value-42")])
+        .await;
     assert_eq!(lambda.registered_name().as_deref(), Some("coldmark"));
     let sub = lambda.subscription().expect("subscribed during init");
     assert_eq!(sub["schemaVersion"], "2022-12-13");
@@ -80,8 +79,7 @@ async fn cold_start_with_telemetry_writes_init_invoke_and_shutdown_markers() {
         .await;
     lambda.invoke("req-2");
     lambda.wait_next(3).await;
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert!(out.status.success(), "{:?}", out.status);
     assert!(
@@ -91,11 +89,7 @@ async fn cold_start_with_telemetry_writes_init_invoke_and_shutdown_markers() {
     );
     assert_no_secrets(&out);
     let markers = out.markers();
-    let kinds: Vec<&str> = markers
-        .iter()
-        .map(|m| m["coldmark"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["init", "invoke", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "invoke", "shutdown"]);
     assert_common(&markers);
 
     let init = &markers[0];
@@ -146,12 +140,10 @@ async fn cold_start_with_telemetry_writes_init_invoke_and_shutdown_markers() {
 #[tokio::test]
 async fn telemetry_not_supported_degrades_to_extension_markers_with_one_warning() {
     let lambda = FakeLambda::start(Telemetry::NotSupported).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert!(out.status.success());
     let warnings: Vec<&str> = out.stderr.lines().collect();
@@ -159,11 +151,7 @@ async fn telemetry_not_supported_degrades_to_extension_markers_with_one_warning(
     assert!(warnings[0].starts_with("coldmark warn: Telemetry API not available"));
     assert!(warnings[0].contains("Telemetry.NotSupported"));
     let markers = out.markers();
-    let kinds: Vec<&str> = markers
-        .iter()
-        .map(|m| m["coldmark"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["init", "invoke", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "invoke", "shutdown"]);
     assert_common(&markers);
     let init = &markers[0];
     assert_eq!(init["source"], "extension");
@@ -183,18 +171,16 @@ async fn telemetry_not_supported_degrades_to_extension_markers_with_one_warning(
 #[tokio::test]
 async fn bad_settings_warn_by_name_and_markers_still_come() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let env = lambda.lambda_env(&[
+    let vars = [
         ("COLDMARK_INVOKE_MARKERS", "user-secret-value-42"),
         ("COLDMARK_PROACTIVE_THRESHOLD_MS", "user-secret-value-42"),
         ("COLDMARK_NAMESPACE", ":user-secret-value-42"),
-    ]);
-    let coldmark = FakeLambda::spawn(COLDMARK, &env);
-    lambda.wait_next(1).await;
+    ];
+    let coldmark = lambda.spawn_ready(COLDMARK, &vars).await;
     lambda.post_telemetry(&init_records(Utc::now(), 5, 6)).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert!(out.status.success());
     for name in [
@@ -225,8 +211,7 @@ async fn bad_settings_warn_by_name_and_markers_still_come() {
 #[tokio::test]
 async fn lambdas_record_order_leaves_the_split_unknown_never_false() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let start = Utc::now();
     assert_eq!(
         lambda
@@ -243,8 +228,7 @@ async fn lambdas_record_order_leaves_the_split_unknown_never_false() {
             Some(55.0),
         ))
         .await;
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     let init = &out.of_kind("init")[0];
@@ -261,8 +245,7 @@ async fn lambdas_record_order_leaves_the_split_unknown_never_false() {
 #[tokio::test]
 async fn unknown_and_malformed_records_cost_one_warning_each_and_nothing_else() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let start = Utc::now();
     let mut batch = init_records(start, 20, 30);
     batch.insert(
@@ -283,8 +266,7 @@ async fn unknown_and_malformed_records_cost_one_warning_each_and_nothing_else() 
     lambda
         .post_telemetry(&invoke_records("req-1", start, Some(30.0)))
         .await;
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     let warnings: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(warnings.len(), 2, "{}", out.stderr);
@@ -315,11 +297,9 @@ async fn a_busy_telemetry_port_falls_back_to_a_free_one() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
     let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let coldmark = FakeLambda::spawn(
-        COLDMARK,
-        &lambda.lambda_env(&[("COLDMARK_TELEMETRY_PORT", &port)]),
-    );
-    lambda.wait_next(1).await;
+    let coldmark = lambda
+        .spawn_ready(COLDMARK, &[("COLDMARK_TELEMETRY_PORT", &port)])
+        .await;
     let uri = lambda.subscription().unwrap()["destination"]["URI"]
         .as_str()
         .unwrap()
@@ -329,17 +309,11 @@ async fn a_busy_telemetry_port_falls_back_to_a_free_one() {
         lambda.post_telemetry(&init_records(Utc::now(), 1, 2)).await,
         200
     );
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("COLDMARK_TELEMETRY_PORT"));
     // Served no invocation: its init marker still comes, at shutdown.
-    let kinds: Vec<String> = out
-        .markers()
-        .iter()
-        .map(|m| m["coldmark"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(kinds, ["init", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "shutdown"]);
     assert_eq!(out.of_kind("init")[0]["source"], "telemetry");
     drop(taken);
 }
@@ -347,11 +321,9 @@ async fn a_busy_telemetry_port_falls_back_to_a_free_one() {
 #[tokio::test]
 async fn invoke_markers_all_marks_every_invocation_and_exits_promptly() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(
-        COLDMARK,
-        &lambda.lambda_env(&[("COLDMARK_INVOKE_MARKERS", "all")]),
-    );
-    lambda.wait_next(1).await;
+    let coldmark = lambda
+        .spawn_ready(COLDMARK, &[("COLDMARK_INVOKE_MARKERS", "all")])
+        .await;
     let start = Utc::now();
     lambda.post_telemetry(&init_records(start, 2, 3)).await;
     for i in 1..=5 {
@@ -362,8 +334,7 @@ async fn invoke_markers_all_marks_every_invocation_and_exits_promptly() {
             .post_telemetry(&invoke_records(&id, Utc::now(), None))
             .await;
     }
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     let invokes = out.of_kind("invoke");
     let seqs: Vec<u64> = invokes.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5]);
@@ -395,11 +366,9 @@ async fn coldmark_init_ms_agrees_with_the_time_measured_from_outside() {
             break;
         }
         let lambda = FakeLambda::start(Telemetry::NotSupported).await;
-        let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-        lambda.wait_next(1).await;
+        let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
         let outside = (lambda.next_times()[0] - coldmark.spawned_at).as_secs_f64() * 1000.0;
-        lambda.shutdown("spindown");
-        let out = coldmark.finish(EXIT_LIMIT).await;
+        let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
         let inside = out.of_kind("init")[0]["coldmark_init_ms"].as_f64().unwrap();
         assert!(inside > 0.0);
         assert!(

@@ -32,13 +32,6 @@ const GAP_BOUND: Duration = Duration::from_millis(50);
 const HEADER_SECRET: &str = "hdr-secret-value-77";
 const QUERY_SECRET: &str = "qs-secret-99";
 
-fn kinds(out: &Finished) -> Vec<String> {
-    out.markers()
-        .iter()
-        .map(|m| m["coldmark"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn ms(n: i64) -> chrono::Duration {
     chrono::Duration::milliseconds(n)
 }
@@ -54,8 +47,7 @@ async fn invoke_timed(lambda: &FakeLambda, id: &str, nth_next: usize) -> Duratio
 #[tokio::test]
 async fn an_init_split_by_the_freeze_keeps_its_figures() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let start = Utc::now() - ms(200);
     let init = init_records(start, 80, 120);
     // Before the first INVOKE: what the 25 ms buffer released during a 120 ms init.
@@ -77,11 +69,10 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
     let mut late = vec![init[2].clone(), init[3].clone()];
     late.extend(invoke_records("req-1", start + ms(121), Some(120.0)));
     assert_eq!(lambda.post_telemetry(&late).await, 200);
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert_eq!(
-        kinds(&out),
+        out.kinds(),
         ["init", "invoke", "shutdown"],
         "{}",
         out.stdout
@@ -98,8 +89,7 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
 #[tokio::test]
 async fn a_redelivered_batch_counts_one_cold_start() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let start = Utc::now();
     let init = init_records(start, 40, 55);
     assert_eq!(lambda.post_telemetry(&init).await, 200);
@@ -112,11 +102,10 @@ async fn a_redelivered_batch_counts_one_cold_start() {
     let mut both = init.clone();
     both.extend(invoked);
     assert_eq!(lambda.post_telemetry(&both).await, 200);
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert_eq!(
-        kinds(&out),
+        out.kinds(),
         ["init", "invoke", "shutdown"],
         "{}",
         out.stdout
@@ -173,8 +162,7 @@ async fn read_status(stream: &mut TcpStream) -> Option<u16> {
 #[tokio::test]
 async fn forged_posts_to_the_listener_are_refused_unread() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let (addr, path) = lambda.listener();
     assert!(path.len() >= 32, "an unguessable path: {path}");
     assert_ne!(path, "/");
@@ -226,11 +214,10 @@ async fn forged_posts_to_the_listener_are_refused_unread() {
     lambda
         .post_telemetry(&invoke_records("req-1", start + ms(56), Some(55.0)))
         .await;
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert!(out.stderr.is_empty(), "{}", out.stderr);
-    assert_eq!(kinds(&out), ["init", "invoke", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "invoke", "shutdown"]);
     let init = &out.of_kind("init")[0];
     assert_eq!(init["env_id"], "instance-0001");
     assert_eq!(init["init_type"], "on-demand");
@@ -244,11 +231,9 @@ async fn forged_posts_to_the_listener_are_refused_unread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_batches_never_hold_an_invocation() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(
-        COLDMARK,
-        &lambda.lambda_env(&[("COLDMARK_INVOKE_MARKERS", "none")]),
-    );
-    lambda.wait_next(1).await;
+    let coldmark = lambda
+        .spawn_ready(COLDMARK, &[("COLDMARK_INVOKE_MARKERS", "none")])
+        .await;
     let (addr, path) = lambda.listener();
     let start = Utc::now();
     assert_eq!(
@@ -334,8 +319,7 @@ async fn huge_batches_never_hold_an_invocation() {
     let declared = declared.await.unwrap();
     let streamed = streamed.await.unwrap();
     let (valid_status, valid_sent, valid_answered) = parsed.await.unwrap();
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert_eq!(declared, Some(413), "a declared 64 MiB batch is refused");
     assert_ne!(streamed, Some(200), "a streamed 64 MiB batch is refused");
@@ -353,7 +337,7 @@ async fn huge_batches_never_hold_an_invocation() {
     );
     assert!(during >= 1, "no invocation overlapped the parse");
     assert!(longest < GAP_BOUND, "an invocation was held {longest:?}");
-    assert_eq!(kinds(&out), ["init", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "shutdown"]);
     assert_eq!(out.of_kind("init")[0]["init_duration_ms"], 55.0);
 }
 
@@ -381,8 +365,7 @@ async fn a_stdout_nobody_reads_costs_counted_markers_never_the_deadline() {
     for i in 1..=invocations {
         longest = longest.max(invoke_timed(&lambda, &format!("req-{i}"), i + 1).await);
     }
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     let mut written = String::new();
     std::fs::File::from(read_end)
         .read_to_string(&mut written)
@@ -423,8 +406,7 @@ async fn a_stdout_nobody_reads_costs_counted_markers_never_the_deadline() {
 #[tokio::test]
 async fn a_300_ms_shutdown_deadline_is_kept() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let start = Utc::now();
     lambda.post_telemetry(&init_records(start, 40, 55)).await;
     lambda.invoke("req-1");
@@ -439,20 +421,18 @@ async fn a_300_ms_shutdown_deadline_is_kept() {
         "exit took {:?}",
         out.exit_after
     );
-    assert_eq!(kinds(&out), ["init", "invoke", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "invoke", "shutdown"]);
     assert_eq!(out.of_kind("shutdown")[0]["dropped"], 0);
 }
 
 #[tokio::test]
 async fn a_subscription_that_never_answers_costs_at_most_the_init_budget() {
     let lambda = FakeLambda::start(Telemetry::Hangs).await;
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&[]));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let init = lambda.next_times()[0] - coldmark.spawned_at;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     eprintln!("spawn → first /event/next {init:?}");
     assert!(
         init >= Duration::from_millis(1900) && init < Duration::from_secs(3),
@@ -465,7 +445,7 @@ async fn a_subscription_that_never_answers_costs_at_most_the_init_budget() {
         "{}",
         warnings[0]
     );
-    assert_eq!(kinds(&out), ["init", "invoke", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "invoke", "shutdown"]);
     assert_eq!(out.of_kind("init")[0]["source"], "extension");
 }
 
@@ -496,15 +476,12 @@ async fn a_registration_that_never_answers_ends_within_the_init_budget() {
 async fn a_silent_subscription_still_gets_its_init_marker_before_shutdown() {
     let collector = Collector::start(vec![Act::ok()]).await;
     let lambda = FakeLambda::start(Telemetry::Supported).await;
-    let coldmark = FakeLambda::spawn(
-        COLDMARK,
-        &lambda.lambda_env(&[
-            ("COLDMARK_INVOKE_MARKERS", "none"),
-            ("COLDMARK_SINK", "stdout,http"),
-            ("COLDMARK_HTTP_ENDPOINT", &collector.url()),
-        ]),
-    );
-    lambda.wait_next(1).await;
+    let vars = [
+        ("COLDMARK_INVOKE_MARKERS", "none"),
+        ("COLDMARK_SINK", "stdout,http"),
+        ("COLDMARK_HTTP_ENDPOINT", &collector.url()),
+    ];
+    let coldmark = lambda.spawn_ready(COLDMARK, &vars).await;
     // Subscribed (200), but not one record ever arrives.
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
@@ -515,8 +492,7 @@ async fn a_silent_subscription_still_gets_its_init_marker_before_shutdown() {
     lambda.wait_next(4).await;
     let seen = collector.wait_requests(1, Duration::from_secs(5)).await;
     let before_shutdown = collector.accepted_lines();
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     assert!(seen >= 1, "nothing was sent before SHUTDOWN");
     assert_eq!(before_shutdown.len(), 1, "{before_shutdown:?}");
@@ -524,7 +500,7 @@ async fn a_silent_subscription_still_gets_its_init_marker_before_shutdown() {
     assert_eq!(init["coldmark"], "init");
     assert_eq!(init["source"], "extension");
     assert!(init["coldmark_init_ms"].as_f64().unwrap() > 0.0);
-    assert_eq!(kinds(&out), ["init", "shutdown"]);
+    assert_eq!(out.kinds(), ["init", "shutdown"]);
 }
 
 /// Runs one environment with the HTTP sink on `endpoint`: three invocations, every one with
@@ -540,15 +516,13 @@ async fn with_sink(endpoint: &str, extra: &[(&str, &str)]) -> Finished {
         ("COLDMARK_HTTP_ENDPOINT", endpoint),
     ];
     vars.extend_from_slice(extra);
-    let coldmark = FakeLambda::spawn(COLDMARK, &lambda.lambda_env(&vars));
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, &vars).await;
     for i in 1..=3 {
         let gap = invoke_timed(&lambda, &format!("req-{i}"), i + 1).await;
         assert!(gap < GAP_BOUND, "INVOKE → /next took {gap:?}");
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    lambda.shutdown("spindown");
-    let out = coldmark.finish(EXIT_LIMIT).await;
+    let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     assert!(out.status.success());
     assert!(out.exit_after < SHUTDOWN_DEADLINE, "{:?}", out.exit_after);
     for secret in [HEADER_SECRET, QUERY_SECRET] {
@@ -583,11 +557,7 @@ async fn redirects_are_failed_deliveries_and_carry_nothing_elsewhere() {
         // Nothing counts as delivered: every marker before the shutdown marker is dropped.
         let before_shutdown = out.markers().len() as u64 - 1;
         assert_eq!(dropped(&out), before_shutdown, "{status}");
-        let warnings: Vec<&str> = out
-            .stderr
-            .lines()
-            .filter(|l| l.contains("http sink"))
-            .collect();
+        let warnings = out.stderr_lines_with("http sink");
         assert_eq!(warnings.len(), 1, "{status}: {}", out.stderr);
         assert!(warnings[0].contains(&status.to_string()), "{}", warnings[0]);
         assert!(
@@ -650,7 +620,7 @@ async fn credentials_are_not_sent_over_plain_http_to_a_public_address() {
     assert!(warnings[0].contains("COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS"));
     assert!(!warnings[0].contains("203.0.113.7"));
     assert_eq!(
-        kinds(&out),
+        out.kinds(),
         ["init", "invoke", "invoke", "invoke", "shutdown"]
     );
     assert_eq!(dropped(&out), 0);

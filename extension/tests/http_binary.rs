@@ -33,9 +33,7 @@ async fn run_environment(
 ) -> (Finished, Duration) {
     let lambda = FakeLambda::start(telemetry).await;
     let init_start = Utc::now();
-    let env = lambda.lambda_env(vars);
-    let coldmark = FakeLambda::spawn(COLDMARK, &env);
-    lambda.wait_next(1).await;
+    let coldmark = lambda.spawn_ready(COLDMARK, vars).await;
     if telemetry == Telemetry::Supported {
         assert_eq!(
             lambda
@@ -102,12 +100,10 @@ async fn markers_reach_clickhouse_intact_and_the_queries_answer() {
         out.stderr
     );
     let lines: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    let kinds: Vec<String> = out
-        .markers()
-        .iter()
-        .map(|m| m["coldmark"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(kinds, ["init", "invoke", "invoke", "invoke", "shutdown"]);
+    assert_eq!(
+        out.kinds(),
+        ["init", "invoke", "invoke", "invoke", "shutdown"]
+    );
     assert_eq!(dropped_in_shutdown_marker(&out), 0);
     assert_stored_intact(&server, &lines);
 
@@ -194,12 +190,8 @@ async fn collector_down_counts_every_marker_as_dropped() {
     assert!(before_shutdown(&out) >= 4, "{}", out.stdout);
     assert_eq!(dropped_in_shutdown_marker(&out), before_shutdown(&out));
     // One clear warning, not one per marker or per invocation.
-    let sink_warnings = out
-        .stderr
-        .lines()
-        .filter(|l| l.contains("http sink"))
-        .count();
-    assert_eq!(sink_warnings, 1, "{}", out.stderr);
+    let sink_warnings = out.stderr_lines_with("http sink");
+    assert_eq!(sink_warnings.len(), 1, "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,12 +202,8 @@ async fn slow_collector_times_out_without_holding_anything() {
     let out = fault(collector.url(), &[]).await;
     assert_eq!(dropped_in_shutdown_marker(&out), before_shutdown(&out));
     assert!(!collector.seen().is_empty(), "the sink did try");
-    let sink_warnings = out
-        .stderr
-        .lines()
-        .filter(|l| l.contains("http sink"))
-        .count();
-    assert_eq!(sink_warnings, 1, "{}", out.stderr);
+    let sink_warnings = out.stderr_lines_with("http sink");
+    assert_eq!(sink_warnings.len(), 1, "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,14 +309,13 @@ fn signal(pid: u32, sig: &str) {
 async fn a_freeze_mid_request_resumes_or_retries_after_the_thaw() {
     let collector = Collector::start(vec![Act::Slow(Duration::from_millis(300)), Act::ok()]).await;
     let lambda = FakeLambda::start(Telemetry::NotSupported).await;
-    let env = lambda.lambda_env(&[
+    let vars = [
         ("COLDMARK_SINK", "stdout,http"),
         ("COLDMARK_INVOKE_MARKERS", "all"),
         ("COLDMARK_HTTP_TIMEOUT_MS", "800"),
         ("COLDMARK_HTTP_ENDPOINT", &collector.url()),
-    ]);
-    let coldmark = FakeLambda::spawn(COLDMARK, &env);
-    lambda.wait_next(1).await;
+    ];
+    let coldmark = lambda.spawn_ready(COLDMARK, &vars).await;
     let pid = coldmark_pid(&lambda.addr.to_string());
 
     lambda.invoke("req-1");

@@ -159,6 +159,20 @@ impl FakeLambda {
         Self::spawn_with_stdout(program, env, Stdio::piped())
     }
 
+    /// Starts `program` with this fake's Lambda environment plus `extra`, and returns once it
+    /// asked for its first event (its init is over).
+    pub async fn spawn_ready(&self, program: &str, extra: &[(&str, &str)]) -> Running {
+        let running = Self::spawn(program, &self.lambda_env(extra));
+        self.wait_next(1).await;
+        running
+    }
+
+    /// Sends SHUTDOWN (`spindown`) and waits for `running` to exit (at most `limit`).
+    pub async fn spindown(&self, running: Running, limit: Duration) -> Finished {
+        self.shutdown("spindown");
+        running.finish(limit).await
+    }
+
     /// As [`FakeLambda::spawn`], with stdout going to `stdout` (not captured unless piped).
     pub fn spawn_with_stdout(program: &str, env: &[(String, String)], stdout: Stdio) -> Running {
         // Before `spawn`, which returns only once the exec has happened.
@@ -298,6 +312,19 @@ impl Finished {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
             .collect()
+    }
+
+    /// Each marker's kind (`init`, `invoke`, `shutdown`, ...), in the order written.
+    pub fn kinds(&self) -> Vec<String> {
+        self.markers()
+            .iter()
+            .map(|m| m["coldmark"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The stderr lines that contain `text` (a warning's subject, such as `http sink`).
+    pub fn stderr_lines_with(&self, text: &str) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.contains(text)).collect()
     }
 
     pub fn of_kind(&self, kind: &str) -> Vec<Value> {
