@@ -332,46 +332,11 @@ pub fn print_environment_init(results: &[crate::sandbox_init::EnvInit]) {
 }
 
 pub fn print_invoke(results: &[InvokeResult], collector: &Collector, http_sink: bool) {
-    let floor = results
-        .first()
-        .map(|r| r.latency_us.median)
-        .unwrap_or(f64::NAN);
-    let null = results
-        .iter()
-        .find(|r| r.label.starts_with("null"))
-        .map(|r| r.latency_us.median)
-        .unwrap_or(f64::NAN);
-    let mut table = Table::new(
+    let mut table = latency_table(
         "2. Per invocation, tight loop: INVOKE handed to the socket → next /event/next arrives (µs)",
-        &[
-            "extension",
-            "invocations",
-            "median µs",
-            "p90 µs",
-            "p99 µs",
-            "max µs",
-            "median vs harness loop",
-            "median vs null extension",
-            "added vs null (median µs)",
-            "invoke markers",
-            "telemetry batches",
-        ],
+        results,
+        true,
     );
-    for r in results {
-        table.row(vec![
-            r.label.clone(),
-            r.invocations.to_string(),
-            format!("{:.1}", r.latency_us.median),
-            format!("{:.1}", r.latency_us.p90),
-            format!("{:.1}", r.latency_us.p99),
-            format!("{:.0}", r.latency_us.max),
-            ratio(r.latency_us.median, floor),
-            ratio(r.latency_us.median, null),
-            format!("{:+.1}", r.latency_us.median - null),
-            r.invoke_markers.to_string(),
-            r.feed.batches.to_string(),
-        ]);
-    }
     table.note("Goal: < 200 µs median, < 1,000 µs p99. Telemetry (start, a function line, runtimeDone, report per invocation) is fed in Lambda-style batches during the loop.");
     if http_sink {
         let (requests, bytes) = collector.received();
@@ -387,31 +352,60 @@ pub fn print_invoke(results: &[InvokeResult], collector: &Collector, http_sink: 
 }
 
 pub fn print_paced(results: &[InvokeResult]) {
-    let null = results
-        .iter()
-        .find(|r| r.label.starts_with("null"))
-        .map(|r| r.latency_us.median)
-        .unwrap_or(f64::NAN);
-    let mut table = Table::new(
+    let mut table = latency_table(
         "2b. Per invocation, paced: one INVOKE every ≥ 1 ms (a function whose handler takes ~1 ms), µs",
-        &["extension", "invocations", "median µs", "p90 µs", "p99 µs", "max µs", "median vs null extension", "added vs null (median µs)", "invoke markers", "telemetry batches"],
+        results,
+        false,
     );
+    table.note("One environment runs one invocation at a time, so ~1,000 invocations/s is about the most telemetry a real extension gets; the tight loop above feeds it 20–50× that. Between paced INVOKEs every extension sleeps, so each figure here includes waking a process from idle on this VM: compare rows, not absolute values.");
+    table.print();
+}
+
+/// Tables 2 and 2b, one row per extension: INVOKE → next `/event/next` in µs, against the null
+/// extension's median and, with `versus_loop`, against the harness's own loop (the first row).
+fn latency_table(title: &str, results: &[InvokeResult], versus_loop: bool) -> Table {
+    let median_of = |row: Option<&InvokeResult>| row.map(|r| r.latency_us.median);
+    let floor = median_of(results.first()).unwrap_or(f64::NAN);
+    let null = median_of(results.iter().find(|r| r.label.starts_with("null"))).unwrap_or(f64::NAN);
+    let mut headers = vec![
+        "extension",
+        "invocations",
+        "median µs",
+        "p90 µs",
+        "p99 µs",
+        "max µs",
+    ];
+    if versus_loop {
+        headers.push("median vs harness loop");
+    }
+    headers.extend([
+        "median vs null extension",
+        "added vs null (median µs)",
+        "invoke markers",
+        "telemetry batches",
+    ]);
+    let mut table = Table::new(title, &headers);
     for r in results {
-        table.row(vec![
+        let mut row = vec![
             r.label.clone(),
             r.invocations.to_string(),
             format!("{:.1}", r.latency_us.median),
             format!("{:.1}", r.latency_us.p90),
             format!("{:.1}", r.latency_us.p99),
             format!("{:.0}", r.latency_us.max),
+        ];
+        if versus_loop {
+            row.push(ratio(r.latency_us.median, floor));
+        }
+        row.extend([
             ratio(r.latency_us.median, null),
             format!("{:+.1}", r.latency_us.median - null),
             r.invoke_markers.to_string(),
             r.feed.batches.to_string(),
         ]);
+        table.row(row);
     }
-    table.note("One environment runs one invocation at a time, so ~1,000 invocations/s is about the most telemetry a real extension gets; the tight loop above feeds it 20–50× that. Between paced INVOKEs every extension sleeps, so each figure here includes waking a process from idle on this VM: compare rows, not absolute values.");
-    table.print();
+    table
 }
 
 pub fn print_memory(results: &[InvokeResult]) {
