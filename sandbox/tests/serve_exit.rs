@@ -46,13 +46,19 @@ fn envs_with(lines: &[Value], kind: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn within_grace(took: Duration) {
+/// Ctrl-C, which must end serve within the grace: the ids of the environments with an `init`
+/// marker and of those with a `shutdown` marker.
+async fn ctrl_c(sandbox: support::JsonProcess) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (took, lines) = tokio::task::spawn_blocking(move || interrupt(sandbox))
+        .await
+        .unwrap();
     // Generous margin over the documented bound: two shared cores, other builds running.
     let bound = EXIT_GRACE + SHUTDOWN_ALLOWANCE + Duration::from_secs(3);
     assert!(
         took <= bound,
         "serve took {took:?} to exit after SIGINT (bound {bound:?})"
     );
+    (envs_with(&lines, "init"), envs_with(&lines, "shutdown"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -106,12 +112,7 @@ async fn load_then_idle_then_ctrl_c_prints_every_environments_shutdown_marker() 
     assert!(ok >= 590, "only {ok} of 600 requests succeeded");
     // Idle: every environment frozen.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (took, lines) = tokio::task::spawn_blocking(move || interrupt(sandbox))
-        .await
-        .unwrap();
-    within_grace(took);
-    let inits = envs_with(&lines, "init");
-    let shutdowns = envs_with(&lines, "shutdown");
+    let (inits, shutdowns) = ctrl_c(sandbox).await;
     assert!(
         inits.len() >= 2,
         "the load should spread over several environments: {inits:?}"
@@ -170,12 +171,7 @@ async fn ctrl_c_ends_serve_within_the_grace_after_bad_requests_and_an_update_whi
     let second = client.post(&url).body("{}").send().await.unwrap();
     assert_eq!(second.status(), 200);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let (took, lines) = tokio::task::spawn_blocking(move || interrupt(sandbox))
-        .await
-        .unwrap();
-    within_grace(took);
-    let inits = envs_with(&lines, "init");
-    let shutdowns = envs_with(&lines, "shutdown");
+    let (inits, shutdowns) = ctrl_c(sandbox).await;
     assert_eq!(inits.len(), 2, "one environment per configuration");
     assert_eq!(inits, shutdowns, "every environment's shutdown marker");
 }
