@@ -77,6 +77,22 @@ async fn start_with(
     }
 }
 
+/// The init marker of a cold start: an environment (as [`start_with`] makes it) invoked once.
+async fn cold_start(
+    vars: &[(&str, &str)],
+    slow_extension: bool,
+    order: InitRecordOrder,
+) -> MarkerRecord {
+    let run = start_with(vars, slow_extension, Duration::from_secs(3), order).await;
+    run.env.invoke(request()).await.unwrap();
+    run.init_marker(|_| true).await
+}
+
+/// The marker's figure `field`, which it must have.
+fn figure(marker: &MarkerRecord, field: &str) -> f64 {
+    num(marker, field).unwrap_or_else(|| panic!("no {field}: {}", marker.line))
+}
+
 impl Run {
     /// Shuts the environment down and returns its markers. A frozen environment prints
     /// nothing until it is thawed (as on Lambda), so markers are read after the shutdown.
@@ -125,8 +141,8 @@ async fn a_slow_extension_is_the_extensions_share() {
         .as_secs_f64()
         * 1000.0;
     let marker = run.init_marker(|_| true).await;
-    let extensions = num(&marker, "extensions_init_ms").expect("extensions_init_ms");
-    let runtime = num(&marker, "runtime_init_ms").expect("runtime_init_ms");
+    let extensions = figure(&marker, "extensions_init_ms");
+    let runtime = figure(&marker, "runtime_init_ms");
     assert!(
         (extensions - 300.0).abs() <= 50.0,
         "extensions_init_ms {extensions} should be about 300: {}",
@@ -153,17 +169,11 @@ async fn an_extension_that_registers_late_delays_the_whole_init() {
     // Sleeping before /register holds back the runtime's start (Lambda starts the runtime once
     // every extension registered), so the delay is inside the init, whichever share it lands in;
     // the shares still add up to the init duration.
-    let run = start(
-        &[("SLOW_EXTENSION_WHEN", "register")],
-        true,
-        Duration::from_secs(3),
-    )
-    .await;
-    run.env.invoke(request()).await.unwrap();
-    let marker = run.init_marker(|_| true).await;
-    let duration = num(&marker, "init_duration_ms").expect("init_duration_ms");
-    let extensions = num(&marker, "extensions_init_ms").expect("extensions_init_ms");
-    let runtime = num(&marker, "runtime_init_ms").expect("runtime_init_ms");
+    let vars = [("SLOW_EXTENSION_WHEN", "register")];
+    let marker = cold_start(&vars, true, InitRecordOrder::AtRuntimeNext).await;
+    let duration = figure(&marker, "init_duration_ms");
+    let extensions = figure(&marker, "extensions_init_ms");
+    let runtime = figure(&marker, "runtime_init_ms");
     assert!(
         duration >= 300.0,
         "init_duration_ms {duration}: {}",
@@ -178,16 +188,10 @@ async fn an_extension_that_registers_late_delays_the_whole_init() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_function_init_is_the_functions_share() {
-    let run = start(
-        &[("CLOCK_INIT_SLEEP_MS", "300")],
-        false,
-        Duration::from_secs(3),
-    )
-    .await;
-    run.env.invoke(request()).await.unwrap();
-    let marker = run.init_marker(|_| true).await;
-    let extensions = num(&marker, "extensions_init_ms").expect("extensions_init_ms");
-    let runtime = num(&marker, "runtime_init_ms").expect("runtime_init_ms");
+    let vars = [("CLOCK_INIT_SLEEP_MS", "300")];
+    let marker = cold_start(&vars, false, InitRecordOrder::AtRuntimeNext).await;
+    let extensions = figure(&marker, "extensions_init_ms");
+    let runtime = figure(&marker, "runtime_init_ms");
     assert!(
         (300.0..=350.0).contains(&runtime),
         "runtime_init_ms {runtime} should be about 300: {}",
@@ -209,16 +213,8 @@ async fn lambda_order_leaves_the_split_unknown_but_keeps_the_whole_and_coldmarks
         vec![("CLOCK_INIT_SLEEP_MS", "300")],
     ] {
         let slow_extension = vars[0].0 == "SLOW_EXTENSION_WHEN";
-        let run = start_with(
-            &vars,
-            slow_extension,
-            Duration::from_secs(3),
-            InitRecordOrder::Lambda,
-        )
-        .await;
-        run.env.invoke(request()).await.unwrap();
-        let marker = run.init_marker(|_| true).await;
-        let duration = num(&marker, "init_duration_ms").expect("init_duration_ms");
+        let marker = cold_start(&vars, slow_extension, InitRecordOrder::Lambda).await;
+        let duration = figure(&marker, "init_duration_ms");
         assert!(duration >= 300.0, "{vars:?}: {}", marker.line);
         assert!(
             marker.marker["runtime_init_ms"].is_null()
@@ -226,7 +222,7 @@ async fn lambda_order_leaves_the_split_unknown_but_keeps_the_whole_and_coldmarks
             "{vars:?}: the split must be unknown: {}",
             marker.line
         );
-        let own = num(&marker, "coldmark_init_ms").expect("coldmark_init_ms");
+        let own = figure(&marker, "coldmark_init_ms");
         assert!(own > 0.0 && own < duration, "{}", marker.line);
         // platform.extension records still name every extension, with its final state.
         let states: Vec<(&str, &str)> = marker.marker["extensions"]
@@ -268,8 +264,7 @@ async fn coldmarks_own_start_under(order: InitRecordOrder) {
         .first_next_at
         .expect("coldmark asked for its first event");
     let marker = run.init_marker(|_| true).await;
-    let own = num(&marker, "coldmark_init_ms")
-        .unwrap_or_else(|| panic!("coldmark_init_ms: {}", marker.line));
+    let own = figure(&marker, "coldmark_init_ms");
     let outside = first_next.duration_since(timing.spawned_at).as_secs_f64() * 1000.0;
     // Generous: two shared cores, and the outside view includes the sandbox's own scheduling.
     let margin = 3.0_f64.max(outside * 0.4);
@@ -298,11 +293,7 @@ async fn a_reinit_after_a_timeout_names_the_request_that_paid() {
     let paying = "paying-request-0000-0000-000000000001".to_owned();
     let _ = run
         .env
-        .invoke(InvokeRequest {
-            payload: bytes::Bytes::from_static(b"{}"),
-            request_id: Some(paying.clone()),
-            ..Default::default()
-        })
+        .invoke(support::env_support::request_as(&paying))
         .await;
     let marker = run
         .init_marker(|m| text(m, "init_phase") == Some("invoke"))
