@@ -8,7 +8,7 @@ use support::cp_build;
 
 use base64::Engine;
 use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneOptions, Served};
-use cp_build::{answer, config, test_plane, LogCollector};
+use cp_build::{answer, config, header, test_plane, LogCollector};
 use serde_json::Value;
 
 /// A served control plane running the clock function without layers.
@@ -39,6 +39,11 @@ impl Sandbox {
         format!("{}/2015-03-31/functions/{name}", self.api)
     }
 
+    /// The URL of the clock function's `operation` (`invocations`, `configuration`).
+    fn clock(&self, operation: &str) -> String {
+        format!("{}/{operation}", self.function_path("clock"))
+    }
+
     async fn stop(mut self) {
         if let Some(served) = self.served.take() {
             served.stop();
@@ -47,16 +52,10 @@ impl Sandbox {
     }
 }
 
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_function_configuration_has_lambdas_shape() {
     let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
-    let response = reqwest::get(format!("{}/configuration", sandbox.function_path("clock")))
-        .await
-        .unwrap();
+    let response = reqwest::get(sandbox.clock("configuration")).await.unwrap();
     assert_eq!(response.status(), 200);
     let config: Value = response.json().await.unwrap();
     assert_eq!(config["FunctionName"], "clock");
@@ -156,7 +155,7 @@ async fn unknown_functions_and_bad_requests_get_lambdas_errors() {
 async fn invoke_returns_the_result_and_the_log_tail() {
     let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
     let response = reqwest::Client::new()
-        .post(format!("{}/invocations", sandbox.function_path("clock")))
+        .post(sandbox.clock("invocations"))
         .header("X-Amz-Log-Type", "Tail")
         .body(r#"{"hello":"world"}"#)
         .send()
@@ -214,11 +213,7 @@ async fn function_url_unwraps_the_answer_and_reports_failures() {
         Duration::from_secs(1),
     )
     .await;
-    let invoke = client
-        .post(format!("{}/invocations", slow.function_path("clock")))
-        .send()
-        .await
-        .unwrap();
+    let invoke = client.post(slow.clock("invocations")).send().await.unwrap();
     assert_eq!(invoke.status(), 200);
     assert_eq!(header(&invoke, "X-Amz-Function-Error"), Some("Unhandled"));
     let url = client.get(&slow.url).send().await.unwrap();
@@ -233,30 +228,18 @@ async fn function_url_unwraps_the_answer_and_reports_failures() {
 async fn only_callers_on_this_machine_reach_the_function() {
     let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
     let client = reqwest::Client::new();
-    let invoke = format!("{}/invocations", sandbox.function_path("clock"));
-    let refused = [
+    let invoke = sandbox.clock("invocations");
+    let browser_invokes = [
+        ("host", "rebound.example.com"),
+        ("content-type", "text/plain;charset=UTF-8"),
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ]
+    .map(|(name, value)| client.post(&invoke).header(name, value).body("{}"));
+    let others = [
         client
-            .post(&invoke)
-            .header("host", "rebound.example.com")
-            .body("{}"),
-        client
-            .post(&invoke)
-            .header("content-type", "text/plain;charset=UTF-8")
-            .body("{}"),
-        client
-            .post(&invoke)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("{}"),
-        client
-            .post(&invoke)
-            .header("origin", "https://evil.example")
-            .body("{}"),
-        client
-            .post(&invoke)
-            .header("sec-fetch-site", "cross-site")
-            .body("{}"),
-        client
-            .get(format!("{}/configuration", sandbox.function_path("clock")))
+            .get(sandbox.clock("configuration"))
             .header("host", "rebound.example.com:80"),
         client
             .post(&sandbox.url)
@@ -268,7 +251,7 @@ async fn only_callers_on_this_machine_reach_the_function() {
             .header("content-type", "text/plain")
             .body("hello"),
     ];
-    for request in refused {
+    for request in browser_invokes.into_iter().chain(others) {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 403, "{:?}", response.url());
     }
@@ -337,7 +320,7 @@ async fn setting_a_process_loading_variable_is_accepted_with_a_warning() {
         .expect("the only test of this binary that installs a subscriber");
     let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
     let response = reqwest::Client::new()
-        .put(format!("{}/configuration", sandbox.function_path("clock")))
+        .put(sandbox.clock("configuration"))
         .header("content-type", "application/json")
         .body(
             r#"{"Environment":{"Variables":{"USER":"user","LD_PRELOAD":"libpreload-value.so","NODE_OPTIONS":"--require x","PLAIN":"1"}}}"#,
@@ -375,7 +358,7 @@ async fn setting_a_process_loading_variable_is_accepted_with_a_warning() {
 async fn environment_variables_are_capped_at_4_kb_and_updates_go_in_progress_then_successful() {
     let sandbox = Sandbox::start(&[], Duration::from_secs(3)).await;
     let client = reqwest::Client::new();
-    let configuration = format!("{}/configuration", sandbox.function_path("clock"));
+    let configuration = sandbox.clock("configuration");
     let before: Value = answer(client.get(&configuration)).await;
 
     // 100 variables of 5,000 characters: far over Lambda's 4 KB in all.

@@ -11,20 +11,18 @@ use support::cp_build;
 
 use coldmark_sandbox::control_plane::ControlPlaneEvent;
 use coldmark_sandbox::environment::ShutdownReason;
-use cp_build::{answer, config, layer, test_plane, text};
+use cp_build::{answer, config, header, layer, test_plane, text};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-fn events_so_far(
+/// Moves the events sent so far into `events`; the environments started, among all of them.
+fn started_so_far(
     rx: &mut broadcast::Receiver<ControlPlaneEvent>,
-    into: &mut Vec<ControlPlaneEvent>,
-) {
+    events: &mut Vec<ControlPlaneEvent>,
+) -> Vec<String> {
     while let Ok(event) = rx.try_recv() {
-        into.push(event);
+        events.push(event);
     }
-}
-
-fn started(events: &[ControlPlaneEvent]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -42,6 +40,20 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
     (status, body)
 }
 
+/// `n` GETs on the Function URL at once, each in its own task.
+fn concurrent_gets(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<(u16, Value)>> {
+    (0..n)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_owned());
+            tokio::spawn(async move { get(&client, &url).await })
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_scale_out_one_environment_each() {
     let layer = layer(true, &[]);
@@ -54,12 +66,7 @@ async fn concurrent_requests_scale_out_one_environment_each() {
     let client = reqwest::Client::new();
 
     const N: usize = 3;
-    let tasks: Vec<_> = (0..N)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
-            tokio::spawn(async move { get(&client, &url).await })
-        })
-        .collect();
+    let tasks = concurrent_gets(&client, &url, N);
     let mut inits = BTreeSet::new();
     for task in tasks {
         let (status, body) = task.await.unwrap();
@@ -78,8 +85,7 @@ async fn concurrent_requests_scale_out_one_environment_each() {
     assert!(inits.contains(body["time_out_of_handler"].as_str().unwrap()));
 
     let mut events = Vec::new();
-    events_so_far(&mut rx, &mut events);
-    assert_eq!(started(&events).len(), N);
+    assert_eq!(started_so_far(&mut rx, &mut events).len(), N);
 
     served.stop();
     plane.close(Duration::from_secs(10)).await;
@@ -123,22 +129,14 @@ async fn requests_beyond_the_limit_get_429() {
     let (served, api, url) = cp_build::serve(&plane).await;
     let api = format!("{api}/2015-03-31/functions/clock/invocations");
     let client = reqwest::Client::new();
-    let busy: Vec<_> = (0..2)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
-            tokio::spawn(async move { get(&client, &url).await })
-        })
-        .collect();
+    let busy = concurrent_gets(&client, &url, 2);
     // Both are taken as soon as they arrive; each then runs for 1.5 s.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let refused = client.post(&api).body("{}").send().await.unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(
-        refused
-            .headers()
-            .get("x-amzn-ErrorType")
-            .and_then(|v| v.to_str().ok()),
+        header(&refused, "x-amzn-ErrorType"),
         Some("TooManyRequestsException")
     );
     let body: Value = refused.json().await.unwrap();
@@ -154,8 +152,7 @@ async fn requests_beyond_the_limit_get_429() {
     assert_eq!(status, 200);
     assert_eq!(body["invocation_count"], 2);
     let mut events = Vec::new();
-    events_so_far(&mut rx, &mut events);
-    assert_eq!(started(&events).len(), 2);
+    assert_eq!(started_so_far(&mut rx, &mut events).len(), 2);
 
     served.stop();
     plane.close(Duration::from_secs(10)).await;
@@ -174,8 +171,9 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
     assert_eq!(first["time_out_of_handler"], second["time_out_of_handler"]);
     assert_eq!(second["env_user"], "user");
     let mut events = Vec::new();
-    events_so_far(&mut rx, &mut events);
-    let old_env = started(&events).pop().expect("an environment started");
+    let old_env = started_so_far(&mut rx, &mut events)
+        .pop()
+        .expect("an environment started");
 
     let updated: Value = answer(
         client
@@ -201,7 +199,7 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
     assert_eq!(text(&shutdown[0], "reason"), Some("spindown"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        events_so_far(&mut rx, &mut events);
+        started_so_far(&mut rx, &mut events);
         let stopped = events.iter().any(|e| {
             matches!(e, ControlPlaneEvent::EnvironmentStopped { env_id, reason: ShutdownReason::Spindown, .. } if *env_id == old_env)
         });
@@ -216,8 +214,7 @@ async fn an_update_spins_the_environment_down_and_the_next_request_inits_a_new_o
     assert_ne!(third["time_out_of_handler"], first["time_out_of_handler"]);
     assert_eq!(third["env_user"], "user2");
     assert_eq!(third["invocation_count"], 1);
-    events_so_far(&mut rx, &mut events);
-    let envs = started(&events);
+    let envs = started_so_far(&mut rx, &mut events);
     assert_eq!(envs.len(), 2);
     let new_env = envs[1].clone();
 

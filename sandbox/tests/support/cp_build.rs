@@ -202,6 +202,11 @@ pub async fn serve(
     (served, api, url)
 }
 
+/// The header `name` of `response`, if it is there and readable.
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 /// Sends `request` and reads its answer as JSON, whatever its status.
 pub async fn answer(request: reqwest::RequestBuilder) -> serde_json::Value {
     request
