@@ -426,20 +426,9 @@ impl ControlPlane {
             .await
     }
 
-    /// Invokes one version of the function (`Invoke --qualifier`): `None` or `$LATEST`, or a
-    /// published version's number.
-    pub async fn invoke_version(
-        &self,
-        qualifier: Option<String>,
-        payload: bytes::Bytes,
-        tail_log: bool,
-    ) -> Result<Invocation, InvokeError> {
-        self.invoke_as(qualifier, payload, tail_log, Caller::default())
-            .await
-    }
-
-    /// [`ControlPlane::invoke_version`] for a caller that sent a client context or a Cognito
-    /// identity.
+    /// Invokes one version of the function (`Invoke --qualifier`: `None` or `$LATEST`, or a
+    /// published version's number) for `caller`, who may have sent a client context or a
+    /// Cognito identity.
     pub async fn invoke_as(
         &self,
         qualifier: Option<String>,

@@ -8,7 +8,9 @@ use std::time::Duration;
 use support::cp_build;
 
 use coldmark_sandbox::control_plane::start_reason::StartReason;
-use coldmark_sandbox::control_plane::{ControlPlaneEvent, ControlPlaneOptions, InvokeError};
+use coldmark_sandbox::control_plane::{
+    Caller, ControlPlaneEvent, ControlPlaneOptions, InvokeError,
+};
 use coldmark_sandbox::environment::ShutdownReason;
 use cp_build::{config, layer, test_plane, text};
 use tokio::sync::broadcast;
@@ -99,7 +101,7 @@ async fn idle_environments_are_reclaimed_and_replaced() {
 
     // A version that was never published is refused, not started.
     let unknown = plane
-        .invoke_version(Some("3".into()), "{}".into(), false)
+        .invoke_as(Some("3".into()), "{}".into(), false, Caller::default())
         .await;
     assert!(matches!(unknown, Err(InvokeError::UnknownVersion(ref q)) if q == "3"));
 

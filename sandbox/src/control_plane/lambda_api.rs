@@ -266,7 +266,10 @@ async fn invoke(
             // Asynchronous: accepted now, run in the background like Lambda's event queue.
             let plane = plane.clone();
             tokio::spawn(async move {
-                if let Err(e) = plane.invoke_version(qualifier, payload, false).await {
+                if let Err(e) = plane
+                    .invoke_as(qualifier, payload, false, Caller::default())
+                    .await
+                {
                     tracing::warn!("asynchronous invocation failed: {e}");
                 }
             });
