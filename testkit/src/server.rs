@@ -264,12 +264,7 @@ async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = body_of(req).await;
             let events = serde_json::from_slice::<RegisterRequest>(&body)
                 .map(|r| r.events)
                 .unwrap_or_default();
@@ -307,12 +302,7 @@ async fn handle(
                 .expect("error serialises");
                 return json_response(StatusCode::ACCEPTED, Bytes::from(body));
             }
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = body_of(req).await;
             match parse_subscription(&body) {
                 Ok(subscription) => {
                     let _ = shared
@@ -361,6 +351,15 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription> {
         types: parsed.types,
         raw,
     })
+}
+
+/// The request's whole body; empty when it cannot be read (the fake answers all the same).
+async fn body_of(req: Request<Incoming>) -> Bytes {
+    req.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
 }
 
 fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
