@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use coldmark::sink::http::HttpSink;
+use coldmark::sink::http::{FlushReport, HttpSink};
 use coldmark_testkit::http_collector;
 use http_collector::{refused_addr, Act, Collector};
 
@@ -28,6 +28,27 @@ fn sink(vars: &[(&str, String)]) -> HttpSink {
     let (sink, warnings) = HttpSink::from_env(&move |name| map.get(name).cloned());
     assert!(warnings.is_empty(), "{warnings:?}");
     sink.expect("sink configured")
+}
+
+/// A collector that answers with `acts`, and a sink that sends to it with `extra` settings.
+async fn sink_to(acts: Vec<Act>, extra: &[(&str, &str)]) -> (Collector, HttpSink) {
+    let collector = Collector::start(acts).await;
+    let mut vars = vec![endpoint(collector.url())];
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let sink = sink(&vars);
+    (collector, sink)
+}
+
+/// A 429 that asks the sink to come back after `seconds`.
+fn too_many(seconds: &str) -> Act {
+    Act::Status(429, vec![("Retry-After", seconds.into())])
+}
+
+/// Flushes `sink` within `budget`: its report, and how long the flush took.
+async fn timed_flush(sink: &HttpSink, budget: Duration) -> (FlushReport, Duration) {
+    let start = Instant::now();
+    let report = sink.flush(budget).await;
+    (report, start.elapsed())
 }
 
 fn endpoint(url: String) -> (&'static str, String) {
@@ -51,8 +72,7 @@ fn enqueue_all(sink: &HttpSink, records: &[String]) {
 
 #[tokio::test]
 async fn kick_sends_in_the_background_without_a_flush() {
-    let collector = Collector::start(vec![Act::ok()]).await;
-    let sink = sink(&[endpoint(collector.url())]);
+    let (collector, sink) = sink_to(vec![Act::ok()], &[]).await;
     let sent = records(3);
     enqueue_all(&sink, &sent);
     // enqueue alone never sends: sending waits for a point where it is safe
@@ -75,16 +95,18 @@ async fn kick_sends_in_the_background_without_a_flush() {
 
 #[tokio::test]
 async fn headers_gzip_and_json_array() {
-    let collector = Collector::start(vec![Act::ok()]).await;
-    let sink = sink(&[
-        endpoint(collector.url()),
-        (
-            "COLDMARK_HTTP_HEADERS",
-            "Authorization=Bearer%20t0ken,X-Tenant=a%3Db".into(),
-        ),
-        ("COLDMARK_HTTP_GZIP", "true".into()),
-        ("COLDMARK_HTTP_FORMAT", "json-array".into()),
-    ]);
+    let (collector, sink) = sink_to(
+        vec![Act::ok()],
+        &[
+            (
+                "COLDMARK_HTTP_HEADERS",
+                "Authorization=Bearer%20t0ken,X-Tenant=a%3Db",
+            ),
+            ("COLDMARK_HTTP_GZIP", "true"),
+            ("COLDMARK_HTTP_FORMAT", "json-array"),
+        ],
+    )
+    .await;
     let sent = records(2);
     enqueue_all(&sink, &sent);
     let report = sink.flush(BUDGET).await;
@@ -104,11 +126,7 @@ async fn headers_gzip_and_json_array() {
 
 #[tokio::test]
 async fn batches_respect_the_batch_size() {
-    let collector = Collector::start(vec![Act::ok()]).await;
-    let sink = sink(&[
-        endpoint(collector.url()),
-        ("COLDMARK_HTTP_BATCH_RECORDS", "2".into()),
-    ]);
+    let (collector, sink) = sink_to(vec![Act::ok()], &[("COLDMARK_HTTP_BATCH_RECORDS", "2")]).await;
     let sent = records(5);
     enqueue_all(&sink, &sent);
     let report = sink.flush(BUDGET).await;
@@ -120,8 +138,7 @@ async fn batches_respect_the_batch_size() {
 
 #[tokio::test]
 async fn server_error_then_success_delivers_once() {
-    let collector = Collector::start(vec![Act::status(500), Act::status(503), Act::ok()]).await;
-    let sink = sink(&[endpoint(collector.url())]);
+    let (collector, sink) = sink_to(vec![Act::status(500), Act::status(503), Act::ok()], &[]).await;
     let sent = records(3);
     enqueue_all(&sink, &sent);
     let report = sink.flush(BUDGET).await;
@@ -138,8 +155,7 @@ async fn server_error_then_success_delivers_once() {
 
 #[tokio::test]
 async fn client_error_is_not_retried_and_counted() {
-    let collector = Collector::start(vec![Act::status(400), Act::ok()]).await;
-    let sink = sink(&[endpoint(collector.url())]);
+    let (collector, sink) = sink_to(vec![Act::status(400), Act::ok()], &[]).await;
     enqueue_all(&sink, &records(4));
     let report = sink.flush(BUDGET).await;
     assert_eq!((report.delivered, report.dropped), (0, 4), "{report:?}");
@@ -153,23 +169,20 @@ async fn endpoint_down_drops_within_the_budget() {
     let addr = refused_addr().await;
     let sink = sink(&[endpoint(format!("http://{addr}/ingest"))]);
     enqueue_all(&sink, &records(3));
-    let start = Instant::now();
-    let report = sink.flush(BUDGET).await;
-    assert!(start.elapsed() < BUDGET + MARGIN, "{:?}", start.elapsed());
+    let (report, took) = timed_flush(&sink, BUDGET).await;
+    assert!(took < BUDGET + MARGIN, "{took:?}");
     assert_eq!((report.delivered, report.dropped), (0, 3), "{report:?}");
 }
 
 #[tokio::test]
 async fn slow_collector_times_out_and_shutdown_ends_in_time() {
-    let collector = Collector::start(vec![Act::Slow(Duration::from_secs(5))]).await;
-    let sink = sink(&[
-        endpoint(collector.url()),
-        ("COLDMARK_HTTP_TIMEOUT_MS", "300".into()),
-    ]);
+    let (collector, sink) = sink_to(
+        vec![Act::Slow(Duration::from_secs(5))],
+        &[("COLDMARK_HTTP_TIMEOUT_MS", "300")],
+    )
+    .await;
     enqueue_all(&sink, &records(2));
-    let start = Instant::now();
-    let report = sink.flush(BUDGET).await;
-    let took = start.elapsed();
+    let (report, took) = timed_flush(&sink, BUDGET).await;
     assert!(took < BUDGET + MARGIN, "flush took {took:?}");
     assert_eq!((report.delivered, report.dropped), (0, 2), "{report:?}");
     assert!(
@@ -181,16 +194,17 @@ async fn slow_collector_times_out_and_shutdown_ends_in_time() {
 
 #[tokio::test]
 async fn budget_shorter_than_a_request_abandons_and_counts_in_flight_records() {
-    let collector = Collector::start(vec![Act::Slow(Duration::from_secs(5))]).await;
-    let sink = sink(&[
-        endpoint(collector.url()),
-        ("COLDMARK_HTTP_TIMEOUT_MS", "10000".into()),
-        ("COLDMARK_HTTP_BATCH_RECORDS", "2".into()),
-    ]);
+    let (_collector, sink) = sink_to(
+        vec![Act::Slow(Duration::from_secs(5))],
+        &[
+            ("COLDMARK_HTTP_TIMEOUT_MS", "10000"),
+            ("COLDMARK_HTTP_BATCH_RECORDS", "2"),
+        ],
+    )
+    .await;
     enqueue_all(&sink, &records(5));
-    let start = Instant::now();
-    let report = sink.flush(Duration::from_millis(400)).await;
-    assert!(start.elapsed() < Duration::from_millis(400) + MARGIN);
+    let (report, took) = timed_flush(&sink, Duration::from_millis(400)).await;
+    assert!(took < Duration::from_millis(400) + MARGIN);
     assert!(!report.complete);
     assert_eq!(report.abandoned, 5, "2 in flight + 3 queued: {report:?}");
     assert_eq!((report.delivered, report.dropped), (0, 5));
@@ -204,8 +218,7 @@ async fn budget_shorter_than_a_request_abandons_and_counts_in_flight_records() {
 
 #[tokio::test]
 async fn connection_resets_are_retried() {
-    let collector = Collector::start(vec![Act::Reset, Act::Reset, Act::ok()]).await;
-    let sink = sink(&[endpoint(collector.url())]);
+    let (collector, sink) = sink_to(vec![Act::Reset, Act::Reset, Act::ok()], &[]).await;
     let sent = records(2);
     enqueue_all(&sink, &sent);
     let report = sink.flush(BUDGET).await;
@@ -216,11 +229,7 @@ async fn connection_resets_are_retried() {
 
 #[tokio::test]
 async fn resets_forever_exhaust_the_retries() {
-    let collector = Collector::start(vec![Act::Reset]).await;
-    let sink = sink(&[
-        endpoint(collector.url()),
-        ("COLDMARK_HTTP_RETRIES", "2".into()),
-    ]);
+    let (collector, sink) = sink_to(vec![Act::Reset], &[("COLDMARK_HTTP_RETRIES", "2")]).await;
     enqueue_all(&sink, &records(2));
     let report = sink.flush(BUDGET).await;
     assert_eq!((report.delivered, report.dropped), (0, 2), "{report:?}");
@@ -230,37 +239,19 @@ async fn resets_forever_exhaust_the_retries() {
 
 #[tokio::test]
 async fn too_many_requests_honours_retry_after_within_the_budget() {
-    let collector = Collector::start(vec![
-        Act::Status(429, vec![("Retry-After", "1".into())]),
-        Act::ok(),
-    ])
-    .await;
-    let sink = sink(&[endpoint(collector.url())]);
+    let (_collector, sink) = sink_to(vec![too_many("1"), Act::ok()], &[]).await;
     enqueue_all(&sink, &records(1));
-    let start = Instant::now();
-    let report = sink.flush(BUDGET).await;
-    assert!(
-        start.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured"
-    );
+    let (report, took) = timed_flush(&sink, BUDGET).await;
+    assert!(took >= Duration::from_secs(1), "Retry-After honoured");
     assert_eq!((report.delivered, report.dropped), (1, 0), "{report:?}");
 }
 
 #[tokio::test]
 async fn retry_after_beyond_the_budget_drops_at_once() {
-    let collector = Collector::start(vec![
-        Act::Status(429, vec![("Retry-After", "30".into())]),
-        Act::ok(),
-    ])
-    .await;
-    let sink = sink(&[endpoint(collector.url())]);
+    let (collector, sink) = sink_to(vec![too_many("30"), Act::ok()], &[]).await;
     enqueue_all(&sink, &records(2));
-    let start = Instant::now();
-    let report = sink.flush(BUDGET).await;
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "no pointless wait"
-    );
+    let (report, took) = timed_flush(&sink, BUDGET).await;
+    assert!(took < Duration::from_secs(1), "no pointless wait");
     assert_eq!((report.delivered, report.dropped), (0, 2), "{report:?}");
     assert_eq!(collector.seen().len(), 1);
 }
@@ -269,25 +260,15 @@ async fn retry_after_beyond_the_budget_drops_at_once() {
 async fn a_flush_cuts_a_long_background_backoff_short() {
     // In the background (no deadline) a 429 asks for 4 s; SHUTDOWN comes meanwhile. The flush
     // gives that batch up at once and still delivers what was queued after it.
-    let collector = Collector::start(vec![
-        Act::Status(429, vec![("Retry-After", "4".into())]),
-        Act::ok(),
-    ])
-    .await;
-    let sink = sink(&[endpoint(collector.url())]);
+    let (collector, sink) = sink_to(vec![too_many("4"), Act::ok()], &[]).await;
     let sent = records(2);
     sink.enqueue(&sent[0]);
     sink.kick();
     assert_eq!(collector.wait_requests(1, Duration::from_secs(5)).await, 1);
     tokio::time::sleep(Duration::from_millis(50)).await;
     sink.enqueue(&sent[1]);
-    let start = Instant::now();
-    let report = sink.flush(BUDGET).await;
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        start.elapsed()
-    );
+    let (report, took) = timed_flush(&sink, BUDGET).await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
     assert!(report.complete, "{report:?}");
     assert_eq!((report.delivered, report.dropped), (1, 1), "{report:?}");
     assert_eq!(collector.accepted_lines(), sent[1..]);
@@ -295,11 +276,7 @@ async fn a_flush_cuts_a_long_background_backoff_short() {
 
 #[tokio::test]
 async fn full_queue_drops_new_records_and_counts_them() {
-    let collector = Collector::start(vec![Act::ok()]).await;
-    let sink = sink(&[
-        endpoint(collector.url()),
-        ("COLDMARK_HTTP_QUEUE_RECORDS", "2".into()),
-    ]);
+    let (collector, sink) = sink_to(vec![Act::ok()], &[("COLDMARK_HTTP_QUEUE_RECORDS", "2")]).await;
     let sent = records(5);
     enqueue_all(&sink, &sent);
     assert_eq!(sink.dropped(), 3, "counted at enqueue");
@@ -312,11 +289,11 @@ async fn full_queue_drops_new_records_and_counts_them() {
 async fn enqueue_and_kick_never_wait_for_the_network() {
     // The collector never answers within the test: if enqueue or kick waited on it, the
     // invocation path would be held for seconds.
-    let collector = Collector::start(vec![Act::Slow(Duration::from_secs(10))]).await;
-    let sink = sink(&[
-        endpoint(collector.url()),
-        ("COLDMARK_HTTP_TIMEOUT_MS", "10000".into()),
-    ]);
+    let (collector, sink) = sink_to(
+        vec![Act::Slow(Duration::from_secs(10))],
+        &[("COLDMARK_HTTP_TIMEOUT_MS", "10000")],
+    )
+    .await;
     for record in records(3) {
         let start = Instant::now();
         sink.enqueue(&record);
@@ -330,11 +307,9 @@ async fn enqueue_and_kick_never_wait_for_the_network() {
 
 #[tokio::test]
 async fn flush_with_nothing_queued_returns_at_once() {
-    let collector = Collector::start(vec![Act::ok()]).await;
-    let sink = sink(&[endpoint(collector.url())]);
-    let start = Instant::now();
-    let report = sink.flush(BUDGET).await;
-    assert!(start.elapsed() < Duration::from_millis(200));
+    let (collector, sink) = sink_to(vec![Act::ok()], &[]).await;
+    let (report, took) = timed_flush(&sink, BUDGET).await;
+    assert!(took < Duration::from_millis(200));
     assert!(report.complete);
     assert_eq!((report.delivered, report.dropped), (0, 0));
     assert!(collector.seen().is_empty());
