@@ -71,12 +71,8 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
     assert_eq!(lambda.post_telemetry(&late).await, 200);
     let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
-    assert_eq!(
-        out.kinds(),
-        ["init", "invoke", "shutdown"],
-        "{}",
-        out.stdout
-    );
+    let kinds = out.kinds();
+    assert_eq!(kinds, ["init", "invoke", "shutdown"], "{}", out.stdout);
     let init = &out.of_kind("init")[0];
     assert_eq!(init["source"], "telemetry");
     assert_eq!(init["env_id"], "instance-0001");
@@ -104,12 +100,8 @@ async fn a_redelivered_batch_counts_one_cold_start() {
     assert_eq!(lambda.post_telemetry(&both).await, 200);
     let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
-    assert_eq!(
-        out.kinds(),
-        ["init", "invoke", "shutdown"],
-        "{}",
-        out.stdout
-    );
+    let kinds = out.kinds();
+    assert_eq!(kinds, ["init", "invoke", "shutdown"], "{}", out.stdout);
     let cold_starts: i64 = out
         .markers()
         .iter()

@@ -178,6 +178,16 @@ async fn fault(collector_url: String, extra: &[(&str, &str)]) -> Finished {
     out
 }
 
+/// The lines coldmark wrote to stdout and those the collector accepted, each sorted: equal when
+/// every marker was delivered exactly once, whatever the order.
+fn written_and_delivered(out: &Finished, collector: &Collector) -> (Vec<String>, Vec<String>) {
+    let mut written: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    let mut delivered = collector.accepted_lines();
+    written.sort();
+    delivered.sort();
+    (written, delivered)
+}
+
 /// Markers written before the `shutdown` marker (which cannot count itself).
 fn before_shutdown(out: &Finished) -> u64 {
     out.markers().len() as u64 - 1
@@ -211,10 +221,7 @@ async fn server_error_then_success_delivers_every_marker_once() {
     let collector = Collector::start(vec![Act::status(500), Act::ok()]).await;
     let out = fault(collector.url(), &[]).await;
     assert_eq!(dropped_in_shutdown_marker(&out), 0);
-    let mut written: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    let mut delivered = collector.accepted_lines();
-    written.sort();
-    delivered.sort();
+    let (written, delivered) = written_and_delivered(&out, &collector);
     assert_eq!(
         delivered, written,
         "every marker exactly once, as on stdout"
@@ -245,10 +252,7 @@ async fn connection_resets_are_retried_and_delivered() {
     let collector = Collector::start(vec![Act::Reset, Act::Reset, Act::ok()]).await;
     let out = fault(collector.url(), &[]).await;
     assert_eq!(dropped_in_shutdown_marker(&out), 0);
-    let mut written: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    let mut delivered = collector.accepted_lines();
-    written.sort();
-    delivered.sort();
+    let (written, delivered) = written_and_delivered(&out, &collector);
     assert_eq!(delivered, written);
 }
 
