@@ -7,18 +7,21 @@ mod support;
 use std::time::Duration;
 use support::{cp_build, env_support};
 
-use bytes::Bytes;
 use coldmark_sandbox::environment::{
-    Artifacts, Environment, FunctionConfig, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
+    Environment, EnvironmentOptions, InvokeStatus, LogSource, ShutdownReason,
 };
 use cp_build::{artifacts, built, config};
-use env_support::{options, Logs};
-use serde_json::Value;
+use env_support::{options, request, Logs};
+use serde_json::{json, Value};
 
-/// The clock function with coldmark in a layer, as a symlink to the built binary: a copy made
-/// while another test thread forks could still be open for writing in that child, and exec would
-/// fail with ETXTBSY.
-fn clock_with_coldmark() -> (tempfile::TempDir, FunctionConfig, Artifacts) {
+/// Starts the clock function with coldmark in a layer under `options` (a failed init panics with
+/// the logs); the layer must outlive the environment. coldmark is a symlink to the built binary:
+/// a copy made while another test thread forks could still be open for writing in that child,
+/// and exec would fail with ETXTBSY.
+async fn start_clock_with_coldmark(
+    options: EnvironmentOptions,
+    logs: &Logs,
+) -> (tempfile::TempDir, Environment) {
     let layer = tempfile::Builder::new()
         .prefix("env-real-")
         .tempdir()
@@ -29,26 +32,23 @@ fn clock_with_coldmark() -> (tempfile::TempDir, FunctionConfig, Artifacts) {
         layer.path().join("extensions").join("coldmark"),
     )
     .unwrap();
-    let artifacts = artifacts(&[layer.path()]);
-    (layer, config(&[]), artifacts)
+    let env = Environment::start(
+        config(&[]),
+        artifacts(&[layer.path()]),
+        options,
+        logs.sink.clone(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
+    (layer, env)
 }
 
 #[tokio::test]
 async fn the_clock_function_and_coldmark_run_in_the_environment() {
-    let (_layer, config, artifacts) = clock_with_coldmark();
     let logs = Logs::new();
-    let env = Environment::start(config, artifacts, options(), logs.sink.clone())
-        .await
-        .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
+    let (_layer, env) = start_clock_with_coldmark(options(), &logs).await;
 
-    let answer = env
-        .invoke(InvokeRequest {
-            payload: Bytes::from_static(b"{}"),
-            request_id: None,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let answer = env.invoke(request(json!({}))).await.unwrap();
     assert!(
         matches!(answer.status, InvokeStatus::Success),
         "{:?}\n{}",
@@ -95,25 +95,17 @@ async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
         eprintln!("note: port 4243 is taken on this host; the default-port path was not run");
         return;
     }
-    let (_layer, config, artifacts) = clock_with_coldmark();
     let mut plain = options();
     plain.platform_variables.clear();
     let logs = Logs::new();
-    let env = Environment::start(config, artifacts, plain, logs.sink.clone())
-        .await
-        .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
+    let (_layer, env) = start_clock_with_coldmark(plain, &logs).await;
     // coldmark holds 4243 now.
     assert!(
         std::net::TcpListener::bind("0.0.0.0:4243").is_err(),
         "coldmark should listen on 4243\n{}",
         logs.dump()
     );
-    env.invoke(InvokeRequest {
-        payload: Bytes::from_static(b"{}"),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    env.invoke(request(json!({}))).await.unwrap();
     let env_id = env.id().to_string();
     env.shutdown(ShutdownReason::Spindown).await;
     let coldmark = LogSource::Extension("coldmark".into());
@@ -135,23 +127,15 @@ async fn coldmark_listens_on_its_default_telemetry_port_when_it_is_free() {
 /// while its markers still come.
 #[tokio::test]
 async fn telemetry_lost_in_transit_reaches_coldmark_as_logs_dropped() {
-    let (_layer, config, artifacts) = clock_with_coldmark();
     let mut lossy = options();
     lossy.lost_telemetry_batches = 1;
     // Not frozen between invocations, so the next batch is delivered while coldmark runs
     // instead of racing its exit at shutdown.
     lossy.freeze = false;
     let logs = Logs::new();
-    let env = Environment::start(config, artifacts, lossy, logs.sink.clone())
-        .await
-        .unwrap_or_else(|e| panic!("init: {e:#}\n{}", logs.dump()));
+    let (_layer, env) = start_clock_with_coldmark(lossy, &logs).await;
     for _ in 0..2 {
-        env.invoke(InvokeRequest {
-            payload: Bytes::from_static(b"{}"),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        env.invoke(request(json!({}))).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let coldmark = LogSource::Extension("coldmark".into());
