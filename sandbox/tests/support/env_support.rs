@@ -4,16 +4,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use coldmark_sandbox::environment::{
     process_state, Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest,
-    InvokeResponse, InvokeStatus, LogLine, LogSink, LogSource,
+    InvokeResponse, InvokeStatus, LogSink, LogSource,
 };
 use serde_json::Value;
 use tokio::sync::broadcast;
+
+use super::cp_build::LogCollector;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -201,32 +202,26 @@ pub fn options() -> EnvironmentOptions {
     }
 }
 
-/// Collects every log line of a sink in the background.
+/// A log sink of its own with a [`LogCollector`] on it (whose `lines`, `markers` and `dump` it
+/// offers), plus the reads by source that the environment tests make.
 pub struct Logs {
     pub sink: LogSink,
-    lines: Arc<Mutex<Vec<LogLine>>>,
-    task: tokio::task::JoinHandle<()>,
+    collector: LogCollector,
+}
+
+impl std::ops::Deref for Logs {
+    type Target = LogCollector;
+
+    fn deref(&self) -> &LogCollector {
+        &self.collector
+    }
 }
 
 impl Logs {
     pub fn new() -> Logs {
-        let (sink, mut rx) = broadcast::channel(4096);
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let keep = lines.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(line) => keep.lock().unwrap().push(line),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
-        });
-        Logs { sink, lines, task }
-    }
-
-    pub fn lines(&self) -> Vec<LogLine> {
-        self.lines.lock().unwrap().clone()
+        let (sink, _) = broadcast::channel(4096);
+        let collector = LogCollector::start(&sink);
+        Logs { sink, collector }
     }
 
     pub fn from(&self, source: &LogSource) -> Vec<String> {
@@ -250,20 +245,6 @@ impl Logs {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
-
-    pub fn dump(&self) -> String {
-        self.lines()
-            .iter()
-            .map(|l| format!("[{:?}] {}", l.source, l.line))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-impl Drop for Logs {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
