@@ -131,10 +131,7 @@ fn the_aws_cli_invokes_reads_and_updates_the_function() {
 
     // The old environment was spun down; on exit the new one is too.
     let lines = sandbox.stop();
-    let shutdowns: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == "shutdown")
-        .collect();
+    let shutdowns = support::marker_lines(&lines, "shutdown");
     assert_eq!(shutdowns.len(), 2, "{lines:#?}");
     for s in shutdowns {
         assert_eq!(s["marker"]["reason"], "spindown");

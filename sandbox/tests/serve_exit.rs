@@ -39,9 +39,8 @@ fn interrupt(mut sandbox: support::JsonProcess) -> (Duration, Vec<Value>) {
 
 /// Environment ids with a marker of `kind` (`init`, `shutdown`).
 fn envs_with(lines: &[Value], kind: &str) -> BTreeSet<String> {
-    lines
-        .iter()
-        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == kind)
+    support::marker_lines(lines, kind)
+        .into_iter()
         .filter_map(|l| l["env_id"].as_str().map(str::to_owned))
         .collect()
 }

@@ -57,10 +57,7 @@ async fn provisioned_environments_init_before_demand_and_serve_warm() {
         ["provisioned", "provisioned"],
         "the sandbox's own reasons: {lines:#?}"
     );
-    let inits: Vec<&serde_json::Value> = lines
-        .iter()
-        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == "init")
-        .collect();
+    let inits = support::marker_lines(&lines, "init");
     assert_eq!(inits.len(), 2, "two provisioned environments: {lines:#?}");
     for init in &inits {
         assert_eq!(
@@ -69,16 +66,10 @@ async fn provisioned_environments_init_before_demand_and_serve_warm() {
         );
         assert_eq!(init["marker"]["proactive"], true, "{init}");
     }
-    let invokes: Vec<&serde_json::Value> = lines
-        .iter()
-        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == "invoke")
-        .collect();
+    let invokes = support::marker_lines(&lines, "invoke");
     assert_eq!(invokes.len(), 1, "{lines:#?}");
     assert_eq!(invokes[0]["marker"]["cold_start"], false, "{}", invokes[0]);
-    let shutdowns = lines
-        .iter()
-        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == "shutdown")
-        .count();
+    let shutdowns = support::marker_lines(&lines, "shutdown").len();
     assert_eq!(shutdowns, 2, "both environments shut down");
 }
 
@@ -115,9 +106,8 @@ async fn snap_start_environments_report_a_restore() {
         "{report:?}"
     );
     let marker = |kind: &str| -> Vec<&serde_json::Value> {
-        lines
-            .iter()
-            .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == kind)
+        support::marker_lines(&lines, kind)
+            .into_iter()
             .map(|l| &l["marker"])
             .collect()
     };

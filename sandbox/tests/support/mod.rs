@@ -49,6 +49,14 @@ pub fn serve(layer: &Path, extra: &[&str], timeout: Duration) -> (JsonProcess, S
     (sandbox, api, url)
 }
 
+/// The `marker` lines of `kind` (`init`, `invoke`, `shutdown`) among the lines of a `--json` run.
+pub fn marker_lines<'a>(lines: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "marker" && l["marker"]["coldmark"] == kind)
+        .collect()
+}
+
 /// `aws lambda update-function-configuration --function-name clock --environment
 /// Variables={USER=<user>} <extra>` against the sandbox at `endpoint`: the CLI's JSON answer.
 pub fn aws_set_user(endpoint: &str, user: &str, extra: &[&str]) -> serde_json::Value {
