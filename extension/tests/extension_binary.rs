@@ -65,12 +65,7 @@ async fn cold_start_with_telemetry_writes_init_invoke_and_shutdown_markers() {
         .starts_with("http://sandbox.localdomain:"));
 
     // Init records first, then the first invocation, whose report comes late (after INVOKE).
-    assert_eq!(
-        lambda
-            .post_telemetry(&init_records(init_start, 40, 55))
-            .await,
-        200
-    );
+    lambda.deliver(&init_records(init_start, 40, 55)).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
     let invoked = init_start + chrono::Duration::milliseconds(56);
@@ -213,12 +208,7 @@ async fn lambdas_record_order_leaves_the_split_unknown_never_false() {
     let lambda = FakeLambda::start(Telemetry::Supported).await;
     let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let start = Utc::now();
-    assert_eq!(
-        lambda
-            .post_telemetry(&init_records_lambda_order(start, 55))
-            .await,
-        200
-    );
+    lambda.deliver(&init_records_lambda_order(start, 55)).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
     lambda
@@ -256,7 +246,7 @@ async fn unknown_and_malformed_records_cost_one_warning_each_and_nothing_else() 
         2,
         json!({"time": "yesterday", "type": "platform.initRuntimeDone", "record": {}}),
     );
-    assert_eq!(lambda.post_telemetry(&batch).await, 200);
+    lambda.deliver(&batch).await;
     // The same unknown type again: no second warning.
     lambda
         .post_telemetry(&[record("platform.newThing2027", start, json!({}))])
@@ -305,10 +295,7 @@ async fn a_busy_telemetry_port_falls_back_to_a_free_one() {
         .unwrap()
         .to_string();
     assert!(!uri.ends_with(&format!(":{port}")), "{uri}");
-    assert_eq!(
-        lambda.post_telemetry(&init_records(Utc::now(), 1, 2)).await,
-        200
-    );
+    lambda.deliver(&init_records(Utc::now(), 1, 2)).await;
     let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("COLDMARK_TELEMETRY_PORT"));

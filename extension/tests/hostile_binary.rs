@@ -60,7 +60,7 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
             json!({"name": "coldmark", "state": "Subscribed", "types": ["platform"]}),
         ),
     ];
-    assert_eq!(lambda.post_telemetry(&early).await, 200);
+    lambda.deliver(&early).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
     // Frozen after the first invocation; thawed by the second INVOKE, then the rest arrives.
@@ -68,7 +68,7 @@ async fn an_init_split_by_the_freeze_keeps_its_figures() {
     lambda.wait_next(3).await;
     let mut late = vec![init[2].clone(), init[3].clone()];
     late.extend(invoke_records("req-1", start + ms(121), Some(120.0)));
-    assert_eq!(lambda.post_telemetry(&late).await, 200);
+    lambda.deliver(&late).await;
     let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     let kinds = out.kinds();
@@ -88,16 +88,16 @@ async fn a_redelivered_batch_counts_one_cold_start() {
     let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
     let start = Utc::now();
     let init = init_records(start, 40, 55);
-    assert_eq!(lambda.post_telemetry(&init).await, 200);
-    assert_eq!(lambda.post_telemetry(&init).await, 200);
+    lambda.deliver(&init).await;
+    lambda.deliver(&init).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
     let invoked = invoke_records("req-1", start + ms(56), Some(55.0));
-    assert_eq!(lambda.post_telemetry(&invoked).await, 200);
+    lambda.deliver(&invoked).await;
     // And once more after the markers went out.
     let mut both = init.clone();
     both.extend(invoked);
-    assert_eq!(lambda.post_telemetry(&both).await, 200);
+    lambda.deliver(&both).await;
     let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
 
     let kinds = out.kinds();
@@ -197,10 +197,7 @@ async fn forged_posts_to_the_listener_are_refused_unread() {
     assert_eq!(status, Some(404));
 
     // The real records, on the subscribed path.
-    assert_eq!(
-        lambda.post_telemetry(&init_records(start, 40, 55)).await,
-        200
-    );
+    lambda.deliver(&init_records(start, 40, 55)).await;
     lambda.invoke("req-1");
     lambda.wait_next(2).await;
     lambda
@@ -228,10 +225,7 @@ async fn huge_batches_never_hold_an_invocation() {
         .await;
     let (addr, path) = lambda.listener();
     let start = Utc::now();
-    assert_eq!(
-        lambda.post_telemetry(&init_records(start, 40, 55)).await,
-        200
-    );
+    lambda.deliver(&init_records(start, 40, 55)).await;
 
     const HUGE: usize = 64 * 1024 * 1024;
     let declared = {

@@ -257,6 +257,17 @@ impl FakeLambda {
         )
     }
 
+    /// [`FakeLambda::post_telemetry`] for a batch the listener must accept (200).
+    pub async fn deliver(&self, records: &[Value]) {
+        let status = self.post_telemetry(records).await;
+        assert_eq!(
+            status,
+            200,
+            "the listener refused a batch of {}",
+            records.len()
+        );
+    }
+
     /// POSTs one batch to the extension's telemetry listener, as Lambda does (the
     /// subscription's `sandbox.localdomain` is this machine). Returns the HTTP status.
     pub async fn post_telemetry(&self, records: &[Value]) -> StatusCode {
