@@ -222,49 +222,79 @@ pub struct LineInput {
 impl LineInput {
     fn fill(&mut self) {
         while self.pending.is_empty() && !self.done {
-            let LineInput {
-                reader,
-                context,
-                line,
-                pending,
-                counts,
-                done,
-            } = self;
-            let mut push = |o: Observation| pending.push_back(o);
-            let buf = match reader.fill_buf() {
-                Ok(buf) => buf,
-                Err(_) => {
-                    // A truncated gzip ends here; a last partial line is still worth reading.
-                    read_line(line, context, counts, &mut push);
-                    line.clear();
-                    counts.truncated += 1;
-                    *done = true;
-                    break;
-                }
-            };
-            if buf.is_empty() {
-                read_line(line, context, counts, &mut push);
+            let LineInput { pending, .. } = self;
+            Self::step(
+                &mut self.reader,
+                &self.context,
+                &mut self.line,
+                &mut self.counts,
+                &mut self.done,
+                &mut |o| pending.push_back(o),
+            );
+        }
+    }
+
+    /// Reads the input to its end, handing each observation straight on. With one input there
+    /// is nothing to merge, and the look-ahead queue only copied every observation in and out.
+    fn read_all(mut self, sink: &mut dyn FnMut(Observation)) -> ReadCounts {
+        for o in self.pending.drain(..) {
+            sink(o);
+        }
+        while !self.done {
+            Self::step(
+                &mut self.reader,
+                &self.context,
+                &mut self.line,
+                &mut self.counts,
+                &mut self.done,
+                sink,
+            );
+        }
+        self.counts
+    }
+
+    /// Reads one line (or what the buffer holds of a long one).
+    fn step(
+        reader: &mut Box<dyn BufRead>,
+        context: &LineContext,
+        line: &mut Vec<u8>,
+        counts: &mut ReadCounts,
+        done: &mut bool,
+        push: &mut dyn FnMut(Observation),
+    ) {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(_) => {
+                // A truncated gzip ends here; a last partial line is still worth reading.
+                read_line(line, context, counts, push);
                 line.clear();
+                counts.truncated += 1;
                 *done = true;
-                break;
+                return;
             }
-            // The common case reads the line where it lies in the buffer, without a copy.
-            match memchr::memchr(b'\n', buf) {
-                Some(end) if line.is_empty() => {
-                    read_line(&buf[..end], context, counts, &mut push);
-                    reader.consume(end + 1);
-                }
-                Some(end) => {
-                    line.extend_from_slice(&buf[..end]);
-                    reader.consume(end + 1);
-                    read_line(line, context, counts, &mut push);
-                    line.clear();
-                }
-                None => {
-                    let n = buf.len();
-                    line.extend_from_slice(buf);
-                    reader.consume(n);
-                }
+        };
+        if buf.is_empty() {
+            read_line(line, context, counts, push);
+            line.clear();
+            *done = true;
+            return;
+        }
+        // The common case reads the line where it lies in the buffer, without a copy.
+        match memchr::memchr(b'\n', buf) {
+            Some(end) if line.is_empty() => {
+                read_line(&buf[..end], context, counts, push);
+                reader.consume(end + 1);
+            }
+            Some(end) => {
+                line.extend_from_slice(&buf[..end]);
+                reader.consume(end + 1);
+                read_line(line, context, counts, push);
+                line.clear();
+            }
+            None => {
+                let n = buf.len();
+                line.extend_from_slice(buf);
+                reader.consume(n);
             }
         }
     }
@@ -361,6 +391,11 @@ pub fn merge(
     counts: &mut ReadCounts,
     sink: &mut dyn FnMut(Observation),
 ) {
+    if inputs.len() == 1 {
+        let input = inputs.pop().expect("one input");
+        counts.add(&input.read_all(sink));
+        return;
+    }
     let mut heap = BinaryHeap::new();
     for (i, input) in inputs.iter_mut().enumerate() {
         if let Some(at) = input.peek_ms() {
