@@ -7,6 +7,7 @@
 //!
 //! The rules, in the order they are tried, are documented in `docs/explain.md`.
 
+use hashbrown::hash_map::EntryRef;
 use serde::{Deserialize, Serialize};
 
 use crate::cause::{Cause, Evidence};
@@ -119,7 +120,8 @@ pub struct AttributorCounts {
     pub before_input: u64,
 }
 
-type Map<K, V> = rustc_hash::FxHashMap<K, V>;
+/// hashbrown's map for its `entry_ref`: a name looked up once, copied only when it is new.
+type Map<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A function name, version or fingerprint as the attribution keeps it: shared between the
 /// state maps' keys and every alive environment of it, so that a new environment copies a
@@ -127,18 +129,13 @@ type Map<K, V> = rustc_hash::FxHashMap<K, V>;
 /// born per init marker).
 type Name = std::sync::Arc<str>;
 
-/// The value under `name`, created when missing; its key shared.
+/// The value under `name`, created when missing; its key shared. One lookup.
 fn entry<'m, V: Default>(map: &'m mut Map<Name, V>, name: &str) -> (Name, &'m mut V) {
-    let key = match map.get_key_value(name) {
-        Some((key, _)) => key.clone(),
-        None => {
-            let key: Name = name.into();
-            map.insert(key.clone(), V::default());
-            key
-        }
+    let entry = match map.entry_ref(name) {
+        EntryRef::Occupied(entry) => entry,
+        EntryRef::Vacant(entry) => entry.insert_entry_with_key(name.into(), V::default()),
     };
-    let value = map.get_mut(name).expect("just inserted");
-    (key, value)
+    (entry.key().clone(), entry.into_mut())
 }
 
 #[derive(Debug)]
@@ -293,17 +290,14 @@ impl Attributor {
         let was_unknown = existing.is_some_and(|(_, _, unknown)| unknown);
 
         let (function_key, function) = entry(&mut self.functions, &marker.function_name);
-        let new_version = function.versions.values().any(|v| v.initialised)
-            && !function
-                .versions
-                .get(marker.function_version.as_str())
-                .is_some_and(|v| v.initialised);
+        let any_initialised = function.versions.values().any(|v| v.initialised);
+        let (version_key, version) = entry(&mut function.versions, &marker.function_version);
+        let new_version = any_initialised && !version.initialised;
         let last_version = if new_version {
             function.last_version.as_deref().map(str::to_owned)
         } else {
             None
         };
-        let (version_key, version) = entry(&mut function.versions, &marker.function_version);
         if function.last_version.as_deref() != Some(marker.function_version.as_str()) {
             function.last_version = Some(version_key.clone());
         }
@@ -404,7 +398,8 @@ impl Attributor {
         if version.current_fingerprint.as_deref() != Some(init.config_fingerprint.as_str()) {
             version.current_fingerprint = Some(fingerprint_key.clone());
         }
-        match self.envs.get_mut(&marker.env_id) {
+        // Only an environment seen before is looked up again; a new one is inserted at once.
+        match existing.and_then(|_| self.envs.get_mut(&marker.env_id)) {
             Some(env) => {
                 if env.fingerprint.is_none() {
                     // Known from an invoke marker before its init marker was reordered in.
