@@ -142,11 +142,11 @@ impl Marker {
         // Checking the whole line's UTF-8 once (an ASCII run is checked a word at a time) is
         // cheaper than serde_json checking each of its ~40 keys and strings one by one; a line
         // that is not UTF-8 is read from bytes, where only the strings are checked.
-        // The line as the extension writes it is read by the fast scan; whatever it is not
-        // sure of, serde_json reads, as it always did.
         let wire = match std::str::from_utf8(json) {
+            // The line as the extension writes it is read by the fast scan; whatever it is
+            // not sure of, serde_json reads, as it always did.
             Ok(text) => match scan::scan(text) {
-                Some(wire) => Ok(wire),
+                Some(parsed) => return parsed,
                 None => serde_json::from_str::<Wire>(text),
             },
             Err(_) => serde_json::from_slice::<Wire>(json),

@@ -16,17 +16,17 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Scalar, Text, Wire};
+use super::{Parsed, Scalar, Text, Wire};
 
 /// Deeper nesting than this is left to serde_json (whose own limit is 128).
 const MAX_DEPTH: usize = 64;
 
-/// Reads one JSON object into the wire form, or `None` when serde_json must decide.
-pub(super) fn scan(text: &str) -> Option<Wire<'_>> {
+/// Reads one JSON object, or `None` when serde_json must decide.
+pub(super) fn scan(text: &str) -> Option<Parsed> {
     KNOWN.with_borrow_mut(|known| scan_with(text, known))
 }
 
-fn scan_with<'a>(text: &'a str, known: &mut Known) -> Option<Wire<'a>> {
+fn scan_with(text: &str, known: &mut Known) -> Option<Parsed> {
     let mut s = Scan {
         text,
         bytes: text.as_bytes(),
@@ -39,7 +39,7 @@ fn scan_with<'a>(text: &'a str, known: &mut Known) -> Option<Wire<'a>> {
     s.expect(b'{')?;
     s.space();
     if s.eat(b'}') {
-        return s.end().then_some(wire);
+        return s.end().then(|| wire.into_parsed());
     }
     loop {
         s.expect(b'"')?;
@@ -65,7 +65,16 @@ fn scan_with<'a>(text: &'a str, known: &mut Known) -> Option<Wire<'a>> {
             _ => return None,
         }
     }
-    s.end().then_some(wire)
+    s.end().then(|| wire.into_parsed())
+}
+
+/// A number (checked already) with a fraction, no exponent and at most 15 digits, such as
+/// `150.0`. serde_json reads it as its digits as an integer divided by a power of ten, both
+/// exact in an `f64`: one rounding, the correct one, which is what `str::parse` gives too.
+fn short_decimal(number: &[u8]) -> bool {
+    number.contains(&b'.')
+        && number.iter().all(|&c| c.is_ascii_digit() || c == b'.' || c == b'-')
+        && number.iter().filter(|c| c.is_ascii_digit()).count() <= 15
 }
 
 /// The fields of [`Wire`], by the key that names them.
@@ -371,8 +380,8 @@ impl<'a> Scan<'a, '_> {
     }
 
     /// A field the lenient readers take: its value checked, then given to serde_json alone,
-    /// so that numbers are converted exactly as before. The two shapes every marker has
-    /// (`false`, a small integer) are read directly.
+    /// so that numbers are converted exactly as before. The shapes every marker has (`false`,
+    /// a small integer, a short decimal) are read directly.
     fn scalar_field(&mut self) -> Option<Scalar> {
         let start = self.at;
         self.skip_value(0)?;
@@ -384,6 +393,7 @@ impl<'a> Scan<'a, '_> {
             digits if digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) => {
                 value.parse().ok().map(Scalar::Int)
             }
+            number if short_decimal(number) => value.parse().ok().map(Scalar::Float),
             _ => Scalar::deserialize(&mut serde_json::Deserializer::from_str(value)).ok(),
         }
     }
@@ -414,7 +424,7 @@ impl<'a> Scan<'a, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::marker::{Marker, Parsed};
+    use crate::marker::Marker;
 
     /// The scan and serde_json agree on `text`, or the scan gave up.
     fn agrees(text: &str) -> bool {
@@ -423,15 +433,15 @@ mod tests {
             .ok();
         match scan(text) {
             None => true,
-            Some(wire) => by_serde == Some(wire.into_parsed()),
+            Some(parsed) => by_serde == Some(parsed),
         }
     }
 
     #[test]
     fn reads_what_serde_reads_and_gives_up_where_unsure() {
         let init = r#"{"coldmark":"init","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"clock","function_version":"$LATEST","env_id":"e1","init_type":"on-demand","init_phase":"init","init_duration_ms":39.5,"proactive":false,"config_fingerprint":"c6","function_memory_size":128,"runtime_init_ms":3e1,"extensions":[{"name":"coldmark","events":["INVOKE"]}],"_aws":{"Timestamp":1795635166868,"CloudWatchMetrics":[],"x":[true,null,-0.5e-3,{}]},"ColdStart":1}"#;
-        let wire = scan(init).expect("the common shape is read");
-        let Parsed::Marker(m) = wire.into_parsed() else {
+        let parsed = scan(init).expect("the common shape is read");
+        let Parsed::Marker(m) = parsed else {
             panic!("not a marker")
         };
         assert_eq!(m.env_id, "e1");
@@ -442,6 +452,19 @@ mod tests {
             other => panic!("{other:?}"),
         });
         assert!(agrees(init));
+        // Numbers as serde_json converts them (the fast shapes and the others).
+        for figures in [
+            r#""init_duration_ms":0.1,"runtime_init_ms":-2.675,"extensions_init_ms":123456789.012345"#,
+            r#""init_duration_ms":9007199254740.993,"runtime_init_ms":0.30000000000000004"#,
+            r#""init_duration_ms":1e2,"runtime_init_ms":-0.0,"function_memory_size":18446744073709551615"#,
+            r#""init_duration_ms":"7.5","proactive":1,"function_memory_size":2.0"#,
+        ] {
+            let text = format!(
+                r#"{{"coldmark":"init","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"f","env_id":"e",{figures}}}"#
+            );
+            assert!(matches!(scan(&text), Some(Parsed::Marker(_))), "{text}");
+            assert!(agrees(&text), "{text}");
+        }
         for text in [
             r#"{"coldmark":"init","env_id":"a\"b"}"#,
             r#"{"coldmark":"init","coldmark":"init"}"#,
@@ -460,6 +483,19 @@ mod tests {
             r#"{}"#,
         ] {
             assert!(agrees(text), "{text}");
+        }
+        // Numbers as serde_json converts them (the fast shapes and the others).
+        for figures in [
+            r#""init_duration_ms":0.1,"runtime_init_ms":-2.675,"extensions_init_ms":123456789.012345"#,
+            r#""init_duration_ms":9007199254740.993,"runtime_init_ms":0.30000000000000004"#,
+            r#""init_duration_ms":1e2,"runtime_init_ms":-0.0,"function_memory_size":18446744073709551615"#,
+            r#""init_duration_ms":"7.5","proactive":1,"function_memory_size":2.0"#,
+        ] {
+            let text = format!(
+                r#"{{"coldmark":"init","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"f","env_id":"e",{figures}}}"#
+            );
+            assert!(matches!(scan(&text), Some(Parsed::Marker(_))), "{text}");
+            assert!(agrees(&text), "{text}");
         }
         for text in [
             r#"{"coldmark":"init","env_id":"a\"b"}"#,
