@@ -8,6 +8,9 @@
 //! The rules, in the order they are tried, are documented in `docs/explain.md`.
 
 use hashbrown::hash_map::EntryRef;
+
+mod env_id;
+use env_id::EnvId;
 use serde::{Deserialize, Serialize};
 
 use crate::cause::{Cause, Evidence};
@@ -189,7 +192,7 @@ struct FunctionState {
 #[derive(Debug, Default)]
 pub struct Attributor {
     settings: Settings,
-    envs: Map<String, Env>,
+    envs: Map<EnvId, Env>,
     streams: Map<String, String>,
     functions: Map<Name, FunctionState>,
     now_ms: i64,
@@ -235,7 +238,7 @@ impl Attributor {
                 if let Some(env) = self
                     .streams
                     .get(&stream)
-                    .and_then(|id| self.envs.get_mut(id))
+                    .and_then(|id| self.envs.get_mut(id.as_str()))
                 {
                     env.last_seen_ms = env.last_seen_ms.max(at_ms);
                 }
@@ -255,7 +258,11 @@ impl Attributor {
             self.envs.clear();
             return;
         }
-        let mut left: Vec<(String, Env)> = self.envs.drain().collect();
+        let mut left: Vec<(String, Env)> = self
+            .envs
+            .drain()
+            .map(|(id, env)| (id.owned(), env))
+            .collect();
         left.sort_by(|a, b| a.1.started_ms.cmp(&b.1.started_ms).then(a.0.cmp(&b.0)));
         for (env_id, env) in left {
             out.push(Explained::Ended(Ended {
@@ -272,7 +279,7 @@ impl Attributor {
     fn init(&mut self, marker: Marker, stream: Option<String>, out: &mut Vec<Explained>) {
         let Some(init) = marker.init else { return };
         let at = marker.timestamp_ms;
-        let existing = self.envs.get(&marker.env_id).map(|e| {
+        let existing = self.envs.get(marker.env_id.as_str()).map(|e| {
             (
                 e.started_ms,
                 e.fingerprint.as_deref() == Some(init.config_fingerprint.as_str()),
@@ -399,7 +406,7 @@ impl Attributor {
             version.current_fingerprint = Some(fingerprint_key.clone());
         }
         // Only an environment seen before is looked up again; a new one is inserted at once.
-        match existing.and_then(|_| self.envs.get_mut(&marker.env_id)) {
+        match existing.and_then(|_| self.envs.get_mut(marker.env_id.as_str())) {
             Some(env) => {
                 if env.fingerprint.is_none() {
                     // Known from an invoke marker before its init marker was reordered in.
@@ -413,7 +420,7 @@ impl Attributor {
                     self.streams.insert(stream.clone(), marker.env_id.clone());
                 }
                 self.envs.insert(
-                    marker.env_id.clone(),
+                    EnvId::new(&marker.env_id),
                     Env {
                         function: function_key,
                         version: version_key,
@@ -447,7 +454,7 @@ impl Attributor {
 
     fn invoke(&mut self, marker: Marker, stream: Option<String>) {
         let at = marker.timestamp_ms;
-        if let Some(env) = self.envs.get_mut(&marker.env_id) {
+        if let Some(env) = self.envs.get_mut(marker.env_id.as_str()) {
             env.last_seen_ms = env.last_seen_ms.max(at);
             return;
         }
@@ -460,7 +467,7 @@ impl Attributor {
             self.streams.insert(stream.clone(), marker.env_id.clone());
         }
         self.envs.insert(
-            marker.env_id,
+            EnvId::new(&marker.env_id),
             Env {
                 function: function_key,
                 version: version_key,
@@ -474,7 +481,7 @@ impl Attributor {
 
     fn shutdown(&mut self, marker: Marker, out: &mut Vec<Explained>) {
         let reason = marker.reason.unwrap_or_else(|| "unknown".to_owned());
-        match self.envs.remove(&marker.env_id) {
+        match self.envs.remove(marker.env_id.as_str()) {
             Some(env) => self.end(marker.env_id, env, marker.timestamp_ms, Some(reason), out),
             None => self.counts.before_input += 1,
         }
@@ -488,11 +495,11 @@ impl Attributor {
             .envs
             .iter()
             .filter(|(_, e)| now.saturating_sub(e.last_seen_ms) > grace)
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.owned())
             .collect();
         dead.sort();
         for id in dead {
-            if let Some(env) = self.envs.remove(&id) {
+            if let Some(env) = self.envs.remove(id.as_str()) {
                 let at = env.last_seen_ms;
                 self.end(id, env, at, None, out);
             }
