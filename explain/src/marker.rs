@@ -290,7 +290,7 @@ impl<'de> Deserialize<'de> for Scalar {
 }
 
 impl Scalar {
-    fn as_bool(self) -> Option<bool> {
+    fn into_bool(self) -> Option<bool> {
         match self {
             Scalar::Bool(b) => Some(b),
             Scalar::Int(n) => Some(n != 0),
@@ -304,7 +304,7 @@ impl Scalar {
         }
     }
 
-    fn as_f64(self) -> Option<f64> {
+    fn into_f64(self) -> Option<f64> {
         match self {
             Scalar::Int(n) => Some(n as f64),
             Scalar::Float(f) => Some(f),
@@ -313,7 +313,7 @@ impl Scalar {
         }
     }
 
-    fn as_u64(self) -> Option<u64> {
+    fn into_u64(self) -> Option<u64> {
         match self {
             Scalar::Int(n) => Some(n),
             Scalar::Float(f) if f >= 0.0 && f.fract() == 0.0 => Some(f as u64),
@@ -324,15 +324,15 @@ impl Scalar {
 }
 
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(Scalar::deserialize(d)?.as_bool())
+    Ok(Scalar::deserialize(d)?.into_bool())
 }
 
 fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(Scalar::deserialize(d)?.as_f64())
+    Ok(Scalar::deserialize(d)?.into_f64())
 }
 
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(Scalar::deserialize(d)?.as_u64())
+    Ok(Scalar::deserialize(d)?.into_u64())
 }
 
 #[cfg(test)]

@@ -73,7 +73,9 @@ fn scan_with(text: &str, known: &mut Known) -> Option<Parsed> {
 /// exact in an `f64`: one rounding, the correct one, which is what `str::parse` gives too.
 fn short_decimal(number: &[u8]) -> bool {
     number.contains(&b'.')
-        && number.iter().all(|&c| c.is_ascii_digit() || c == b'.' || c == b'-')
+        && number
+            .iter()
+            .all(|&c| c.is_ascii_digit() || c == b'.' || c == b'-')
         && number.iter().filter(|c| c.is_ascii_digit()).count() <= 15
 }
 
@@ -410,12 +412,14 @@ impl<'a> Scan<'a, '_> {
             Field::ConfigFingerprint => wire.config_fingerprint = self.text_field()?,
             Field::FunctionRequestId => wire.function_request_id = self.text_field()?,
             Field::Reason => wire.reason = self.text_field()?,
-            Field::Schema => wire.schema = self.scalar_field()?.as_u64(),
-            Field::FunctionMemorySize => wire.function_memory_size = self.scalar_field()?.as_u64(),
-            Field::InitDurationMs => wire.init_duration_ms = self.scalar_field()?.as_f64(),
-            Field::RuntimeInitMs => wire.runtime_init_ms = self.scalar_field()?.as_f64(),
-            Field::ExtensionsInitMs => wire.extensions_init_ms = self.scalar_field()?.as_f64(),
-            Field::Proactive => wire.proactive = self.scalar_field()?.as_bool(),
+            Field::Schema => wire.schema = self.scalar_field()?.into_u64(),
+            Field::FunctionMemorySize => {
+                wire.function_memory_size = self.scalar_field()?.into_u64()
+            }
+            Field::InitDurationMs => wire.init_duration_ms = self.scalar_field()?.into_f64(),
+            Field::RuntimeInitMs => wire.runtime_init_ms = self.scalar_field()?.into_f64(),
+            Field::ExtensionsInitMs => wire.extensions_init_ms = self.scalar_field()?.into_f64(),
+            Field::Proactive => wire.proactive = self.scalar_field()?.into_bool(),
         }
         Some(())
     }
@@ -447,10 +451,13 @@ mod tests {
         assert_eq!(m.env_id, "e1");
         assert_eq!(m.init().unwrap().init_duration_ms, Some(39.5));
         assert_eq!(m.init().unwrap().runtime_init_ms, Some(30.0));
-        assert_eq!(m, match Marker::parse(init.as_bytes()) {
-            Parsed::Marker(m) => m,
-            other => panic!("{other:?}"),
-        });
+        assert_eq!(
+            m,
+            match Marker::parse(init.as_bytes()) {
+                Parsed::Marker(m) => m,
+                other => panic!("{other:?}"),
+            }
+        );
         assert!(agrees(init));
         // Numbers as serde_json converts them (the fast shapes and the others).
         for figures in [
