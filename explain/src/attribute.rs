@@ -210,6 +210,9 @@ impl Attributor {
     pub fn new(settings: Settings) -> Attributor {
         Attributor {
             settings,
+            // A busy fleet has tens of thousands alive: grown from empty, the table would be
+            // rebuilt a dozen times on the way. Untouched slots cost address space, not memory.
+            envs: Map::with_capacity_and_hasher(1 << 14, Default::default()),
             now_ms: i64::MIN,
             last_sweep_ms: i64::MIN,
             ..Attributor::default()

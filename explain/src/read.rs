@@ -316,7 +316,9 @@ pub fn open_input(
     stream: Option<String>,
     counts: &mut ReadCounts,
 ) -> Option<Opened> {
-    let mut reader = BufReader::with_capacity(1 << 16, input);
+    // 256 KiB: a quarter of the read calls of 64 KiB, and fewer lines cut by a buffer's end
+    // (those are copied to be read whole).
+    let mut reader = BufReader::with_capacity(1 << 18, input);
     let gzip = match reader.fill_buf() {
         Ok(head) => head.starts_with(&[0x1f, 0x8b]),
         Err(_) => {
