@@ -158,16 +158,17 @@ thread_local! {
 }
 
 /// Where a string's text stops: the first quote, backslash or control character. Marker
-/// strings are short (ten bytes or so), too short for `memchr`'s set-up to pay: eight bytes
-/// are tested at a time in a word instead.
+/// strings are short (ten bytes or so), too short for `memchr`'s set-up to pay: sixteen bytes
+/// are tested at a time in a (two-register) word instead, so that most strings end in the
+/// first round and the loop's exit is easy to predict.
 fn stop(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u128 = u128::from_le_bytes([1; 16]);
+    const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
     let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
+    while let Some(chunk) = b.get(i..i + 16) {
+        let w = u128::from_le_bytes(chunk.try_into().expect("sixteen bytes"));
+        let quote = w ^ (ONES * u128::from(b'"'));
+        let backslash = w ^ (ONES * u128::from(b'\\'));
         // A byte is flagged when it is zero after the xor, or below 0x20. Only bytes after
         // the first flagged one can be flagged wrongly (by a borrow), so the first is exact.
         let hits = (quote.wrapping_sub(ONES) & !quote)
@@ -177,7 +178,7 @@ fn stop(b: &[u8]) -> Option<usize> {
         if hits != 0 {
             return Some(i + hits.trailing_zeros() as usize / 8);
         }
-        i += 8;
+        i += 16;
     }
     b[i..]
         .iter()
@@ -439,6 +440,22 @@ mod tests {
             None => true,
             Some(parsed) => by_serde == Some(parsed),
         }
+    }
+
+    #[test]
+    fn a_string_stops_at_its_first_quote_backslash_or_control_character() {
+        for len in 0..40 {
+            for end in [b'"', b'\\', 0x00, 0x1f] {
+                for fill in [b'a', b' ', 0x21, 0x23, 0x5d, 0x7f, 0xc3] {
+                    let mut b = vec![fill; len];
+                    b.push(end);
+                    // After the end, bytes that a borrow could make look special.
+                    b.extend([0x20, 0x23, 0x5d, b'"', 0x01]);
+                    assert_eq!(stop(&b), Some(len), "{len} {end:#x} {fill:#x}");
+                }
+            }
+        }
+        assert_eq!(stop(b"no end in sight"), None);
     }
 
     #[test]
