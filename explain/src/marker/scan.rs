@@ -3,14 +3,15 @@
 //!
 //! Most of a marker is never read: the init marker is ~950 bytes, mostly its EMF block and
 //! extension list, and serde_json tokenises every key and string of it to skip it, which was
-//! the largest share of reading a marker. This scan checks the same JSON grammar, but skips a
-//! string with one `memchr` and keeps no state per value.
+//! the largest share of reading a marker. This scan checks the same JSON grammar, finds a
+//! string's end a word at a time, and skips a container it has seen before, byte for byte,
+//! with one comparison (see [`Known`]).
 //!
 //! It answers only when it is sure to agree with serde_json: anything unusual (an escape in
-//! any string, a field read twice, a field of an unexpected type, deep nesting, a number the
-//! lenient readers must convert) makes it give up with `None`, and the caller parses the line
-//! with serde_json as before. So serde_json stays the definition of what a marker is; this is
-//! a shortcut for the common shape only.
+//! any string, a field read twice, a field of an unexpected type, deep nesting) makes it give
+//! up with `None`, and the caller parses the line with serde_json as before; a lenient field's
+//! value of an unusual shape is converted by serde_json alone. So serde_json stays the
+//! definition of what a marker is; this is a shortcut for the common shape only.
 
 use std::borrow::Cow;
 
