@@ -219,18 +219,17 @@ pub struct LineInput {
     done: bool,
 }
 
+/// Where [`LineInput::step`] hands what it reads.
+enum Target<'s> {
+    /// The look-ahead queue, for merging.
+    Queue,
+    Sink(&'s mut dyn FnMut(Observation)),
+}
+
 impl LineInput {
     fn fill(&mut self) {
         while self.pending.is_empty() && !self.done {
-            let LineInput { pending, .. } = self;
-            Self::step(
-                &mut self.reader,
-                &self.context,
-                &mut self.line,
-                &mut self.counts,
-                &mut self.done,
-                &mut |o| pending.push_back(o),
-            );
+            self.step(Target::Queue);
         }
     }
 
@@ -241,27 +240,26 @@ impl LineInput {
             sink(o);
         }
         while !self.done {
-            Self::step(
-                &mut self.reader,
-                &self.context,
-                &mut self.line,
-                &mut self.counts,
-                &mut self.done,
-                sink,
-            );
+            self.step(Target::Sink(sink));
         }
         self.counts
     }
 
     /// Reads one line (or what the buffer holds of a long one).
-    fn step(
-        reader: &mut Box<dyn BufRead>,
-        context: &LineContext,
-        line: &mut Vec<u8>,
-        counts: &mut ReadCounts,
-        done: &mut bool,
-        push: &mut dyn FnMut(Observation),
-    ) {
+    fn step(&mut self, target: Target) {
+        let LineInput {
+            reader,
+            context,
+            line,
+            pending,
+            counts,
+            done,
+        } = self;
+        let mut to_queue = |o: Observation| pending.push_back(o);
+        let push: &mut dyn FnMut(Observation) = match target {
+            Target::Queue => &mut to_queue,
+            Target::Sink(sink) => sink,
+        };
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
             Err(_) => {
