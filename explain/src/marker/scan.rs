@@ -460,6 +460,33 @@ mod tests {
     }
 
     #[test]
+    fn remembered_containers_change_nothing() {
+        // A container seen before, the same bytes in another line; other bytes under the same
+        // key; the remembered bytes followed by more, or broken off: each line read as
+        // serde_json reads it, in every order.
+        let lines = [
+            r#"{"coldmark":"invoke","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"f","env_id":"e","list":[{"name":"coldmark","events":["INVOKE","SHUTDOWN"]}]}"#,
+            r#"{"coldmark":"invoke","schema":1,"timestamp":"2026-11-25T19:32:47.868Z","function_name":"g","env_id":"e2","list":[{"name":"coldmark","events":["INVOKE","SHUTDOWN"]}]}"#,
+            r#"{"coldmark":"invoke","schema":1,"timestamp":"2026-11-25T19:32:48.868Z","function_name":"h","env_id":"e3","list":[{"name":"coldmark","events":["INVOKE","SHUTDOWN"]},1]}"#,
+            r#"{"coldmark":"invoke","schema":1,"timestamp":"2026-11-25T19:32:49.868Z","function_name":"f","env_id":"e","list":[{"name":"coldmark","events":["INVOKE","SHUTDOWN"]}}"#,
+            r#"{"coldmark":"invoke","schema":1,"timestamp":"2026-11-25T19:32:50.868Z","function_name":"f","env_id":"e","list":[{"name":"coldmark","events":["INVOKE","SHUTDOWN"]}]x}"#,
+            r#"{"coldmark":"invoke","schema":1,"timestamp":"2026-11-25T19:32:51.868Z","function_name":"f","env_id":"e","x":{"list":[{"name":"coldmark","events":["INVOKE","SHUTDOWN"]}]}}"#,
+            r#"{"coldmark":"invoke","schema":1,"timestamp":"2026-11-25T19:32:52.868Z","function_name":"f","env_id":"e","list":[{"name":"coldmark","events":["INVOKE","SHUTDOWN"]}],"schema":2}"#,
+        ];
+        for round in 0..3 {
+            for i in 0..lines.len() {
+                let text = lines[(i * (round + 1)) % lines.len()];
+                let by_serde = match serde_json::from_str::<Wire>(text) {
+                    Ok(wire) => wire.into_parsed(),
+                    Err(_) => Parsed::Malformed,
+                };
+                assert_eq!(Marker::parse(text.as_bytes()), by_serde, "{text}");
+                assert!(agrees(text), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn reads_what_serde_reads_and_gives_up_where_unsure() {
         let init = r#"{"coldmark":"init","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"clock","function_version":"$LATEST","env_id":"e1","init_type":"on-demand","init_phase":"init","init_duration_ms":39.5,"proactive":false,"config_fingerprint":"c6","function_memory_size":128,"runtime_init_ms":3e1,"extensions":[{"name":"coldmark","events":["INVOKE"]}],"_aws":{"Timestamp":1795635166868,"CloudWatchMetrics":[],"x":[true,null,-0.5e-3,{}]},"ColdStart":1}"#;
         let parsed = scan(init).expect("the common shape is read");
