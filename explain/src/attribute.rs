@@ -7,6 +7,10 @@
 //!
 //! The rules, in the order they are tried, are documented in `docs/explain.md`.
 
+use hashbrown::hash_map::EntryRef;
+
+mod env_id;
+use env_id::EnvId;
 use serde::{Deserialize, Serialize};
 
 use crate::cause::{Cause, Evidence};
@@ -119,7 +123,8 @@ pub struct AttributorCounts {
     pub before_input: u64,
 }
 
-type Map<K, V> = rustc_hash::FxHashMap<K, V>;
+/// hashbrown's map for its `entry_ref`: a name looked up once, copied only when it is new.
+type Map<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A function name, version or fingerprint as the attribution keeps it: shared between the
 /// state maps' keys and every alive environment of it, so that a new environment copies a
@@ -127,18 +132,13 @@ type Map<K, V> = rustc_hash::FxHashMap<K, V>;
 /// born per init marker).
 type Name = std::sync::Arc<str>;
 
-/// The value under `name`, created when missing; its key shared.
+/// The value under `name`, created when missing; its key shared. One lookup.
 fn entry<'m, V: Default>(map: &'m mut Map<Name, V>, name: &str) -> (Name, &'m mut V) {
-    let key = match map.get_key_value(name) {
-        Some((key, _)) => key.clone(),
-        None => {
-            let key: Name = name.into();
-            map.insert(key.clone(), V::default());
-            key
-        }
+    let entry = match map.entry_ref(name) {
+        EntryRef::Occupied(entry) => entry,
+        EntryRef::Vacant(entry) => entry.insert_entry_with_key(name.into(), V::default()),
     };
-    let value = map.get_mut(name).expect("just inserted");
-    (key, value)
+    (entry.key().clone(), entry.into_mut())
 }
 
 #[derive(Debug)]
@@ -192,7 +192,7 @@ struct FunctionState {
 #[derive(Debug, Default)]
 pub struct Attributor {
     settings: Settings,
-    envs: Map<String, Env>,
+    envs: Map<EnvId, Env>,
     streams: Map<String, String>,
     functions: Map<Name, FunctionState>,
     now_ms: i64,
@@ -210,6 +210,9 @@ impl Attributor {
     pub fn new(settings: Settings) -> Attributor {
         Attributor {
             settings,
+            // A busy fleet has tens of thousands alive: grown from empty, the table would be
+            // rebuilt a dozen times on the way. Untouched slots cost address space, not memory.
+            envs: Map::with_capacity_and_hasher(1 << 14, Default::default()),
             now_ms: i64::MIN,
             last_sweep_ms: i64::MIN,
             ..Attributor::default()
@@ -238,7 +241,7 @@ impl Attributor {
                 if let Some(env) = self
                     .streams
                     .get(&stream)
-                    .and_then(|id| self.envs.get_mut(id))
+                    .and_then(|id| self.envs.get_mut(id.as_str()))
                 {
                     env.last_seen_ms = env.last_seen_ms.max(at_ms);
                 }
@@ -258,7 +261,11 @@ impl Attributor {
             self.envs.clear();
             return;
         }
-        let mut left: Vec<(String, Env)> = self.envs.drain().collect();
+        let mut left: Vec<(String, Env)> = self
+            .envs
+            .drain()
+            .map(|(id, env)| (id.owned(), env))
+            .collect();
         left.sort_by(|a, b| a.1.started_ms.cmp(&b.1.started_ms).then(a.0.cmp(&b.0)));
         for (env_id, env) in left {
             out.push(Explained::Ended(Ended {
@@ -275,7 +282,7 @@ impl Attributor {
     fn init(&mut self, marker: Marker, stream: Option<String>, out: &mut Vec<Explained>) {
         let Some(init) = marker.init else { return };
         let at = marker.timestamp_ms;
-        let existing = self.envs.get(&marker.env_id).map(|e| {
+        let existing = self.envs.get(marker.env_id.as_str()).map(|e| {
             (
                 e.started_ms,
                 e.fingerprint.as_deref() == Some(init.config_fingerprint.as_str()),
@@ -293,17 +300,14 @@ impl Attributor {
         let was_unknown = existing.is_some_and(|(_, _, unknown)| unknown);
 
         let (function_key, function) = entry(&mut self.functions, &marker.function_name);
-        let new_version = function.versions.values().any(|v| v.initialised)
-            && !function
-                .versions
-                .get(marker.function_version.as_str())
-                .is_some_and(|v| v.initialised);
+        let any_initialised = function.versions.values().any(|v| v.initialised);
+        let (version_key, version) = entry(&mut function.versions, &marker.function_version);
+        let new_version = any_initialised && !version.initialised;
         let last_version = if new_version {
             function.last_version.as_deref().map(str::to_owned)
         } else {
             None
         };
-        let (version_key, version) = entry(&mut function.versions, &marker.function_version);
         if function.last_version.as_deref() != Some(marker.function_version.as_str()) {
             function.last_version = Some(version_key.clone());
         }
@@ -404,7 +408,8 @@ impl Attributor {
         if version.current_fingerprint.as_deref() != Some(init.config_fingerprint.as_str()) {
             version.current_fingerprint = Some(fingerprint_key.clone());
         }
-        match self.envs.get_mut(&marker.env_id) {
+        // Only an environment seen before is looked up again; a new one is inserted at once.
+        match existing.and_then(|_| self.envs.get_mut(marker.env_id.as_str())) {
             Some(env) => {
                 if env.fingerprint.is_none() {
                     // Known from an invoke marker before its init marker was reordered in.
@@ -418,7 +423,7 @@ impl Attributor {
                     self.streams.insert(stream.clone(), marker.env_id.clone());
                 }
                 self.envs.insert(
-                    marker.env_id.clone(),
+                    EnvId::new(&marker.env_id),
                     Env {
                         function: function_key,
                         version: version_key,
@@ -452,7 +457,7 @@ impl Attributor {
 
     fn invoke(&mut self, marker: Marker, stream: Option<String>) {
         let at = marker.timestamp_ms;
-        if let Some(env) = self.envs.get_mut(&marker.env_id) {
+        if let Some(env) = self.envs.get_mut(marker.env_id.as_str()) {
             env.last_seen_ms = env.last_seen_ms.max(at);
             return;
         }
@@ -465,7 +470,7 @@ impl Attributor {
             self.streams.insert(stream.clone(), marker.env_id.clone());
         }
         self.envs.insert(
-            marker.env_id,
+            EnvId::new(&marker.env_id),
             Env {
                 function: function_key,
                 version: version_key,
@@ -479,7 +484,7 @@ impl Attributor {
 
     fn shutdown(&mut self, marker: Marker, out: &mut Vec<Explained>) {
         let reason = marker.reason.unwrap_or_else(|| "unknown".to_owned());
-        match self.envs.remove(&marker.env_id) {
+        match self.envs.remove(marker.env_id.as_str()) {
             Some(env) => self.end(marker.env_id, env, marker.timestamp_ms, Some(reason), out),
             None => self.counts.before_input += 1,
         }
@@ -493,11 +498,11 @@ impl Attributor {
             .envs
             .iter()
             .filter(|(_, e)| now.saturating_sub(e.last_seen_ms) > grace)
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.owned())
             .collect();
         dead.sort();
         for id in dead {
-            if let Some(env) = self.envs.remove(&id) {
+            if let Some(env) = self.envs.remove(id.as_str()) {
                 let at = env.last_seen_ms;
                 self.end(id, env, at, None, out);
             }

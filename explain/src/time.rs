@@ -78,13 +78,43 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// RFC 3339, UTC, milliseconds, `Z` — the markers' own form. Written by hand for years
 /// 0..=9999 (every output record carries one), through chrono otherwise.
 pub fn format_ms(ms: i64) -> String {
+    ms_text(ms).as_str().to_owned()
+}
+
+/// [`format_ms`]'s text without an allocation for years 0..=9999, for writers that only
+/// borrow it (every `--json` record carries one).
+#[derive(Debug, Clone)]
+pub enum MsText {
+    Short([u8; 24]),
+    Long(String),
+}
+
+impl MsText {
+    pub fn as_str(&self) -> &str {
+        match self {
+            MsText::Short(b) => std::str::from_utf8(b).expect("ASCII digits"),
+            MsText::Long(text) => text,
+        }
+    }
+}
+
+impl serde::Serialize for MsText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The text of [`format_ms`].
+pub fn ms_text(ms: i64) -> MsText {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
-        return DateTime::<Utc>::from_timestamp_millis(ms)
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-            .unwrap_or_else(|| ms.to_string());
+        return MsText::Long(
+            DateTime::<Utc>::from_timestamp_millis(ms)
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+                .unwrap_or_else(|| ms.to_string()),
+        );
     }
     // Digit by digit into a fixed buffer: `format!` was a visible share of writing a record.
     let mut b = *b"0000-00-00T00:00:00.000Z";
@@ -101,7 +131,7 @@ pub fn format_ms(ms: i64) -> String {
     put(14, 2, rem / 60_000 % 60);
     put(17, 2, rem / 1000 % 60);
     put(20, 3, rem % 1000);
-    std::str::from_utf8(&b).expect("ASCII digits").to_owned()
+    MsText::Short(b)
 }
 
 /// The proleptic Gregorian date of a day number since 1970-01-01 (the inverse of

@@ -8,14 +8,14 @@ use crate::attribute::Attribution;
 use crate::cause::{Cause, Evidence};
 use crate::render::Render;
 use crate::summary::FunctionSummary;
-use crate::time::format_ms;
+use crate::time::{ms_text, MsText};
 
 /// The `--json` init record (a public interface: names follow the marker contract).
 #[derive(Debug, Serialize)]
 pub struct InitRecord<'a> {
     #[serde(rename = "type")]
     pub record: &'static str,
-    pub timestamp: String,
+    pub timestamp: MsText,
     pub function_name: &'a str,
     pub function_version: &'a str,
     pub env_id: &'a str,
@@ -39,7 +39,7 @@ impl<'a> InitRecord<'a> {
     pub fn new(a: &'a Attribution) -> InitRecord<'a> {
         InitRecord {
             record: "init",
-            timestamp: format_ms(a.timestamp_ms),
+            timestamp: ms_text(a.timestamp_ms),
             function_name: &a.function_name,
             function_version: &a.function_version,
             env_id: &a.env_id,
