@@ -16,7 +16,8 @@ use lambda_wire::telemetry::{
     Buffering, RecordBody, Subscription, TelemetrySubscription, SUBSCRIBE_PATH,
 };
 
-use super::http::{api_error, extension_id, missing_id};
+use super::http::{api_error, extension_id, missing_id, refuse};
+use super::rules::Refusal;
 use super::shared::Shared;
 use super::telemetry::Kind;
 
@@ -103,11 +104,7 @@ async fn subscribe(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
         return missing_id();
     };
     let Some(name) = shared.extension_name(id) else {
-        return api_error(
-            StatusCode::FORBIDDEN,
-            "Extension.UnknownExtensionIdentifier",
-            "unknown extension identifier",
-        );
+        return refuse(Refusal::unknown_extension());
     };
     let request: Subscription = match serde_json::from_slice(&body) {
         Ok(request) => request,
