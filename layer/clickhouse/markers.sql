@@ -13,6 +13,9 @@
 -- only some marker kinds carry, or that may be null, is Nullable and NULL where absent.
 -- `timestamp` is kept as the marker's own text; `ts` (second) and `ts_ms` (millisecond, UTC)
 -- are derived from it for time functions (DateTime64 does not exist in 18.16).
+-- Durations are Float64. ClickHouse 18.16 reads JSON numbers with a fast parser that can store
+-- one unit in the last place away (2.829 becomes 2.8289999999999997, about 1 value in 110);
+-- round(x, 3) in a query gives the marker's microsecond figure back.
 CREATE TABLE IF NOT EXISTS markers
 (
     coldmark             String,
