@@ -142,7 +142,7 @@ impl Marker {
         // Checking the whole line's UTF-8 once (an ASCII run is checked a word at a time) is
         // cheaper than serde_json checking each of its ~40 keys and strings one by one; a line
         // that is not UTF-8 is read from bytes, where only the strings are checked.
-        let wire = match std::str::from_utf8(json) {
+        let wire = match simdutf8::basic::from_utf8(json) {
             // The line as the extension writes it is read by the fast scan; whatever it is
             // not sure of, serde_json reads, as it always did.
             Ok(text) => match scan::scan(text) {

@@ -61,11 +61,17 @@ impl<'a> InitRecord<'a> {
 
 pub struct Json<W: Write> {
     out: W,
+    /// One record at a time: serde_json's many small writes land in a `Vec` (a copy each)
+    /// rather than each going through the writer's own buffering, then one write per record.
+    record: Vec<u8>,
 }
 
 impl<W: Write> Json<W> {
     pub fn new(out: W) -> Json<W> {
-        Json { out }
+        Json {
+            out,
+            record: Vec::with_capacity(1024),
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -75,8 +81,10 @@ impl<W: Write> Json<W> {
 
 impl<W: Write> Render for Json<W> {
     fn init(&mut self, a: &Attribution) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, &InitRecord::new(a))?;
-        self.out.write_all(b"\n")
+        self.record.clear();
+        serde_json::to_writer(&mut self.record, &InitRecord::new(a))?;
+        self.record.push(b'\n');
+        self.out.write_all(&self.record)
     }
 
     fn finish(&mut self, summary: &[FunctionSummary]) -> std::io::Result<()> {

@@ -1,17 +1,22 @@
 //! The table: one row per init with the cause and its evidence in words, then a summary per
 //! function.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::attribute::Attribution;
 use crate::cause::short;
 use crate::render::Render;
 use crate::summary::{CauseTotals, FunctionSummary};
-use crate::time::format_ms;
+use crate::time::ms_text;
 
 pub struct Table<W: Write> {
     out: W,
     header_written: bool,
+    /// The row being written, and a cell being built: reused, so that a row costs no
+    /// allocation of its own (a busy day's table has hundreds of thousands of rows).
+    row: String,
+    cell: String,
 }
 
 impl<W: Write> Table<W> {
@@ -19,6 +24,8 @@ impl<W: Write> Table<W> {
         Table {
             out,
             header_written: false,
+            row: String::with_capacity(256),
+            cell: String::with_capacity(32),
         }
     }
 
@@ -37,35 +44,62 @@ const HEADER: [&str; 7] = [
     "EVIDENCE",
 ];
 
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        format!("{text:<width$}")
-    } else {
-        let cut: String = text.chars().take(width - 1).collect();
-        format!("{cut}…")
+/// The widths of the columns before the evidence (which ends the row).
+const WIDTHS: [usize; 6] = [24, 20, 8, 23, 22, 20];
+
+/// `text` left-aligned in `width` characters, cut with "…" when longer, then a space.
+fn push_cell(row: &mut String, text: &str, width: usize) {
+    match text.char_indices().nth(width) {
+        None => {
+            row.push_str(text);
+            let len = text.chars().count();
+            row.extend(std::iter::repeat_n(' ', width - len));
+        }
+        Some(_) => {
+            let cut = text
+                .char_indices()
+                .nth(width - 1)
+                .map_or(text.len(), |(i, _)| i);
+            row.push_str(&text[..cut]);
+            row.push('…');
+        }
     }
+    row.push(' ');
 }
 
 /// One decimal, through integers: `{:.1}` formats floats exactly, which costs more than the
 /// rest of a row.
-fn ms(v: Option<f64>) -> String {
+fn push_ms(out: &mut String, v: Option<f64>) {
     match v {
         Some(v) if v.is_finite() && v.abs() < 1e15 => {
             let tenths = (v * 10.0).round() as i64;
             let sign = if tenths < 0 { "-" } else { "" };
-            format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
+            let _ = write!(out, "{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10);
         }
-        Some(v) => format!("{v}"),
-        None => "?".to_owned(),
+        Some(v) => {
+            let _ = write!(out, "{v}");
+        }
+        None => out.push('?'),
+    }
+}
+
+/// "39.0 (30.0+9.0)", "39.0", or "?" when Lambda reported no duration.
+fn push_init_split(out: &mut String, a: &Attribution) {
+    push_ms(out, a.init_duration_ms);
+    if a.runtime_init_ms.is_some() || a.extensions_init_ms.is_some() {
+        out.push_str(" (");
+        push_ms(out, a.runtime_init_ms);
+        out.push('+');
+        push_ms(out, a.extensions_init_ms);
+        out.push(')');
     }
 }
 
 /// "39.0 (30.0+9.0)", "39.0", or "?" when Lambda reported no duration.
 pub fn init_split(a: &Attribution) -> String {
-    match (a.runtime_init_ms, a.extensions_init_ms) {
-        (None, None) => ms(a.init_duration_ms),
-        (r, e) => format!("{} ({}+{})", ms(a.init_duration_ms), ms(r), ms(e)),
-    }
+    let mut text = String::new();
+    push_init_split(&mut text, a);
+    text
 }
 
 /// Seconds for the summary: "1.9 s", "52 s", "0.04 s".
@@ -104,36 +138,32 @@ fn totals_line(t: &CauseTotals) -> String {
 
 impl<W: Write> Render for Table<W> {
     fn init(&mut self, a: &Attribution) -> std::io::Result<()> {
+        let Table { row, cell, .. } = self;
+        row.clear();
         if !self.header_written {
             self.header_written = true;
-            writeln!(
-                self.out,
-                "{} {} {} {} {} {} {}",
-                fit(HEADER[0], 24),
-                fit(HEADER[1], 20),
-                fit(HEADER[2], 8),
-                fit(HEADER[3], 23),
-                fit(HEADER[4], 22),
-                fit(HEADER[5], 20),
-                HEADER[6]
-            )?;
+            for (title, width) in HEADER.iter().zip(WIDTHS) {
+                push_cell(row, title, width);
+            }
+            row.push_str(HEADER[6]);
+            row.push('\n');
         }
-        let init_type = if a.init_phase == "invoke" {
-            format!("{} (invoke)", a.init_type)
-        } else {
-            a.init_type.clone()
-        };
-        writeln!(
-            self.out,
-            "{} {} {} {} {} {} {}",
-            fit(&format_ms(a.timestamp_ms), 24),
-            fit(&a.function_name, 20),
-            fit(short(&a.env_id), 8),
-            fit(&init_type, 23),
-            fit(&init_split(a), 22),
-            fit(a.cause.as_str(), 20),
-            a.evidence.words()
-        )
+        push_cell(row, ms_text(a.timestamp_ms).as_str(), WIDTHS[0]);
+        push_cell(row, &a.function_name, WIDTHS[1]);
+        push_cell(row, short(&a.env_id), WIDTHS[2]);
+        cell.clear();
+        cell.push_str(&a.init_type);
+        if a.init_phase == "invoke" {
+            cell.push_str(" (invoke)");
+        }
+        push_cell(row, cell, WIDTHS[3]);
+        cell.clear();
+        push_init_split(cell, a);
+        push_cell(row, cell, WIDTHS[4]);
+        push_cell(row, a.cause.as_str(), WIDTHS[5]);
+        row.push_str(&a.evidence.words());
+        row.push('\n');
+        self.out.write_all(row.as_bytes())
     }
 
     fn finish(&mut self, summary: &[FunctionSummary]) -> std::io::Result<()> {
@@ -159,5 +189,40 @@ impl<W: Write> Render for Table<W> {
             }
         }
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(text: &str, width: usize) -> String {
+        let mut row = String::new();
+        push_cell(&mut row, text, width);
+        row
+    }
+
+    #[test]
+    fn cells_are_padded_or_cut_by_characters() {
+        for (text, width) in [("abc", 5), ("abcde", 5), ("", 3), ("ééé", 3), ("é", 4)] {
+            assert_eq!(
+                cell(text, width),
+                format!("{text:<width$} "),
+                "{text} {width}"
+            );
+        }
+        assert_eq!(cell("abcdef", 5), "abcd… ");
+        assert_eq!(cell("éééééé", 3), "éé… ");
+        assert_eq!(cell("configuration-change", 8), "configu… ");
+    }
+
+    #[test]
+    fn durations_have_one_decimal() {
+        let mut text = String::new();
+        for v in [Some(39.0), Some(0.04), Some(-2.25), Some(1e16), None] {
+            push_ms(&mut text, v);
+            text.push('|');
+        }
+        assert_eq!(text, "39.0|0.0|-2.3|10000000000000000|?|");
     }
 }
