@@ -10,6 +10,7 @@
 //! init), so the run includes the reordering.
 //!
 //! `--file`: written to a temporary file first, then read from it (the "from a file" figure).
+//! `--table`: the default output, the table, instead of `--json` (both to `/dev/null`).
 //! Otherwise: generated on the fly into the binary's stdin (no disk needed for 10 million).
 
 use std::cmp::Reverse;
@@ -25,6 +26,8 @@ struct Args {
     every_ms: i64,
     /// Only write the input to this path (for profiling or other tools).
     write_only: Option<String>,
+    /// The default output (the table) instead of `--json`.
+    table: bool,
 }
 
 fn args() -> Args {
@@ -34,6 +37,7 @@ fn args() -> Args {
         file: false,
         every_ms: 25,
         write_only: None,
+        table: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -47,6 +51,7 @@ fn args() -> Args {
                     .expect("--every-ms N")
             }
             "--file" => a.file = true,
+            "--table" => a.table = true,
             "--write-only" => a.write_only = Some(it.next().expect("--write-only PATH")),
             other => panic!("unknown argument {other}"),
         }
@@ -157,9 +162,13 @@ fn main() {
         );
     }
     let mut cmd = Command::new(&a.binary);
-    cmd.args(["--json", "--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+    cmd.args(if a.table {
+        &["--quiet"][..]
+    } else {
+        &["--json", "--quiet"]
+    })
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit());
     if a.file {
         cmd.arg(&input).stdin(Stdio::null());
     } else {
@@ -185,9 +194,10 @@ fn main() {
         + usage.ru_stime.tv_usec as f64 / 1e6;
     let rss_mb = usage.ru_maxrss as f64 / 1024.0;
     println!(
-        "{} markers ({}): exit {}, wall {:.2} s, CPU {:.2} s → {:.0} markers/s per CPU-second ({:.0}/s wall); peak RSS {:.1} MiB",
+        "{} markers ({}, {}): exit {}, wall {:.2} s, CPU {:.2} s → {:.0} markers/s per CPU-second ({:.0}/s wall); peak RSS {:.1} MiB",
         a.markers,
         if a.file { "from a file" } else { "generated into stdin" },
+        if a.table { "the table" } else { "--json" },
         status.code().unwrap_or(-1),
         wall,
         cpu,
