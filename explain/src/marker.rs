@@ -139,9 +139,9 @@ struct Wire<'a> {
 impl Marker {
     /// Reads one JSON object (the whole text must be it).
     pub fn parse(json: &[u8]) -> Parsed {
-        // Checking the whole line's UTF-8 once (an ASCII run is checked a word at a time) is
-        // cheaper than serde_json checking each of its ~40 keys and strings one by one; a line
-        // that is not UTF-8 is read from bytes, where only the strings are checked.
+        // Checking the whole line's UTF-8 once (simdutf8: 32 bytes a step where the CPU has
+        // AVX2) is cheaper than serde_json checking each of its ~40 keys and strings one by
+        // one; a line that is not UTF-8 is read from bytes, where only the strings are checked.
         let wire = match simdutf8::basic::from_utf8(json) {
             // The line as the extension writes it is read by the fast scan; whatever it is
             // not sure of, serde_json reads, as it always did.

@@ -83,7 +83,8 @@ fn push_ms(out: &mut String, v: Option<f64>) {
     }
 }
 
-/// "39.0 (30.0+9.0)", "39.0", or "?" when Lambda reported no duration.
+/// The init duration and its split: "39.0 (30.0+9.0)", "39.0", or "?" when Lambda reported
+/// no duration.
 fn push_init_split(out: &mut String, a: &Attribution) {
     push_ms(out, a.init_duration_ms);
     if a.runtime_init_ms.is_some() || a.extensions_init_ms.is_some() {
@@ -93,13 +94,6 @@ fn push_init_split(out: &mut String, a: &Attribution) {
         push_ms(out, a.extensions_init_ms);
         out.push(')');
     }
-}
-
-/// "39.0 (30.0+9.0)", "39.0", or "?" when Lambda reported no duration.
-pub fn init_split(a: &Attribution) -> String {
-    let mut text = String::new();
-    push_init_split(&mut text, a);
-    text
 }
 
 /// Seconds for the summary: "1.9 s", "52 s", "0.04 s".
