@@ -107,6 +107,76 @@ fn streams_markers_out_of_clickhouse_with_the_same_answer_as_files() {
     assert_eq!(inits[0]["cause"], "first-seen");
 }
 
+/// Durations that ClickHouse 18.16's fast float parser stores one unit in the last place away
+/// (2.829 as 2.8289999999999997; measured against the same server): read back from ClickHouse,
+/// they are still the marker's own figures, as from a file.
+#[test]
+#[ignore = "needs clickhouse-server; `bash .ci/run` installs it and runs this test"]
+fn durations_read_from_clickhouse_are_the_markers_own() {
+    let server = ClickHouse::start();
+    let figures = [
+        (31.673, 2.829, 1.118),
+        (31.702, 1.122, 1.128),
+        (31.798, 1.132, 1.136),
+        (31.827, 1.14, 1.235),
+        (31.923, 1.239, 1.243),
+        (31.952, 1.247, 2.829),
+    ];
+    let mut ndjson = String::new();
+    for (i, (init, runtime, extensions)) in figures.iter().enumerate() {
+        let mut marker = init_marker(&InitSpec {
+            t0: T0,
+            function: "tiny",
+            version: "$LATEST",
+            env: &format!("env-{i:02}"),
+            at_s: i as f64,
+            init_type: "on-demand",
+            phase: "init",
+            fingerprint: "c65dd9a06e46",
+            proactive: false,
+            duration_ms: *init,
+            memory: 128,
+        });
+        marker["runtime_init_ms"] = (*runtime).into();
+        marker["extensions_init_ms"] = (*extensions).into();
+        ndjson.push_str(&format!("{marker}\n"));
+    }
+    insert(&server, &ndjson);
+    let url = format!("http://127.0.0.1:{}/", server.http_port);
+    let (start, end) = range();
+    let out = run(
+        &[
+            "--json",
+            "--clickhouse",
+            &url,
+            "--start",
+            &start,
+            "--end",
+            &end,
+        ],
+        b"",
+    );
+    let (inits, _) = parse_json(&out);
+    let read: Vec<(f64, f64, f64)> = inits
+        .iter()
+        .map(|i| {
+            let f = |k: &str| i[k].as_f64().unwrap_or_else(|| panic!("{k} in {i}"));
+            (
+                f("init_duration_ms"),
+                f("runtime_init_ms"),
+                f("extensions_init_ms"),
+            )
+        })
+        .collect();
+    assert_eq!(read, figures, "{}", String::from_utf8_lossy(&out.stderr));
+    let file = run(&["--json"], ndjson.as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&file.stdout),
+        "the same records as from the file"
+    );
+}
+
 #[test]
 #[ignore = "needs clickhouse-server; `bash .ci/run` installs it and runs this test"]
 fn a_refusal_is_reported_with_status_and_message() {
