@@ -33,49 +33,47 @@ fn range() -> (String, String) {
     ((T0 - 3_600_000).to_string(), (T0 + 86_400_000).to_string())
 }
 
+/// `coldmark-explain --json` on the server's markers from `start` to the end of the day, with
+/// `more` arguments.
+fn explain_json(server: &ClickHouse, start: &str, more: &[&str]) -> std::process::Output {
+    let url = format!("http://127.0.0.1:{}/", server.http_port);
+    let (_, end) = range();
+    let mut args = vec![
+        "--json",
+        "--clickhouse",
+        &url,
+        "--start",
+        start,
+        "--end",
+        &end,
+    ];
+    args.extend(more);
+    run(&args, b"")
+}
+
+/// ClickHouse's `--json` output is byte for byte the file's for the same markers.
+fn assert_same_as_file(out: &std::process::Output, ndjson: &str) {
+    let file = run(&["--json"], ndjson.as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&file.stdout),
+        "the same records as from the file"
+    );
+}
+
 #[test]
 #[ignore = "needs clickhouse-server; `bash .ci/run` installs it and runs this test"]
 fn streams_markers_out_of_clickhouse_with_the_same_answer_as_files() {
     let server = ClickHouse::start();
     let s = Scenario::day();
     insert(&server, &s.ndjson());
-    let url = format!("http://127.0.0.1:{}/", server.http_port);
-    let (start, end) = range();
-    let out = run(
-        &[
-            "--json",
-            "--clickhouse",
-            &url,
-            "--start",
-            &start,
-            "--end",
-            &end,
-        ],
-        b"",
-    );
+    let (start, _) = range();
+    let out = explain_json(&server, &start, &[]);
     assert_expected(&s, &out, "ClickHouse");
-    let file = run(&["--json"], s.ndjson().as_bytes());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&file.stdout),
-        "the same records as from the file"
-    );
+    assert_same_as_file(&out, &s.ndjson());
 
     // Filtered by ClickHouse: one function, and a time range that leaves out the first hour.
-    let out = run(
-        &[
-            "--json",
-            "--clickhouse",
-            &url,
-            "--function",
-            "api",
-            "--start",
-            &start,
-            "--end",
-            &end,
-        ],
-        b"",
-    );
+    let out = explain_json(&server, &start, &["--function", "api"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let (inits, summaries) = parse_json(&out);
     assert_eq!(inits.len(), 1, "{stderr}");
@@ -85,18 +83,7 @@ fn streams_markers_out_of_clickhouse_with_the_same_answer_as_files() {
         "only api's marker crossed the wire: {stderr}"
     );
     let late_start = (T0 + 250_000).to_string();
-    let out = run(
-        &[
-            "--json",
-            "--clickhouse",
-            &url,
-            "--start",
-            &late_start,
-            "--end",
-            &end,
-        ],
-        b"",
-    );
+    let out = explain_json(&server, &late_start, &[]);
     let (inits, _) = parse_json(&out);
     let envs: Vec<&str> = inits
         .iter()
@@ -142,20 +129,8 @@ fn durations_read_from_clickhouse_are_the_markers_own() {
         ndjson.push_str(&format!("{marker}\n"));
     }
     insert(&server, &ndjson);
-    let url = format!("http://127.0.0.1:{}/", server.http_port);
-    let (start, end) = range();
-    let out = run(
-        &[
-            "--json",
-            "--clickhouse",
-            &url,
-            "--start",
-            &start,
-            "--end",
-            &end,
-        ],
-        b"",
-    );
+    let (start, _) = range();
+    let out = explain_json(&server, &start, &[]);
     let (inits, _) = parse_json(&out);
     let read: Vec<(f64, f64, f64)> = inits
         .iter()
@@ -169,12 +144,7 @@ fn durations_read_from_clickhouse_are_the_markers_own() {
         })
         .collect();
     assert_eq!(read, figures, "{}", String::from_utf8_lossy(&out.stderr));
-    let file = run(&["--json"], ndjson.as_bytes());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&file.stdout),
-        "the same records as from the file"
-    );
+    assert_same_as_file(&out, &ndjson);
 }
 
 #[test]
