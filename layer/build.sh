@@ -7,7 +7,8 @@
 #
 # Binaries are linked against glibc 2.17 symbols (cargo zigbuild's `.2.17` target suffix) so the
 # layer runs on every Amazon Linux runtime, not only provided.al2023 (AL2 has glibc 2.26).
-# Installs its own tools when missing: ziglang and cargo-zigbuild from PyPI (pinned).
+# Installs its own tools when missing: ziglang and cargo-zigbuild from PyPI (pinned), into the
+# project's virtualenv target/venv (.ci/venv.sh).
 #
 # Environment: COLDMARK_DIST (output folder, default <repo>/dist),
 #              COLDMARK_ARCHS ("x86_64 arm64" by default; e.g. "x86_64" to skip arm64).
@@ -23,17 +24,12 @@ GLIBC_FLOOR=2.17
 cd "$ROOT"
 mkdir -p "$DIST"
 
+# ziglang and cargo-zigbuild go into the project's virtualenv (target/venv): a Debian or Ubuntu
+# Python refuses `pip install` outside one.
+# shellcheck source=../.ci/venv.sh
+source "$ROOT/.ci/venv.sh"
 ensure_tools() {
-  if ! python3 -c "import ziglang" 2>/dev/null; then
-    echo "build: installing ziglang==$ZIGLANG_VERSION" >&2
-    python3 -m pip install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
-  fi
-  if ! command -v cargo-zigbuild >/dev/null 2>&1; then
-    echo "build: installing cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" >&2
-    python3 -m pip install --quiet --disable-pip-version-check \
-      "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
-    hash -r
-  fi
+  coldmark_venv "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
 }
 
 # rust_target ARCH: the Rust triple for a Lambda architecture name.

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# cfn-lint lives in the project's virtualenv (.ci/venv.sh) when .ci/run or build.sh made one.
+[[ -d "$ROOT/target/venv/bin" ]] && PATH="$ROOT/target/venv/bin:$PATH"
 DIST="${COLDMARK_DIST:-$ROOT/dist}"
 MAX_ZIP_BYTES=1500000
 MAX_GLIBC=2.26
@@ -135,7 +137,7 @@ if ! $FIGURES_ONLY; then
       fail "cfn-lint layer/template.yaml:"$'\n'"$lint"
     fi
   else
-    fail "cfn-lint not installed (pip install cfn-lint; .ci/run does)"
+    fail "cfn-lint not installed (.ci/run installs it into target/venv)"
   fi
 fi
 
