@@ -87,10 +87,23 @@ pub struct Attribution {
     pub evidence: Evidence,
 }
 
+/// `init_type` of an environment on Lambda Managed Instances.
+pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+
 impl Attribution {
-    /// Billed init in GB-seconds (init duration × memory), when both are known.
+    /// Billed init in GB-seconds (init duration × memory), when both are known. None on
+    /// Lambda Managed Instances: their capacity is priced per EC2 instance, not per GB-second
+    /// of init.
     pub fn gb_seconds(&self) -> Option<f64> {
+        if self.on_managed_instances() {
+            return None;
+        }
         Some(self.init_duration_ms? / 1000.0 * self.function_memory_size? as f64 / 1024.0)
+    }
+
+    /// Whether the environment ran on Lambda Managed Instances.
+    pub fn on_managed_instances(&self) -> bool {
+        self.init_type == MANAGED_INSTANCES
     }
 }
 
@@ -677,6 +690,49 @@ mod tests {
                 unknown_configuration: 1
             }
         );
+    }
+
+    /// An init on Lambda Managed Instances, marked proactive by the extension (no request
+    /// waits for one there).
+    fn managed_init(env: &str, at_ms: i64, fp: &str) -> Observation {
+        let mut o = init(env, at_ms, fp);
+        if let Observation::Marker { marker, .. } = &mut o {
+            let fields = marker.init.as_mut().expect("init fields");
+            fields.init_type = MANAGED_INSTANCES.into();
+            fields.proactive = true;
+        }
+        o
+    }
+
+    #[test]
+    fn managed_instances_inits_follow_the_rules_and_are_never_proactive_or_billed() {
+        let out = run(
+            GRACE,
+            vec![
+                managed_init("a", 0, "x"),
+                managed_init("b", 1_000, "x"),
+                managed_init("c", 2_000, "y"),
+            ],
+        );
+        let causes: Vec<Cause> = out.iter().map(|a| a.cause).collect();
+        assert_eq!(
+            causes,
+            vec![
+                Cause::FirstSeen,
+                Cause::ScaleOut,
+                Cause::ConfigurationChange
+            ]
+        );
+        assert!(out.iter().all(|a| a.gb_seconds().is_none()));
+        let mut summary = crate::summary::Summary::default();
+        out.iter().for_each(|a| summary.add(a));
+        let records = summary.records(Some(0.0000166667));
+        let total = &records[0].total;
+        assert_eq!(total.cold_starts, 3);
+        assert_eq!(total.managed_instances, 3);
+        assert_eq!(total.unknown_duration, 0);
+        assert_eq!(total.init_ms, 300.0);
+        assert_eq!(total.gb_seconds, 0.0);
     }
 
     #[test]

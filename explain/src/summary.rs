@@ -2,7 +2,8 @@
 //!
 //! Since August 2025 Lambda bills the INIT phase of every function, so each cause's init time
 //! is also given in GB-seconds (init duration × `function_memory_size`), and as money when the
-//! user passes a price.
+//! user passes a price. Lambda Managed Instances are the exception: their capacity is priced per
+//! EC2 instance, so their inits are counted and timed but never turned into GB-seconds.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,9 @@ pub struct CauseTotals {
     pub gb_seconds: f64,
     /// Inits without a known duration or memory size (not in the sums).
     pub unknown_duration: u64,
+    /// Inits on Lambda Managed Instances: in the cold starts and the init time, not in the
+    /// GB-seconds (that capacity is priced per EC2 instance).
+    pub managed_instances: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
 }
@@ -26,6 +30,14 @@ pub struct CauseTotals {
 impl CauseTotals {
     fn add(&mut self, a: &Attribution) {
         self.cold_starts += 1;
+        if a.on_managed_instances() {
+            self.managed_instances += 1;
+            match a.init_duration_ms {
+                Some(ms) => self.init_ms += ms,
+                None => self.unknown_duration += 1,
+            }
+            return;
+        }
         match (a.init_duration_ms, a.gb_seconds()) {
             (Some(ms), Some(gbs)) => {
                 self.init_ms += ms;
@@ -86,6 +98,7 @@ impl Summary {
                     total.init_ms += totals.init_ms;
                     total.gb_seconds += totals.gb_seconds;
                     total.unknown_duration += totals.unknown_duration;
+                    total.managed_instances += totals.managed_instances;
                     priced.insert(*cause, totals);
                 }
                 total.cost = price_per_gb_second.map(|p| total.gb_seconds * p);

@@ -127,7 +127,21 @@ fn totals_line(t: &CauseTotals) -> String {
             t.unknown_duration
         ));
     }
+    line.push_str(&managed_instances_note(t));
     line
+}
+
+/// Lambda Managed Instances' inits are not billed per GB-second: say so instead of a figure.
+fn managed_instances_note(t: &CauseTotals) -> String {
+    match t.managed_instances {
+        0 => String::new(),
+        n if n == t.cold_starts => {
+            " (Managed Instances: no GB-s, capacity is priced per EC2 instance)".to_string()
+        }
+        n => format!(
+            " ({n} on Managed Instances: not in the GB-s, capacity is priced per EC2 instance)"
+        ),
+    }
 }
 
 impl<W: Write> Render for Table<W> {
@@ -167,7 +181,7 @@ impl<W: Write> Render for Table<W> {
             for (cause, t) in &f.causes {
                 writeln!(
                     self.out,
-                    "  {} {} cost {} cold start{} and {} of init, {:.3} GB-s{}",
+                    "  {} {} cost {} cold start{} and {} of init, {:.3} GB-s{}{}",
                     t.cold_starts,
                     if t.cold_starts == 1 {
                         cause.singular()
@@ -178,7 +192,8 @@ impl<W: Write> Render for Table<W> {
                     if t.cold_starts == 1 { "" } else { "s" },
                     seconds(t.init_ms),
                     t.gb_seconds,
-                    money(t.cost)
+                    money(t.cost),
+                    managed_instances_note(t)
                 )?;
             }
         }
@@ -218,5 +233,33 @@ mod tests {
             text.push('|');
         }
         assert_eq!(text, "39.0|0.0|-2.3|10000000000000000|?|");
+    }
+
+    #[test]
+    fn managed_instances_say_why_they_have_no_gb_seconds() {
+        let all = CauseTotals {
+            cold_starts: 2,
+            init_ms: 3_000.0,
+            managed_instances: 2,
+            ..CauseTotals::default()
+        };
+        assert_eq!(
+            totals_line(&all),
+            "2 cold starts, 3.0 s of init, 0.000 GB-s billed \
+             (Managed Instances: no GB-s, capacity is priced per EC2 instance)"
+        );
+        let some = CauseTotals {
+            cold_starts: 3,
+            managed_instances: 1,
+            ..all
+        };
+        assert!(totals_line(&some).ends_with(
+            "(1 on Managed Instances: not in the GB-s, capacity is priced per EC2 instance)"
+        ));
+        let none = CauseTotals {
+            managed_instances: 0,
+            ..some
+        };
+        assert!(!totals_line(&none).contains("Managed"));
     }
 }
