@@ -9,6 +9,7 @@
 //! One keep-alive connection with TCP_NODELAY carries every call, so asking for the next event
 //! is one small write and never waits on Nagle's algorithm.
 
+use std::fmt;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -37,6 +38,145 @@ pub const BUFFER_MAX_ITEMS: u32 = 1000;
 pub const BUFFER_MAX_BYTES: u32 = 262_144;
 pub const BUFFER_TIMEOUT_MS: u32 = 25;
 
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` on Lambda Managed Instances, where Lambda refuses an
+/// extension's registration for INVOKE (one environment serves concurrent invocations, so there
+/// is no per-invocation event to hand out): only SHUTDOWN may be registered.
+pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+
+/// The events coldmark registers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Events {
+    InvokeAndShutdown,
+    /// Lambda Managed Instances, or a Lambda that refused INVOKE: markers from telemetry alone.
+    ShutdownOnly,
+}
+
+impl Events {
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Events::InvokeAndShutdown => &["INVOKE", "SHUTDOWN"],
+            Events::ShutdownOnly => &["SHUTDOWN"],
+        }
+    }
+}
+
+/// Which call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    Register,
+    Subscribe,
+    Next,
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Call::Register => "register",
+            Call::Subscribe => "subscribe",
+            Call::Next => "event/next",
+        })
+    }
+}
+
+/// Why a call to Lambda's APIs gave nothing coldmark can use. Never carries a request or answer
+/// body: only statuses and Lambda's own `errorType`, cut to 64 printable characters.
+#[derive(Debug)]
+pub enum ApiError {
+    /// `AWS_LAMBDA_RUNTIME_API` is not set: not running in Lambda.
+    NoRuntimeApi,
+    /// `AWS_LAMBDA_RUNTIME_API` is set but names no `host:port`.
+    BadRuntimeApi,
+    /// The request could not be built (an identifier Lambda gave that is no header value).
+    InvalidRequest { call: Call },
+    /// No connection, or the connection broke before the whole answer came: nobody is there.
+    Unreachable {
+        call: Call,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Lambda answered, with a status that is not what the call needs.
+    Refused {
+        call: Call,
+        status: StatusCode,
+        /// The answer's `errorType` (e.g. `Telemetry.NotSupported`), when it has one.
+        error_type: Option<String>,
+    },
+    /// A successful answer coldmark cannot read.
+    BadAnswer { call: Call, what: &'static str },
+    /// No answer within coldmark's init budget ([`INIT_BUDGET`]).
+    Timeout { call: Call },
+}
+
+impl ApiError {
+    /// Lambda is there and said no to this request (a 4xx): asking differently may work.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ApiError::Refused { status, .. } if status.is_client_error())
+    }
+
+    /// Nobody answered at all (as opposed to an answer coldmark cannot use).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ApiError::Unreachable { .. })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::NoRuntimeApi => {
+                f.write_str("AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda)")
+            }
+            ApiError::BadRuntimeApi => f.write_str("AWS_LAMBDA_RUNTIME_API is not a host:port"),
+            ApiError::InvalidRequest { call } => write!(f, "{call}: cannot build the request"),
+            ApiError::Unreachable { call, source } => {
+                write!(f, "{call}: connection failed: {source}")
+            }
+            ApiError::Refused {
+                call,
+                status,
+                error_type,
+            } => {
+                write!(f, "{call}: answered {status}")?;
+                match error_type {
+                    Some(t) => write!(f, " {t}"),
+                    None => Ok(()),
+                }
+            }
+            ApiError::BadAnswer { call, what } => write!(f, "{call}: {what}"),
+            ApiError::Timeout { call } => write!(
+                f,
+                "{call}: no answer within coldmark's init budget of {} ms for registration and \
+                 subscription together",
+                INIT_BUDGET.as_millis()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ApiError::Unreachable { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// Lambda's `errorType` from an error answer, cut to 64 printable characters.
+fn error_type(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct ErrorAnswer {
+        #[serde(rename = "errorType")]
+        error_type: Option<String>,
+    }
+    let answer: ErrorAnswer = serde_json::from_slice(body).ok()?;
+    let shown: String = answer
+        .error_type?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    Some(shown).filter(|t| !t.is_empty())
+}
+
 pub struct Api {
     base: String,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -46,6 +186,8 @@ pub struct Api {
 #[derive(Debug, Clone)]
 pub struct Registration {
     pub extension_id: String,
+    /// What Lambda accepted coldmark's registration for.
+    pub events: Events,
     pub function_name: Option<String>,
     pub function_version: Option<String>,
 }
@@ -103,11 +245,11 @@ struct RegisterBody<'a> {
 impl Api {
     /// From the value of `AWS_LAMBDA_RUNTIME_API` (`host:port`, or a URL with a base path as
     /// some emulators give).
-    pub fn new(runtime_api: Option<&str>) -> Result<Api, String> {
+    pub fn new(runtime_api: Option<&str>) -> Result<Api, ApiError> {
         let raw = runtime_api
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .ok_or("AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda)")?;
+            .ok_or(ApiError::NoRuntimeApi)?;
         let base = if raw.contains("://") {
             raw.to_string()
         } else {
@@ -117,7 +259,7 @@ impl Api {
         base.parse::<hyper::Uri>()
             .ok()
             .filter(|u| u.scheme_str() == Some("http") && u.authority().is_some())
-            .ok_or("AWS_LAMBDA_RUNTIME_API is not a host:port")?;
+            .ok_or(ApiError::BadRuntimeApi)?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
@@ -128,11 +270,12 @@ impl Api {
 
     async fn call(
         &self,
+        call: Call,
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), String> {
+    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), ApiError> {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -144,50 +287,71 @@ impl Api {
         }
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| format!("cannot build request: {e}"))?;
+            .map_err(|_| ApiError::InvalidRequest { call })?;
         let res = self
             .client
             .request(req)
             .await
-            .map_err(|e| format!("{path}: connection failed: {e}"))?;
+            .map_err(|e| ApiError::Unreachable {
+                call,
+                source: Box::new(e),
+            })?;
         let status = res.status();
         let (parts, body) = res.into_parts();
         let bytes = body
             .collect()
             .await
-            .map_err(|e| format!("{path}: reading the answer failed: {e}"))?
+            .map_err(|e| ApiError::Unreachable {
+                call,
+                source: Box::new(e),
+            })?
             .to_bytes();
         Ok((status, parts.headers, bytes))
     }
 
-    /// `POST /2020-01-01/extension/register` for INVOKE and SHUTDOWN, answered by `deadline`.
-    pub async fn register(&self, name: &str, deadline: Instant) -> Result<Registration, String> {
+    /// `POST /2020-01-01/extension/register` for `events`, answered by `deadline`.
+    pub async fn register(
+        &self,
+        name: &str,
+        events: Events,
+        deadline: Instant,
+    ) -> Result<Registration, ApiError> {
+        let call = Call::Register;
         let body = serde_json::to_vec(&RegisterBody {
-            events: &["INVOKE", "SHUTDOWN"],
+            events: events.names(),
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| ApiError::InvalidRequest { call })?;
         let headers = [(NAME_HEADER, name)];
-        let call = self.call(
+        let request = self.call(
+            call,
             Method::POST,
             "/2020-01-01/extension/register",
             &headers,
             Some(body),
         );
-        let (status, headers, bytes) = tokio::time::timeout_at(deadline, call)
+        let (status, headers, bytes) = tokio::time::timeout_at(deadline, request)
             .await
-            .map_err(|_| format!("register: {}", over_budget()))??;
+            .map_err(|_| ApiError::Timeout { call })??;
         if !status.is_success() {
-            return Err(format!("register: answered {status}"));
+            return Err(ApiError::Refused {
+                call,
+                status,
+                error_type: error_type(&bytes),
+            });
         }
         let extension_id = headers
             .get(ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
-            .ok_or("register: no Lambda-Extension-Identifier in the answer")?
+            .ok_or(ApiError::BadAnswer {
+                call,
+                what: "no Lambda-Extension-Identifier in the answer",
+            })?
             .to_string();
         let answer: Option<RegisterAnswer> = serde_json::from_slice(&bytes).ok();
         Ok(Registration {
             extension_id,
+            events,
             function_name: answer.as_ref().and_then(|a| a.function_name.clone()),
             function_version: answer.and_then(|a| a.function_version),
         })
@@ -201,7 +365,8 @@ impl Api {
         port: u16,
         path: &str,
         deadline: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), ApiError> {
+        let call = Call::Subscribe;
         let body = serde_json::to_vec(&Subscription {
             schema_version: "2022-12-13",
             types: ["platform"],
@@ -215,32 +380,35 @@ impl Api {
                 uri: format!("http://sandbox.localdomain:{port}{path}"),
             },
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| ApiError::InvalidRequest { call })?;
         let headers = [(ID_HEADER, extension_id)];
-        let call = self.call(Method::PUT, "/2022-07-01/telemetry", &headers, Some(body));
-        let (status, _, bytes) = tokio::time::timeout_at(deadline, call)
+        let request = self.call(
+            call,
+            Method::PUT,
+            "/2022-07-01/telemetry",
+            &headers,
+            Some(body),
+        );
+        let (status, _, bytes) = tokio::time::timeout_at(deadline, request)
             .await
-            .map_err(|_| over_budget())??;
+            .map_err(|_| ApiError::Timeout { call })??;
         // Only 200 means records will come: RIE and emulators answer 202 "not supported".
         if status == StatusCode::OK {
             return Ok(());
         }
-        let error_type = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| {
-                v.get("errorType")
-                    .and_then(|t| t.as_str())
-                    .map(str::to_string)
-            })
-            .map(|t| format!(" {}", t.chars().take(64).collect::<String>()))
-            .unwrap_or_default();
-        Err(format!("answered {status}{error_type}"))
+        Err(ApiError::Refused {
+            call,
+            status,
+            error_type: error_type(&bytes),
+        })
     }
 
     /// `GET /2020-01-01/extension/event/next` (long poll).
-    pub async fn next(&self, extension_id: &str) -> Result<Event, String> {
+    pub async fn next(&self, extension_id: &str) -> Result<Event, ApiError> {
+        let call = Call::Next;
         let (status, _, bytes) = self
             .call(
+                call,
                 Method::GET,
                 "/2020-01-01/extension/event/next",
                 &[(ID_HEADER, extension_id)],
@@ -248,18 +416,14 @@ impl Api {
             )
             .await?;
         if !status.is_success() {
-            return Err(format!("event/next: answered {status}"));
+            return Err(ApiError::Refused {
+                call,
+                status,
+                error_type: error_type(&bytes),
+            });
         }
         parse_event(&bytes)
     }
-}
-
-fn over_budget() -> String {
-    format!(
-        "no answer within coldmark's init budget of {} ms for registration and subscription \
-         together",
-        INIT_BUDGET.as_millis()
-    )
 }
 
 /// Lenient fallback for events `NextEvent` rejects (an emulator leaving out a field coldmark
@@ -279,7 +443,7 @@ struct LooseTracing {
     value: Option<String>,
 }
 
-pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
+pub fn parse_event(bytes: &[u8]) -> Result<Event, ApiError> {
     use lambda_extension::NextEvent;
     if let Ok(event) = serde_json::from_slice::<NextEvent>(bytes) {
         return Ok(match event {
@@ -293,8 +457,10 @@ pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
             },
         });
     }
-    let loose: LooseEvent =
-        serde_json::from_slice(bytes).map_err(|_| "event/next: unreadable event".to_string())?;
+    let loose: LooseEvent = serde_json::from_slice(bytes).map_err(|_| ApiError::BadAnswer {
+        call: Call::Next,
+        what: "unreadable event",
+    })?;
     match loose.event_type.to_ascii_uppercase().as_str() {
         "INVOKE" => Ok(Event::Invoke {
             request_id: loose.request_id.unwrap_or_default(),
@@ -307,7 +473,10 @@ pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
             reason: loose.shutdown_reason.unwrap_or_default(),
             deadline_ms: loose.deadline_ms.unwrap_or(0),
         }),
-        _ => Err("event/next: unknown event type".to_string()),
+        _ => Err(ApiError::BadAnswer {
+            call: Call::Next,
+            what: "unknown event type",
+        }),
     }
 }
 
@@ -342,6 +511,60 @@ mod tests {
             }
         );
         assert!(parse_event(b"{}").is_err());
+    }
+
+    #[test]
+    fn only_a_4xx_is_a_refusal_and_errors_name_lambdas_error_type() {
+        let refused = |code: u16, body: &[u8]| ApiError::Refused {
+            call: Call::Register,
+            status: StatusCode::from_u16(code).unwrap(),
+            error_type: error_type(body),
+        };
+        let lambda =
+            br#"{"errorMessage":"INVOKE: not allowed","errorType":"Extension.InvalidEventType"}"#;
+        for code in [400, 403] {
+            let e = refused(code, lambda);
+            assert!(e.is_refusal(), "{e}");
+            assert!(!e.is_unreachable());
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "register: answered {} Extension.InvalidEventType",
+                    StatusCode::from_u16(code).unwrap()
+                )
+            );
+            assert!(!e.to_string().contains("not allowed"), "never the message");
+        }
+        for code in [202, 500, 503] {
+            assert!(!refused(code, b"").is_refusal(), "{code}");
+        }
+        assert_eq!(
+            refused(500, b"oops").to_string(),
+            "register: answered 500 Internal Server Error"
+        );
+        let long = format!(r#"{{"errorType":"{}\n"}}"#, "x".repeat(100));
+        let shown = refused(400, long.as_bytes()).to_string();
+        assert!(shown.ends_with(&"x".repeat(64)), "{shown}");
+        let timeout = ApiError::Timeout {
+            call: Call::Subscribe,
+        };
+        assert!(timeout.to_string().contains("init budget of 2000 ms"));
+        assert!(!timeout.is_refusal());
+    }
+
+    #[test]
+    fn registration_bodies() {
+        let body = |events: Events| {
+            serde_json::to_string(&RegisterBody {
+                events: events.names(),
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            body(Events::InvokeAndShutdown),
+            r#"{"events":["INVOKE","SHUTDOWN"]}"#
+        );
+        assert_eq!(body(Events::ShutdownOnly), r#"{"events":["SHUTDOWN"]}"#);
     }
 
     #[test]

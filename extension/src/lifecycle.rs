@@ -12,7 +12,10 @@
 //!   *and* [`REPORT_GRACE_MS`] since it), a newer init, or shutdown; without telemetry
 //!   (nothing will come) at the first INVOKE. Some records of an init arriving early does not
 //!   make it complete: an init longer than the buffering window delivers `initStart` before
-//!   the first INVOKE and `initReport` only at the thaw after the second;
+//!   the first INVOKE and `initReport` only at the thaw after the second. Registered for
+//!   SHUTDOWN only (Lambda Managed Instances, or a Lambda that refused INVOKE), no INVOKE will
+//!   come to wait for: the init marker goes as soon as the init's own report is in, and
+//!   without telemetry as soon as coldmark is ready;
 //! - invoke marker: its `platform.report`; it is overdue (released with what is known) once two
 //!   more INVOKEs came *and* [`REPORT_GRACE_MS`] passed — the count covers records held up by a
 //!   freeze (they arrive at the thaw), the time covers bursts of invocations inside one
@@ -142,6 +145,9 @@ pub struct Lifecycle {
     /// markers share one id even when the Telemetry API names the environment only later.
     env_id_published: bool,
     telemetry: bool,
+    /// Registered for INVOKE as well as SHUTDOWN: INVOKE events will come. False on Lambda
+    /// Managed Instances (and wherever Lambda refused INVOKE): telemetry is all there is.
+    invoke_events: bool,
     ready_at: Option<DateTime<Utc>>,
     coldmark_init_ms: Option<f64>,
     inits: Vec<EnvInit>,
@@ -161,6 +167,7 @@ impl Lifecycle {
             env_id_from_telemetry: false,
             env_id_published: false,
             telemetry: false,
+            invoke_events: true,
             ready_at: None,
             coldmark_init_ms: None,
             inits: Vec::new(),
@@ -177,12 +184,24 @@ impl Lifecycle {
         self.telemetry = true;
     }
 
+    /// coldmark is registered for SHUTDOWN only: no INVOKE will come, so no marker waits for
+    /// one.
+    pub fn registered_without_invoke(&mut self) {
+        self.invoke_events = false;
+    }
+
     /// coldmark asked for its first event at `at`, `coldmark_init_ms` after its process began.
-    pub fn ready(&mut self, at: DateTime<Utc>, coldmark_init_ms: f64) {
+    /// Registered for SHUTDOWN only and without telemetry, nothing more will come: the init
+    /// marker is returned at once.
+    pub fn ready(&mut self, at: DateTime<Utc>, coldmark_init_ms: f64) -> Vec<Marker> {
         if self.ready_at.is_none() {
             self.ready_at = Some(at);
             self.coldmark_init_ms = Some(round_ms(coldmark_init_ms));
         }
+        if !self.invoke_events && !self.telemetry && self.inits.is_empty() {
+            self.inits.push(EnvInit::default());
+        }
+        self.ready_markers()
     }
 
     pub fn invocations(&self) -> u64 {
@@ -502,8 +521,16 @@ impl Lifecycle {
             // Complete once the init's own report is in (nothing later changes its figures),
             // or the first invocation's report (which may carry initDurationMs), or when no
             // telemetry will come.
-            let complete = c.first_request.is_some()
-                && (c.report_time.is_some() || c.first_request_done || !self.telemetry);
+            let complete = if self.invoke_events {
+                c.first_request.is_some()
+                    && (c.report_time.is_some() || c.first_request_done || !self.telemetry)
+            } else {
+                // No INVOKE to wait for. The init that made a SnapStart snapshot is left to
+                // the restore (which drops it) or to shutdown, as with INVOKE events.
+                let snapshot = !c.restore && c.init_type.as_deref() == Some("snap-start");
+                (c.report_time.is_some() && !snapshot)
+                    || (!self.telemetry && self.ready_at.is_some())
+            };
             if !c.emitted && complete {
                 out.extend(self.emit_init(idx));
             }
@@ -1509,6 +1536,95 @@ mod tests {
         assert_eq!(out[0]["coldmark"], "init");
         assert_eq!(out[0]["source"], "extension");
         assert_eq!(out[0]["coldmark_init_ms"], 7.0);
+    }
+
+    /// Registered for SHUTDOWN only (Lambda Managed Instances): subscribed, ready.
+    fn shutdown_only(init_type: &str) -> Lifecycle {
+        let mut m = machine(InvokeMarkers::First, init_type);
+        m.registered_without_invoke();
+        m.telemetry_subscribed();
+        assert!(m.ready(t(2), 7.0).is_empty(), "telemetry will come: wait");
+        m
+    }
+
+    #[test]
+    fn registered_without_invoke_writes_the_init_marker_at_its_init_report() {
+        let mut m = shutdown_only("lambda-managed-instances");
+        let early = feed(
+            &mut m,
+            vec![
+                init_start(0, "lambda-managed-instances", "init"),
+                extension_record(),
+                runtime_done(40),
+            ],
+        );
+        assert!(early.is_empty(), "not before the init's report: {early:?}");
+        let out = json(&feed(&mut m, vec![init_report(100, 100.0)]));
+        assert_eq!(out.len(), 1, "no INVOKE to wait for: {out:?}");
+        let init = &out[0];
+        assert_eq!(init["coldmark"], "init");
+        assert_eq!(init["source"], "telemetry");
+        assert_eq!(init["init_type"], "lambda-managed-instances");
+        assert_eq!(init["init_duration_ms"], 100.0);
+        assert_eq!(init["runtime_init_ms"], 40.0);
+        assert_eq!(init["extensions_init_ms"], 60.0);
+        assert_eq!(init["coldmark_init_ms"], 7.0);
+        assert_eq!(init["env_id"], "instance-1");
+        assert!(m.finish().is_empty(), "written once");
+        let end = json(&[m.shutdown_marker("spindown", t(9000), 0)]);
+        assert_eq!(end[0]["env_id"], "instance-1");
+        assert_eq!(end[0]["invocations"], 0);
+    }
+
+    #[test]
+    fn registered_without_invoke_or_telemetry_writes_the_init_marker_when_ready() {
+        let mut m = machine(InvokeMarkers::First, "lambda-managed-instances");
+        m.registered_without_invoke();
+        let out = json(&m.ready(t(3), 4.5));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["coldmark"], "init");
+        assert_eq!(out[0]["source"], "extension");
+        assert_eq!(out[0]["coldmark_init_ms"], 4.5);
+        assert_eq!(out[0]["init_type"], "lambda-managed-instances");
+        assert!(out[0]["init_duration_ms"].is_null());
+        assert!(m.finish().is_empty(), "written once");
+    }
+
+    #[test]
+    fn registered_without_invoke_leaves_the_snapshot_init_to_the_restore() {
+        let mut m = shutdown_only("snap-start");
+        let out = feed(
+            &mut m,
+            vec![
+                init_start(-100_000, "snap-start", "init"),
+                init_report(-99_000, 1000.0),
+            ],
+        );
+        assert!(
+            out.is_empty(),
+            "the snapshot's init is not this environment's"
+        );
+        let out = json(&feed(
+            &mut m,
+            vec![
+                Record::RestoreStart {
+                    time: t(0),
+                    runtime_version: None,
+                    function_name: None,
+                    function_version: None,
+                    instance_id: Some("restored-1".into()),
+                    instance_max_memory_mb: None,
+                },
+                Record::RestoreReport {
+                    time: t(200),
+                    duration_ms: Some(200.0),
+                },
+            ],
+        ));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["env_id"], "restored-1");
+        assert_eq!(out[0]["init_duration_ms"], 200.0);
+        assert!(m.finish().is_empty());
     }
 
     #[test]

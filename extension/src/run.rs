@@ -14,7 +14,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use crate::api::{Api, Event, Registration};
+use crate::api::{Api, ApiError, Event, Events, Registration, MANAGED_INSTANCES};
 use crate::clock::StartClock;
 use crate::config::Config;
 use crate::fingerprint::fingerprint;
@@ -32,6 +32,9 @@ struct Shared {
     parser: Mutex<Parser>,
     sinks: Sinks,
     logs_dropped_warned: AtomicBool,
+    /// Registered for SHUTDOWN only: no INVOKE will start the HTTP sink's sending, so every
+    /// marker does.
+    kick_on_emit: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,12 +62,24 @@ impl Shared {
             // large batch must not keep it waiting.
             markers.extend(lock(&self.lifecycle).on_record(record));
         }
-        self.sinks.emit(&markers);
+        self.emit(&markers);
+    }
+
+    /// Queues markers outside an invocation.
+    fn emit(&self, markers: &[crate::marker::Marker]) {
+        self.sinks.emit(markers);
+        if self.kick_on_emit && !markers.is_empty() {
+            self.sinks.kick();
+        }
     }
 }
 
 /// Runs the extension until SHUTDOWN (or until the API goes away). Never panics on bad input;
 /// every failure ends in one warning.
+///
+/// An extension that exits during init fails the function's init, so the only `return` before
+/// SHUTDOWN is before any registration succeeded. Once registered, whatever else fails (the
+/// Telemetry API, a sink, a setting) coldmark goes on asking for events.
 pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>) {
     let env = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let api = match Api::new(env("AWS_LAMBDA_RUNTIME_API").as_deref()) {
@@ -76,7 +91,9 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
     };
     // Registration and subscription share one budget, well inside Lambda's init limit.
     let init_deadline = Instant::now() + crate::api::INIT_BUDGET;
-    let registration = match api.register(EXTENSION_NAME, init_deadline).await {
+    let managed_instances =
+        env("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some(MANAGED_INSTANCES);
+    let registration = match register(&api, managed_instances, init_deadline).await {
         Ok(r) => r,
         Err(why) => {
             tracing::warn!("Extensions API registration failed ({why}); coldmark is off");
@@ -87,7 +104,7 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let lifecycle = Lifecycle::new(
+    let mut lifecycle = Lifecycle::new(
         Settings {
             invoke_markers: config.invoke_markers,
             proactive_threshold_ms: config.proactive_threshold_ms,
@@ -95,11 +112,15 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
         },
         identity(&registration, &vars, &config, &clock),
     );
+    if registration.events == Events::ShutdownOnly {
+        lifecycle.registered_without_invoke();
+    }
     let shared = Arc::new(Shared {
         lifecycle: Mutex::new(lifecycle),
         parser: Mutex::new(Parser::default()),
         sinks,
         logs_dropped_warned: AtomicBool::new(false),
+        kick_on_emit: registration.events == Events::ShutdownOnly,
     });
 
     start_telemetry(
@@ -111,6 +132,36 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
     )
     .await;
     event_loop(&api, &registration.extension_id, &clock, &shared).await;
+}
+
+/// Registers for INVOKE and SHUTDOWN; for SHUTDOWN alone on Lambda Managed Instances, and when
+/// Lambda refuses INVOKE (a 4xx) anywhere else, with one warning, inside the same budget.
+async fn register(
+    api: &Api,
+    managed_instances: bool,
+    deadline: Instant,
+) -> Result<Registration, ApiError> {
+    if managed_instances {
+        return api
+            .register(EXTENSION_NAME, Events::ShutdownOnly, deadline)
+            .await;
+    }
+    match api
+        .register(EXTENSION_NAME, Events::InvokeAndShutdown, deadline)
+        .await
+    {
+        Err(why) if why.is_refusal() => {
+            let registration = api
+                .register(EXTENSION_NAME, Events::ShutdownOnly, deadline)
+                .await?;
+            tracing::warn!(
+                "Extensions API refused INVOKE ({why}); registered for SHUTDOWN only: markers \
+                 from telemetry alone, no invoke markers"
+            );
+            Ok(registration)
+        }
+        other => other,
+    }
 }
 
 fn identity(
@@ -183,15 +234,18 @@ async fn start_telemetry(
 }
 
 async fn event_loop(api: &Api, extension_id: &str, clock: &StartClock, shared: &Arc<Shared>) {
-    lock(&shared.lifecycle).ready(Utc::now(), clock.elapsed_ms());
+    let markers = lock(&shared.lifecycle).ready(Utc::now(), clock.elapsed_ms());
+    shared.emit(&markers);
+    // Failures in a row (for the backoff), and how many of them found nobody there.
     let mut failures = 0u32;
+    let mut unreachable = 0u32;
     loop {
         match api.next(extension_id).await {
             Ok(Event::Invoke {
                 request_id,
                 xray_trace_id,
             }) => {
-                failures = 0;
+                (failures, unreachable) = (0, 0);
                 let markers = lock(&shared.lifecycle).on_invoke(Invoke {
                     request_id,
                     at: Utc::now(),
@@ -209,12 +263,24 @@ async fn event_loop(api: &Api, extension_id: &str, clock: &StartClock, shared: &
             }
             Err(why) => {
                 failures += 1;
-                if failures >= 10 {
+                // Only when nobody answers at all is Lambda gone, and with it the init that
+                // exiting could fail. An answer coldmark cannot use (a status, an unreadable
+                // event) comes from a Lambda that is still there: keep asking.
+                if why.is_unreachable() {
+                    unreachable += 1;
+                } else {
+                    unreachable = 0;
+                }
+                if unreachable >= 10 {
                     tracing::warn!("Extensions API unreachable ({why}); writing what is left");
                     shutdown(shared, "api-unreachable", 0).await;
                     return;
                 }
-                tracing::debug!("event/next failed ({why}); retrying");
+                if failures == 10 && unreachable == 0 {
+                    tracing::warn!("Extensions API answers no usable event ({why}); still asking");
+                } else {
+                    tracing::debug!("event/next failed ({why}); retrying");
+                }
                 tokio::time::sleep(Duration::from_millis(10 << failures.min(6))).await;
             }
         }

@@ -43,8 +43,18 @@ pub enum Telemetry {
     Hangs,
 }
 
+/// One registration request the extension made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterAttempt {
+    /// The events it asked for, as sent.
+    pub events: Vec<String>,
+    /// The fake refused it (see [`FakeLambda::start_refusing_invoke`]).
+    pub refused: bool,
+}
+
 struct State {
     registered: Mutex<Option<String>>,
+    attempts: Mutex<Vec<RegisterAttempt>>,
     subscription: Mutex<Option<Value>>,
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<NextEvent>>,
     next_calls: AtomicUsize,
@@ -73,6 +83,22 @@ impl FakeLambda {
 
     /// As [`FakeLambda::start`]; with `register_hangs` registration never gets an answer.
     pub async fn start_with(mode: Telemetry, register_hangs: bool) -> FakeLambda {
+        Self::start_options(mode, register_hangs, None).await
+    }
+
+    /// As [`FakeLambda::start`], answering a registration that names INVOKE with `status` and
+    /// Lambda's error body (`{"errorMessage":…,"errorType":"Extension.InvalidEventType"}`), as
+    /// Lambda does on Managed Instances; a registration for SHUTDOWN alone is accepted.
+    pub async fn start_refusing_invoke(mode: Telemetry, status: u16) -> FakeLambda {
+        let status = StatusCode::from_u16(status).expect("an HTTP status");
+        Self::start_options(mode, false, Some(status)).await
+    }
+
+    async fn start_options(
+        mode: Telemetry,
+        register_hangs: bool,
+        refuse_invoke: Option<StatusCode>,
+    ) -> FakeLambda {
         let telemetry = match mode {
             Telemetry::Supported => TelemetryMode::Supported,
             Telemetry::NotSupported => TelemetryMode::NotSupported,
@@ -81,6 +107,7 @@ impl FakeLambda {
         let mut options = ServerOptions::new(telemetry, FUNCTION_NAME);
         options.extension_id = Some(EXTENSION_ID.to_string());
         options.register_hangs = register_hangs;
+        options.refuse_invoke = refuse_invoke;
         let mut server = ApiServer::start_with(options)
             .await
             .expect("start the Lambda API server");
@@ -88,6 +115,7 @@ impl FakeLambda {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(State {
             registered: Mutex::new(None),
+            attempts: Mutex::new(Vec::new()),
             subscription: Mutex::new(None),
             events: tokio::sync::Mutex::new(rx),
             next_calls: AtomicUsize::new(0),
@@ -100,8 +128,21 @@ impl FakeLambda {
             while let Some(event) = server.next_event().await {
                 while replies.try_join_next().is_some() {}
                 match event {
-                    ApiEvent::Registered { name, .. } => {
-                        *driving.registered.lock().unwrap() = Some(name);
+                    ApiEvent::Registered {
+                        name,
+                        events,
+                        refused,
+                        ..
+                    } => {
+                        driving
+                            .attempts
+                            .lock()
+                            .unwrap()
+                            .push(RegisterAttempt { events, refused });
+                        if !refused {
+                            *driving.registered.lock().unwrap() = Some(name);
+                        }
+                        driving.changed.notify_waiters();
                     }
                     ApiEvent::Subscribed { subscription, .. } => {
                         *driving.subscription.lock().unwrap() = Some(subscription.raw);
@@ -215,6 +256,11 @@ impl FakeLambda {
 
     pub fn registered_name(&self) -> Option<String> {
         self.state.registered.lock().unwrap().clone()
+    }
+
+    /// Every registration request so far, in order.
+    pub fn register_attempts(&self) -> Vec<RegisterAttempt> {
+        self.state.attempts.lock().unwrap().clone()
     }
 
     pub fn subscription(&self) -> Option<Value> {
@@ -347,6 +393,11 @@ impl Finished {
 }
 
 impl Running {
+    /// The exit status if the process has ended, without waiting.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
     /// Waits for the process to exit (at most `limit`, then kills it and fails).
     pub async fn finish(mut self, limit: Duration) -> Finished {
         let child = self.child.take().unwrap();

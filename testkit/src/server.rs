@@ -56,6 +56,10 @@ pub struct ServerOptions {
     pub extension_id: Option<String>,
     /// Registration never gets an answer.
     pub register_hangs: bool,
+    /// A registration that names INVOKE is refused with this status and Lambda's error body
+    /// (`Extension.InvalidEventType`), as on Lambda Managed Instances; one for SHUTDOWN alone
+    /// is accepted. `None` (the default) accepts every registration.
+    pub refuse_invoke: Option<StatusCode>,
 }
 
 impl ServerOptions {
@@ -65,6 +69,7 @@ impl ServerOptions {
             function_name: function_name.into(),
             extension_id: None,
             register_hangs: false,
+            refuse_invoke: None,
         }
     }
 }
@@ -91,6 +96,9 @@ pub enum ApiEvent {
         at: Instant,
         name: String,
         events: Vec<String>,
+        /// The server refused this registration ([`ServerOptions::refuse_invoke`]): the
+        /// extension is not registered by it.
+        refused: bool,
     },
     Subscribed {
         at: Instant,
@@ -268,10 +276,29 @@ async fn handle(
             let events = serde_json::from_slice::<RegisterRequest>(&body)
                 .map(|r| r.events)
                 .unwrap_or_default();
+            if let Some(status) = shared.options.refuse_invoke {
+                if events.iter().any(|e| e == "INVOKE") {
+                    let _ = shared.events.send(ApiEvent::Registered {
+                        at,
+                        name,
+                        events,
+                        refused: true,
+                    });
+                    let body = serde_json::to_vec(&ErrorResponse {
+                        error_message: "INVOKE: extensions cannot register for INVOKE here".into(),
+                        error_type: "Extension.InvalidEventType".into(),
+                    })
+                    .expect("error serialises");
+                    return json_response(status, Bytes::from(body));
+                }
+            }
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-            let _ = shared
-                .events
-                .send(ApiEvent::Registered { at, name, events });
+            let _ = shared.events.send(ApiEvent::Registered {
+                at,
+                name,
+                events,
+                refused: false,
+            });
             let body = serde_json::to_vec(&RegisterResponse {
                 function_name: shared.options.function_name.clone(),
                 function_version: "$LATEST".into(),
