@@ -43,8 +43,8 @@ struct Slot<E> {
     in_flight: usize,
     /// Since when nothing has been in flight (`None` while invoking).
     idle_since: Option<Instant>,
-    /// When an invocation last ended on it (a sequence number): the most recently used, the
-    /// warmest, answers first, as on Lambda.
+    /// When it last joined the pool or had an invocation end (a sequence number): the most
+    /// recently used, the warmest, answers first, as on Lambda.
     last_used: u64,
 }
 
@@ -161,10 +161,10 @@ impl<E: Clone> Pool<E> {
         let capacity = self.limits.capacity;
         let warm = self
             .slots
-            .iter_mut()
-            .filter(|(_, slot)| slot.key == key && slot.in_flight < capacity)
-            .max_by_key(|(_, slot)| slot.last_used);
-        if let Some((_, slot)) = warm {
+            .values_mut()
+            .filter(|slot| slot.key == key && slot.in_flight < capacity)
+            .max_by_key(|slot| slot.last_used);
+        if let Some(slot) = warm {
             slot.in_flight += 1;
             slot.idle_since = None;
             return Ok(Admission::Warm {
@@ -177,30 +177,34 @@ impl<E: Clone> Pool<E> {
                 limit: self.limits.max_environments,
             });
         }
-        self.starting += 1;
-        Ok(Admission::Start(Box::new(
-            self.start(function, Origin::OnDemand),
-        )))
+        Ok(Admission::Start(Box::new(self.start_on_demand(function))))
     }
 
     /// An environment of the current configuration to start ahead of demand (provisioned
     /// concurrency). It holds no request, so the limit does not count it.
     pub(crate) fn provision(&mut self) -> Start {
         let function = self.versions.latest().clone();
-        let mut start = self.start(function, Origin::Provisioned);
-        start.reason = StartReason::Provisioned;
-        start.detail = "initialised ahead of demand (provisioned concurrency)".into();
-        start
-    }
-
-    fn start(&mut self, function: FunctionState, origin: Origin) -> Start {
         let key = function.key();
-        let (reason, detail) = self.history.reason(&key);
         self.history.starting(&key);
         Start {
             function,
             key,
-            origin,
+            origin: Origin::Provisioned,
+            reason: StartReason::Provisioned,
+            detail: "initialised ahead of demand (provisioned concurrency)".into(),
+        }
+    }
+
+    /// A new environment for a request: why it is needed, from what the pool started so far.
+    fn start_on_demand(&mut self, function: FunctionState) -> Start {
+        let key = function.key();
+        let (reason, detail) = self.history.reason(&key);
+        self.history.starting(&key);
+        self.starting += 1;
+        Start {
+            function,
+            key,
+            origin: Origin::OnDemand,
             reason,
             detail,
         }
@@ -224,6 +228,7 @@ impl<E: Clone> Pool<E> {
             }
             Origin::Provisioned => 0,
         };
+        let last_used = self.next_use();
         self.slots.insert(
             env_id.to_owned(),
             Slot {
@@ -231,7 +236,7 @@ impl<E: Clone> Pool<E> {
                 key: start.key.clone(),
                 in_flight,
                 idle_since: None,
-                last_used: 0,
+                last_used,
             },
         );
         if in_flight > 0 {
@@ -252,12 +257,12 @@ impl<E: Clone> Pool<E> {
 
     /// An invocation on `env_id` ended; `alive`: its processes can still take invocations.
     pub(crate) fn release(&mut self, env_id: &str, alive: bool, now: Instant) -> Release<E> {
+        let used = self.next_use();
         let Some(slot) = self.slots.get_mut(env_id) else {
             return Release::Serving;
         };
         slot.in_flight = slot.in_flight.saturating_sub(1);
-        self.uses += 1;
-        slot.last_used = self.uses;
+        slot.last_used = used;
         if slot.in_flight > 0 {
             return Release::Serving;
         }
@@ -333,6 +338,11 @@ impl<E: Clone> Pool<E> {
             .map(|(id, _)| id.clone())
             .collect();
         ids.iter().filter_map(|id| self.remove(id)).collect()
+    }
+
+    fn next_use(&mut self) -> u64 {
+        self.uses += 1;
+        self.uses
     }
 
     fn remove(&mut self, env_id: &str) -> Option<E> {

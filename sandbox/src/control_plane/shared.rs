@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::events::ControlPlaneEvent;
 use super::options::ControlPlaneOptions;
-use super::pool::{Limits, Pool, Release, INVOCATIONS_PER_ENVIRONMENT};
+use super::pool::{Limits, Pool, Release, Start, INVOCATIONS_PER_ENVIRONMENT};
 use super::versions::FunctionState;
 use crate::environment::{Environment, Killer, LogSink, ShutdownReason};
 
@@ -72,6 +72,12 @@ impl Shared {
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<ControlPlaneEvent> {
         self.events.subscribe()
+    }
+
+    /// A start the pool decided on failed its init (or never reported).
+    pub(crate) fn start_failed(&self, start: &Start) {
+        self.pool().start_failed(start);
+        self.released.notify_waiters();
     }
 
     /// An invocation on `env` ended: the pool decides where the environment goes.

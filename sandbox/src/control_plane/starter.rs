@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::events::ControlPlaneEvent;
 use super::invocation::InvokeError;
-use super::pool::{Release, Start};
+use super::pool::Start;
 use super::shared::Shared;
 use super::start_reason::{on_demand_reason, reinit_reason, StartReason};
 use super::versions::{FunctionState, PoolKey};
@@ -125,8 +125,7 @@ struct Pending<'a> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if !self.reported {
-            self.shared.pool().start_failed(self.start);
-            self.shared.carry_out(Release::Serving);
+            self.shared.start_failed(self.start);
         }
     }
 }
@@ -234,7 +233,7 @@ pub(crate) fn provision(shared: &Arc<Shared>) {
                     this.carry_out(release);
                 }
                 Err(e) => {
-                    this.pool().start_failed(&start);
+                    this.start_failed(&start);
                     tracing::warn!("a provisioned environment failed to init: {e:#}")
                 }
             }

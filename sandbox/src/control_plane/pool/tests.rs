@@ -76,6 +76,18 @@ fn the_first_request_starts_an_environment_and_the_next_reuses_it() {
 }
 
 #[test]
+fn an_environment_that_joined_the_pool_last_answers_before_earlier_ones() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    p.release("a", true, t);
+    let provisioned = p.provision();
+    p.started(&provisioned, "p", "p".into(), t);
+    assert_eq!(serve(&mut p, None, "x", t).0, "p");
+    assert_eq!(serve(&mut p, None, "x", t).0, "a");
+}
+
+#[test]
 fn concurrent_requests_scale_out_one_environment_each() {
     let mut p = pool(limits(10));
     let t = Instant::now();
