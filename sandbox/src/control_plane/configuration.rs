@@ -8,12 +8,11 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use super::FunctionState;
-
-pub use crate::environment::ACCOUNT_ID;
+use super::versions::{FunctionState, LATEST};
+use crate::environment::ACCOUNT_ID;
 
 /// Keys Lambda refuses in `Environment.Variables` because the platform sets them.
-pub const RESERVED_VARIABLES: &[&str] = &[
+pub(crate) const RESERVED_VARIABLES: &[&str] = &[
     "_HANDLER",
     "_X_AMZN_TRACE_ID",
     "AWS_DEFAULT_REGION",
@@ -36,7 +35,7 @@ pub const RESERVED_VARIABLES: &[&str] = &[
 
 /// Variables that change how the dynamic loader (or a language runtime) loads every process
 /// of the environment. Lambda accepts them; the sandbox warns when one is set.
-pub const PROCESS_LOADING_VARIABLES: &[&str] = &[
+pub(crate) const PROCESS_LOADING_VARIABLES: &[&str] = &[
     "LD_PRELOAD",
     "LD_LIBRARY_PATH",
     "LD_AUDIT",
@@ -59,7 +58,7 @@ pub const PROCESS_LOADING_VARIABLES: &[&str] = &[
 ];
 
 /// Whether setting `name` changes how processes are loaded (any `LD_*` variable counts).
-pub fn changes_process_loading(name: &str) -> bool {
+pub(crate) fn changes_process_loading(name: &str) -> bool {
     name.starts_with("LD_") || PROCESS_LOADING_VARIABLES.contains(&name)
 }
 
@@ -146,36 +145,24 @@ pub struct EnvironmentRequest {
 
 /// The body of every Lambda error; the error's code travels in the `x-amzn-ErrorType` header.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     #[serde(rename = "Type")]
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(rename = "Message")]
-    pub message: String,
+    pub(crate) message: String,
     /// Only on `TooManyRequestsException`.
     #[serde(rename = "Reason", skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 /// The function's ARN in `region`.
-pub fn function_arn(region: &str, name: &str) -> String {
+pub(crate) fn function_arn(region: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}")
-}
-
-/// Accepts what Lambda accepts as `FunctionName`: a name, a partial ARN (`123:function:name`) or
-/// a full ARN, each optionally with a `:qualifier`. Returns the bare name.
-pub fn function_name_from(reference: &str) -> &str {
-    let parts: Vec<&str> = reference.split(':').collect();
-    match parts.as_slice() {
-        ["arn", _, "lambda", _, _, "function", name, ..] => name,
-        [_, "function", name, ..] => name,
-        [name, ..] => name,
-        [] => reference,
-    }
 }
 
 impl FunctionConfiguration {
     /// The configuration as Lambda would report it for `function`.
-    pub fn describe(function: &FunctionState, region: &str) -> Self {
+    pub(crate) fn describe(function: &FunctionState, region: &str) -> Self {
         let config = &function.config;
         let (code_size, code_sha256) = code_digest(&function.artifacts.bootstrap);
         let layers = function
@@ -195,7 +182,7 @@ impl FunctionConfiguration {
         Self {
             function_name: config.function_name.clone(),
             // A published version's ARN carries its number, as on Lambda.
-            function_arn: if config.version == super::LATEST {
+            function_arn: if config.version == LATEST {
                 function_arn(region, &config.function_name)
             } else {
                 format!(
@@ -244,7 +231,7 @@ impl FunctionConfiguration {
 
 /// Lambda's RevisionId is a UUID that changes with every update; derived from the revision
 /// number so that it is stable between reads.
-pub fn revision_id(revision: u64) -> String {
+pub(crate) fn revision_id(revision: u64) -> String {
     format!("00000000-0000-4000-8000-{revision:012x}")
 }
 
@@ -286,20 +273,4 @@ fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn function_names_arns_and_qualifiers() {
-        assert_eq!(function_name_from("clock"), "clock");
-        assert_eq!(function_name_from("clock:$LATEST"), "clock");
-        assert_eq!(function_name_from("123456789012:function:clock"), "clock");
-        assert_eq!(
-            function_name_from("arn:aws:lambda:us-east-1:123456789012:function:clock:1"),
-            "clock"
-        );
-    }
 }

@@ -16,8 +16,10 @@ use axum::Router;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::lambda_api::invoke_error;
-use super::{ControlPlane, InvokeError};
+use super::api_error::invoke_error;
+use super::invocation::InvokeError;
+use super::plane::ControlPlane;
+use super::request_guard::refusal;
 use crate::environment::InvokeStatus;
 
 #[derive(Clone)]
@@ -28,7 +30,7 @@ struct UrlState {
 }
 
 /// The routes of the Function URL: all of them.
-pub fn router(
+pub(crate) fn router(
     plane: ControlPlane,
     addr: SocketAddr,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
@@ -42,10 +44,9 @@ pub fn router(
         .into_make_service_with_connect_info::<SocketAddr>()
 }
 
-/// Only callers on this machine (see [`super::lambda_api::refusal`]); any body type, as a
-/// Function URL takes any.
+/// Only callers on this machine (see [`refusal`]); any body type, as a Function URL takes any.
 async fn guard_url(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match super::lambda_api::refusal(request.headers(), false) {
+    match refusal(request.headers(), false) {
         None => next.run(request).await,
         Some(why) => {
             tracing::warn!("Function URL: request refused: {why}");
@@ -57,7 +58,7 @@ async fn guard_url(request: axum::extract::Request, next: axum::middleware::Next
 /// The event a Function URL hands the function (payload format version 2.0).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UrlEvent {
+pub(crate) struct UrlEvent {
     pub version: String,
     pub route_key: String,
     pub raw_path: String,
@@ -75,7 +76,7 @@ pub struct UrlEvent {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RequestContext {
+pub(crate) struct RequestContext {
     pub account_id: String,
     pub api_id: String,
     pub domain_name: String,
@@ -91,7 +92,7 @@ pub struct RequestContext {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HttpContext {
+pub(crate) struct HttpContext {
     pub method: String,
     pub path: String,
     pub protocol: String,
@@ -125,7 +126,7 @@ fn is_text(content_type: &str) -> bool {
 }
 
 /// Builds the 2.0 event of one HTTP request.
-pub fn url_event(
+pub(crate) fn url_event(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -253,7 +254,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Turns the function's answer into the HTTP response, by Lambda's rules for Function URLs.
-pub fn url_response(payload: &[u8]) -> Response {
+pub(crate) fn url_response(payload: &[u8]) -> Response {
     if let Ok(structured) = serde_json::from_slice::<StructuredResponse>(payload) {
         let status =
             StatusCode::from_u16(structured.status_code).unwrap_or(StatusCode::BAD_GATEWAY);

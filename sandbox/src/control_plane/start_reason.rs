@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::versions::PoolKey;
+
 /// The sandbox's reason for starting an environment (`reason` of the `environment_start` event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -68,14 +70,6 @@ impl std::fmt::Display for StartReason {
     }
 }
 
-/// Which environments may serve a request: a version (`$LATEST` or a number) at one
-/// configuration revision. Environments of different keys never serve each other's requests.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PoolKey {
-    pub version: String,
-    pub revision: u64,
-}
-
 #[derive(Clone, Debug, Default)]
 struct KeyHistory {
     /// Leased for a start and not yet started or failed.
@@ -91,7 +85,7 @@ struct KeyHistory {
 
 /// What the pool has started so far, per key; answers why a new environment is needed.
 #[derive(Clone, Debug, Default)]
-pub struct History {
+pub(crate) struct History {
     keys: BTreeMap<PoolKey, KeyHistory>,
     /// Which key each running environment belongs to.
     running: BTreeMap<String, PoolKey>,
@@ -100,7 +94,7 @@ pub struct History {
 impl History {
     /// Why a new environment of `key` is needed now (call before [`History::starting`]), with
     /// the evidence in words.
-    pub fn reason(&self, key: &PoolKey) -> (StartReason, String) {
+    pub(crate) fn reason(&self, key: &PoolKey) -> (StartReason, String) {
         let this = self.keys.get(key).cloned().unwrap_or_default();
         if this.last_start_failed {
             return (
@@ -165,14 +159,14 @@ impl History {
     }
 
     /// A new environment of `key` is being started.
-    pub fn starting(&mut self, key: &PoolKey) {
+    pub(crate) fn starting(&mut self, key: &PoolKey) {
         let entry = self.keys.entry(key.clone()).or_default();
         entry.starting += 1;
         entry.attempts += 1;
     }
 
     /// The environment leased by [`History::starting`] finished its init.
-    pub fn started(&mut self, key: &PoolKey, env_id: &str) {
+    pub(crate) fn started(&mut self, key: &PoolKey, env_id: &str) {
         let entry = self.keys.entry(key.clone()).or_default();
         entry.starting = entry.starting.saturating_sub(1);
         entry.running += 1;
@@ -181,14 +175,14 @@ impl History {
     }
 
     /// The environment leased by [`History::starting`] failed its init.
-    pub fn start_failed(&mut self, key: &PoolKey) {
+    pub(crate) fn start_failed(&mut self, key: &PoolKey) {
         let entry = self.keys.entry(key.clone()).or_default();
         entry.starting = entry.starting.saturating_sub(1);
         entry.last_start_failed = true;
     }
 
     /// An environment was spun down (its processes are gone for good).
-    pub fn stopped(&mut self, env_id: &str) {
+    pub(crate) fn stopped(&mut self, env_id: &str) {
         if let Some(key) = self.running.remove(env_id) {
             if let Some(entry) = self.keys.get_mut(&key) {
                 entry.running = entry.running.saturating_sub(1);
@@ -196,6 +190,46 @@ impl History {
             }
         }
     }
+}
+
+/// The reason of an on-demand start once its init is done: a failed init retried inside the
+/// invocation (Lambda's suppressed init; its markers say so) makes it `after-failure`, the first
+/// rule of attribution; under SnapStart every other on-demand environment is a restore; else the
+/// reason [`History::reason`] gave when the start was decided.
+pub(crate) fn on_demand_reason(
+    decided: (StartReason, String),
+    retried_init: Option<&str>,
+    snap_start: bool,
+) -> (StartReason, String) {
+    match retried_init {
+        Some(failure) => (
+            StartReason::AfterFailure,
+            format!("init failed and was retried inside the invocation: {failure}"),
+        ),
+        None if snap_start => (
+            StartReason::SnapStart,
+            "restored from the SnapStart snapshot".to_owned(),
+        ),
+        None => decided,
+    }
+}
+
+/// Whether a warm environment ran init again inside invocation `request_id` (its previous
+/// invocation crashed or timed out): its last init record is of the `invoke` phase and names
+/// this request. Such an environment was, in effect, started again, after a failure.
+pub(crate) fn reinit_reason(
+    init_phase: &str,
+    init_request_id: Option<&str>,
+    request_id: &str,
+) -> Option<(StartReason, String)> {
+    (init_phase == "invoke" && init_request_id == Some(request_id)).then(|| {
+        (
+            StartReason::AfterFailure,
+            "init ran again inside an invocation: the environment had been reset (a crash, a \
+             timeout or a process that died)"
+                .to_owned(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -285,5 +319,35 @@ mod tests {
                 serde_json::Value::String(reason.as_str().into())
             );
         }
+    }
+
+    #[test]
+    fn a_retried_init_or_a_snapshot_overrides_the_decided_reason() {
+        let decided = || (StartReason::ScaleOut, "busy".to_owned());
+        assert_eq!(
+            on_demand_reason(decided(), None, false),
+            (StartReason::ScaleOut, "busy".to_owned())
+        );
+        assert_eq!(
+            on_demand_reason(decided(), None, true).0,
+            StartReason::SnapStart
+        );
+        let (reason, detail) = on_demand_reason(decided(), Some("exit status 1"), true);
+        assert_eq!(reason, StartReason::AfterFailure, "even under SnapStart");
+        assert!(detail.ends_with("exit status 1"), "{detail}");
+    }
+
+    #[test]
+    fn a_reinit_is_an_invoke_phase_init_of_this_request() {
+        assert_eq!(
+            reinit_reason("invoke", Some("r2"), "r2").map(|r| r.0),
+            Some(StartReason::AfterFailure)
+        );
+        assert_eq!(reinit_reason("init", None, "r2"), None, "the first init");
+        assert_eq!(
+            reinit_reason("invoke", Some("r1"), "r2"),
+            None,
+            "a re-init paid by an earlier request"
+        );
     }
 }

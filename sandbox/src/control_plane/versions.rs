@@ -1,220 +1,274 @@
-//! Versions: `PublishVersion` snapshots `$LATEST` (its configuration and code) under the next
-//! number; `ListVersionsByFunction` lists them; `Invoke`/`GetFunctionConfiguration` with a
-//! qualifier reach one of them. A version never changes afterwards: its environments report
-//! `AWS_LAMBDA_FUNCTION_VERSION` = its number and keep the configuration it was published with,
-//! whatever `UpdateFunctionConfiguration` does to `$LATEST` later.
+//! The function's versions, with no I/O: `$LATEST` (editable: every update is a new
+//! configuration generation) and its published snapshots; which configuration a qualifier names
+//! and which pool keys may still serve requests.
 //!
-//! As on Lambda, publishing again while `$LATEST` is unchanged since the last version returns that
-//! version instead of creating a new one.
+//! `PublishVersion` snapshots `$LATEST` (its configuration and code) under the next number. A
+//! version never changes afterwards: its environments report `AWS_LAMBDA_FUNCTION_VERSION` = its
+//! number and keep the configuration it was published with, whatever `UpdateFunctionConfiguration`
+//! does to `$LATEST` later. As on Lambda, publishing again while `$LATEST` is unchanged since the
+//! last version returns that version instead of creating a new one.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-use super::configuration::{revision_id, FunctionConfiguration};
-use super::lambda_api::ApiError;
-use super::{ControlPlane, ControlPlaneEvent, FunctionState, LATEST};
+use chrono::{DateTime, Utc};
 
-/// PublishVersion's request body (all optional).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PublishVersionRequest {
-    /// Publish only if `$LATEST`'s code has this SHA-256 (base64).
-    pub code_sha256: Option<String>,
-    pub description: Option<String>,
-    /// Publish only if `$LATEST` is at this revision.
-    pub revision_id: Option<String>,
+use crate::environment::{Artifacts, FunctionConfig};
+
+/// The version name of the unpublished, editable function.
+pub const LATEST: &str = "$LATEST";
+
+/// The function as configured now. `revision` (the configuration generation) increases with
+/// every update; an environment remembers the revision it was started with.
+#[derive(Clone, Debug)]
+pub struct FunctionState {
+    pub config: FunctionConfig,
+    pub artifacts: Artifacts,
+    pub revision: u64,
+    pub last_modified: DateTime<Utc>,
 }
 
-/// ListVersionsByFunction's answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListVersionsResponse {
-    pub versions: Vec<FunctionConfiguration>,
+/// A change to the configuration (the fields of UpdateFunctionConfiguration the sandbox honours).
+#[derive(Clone, Debug, Default)]
+pub struct ConfigUpdate {
+    /// Replaces all user variables when given (as Lambda does).
+    pub environment: Option<BTreeMap<String, String>>,
+    pub memory_mb: Option<u32>,
+    pub timeout: Option<Duration>,
+    pub handler: Option<String>,
 }
 
-/// The `?Qualifier=` of Invoke and GetFunctionConfiguration.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct QualifierQuery {
-    #[serde(rename = "Qualifier")]
-    pub qualifier: Option<String>,
+/// Which environments may serve a request: a version (`$LATEST` or a number) at one
+/// configuration generation. Environments of different keys never serve each other's requests.
+/// (Per-tenant pools add the tenant here.)
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct PoolKey {
+    pub(crate) version: String,
+    /// The configuration generation ([`FunctionState::revision`]).
+    pub(crate) revision: u64,
 }
 
-impl ControlPlane {
-    /// PublishVersion: a snapshot of `$LATEST` under the next number (or the last version, when
-    /// `$LATEST` did not change since it was published).
-    pub fn publish_version(&self) -> FunctionState {
-        let mut pool = self.lock();
-        if let Some(last) = pool.versions.values().next_back() {
-            if last.revision == pool.function.revision {
-                return last.clone();
+impl FunctionState {
+    /// The pool key of environments started with this configuration.
+    pub(crate) fn key(&self) -> PoolKey {
+        PoolKey {
+            version: self.config.version.clone(),
+            revision: self.revision,
+        }
+    }
+}
+
+/// `$LATEST` and the published versions by number.
+#[derive(Clone, Debug)]
+pub(crate) struct Versions {
+    latest: FunctionState,
+    published: BTreeMap<u64, FunctionState>,
+}
+
+/// What `PublishVersion` did.
+#[derive(Clone, Debug)]
+pub(crate) struct Published {
+    pub(crate) version: FunctionState,
+    /// False when `$LATEST` had not changed since the last version, which is returned instead.
+    pub(crate) created: bool,
+}
+
+impl Versions {
+    pub(crate) fn new(latest: FunctionState) -> Self {
+        Self {
+            latest,
+            published: BTreeMap::new(),
+        }
+    }
+
+    /// The current configuration.
+    pub(crate) fn latest(&self) -> &FunctionState {
+        &self.latest
+    }
+
+    /// Every published version, oldest first.
+    pub(crate) fn published(&self) -> impl Iterator<Item = &FunctionState> {
+        self.published.values()
+    }
+
+    /// The configuration a qualifier names (`None` and `$LATEST`: the current configuration).
+    pub(crate) fn resolve(&self, qualifier: Option<&str>) -> Option<&FunctionState> {
+        match qualifier {
+            None | Some(LATEST) => Some(&self.latest),
+            Some(q) => q.parse::<u64>().ok().and_then(|n| self.published.get(&n)),
+        }
+    }
+
+    /// Whether environments of `key` may still serve requests: `$LATEST`'s current generation,
+    /// or any published version (they never change).
+    pub(crate) fn is_current(&self, key: &PoolKey) -> bool {
+        if key.version == LATEST {
+            key.revision == self.latest.revision
+        } else {
+            key.version
+                .parse::<u64>()
+                .is_ok_and(|n| self.published.contains_key(&n))
+        }
+    }
+
+    /// UpdateFunctionConfiguration: `$LATEST` takes the change as its next generation.
+    pub(crate) fn update(&mut self, update: ConfigUpdate, now: DateTime<Utc>) -> &FunctionState {
+        let function = &mut self.latest;
+        if let Some(vars) = update.environment {
+            function.config.environment = vars;
+        }
+        if let Some(memory) = update.memory_mb {
+            function.config.memory_mb = memory;
+        }
+        if let Some(timeout) = update.timeout {
+            function.config.timeout = timeout;
+        }
+        if let Some(handler) = update.handler {
+            function.config.handler = handler;
+        }
+        function.revision += 1;
+        function.last_modified = now;
+        function
+    }
+
+    /// PublishVersion: a snapshot of `$LATEST` under the next number, or the last version when
+    /// `$LATEST` did not change since it was published.
+    pub(crate) fn publish(&mut self, now: DateTime<Utc>) -> Published {
+        if let Some(last) = self.published.values().next_back() {
+            if last.revision == self.latest.revision {
+                return Published {
+                    version: last.clone(),
+                    created: false,
+                };
             }
         }
-        let number = pool.versions.keys().next_back().map_or(1, |n| n + 1);
-        let mut snapshot = pool.function.clone();
+        let number = self.published.keys().next_back().map_or(1, |n| n + 1);
+        let mut snapshot = self.latest.clone();
         snapshot.config.version = number.to_string();
-        snapshot.last_modified = chrono::Utc::now();
-        pool.versions.insert(number, snapshot.clone());
-        drop(pool);
-        self.emit(ControlPlaneEvent::VersionPublished {
-            version: snapshot.config.version.clone(),
-            revision: snapshot.revision,
-        });
-        snapshot
-    }
-}
-
-/// Splits `FunctionName` into the name and the qualifier it may carry (`clock:1`, an ARN with
-/// `:1`); a `Qualifier` query parameter must agree with it, as on Lambda.
-pub fn qualifier_of(reference: &str, query: Option<&str>) -> Result<Option<String>, ApiError> {
-    let parts: Vec<&str> = reference.split(':').collect();
-    let in_name = match parts.as_slice() {
-        ["arn", _, "lambda", _, _, "function", _, q] => Some(*q),
-        [_, "function", _, q] => Some(*q),
-        [_, q] => Some(*q),
-        _ => None,
-    };
-    match (in_name, query) {
-        (Some(a), Some(b)) if a != b => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameterValueException",
-            "The derived qualifier from the function name does not match the specified qualifier.",
-        )),
-        (Some(q), _) | (None, Some(q)) => Ok(Some(q.to_owned())),
-        (None, None) => Ok(None),
-    }
-}
-
-/// The 404 Lambda answers for a version that does not exist.
-pub fn version_not_found(plane: &ControlPlane, qualifier: &str) -> ApiError {
-    let function = plane.function();
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "ResourceNotFoundException",
-        format!(
-            "Function not found: {}:{qualifier}",
-            super::configuration::function_arn(
-                &plane.options().region,
-                &function.config.function_name
-            )
-        ),
-    )
-}
-
-pub(super) async fn publish_version(
-    State(plane): State<ControlPlane>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    super::lambda_api::resolve(&plane, &name)?;
-    let request: PublishVersionRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        PublishVersionRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContentException",
-                format!("Could not parse request body into json: {e}"),
-            )
-        })?
-    };
-    let latest = plane.function();
-    let described = FunctionConfiguration::describe(&latest, &plane.options().region);
-    if let Some(expected) = &request.revision_id {
-        if *expected != revision_id(latest.revision) {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. Call the \
-                 GetFunction/GetAlias API to retrieve the latest Revision Id",
-            ));
+        snapshot.last_modified = now;
+        self.published.insert(number, snapshot.clone());
+        Published {
+            version: snapshot,
+            created: true,
         }
     }
-    if let Some(expected) = &request.code_sha256 {
-        if *expected != described.code_sha256 {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "PreconditionFailedException",
-                format!(
-                    "CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST \
-                     ({}). Please try again with the CodeSHA256 in $LATEST.",
-                    described.code_sha256
-                ),
-            ));
-        }
-    }
-    let version = plane.publish_version();
-    tracing::info!(version = version.config.version, "version published");
-    let mut answer = FunctionConfiguration::describe(&version, &plane.options().region);
-    if let Some(description) = request.description {
-        answer.description = description;
-    }
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
-}
-
-pub(super) async fn list_versions(
-    State(plane): State<ControlPlane>,
-    Path(name): Path<String>,
-) -> Result<Json<ListVersionsResponse>, ApiError> {
-    super::lambda_api::resolve(&plane, &name)?;
-    let region = plane.options().region.clone();
-    let mut versions = vec![FunctionConfiguration::describe(&plane.function(), &region)];
-    versions.extend(
-        plane
-            .published_versions()
-            .iter()
-            .map(|v| FunctionConfiguration::describe(v, &region)),
-    );
-    Ok(Json(ListVersionsResponse { versions }))
-}
-
-/// GetFunctionConfiguration for a qualifier (`$LATEST` when none).
-pub(super) fn configuration_of(
-    plane: &ControlPlane,
-    name: &str,
-    query: &QualifierQuery,
-) -> Result<FunctionConfiguration, ApiError> {
-    super::lambda_api::resolve(plane, name)?;
-    let qualifier = qualifier_of(name, query.qualifier.as_deref())?;
-    let function = plane
-        .version(qualifier.as_deref())
-        .ok_or_else(|| version_not_found(plane, qualifier.as_deref().unwrap_or(LATEST)))?;
-    Ok(FunctionConfiguration::describe(
-        &function,
-        &plane.options().region,
-    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn versions() -> Versions {
+        Versions::new(FunctionState {
+            config: FunctionConfig {
+                function_name: "clock".into(),
+                version: LATEST.into(),
+                memory_mb: 128,
+                timeout: Duration::from_secs(3),
+                handler: "bootstrap".into(),
+                environment: BTreeMap::from([("USER".into(), "user".into())]),
+            },
+            artifacts: Artifacts::default(),
+            revision: 1,
+            last_modified: DateTime::<Utc>::MIN_UTC,
+        })
+    }
+
+    fn user(function: &FunctionState) -> Option<&str> {
+        function.config.environment.get("USER").map(String::as_str)
+    }
+
     #[test]
-    fn qualifiers_from_names_arns_and_the_query() {
-        assert_eq!(qualifier_of("clock", None).unwrap(), None);
-        assert_eq!(qualifier_of("clock:1", None).unwrap().as_deref(), Some("1"));
-        assert_eq!(
-            qualifier_of(
-                "arn:aws:lambda:us-east-1:123456789012:function:clock:$LATEST",
-                None
+    fn qualifiers_name_latest_or_a_published_version() {
+        let mut v = versions();
+        assert_eq!(v.resolve(None).unwrap().config.version, LATEST);
+        assert_eq!(v.resolve(Some(LATEST)).unwrap().config.version, LATEST);
+        assert!(v.resolve(Some("1")).is_none(), "nothing published yet");
+        v.publish(Utc::now());
+        assert_eq!(v.resolve(Some("1")).unwrap().config.version, "1");
+        assert!(v.resolve(Some("2")).is_none());
+        assert!(v.resolve(Some("latest")).is_none());
+    }
+
+    #[test]
+    fn an_update_is_the_next_generation_and_replaces_every_variable() {
+        let mut v = versions();
+        let now = Utc::now();
+        let updated = v
+            .update(
+                ConfigUpdate {
+                    environment: Some(BTreeMap::from([("A".into(), "1".into())])),
+                    memory_mb: Some(256),
+                    ..ConfigUpdate::default()
+                },
+                now,
             )
-            .unwrap()
-            .as_deref(),
-            Some("$LATEST")
-        );
+            .clone();
+        assert_eq!(updated.revision, 2);
+        assert_eq!(updated.last_modified, now);
+        assert_eq!(updated.config.memory_mb, 256);
         assert_eq!(
-            qualifier_of("123456789012:function:clock", Some("2"))
-                .unwrap()
-                .as_deref(),
-            Some("2")
+            user(&updated),
+            None,
+            "the variables were replaced, not merged"
         );
-        assert!(qualifier_of("clock:1", Some("2")).is_err());
-        assert_eq!(
-            qualifier_of("clock:1", Some("1")).unwrap().as_deref(),
-            Some("1")
+        assert_eq!(updated.config.handler, "bootstrap", "untouched fields stay");
+    }
+
+    #[test]
+    fn only_the_current_generation_of_latest_and_published_versions_are_current() {
+        let mut v = versions();
+        let first = v.latest().key();
+        assert!(v.is_current(&first));
+        let version_1 = v.publish(Utc::now()).version.key();
+        v.update(ConfigUpdate::default(), Utc::now());
+        assert!(
+            !v.is_current(&first),
+            "an update retires the old generation"
         );
+        assert!(v.is_current(&v.latest().key()));
+        assert!(
+            v.is_current(&version_1),
+            "a published version stays current"
+        );
+        let unknown = PoolKey {
+            version: "7".into(),
+            revision: 1,
+        };
+        assert!(!v.is_current(&unknown));
+    }
+
+    #[test]
+    fn publishing_an_unchanged_latest_returns_the_last_version() {
+        let mut v = versions();
+        let one = v.publish(Utc::now());
+        assert!(one.created);
+        assert_eq!(one.version.config.version, "1");
+        let again = v.publish(Utc::now());
+        assert!(!again.created);
+        assert_eq!(again.version.config.version, "1");
+        v.update(ConfigUpdate::default(), Utc::now());
+        let two = v.publish(Utc::now());
+        assert!(two.created);
+        assert_eq!(two.version.config.version, "2");
+        assert_eq!(two.version.revision, 2);
+        let numbers: Vec<&str> = v.published().map(|f| f.config.version.as_str()).collect();
+        assert_eq!(numbers, ["1", "2"]);
+    }
+
+    #[test]
+    fn a_published_version_keeps_its_configuration_after_updates() {
+        let mut v = versions();
+        v.publish(Utc::now());
+        v.update(
+            ConfigUpdate {
+                environment: Some(BTreeMap::from([("USER".into(), "user2".into())])),
+                ..ConfigUpdate::default()
+            },
+            Utc::now(),
+        );
+        assert_eq!(user(v.resolve(Some("1")).unwrap()), Some("user"));
+        assert_eq!(user(v.latest()), Some("user2"));
+        assert_eq!(v.resolve(Some("1")).unwrap().revision, 1);
     }
 }

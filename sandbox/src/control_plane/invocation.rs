@@ -1,0 +1,66 @@
+//! An invocation as the control plane's callers see it: who calls ([`Caller`]), the answer
+//! ([`Invocation`]) and why there is none ([`InvokeError`]).
+
+use super::pool::Refusal;
+use crate::environment::{CognitoIdentity, InvokeResponse, LogLine};
+
+/// Who is calling, when the invoke says so (the Invoke API's `X-Amz-Client-Context`).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The client context, decoded from base64: JSON text.
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<CognitoIdentity>,
+}
+
+/// One answered invocation.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub request_id: String,
+    pub env_id: String,
+    /// The environment was started for this request.
+    pub cold_start: bool,
+    pub response: InvokeResponse,
+    /// The invocation's log lines, when asked for (`LogType: Tail`).
+    pub log: Vec<LogLine>,
+}
+
+/// Why an invocation got no answer from the function.
+#[derive(Debug)]
+pub enum InvokeError {
+    /// Every allowed environment is busy (Lambda: 429 `TooManyRequestsException`).
+    TooManyRequests { limit: usize },
+    /// A new environment could not be initialised.
+    InitFailed(anyhow::Error),
+    /// The environment failed while invoking (not a function error: those are responses).
+    Environment(anyhow::Error),
+    /// The sandbox is shutting down.
+    Closed,
+    /// The qualifier names no version of the function.
+    UnknownVersion(String),
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvokeError::TooManyRequests { limit } => {
+                write!(f, "rate exceeded: all {limit} environments are busy")
+            }
+            InvokeError::InitFailed(e) => write!(f, "init failed: {e:#}"),
+            InvokeError::Environment(e) => write!(f, "environment failed: {e:#}"),
+            InvokeError::Closed => write!(f, "the sandbox is shutting down"),
+            InvokeError::UnknownVersion(q) => write!(f, "no version `{q}` of the function"),
+        }
+    }
+}
+
+impl std::error::Error for InvokeError {}
+
+impl From<Refusal> for InvokeError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Closed => InvokeError::Closed,
+            Refusal::UnknownVersion(q) => InvokeError::UnknownVersion(q),
+            Refusal::TooManyRequests { limit } => InvokeError::TooManyRequests { limit },
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! One invocation from request to answer: admitted by the pool (to a warm environment or a new
+//! one), run, its reset or re-init reported, the environment given back, and its log collected
+//! when asked for.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::events::ControlPlaneEvent;
+use super::invocation::{Caller, Invocation, InvokeError};
+use super::log_tail::collect_log;
+use super::pool::Admission;
+use super::shared::Shared;
+use super::starter;
+use crate::environment::{Environment, InitFailure, InvokeRequest, InvokeStatus, ShutdownReason};
+
+/// A request's hold on an environment: given back to the pool when dropped, on every path (a
+/// panic included), so that the limit never counts a request that is gone.
+struct Lease {
+    shared: Arc<Shared>,
+    env: Arc<Environment>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.shared.release(&self.env);
+    }
+}
+
+/// Invokes version `qualifier` of the function (`None`: `$LATEST`) for `caller`.
+pub(crate) async fn invoke(
+    shared: Arc<Shared>,
+    qualifier: Option<String>,
+    payload: Bytes,
+    tail_log: bool,
+    caller: Caller,
+) -> Result<Invocation, InvokeError> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    // Subscribed before anything runs so no line of this invocation is missed.
+    let log_rx = tail_log.then(|| shared.logs.subscribe());
+    let admission = shared.pool().admit(qualifier.as_deref())?;
+    let (env, key, cold_start) = match admission {
+        Admission::Warm { env, key, .. } => (env, key, false),
+        Admission::Start(start) => {
+            let key = start.key.clone();
+            let env = starter::start_on_demand(&shared, *start, &request_id).await?;
+            (env, key, true)
+        }
+    };
+    let lease = Lease {
+        shared: shared.clone(),
+        env,
+    };
+    let env = &lease.env;
+    let result = env
+        .invoke(InvokeRequest {
+            payload,
+            request_id: Some(request_id.clone()),
+            client_context: caller.client_context,
+            cognito_identity: caller.cognito_identity,
+        })
+        .await;
+    if !cold_start {
+        starter::report_reinit(&shared, env, &key, &request_id);
+    }
+    if let Ok(response) = &result {
+        let reset = match response.status {
+            InvokeStatus::Crashed => Some(ShutdownReason::Failure),
+            InvokeStatus::Timeout => Some(ShutdownReason::Timeout),
+            _ => None,
+        };
+        if let Some(reason) = reset {
+            shared.emit(ControlPlaneEvent::EnvironmentReset {
+                env_id: env.id().to_owned(),
+                reason,
+                request_id: request_id.clone(),
+            });
+        }
+    }
+    let env_id = env.id().to_owned();
+    drop(lease);
+    let response = result.map_err(|e| {
+        if e.downcast_ref::<InitFailure>().is_some() {
+            InvokeError::InitFailed(e)
+        } else {
+            InvokeError::Environment(e)
+        }
+    })?;
+    shared.emit(ControlPlaneEvent::Invoked {
+        request_id: request_id.clone(),
+        env_id: env_id.clone(),
+        cold_start,
+        init_duration_ms: response.report.init_duration_ms,
+    });
+    let log = match log_rx {
+        Some(rx) => collect_log(rx, &env_id, &request_id).await,
+        None => Vec::new(),
+    };
+    Ok(Invocation {
+        request_id,
+        env_id,
+        cold_start,
+        response,
+        log,
+    })
+}

@@ -1,0 +1,341 @@
+//! One test per rule of the pool: state and inputs in, decisions out; no process, no socket.
+//! Environments are their names.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::environment::{Artifacts, FunctionConfig};
+
+fn function() -> FunctionState {
+    FunctionState {
+        config: FunctionConfig {
+            function_name: "clock".into(),
+            version: LATEST.into(),
+            memory_mb: 128,
+            timeout: Duration::from_secs(3),
+            handler: "bootstrap".into(),
+            environment: BTreeMap::new(),
+        },
+        artifacts: Artifacts::default(),
+        revision: 1,
+        last_modified: Utc::now(),
+    }
+}
+
+fn limits(max_environments: usize) -> Limits {
+    Limits {
+        max_environments,
+        capacity: INVOCATIONS_PER_ENVIRONMENT,
+        idle_reclaim: None,
+    }
+}
+
+fn pool(limits: Limits) -> Pool<String> {
+    Pool::new(function(), limits)
+}
+
+/// A request for `qualifier`: served by a warm environment (its name, no reason) or by a new
+/// one, started as `name` (with the reason it was started for).
+fn serve(
+    pool: &mut Pool<String>,
+    qualifier: Option<&str>,
+    name: &str,
+    now: Instant,
+) -> (String, Option<StartReason>) {
+    match pool.admit(qualifier).expect("admitted") {
+        Admission::Warm { env, .. } => (env, None),
+        Admission::Start(start) => {
+            assert_eq!(start.origin, Origin::OnDemand);
+            assert_eq!(
+                pool.started(&start, name, name.to_owned(), now),
+                Release::Serving
+            );
+            (name.to_owned(), Some(start.reason))
+        }
+    }
+}
+
+fn update(pool: &mut Pool<String>) -> Vec<String> {
+    pool.update(ConfigUpdate::default(), Utc::now()).1
+}
+
+#[test]
+fn the_first_request_starts_an_environment_and_the_next_reuses_it() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    assert_eq!(
+        serve(&mut p, None, "a", t),
+        ("a".into(), Some(StartReason::FirstSeen))
+    );
+    assert_eq!(p.in_flight(), 1);
+    assert_eq!(p.idle(), 0);
+    assert_eq!(p.release("a", true, t), Release::Idle { reclaim_at: None });
+    assert_eq!((p.in_flight(), p.idle()), (0, 1));
+    assert_eq!(serve(&mut p, None, "b", t), ("a".into(), None));
+}
+
+#[test]
+fn an_environment_that_joined_the_pool_last_answers_before_earlier_ones() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    p.release("a", true, t);
+    let provisioned = p.provision();
+    p.started(&provisioned, "p", "p".into(), t);
+    assert_eq!(serve(&mut p, None, "x", t).0, "p");
+    assert_eq!(serve(&mut p, None, "x", t).0, "a");
+}
+
+#[test]
+fn concurrent_requests_scale_out_one_environment_each() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    // "a" is busy; a request that arrives while "b" is still initialising starts a third.
+    let Admission::Start(b) = p.admit(None).unwrap() else {
+        panic!("a busy environment serves no second request")
+    };
+    assert_eq!(b.reason, StartReason::ScaleOut);
+    assert_eq!(serve(&mut p, None, "c", t).1, Some(StartReason::ScaleOut));
+    p.started(&b, "b", "b".into(), t);
+    assert_eq!(p.in_flight(), 3);
+}
+
+#[test]
+fn requests_beyond_the_limit_are_refused_until_one_ends() {
+    let mut p = pool(limits(2));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    // An environment still initialising counts toward the limit too.
+    let Admission::Start(b) = p.admit(None).unwrap() else {
+        panic!("a new environment")
+    };
+    assert_eq!(
+        p.admit(None).unwrap_err(),
+        Refusal::TooManyRequests { limit: 2 }
+    );
+    p.started(&b, "b", "b".into(), t);
+    assert_eq!(
+        p.admit(None).unwrap_err(),
+        Refusal::TooManyRequests { limit: 2 }
+    );
+    p.release("a", true, t);
+    assert_eq!(serve(&mut p, None, "c", t), ("a".into(), None));
+}
+
+#[test]
+fn the_most_recently_used_environment_answers_first() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    serve(&mut p, None, "b", t);
+    p.release("b", true, t);
+    p.release("a", true, t);
+    assert_eq!(serve(&mut p, None, "x", t).0, "a");
+    assert_eq!(serve(&mut p, None, "x", t).0, "b");
+}
+
+#[test]
+fn an_update_spins_idle_environments_down_at_once_and_busy_ones_when_they_end() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    serve(&mut p, None, "b", t);
+    p.release("a", true, t);
+    assert_eq!(update(&mut p), ["a"], "the idle one, at once");
+    assert_eq!(p.idle(), 0);
+    assert_eq!(
+        p.release("b", true, t),
+        Release::SpinDown("b".to_owned()),
+        "the busy one, when its invocation ends"
+    );
+    assert_eq!(
+        serve(&mut p, None, "c", t),
+        ("c".into(), Some(StartReason::ConfigurationChange))
+    );
+    assert_eq!(p.versions().latest().revision, 2);
+}
+
+#[test]
+fn versions_are_served_by_their_own_environments() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    p.release("a", true, t);
+    assert!(p.publish(Utc::now()).created);
+    // Version 1 has the configuration of "a", but not its pool key.
+    assert_eq!(
+        serve(&mut p, Some("1"), "v", t),
+        ("v".into(), Some(StartReason::NewVersion))
+    );
+    p.release("v", true, t);
+    assert_eq!(serve(&mut p, Some(LATEST), "x", t).0, "a");
+    p.release("a", true, t);
+    assert_eq!(update(&mut p), ["a"], "the version's environment stays");
+    assert_eq!(serve(&mut p, Some("1"), "x", t).0, "v");
+    assert_eq!(
+        p.admit(Some("2")).unwrap_err(),
+        Refusal::UnknownVersion("2".into())
+    );
+}
+
+#[test]
+fn idle_environments_are_reclaimed_after_the_limit_and_replaced() {
+    let mut p = pool(Limits {
+        idle_reclaim: Some(Duration::from_secs(10)),
+        ..limits(10)
+    });
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    assert!(
+        p.reclaim_idle(t + Duration::from_secs(60)).is_empty(),
+        "a busy environment is never reclaimed"
+    );
+    let done = t + Duration::from_secs(60);
+    assert_eq!(
+        p.release("a", true, done),
+        Release::Idle {
+            reclaim_at: Some(done + Duration::from_secs(10))
+        }
+    );
+    assert!(p.reclaim_idle(done + Duration::from_secs(9)).is_empty());
+    assert_eq!(p.reclaim_idle(done + Duration::from_secs(10)), ["a"]);
+    assert_eq!(p.idle(), 0);
+    assert_eq!(
+        serve(&mut p, None, "b", done).1,
+        Some(StartReason::Replacement)
+    );
+}
+
+#[test]
+fn a_reused_environment_is_not_reclaimed_at_an_earlier_idle_spells_deadline() {
+    let mut p = pool(Limits {
+        idle_reclaim: Some(Duration::from_secs(10)),
+        ..limits(10)
+    });
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    let Release::Idle {
+        reclaim_at: Some(first_deadline),
+    } = p.release("a", true, t)
+    else {
+        panic!("idle, with a deadline")
+    };
+    serve(&mut p, None, "x", t + Duration::from_secs(5));
+    p.release("a", true, t + Duration::from_secs(8));
+    assert!(p.reclaim_idle(first_deadline).is_empty());
+    assert_eq!(p.reclaim_idle(t + Duration::from_secs(18)), ["a"]);
+}
+
+#[test]
+fn a_dead_environment_is_spun_down_when_its_invocation_ends() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    assert_eq!(p.release("a", false, t), Release::SpinDown("a".to_owned()));
+    assert_eq!(p.in_flight(), 0);
+    assert_eq!(
+        serve(&mut p, None, "b", t).1,
+        Some(StartReason::Replacement)
+    );
+}
+
+#[test]
+fn a_failed_init_frees_its_place_and_the_next_start_is_after_failure() {
+    let mut p = pool(limits(1));
+    let Admission::Start(start) = p.admit(None).unwrap() else {
+        panic!("a new environment")
+    };
+    p.start_failed(&start);
+    assert_eq!(p.in_flight(), 0);
+    assert_eq!(
+        serve(&mut p, None, "b", Instant::now()).1,
+        Some(StartReason::AfterFailure)
+    );
+}
+
+#[test]
+fn closing_refuses_requests_and_spins_every_environment_down() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    serve(&mut p, None, "b", t);
+    p.release("a", true, t);
+    let provisioned = p.provision();
+    assert_eq!(p.close(), ["a"], "idle ones at once");
+    assert_eq!(p.admit(None).unwrap_err(), Refusal::Closed);
+    assert_eq!(p.in_flight(), 1);
+    assert_eq!(p.release("b", true, t), Release::SpinDown("b".to_owned()));
+    assert_eq!(
+        p.started(&provisioned, "c", "c".into(), t),
+        Release::SpinDown("c".to_owned()),
+        "an init that ends after the close"
+    );
+    assert_eq!(p.in_flight(), 0);
+}
+
+#[test]
+fn provisioned_environments_wait_idle_and_do_not_count_toward_the_limit() {
+    let mut p = pool(limits(1));
+    let t = Instant::now();
+    let (one, two) = (p.provision(), p.provision());
+    assert_eq!(one.reason, StartReason::Provisioned);
+    assert_eq!(one.origin, Origin::Provisioned);
+    assert_eq!(p.in_flight(), 0, "no request waits for them");
+    assert_eq!(
+        p.started(&one, "p1", "p1".into(), t),
+        Release::Idle { reclaim_at: None }
+    );
+    p.started(&two, "p2", "p2".into(), t);
+    assert_eq!(p.idle(), 2);
+    // Both serve, although the limit is one environment: idle ones are always used.
+    assert_eq!(serve(&mut p, None, "x", t).1, None);
+    assert_eq!(serve(&mut p, None, "x", t).1, None);
+    assert_eq!(
+        p.admit(None).unwrap_err(),
+        Refusal::TooManyRequests { limit: 1 }
+    );
+}
+
+#[test]
+fn a_provisioned_environment_of_a_replaced_configuration_is_spun_down_once_started() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    let old = p.provision();
+    update(&mut p);
+    assert_eq!(
+        p.started(&old, "p1", "p1".into(), t),
+        Release::SpinDown("p1".to_owned())
+    );
+    let new = p.provision();
+    assert_eq!(new.key.revision, 2);
+    p.start_failed(&new);
+    assert_eq!(
+        serve(&mut p, None, "a", t).1,
+        Some(StartReason::AfterFailure)
+    );
+}
+
+#[test]
+fn an_environment_with_room_for_two_takes_a_second_request_while_busy() {
+    let mut p = pool(Limits {
+        capacity: 2,
+        ..limits(10)
+    });
+    let t = Instant::now();
+    serve(&mut p, None, "a", t);
+    assert_eq!(serve(&mut p, None, "x", t), ("a".into(), None));
+    assert_eq!(
+        serve(&mut p, None, "b", t),
+        ("b".into(), Some(StartReason::ScaleOut))
+    );
+    assert_eq!(p.in_flight(), 3);
+    update(&mut p);
+    assert_eq!(
+        p.release("a", true, t),
+        Release::Serving,
+        "one more in flight"
+    );
+    assert_eq!(p.release("a", true, t), Release::SpinDown("a".to_owned()));
+}
