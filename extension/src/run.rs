@@ -100,7 +100,7 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
             return;
         }
     };
-    let (sinks, warnings) = Sinks::start(config.sinks, &env);
+    let (sinks, warnings) = Sinks::start(config.sinks, config.http.clone());
     for w in warnings {
         tracing::warn!("{w}");
     }

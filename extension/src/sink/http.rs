@@ -2,9 +2,10 @@
 //! collector's HTTP log receiver …) in batches, without ever holding an invocation.
 //!
 //! # Interface
-//! - [`HttpSink::from_env`] reads `COLDMARK_SINK` (is `http` in it?) and the `COLDMARK_HTTP_*`
-//!   variables (see [`config`]), and when configured starts the background sender on the
-//!   current tokio runtime. Bad settings give warnings naming the variable; never a panic.
+//! - [`HttpSink::start`] starts the background sender on the current tokio runtime with the
+//!   settings `crate::config` read (`COLDMARK_HTTP_*`); [`HttpSink::from_env`] reads them
+//!   itself, for tests and embedders. Bad settings give warnings naming the variable; never a
+//!   panic.
 //! - [`HttpSink::enqueue`] puts one marker line in a bounded queue (records and bytes). It never
 //!   blocks and never sends; a full queue drops the *new* record (the init marker, written
 //!   first, is the one worth keeping) and counts it.
@@ -51,11 +52,11 @@
 //! 3xx is a failed delivery, counted, with one warning naming the status and the host it points
 //! to), no `Referer` is sent, and no proxy is used but `COLDMARK_HTTP_PROXY`.
 
-pub mod body;
-pub mod config;
-pub mod retry;
+mod body;
+mod retry;
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -65,8 +66,39 @@ use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RET
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub use config::{Format, HttpConfig};
+use crate::config::HttpSettings;
 use retry::{Attempt, Verdict};
+
+/// Why the HTTP sink cannot start. Never shows a URL: endpoints and proxies can carry
+/// credentials.
+#[derive(Debug)]
+pub enum StartError {
+    /// Not called on a tokio runtime (the sender runs on it).
+    NoRuntime,
+    /// `COLDMARK_HTTP_PROXY` was refused by the HTTP client.
+    Proxy(reqwest::Error),
+    /// The HTTP client could not be built (TLS set-up).
+    Client(reqwest::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NoRuntime => f.write_str("no tokio runtime to run the sender on"),
+            StartError::Proxy(e) => write!(f, "COLDMARK_HTTP_PROXY unusable: {e}"),
+            StartError::Client(e) => write!(f, "cannot build the HTTP client: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::NoRuntime => None,
+            StartError::Proxy(e) | StartError::Client(e) => Some(e),
+        }
+    }
+}
 
 /// What a [`HttpSink::flush`] achieved. Counts are totals over the sink's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,10 +218,11 @@ impl Shared {
 }
 
 impl HttpSink {
-    /// Reads the configuration (see [`HttpConfig::from_env`]) and starts the sink on the current
-    /// tokio runtime. `None` when the sink is not selected or cannot run; warnings say why.
+    /// Reads `COLDMARK_SINK` and the `COLDMARK_HTTP_*` variables through `env` and starts the
+    /// sink on the current tokio runtime. `None` when the sink is not selected or cannot run;
+    /// warnings say why.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> (Option<HttpSink>, Vec<String>) {
-        let (config, mut warnings) = HttpConfig::from_env(env);
+        let (config, mut warnings) = HttpSettings::from_env(env);
         let Some(config) = config else {
             return (None, warnings);
         };
@@ -203,9 +236,8 @@ impl HttpSink {
     }
 
     /// Builds the client and spawns the sender on the current tokio runtime.
-    pub fn start(config: HttpConfig) -> Result<HttpSink, String> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| "no tokio runtime to run the sender on".to_string())?;
+    pub(crate) fn start(config: HttpSettings) -> Result<HttpSink, StartError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         // Redirects are never followed: a 301/302/303 would turn the POST into a body-less GET
         // that counts as delivered, a 307/308 would re-send the user's headers (credentials)
         // to wherever the answer points. No `Referer` either (it would carry the endpoint's
@@ -221,12 +253,12 @@ impl HttpSink {
             .user_agent(concat!("coldmark/", env!("CARGO_PKG_VERSION")));
         if let Some(proxy) = &config.proxy {
             let proxy = reqwest::Proxy::all(proxy.clone())
-                .map_err(|e| format!("COLDMARK_HTTP_PROXY unusable: {}", e.without_url()))?;
+                .map_err(|e| StartError::Proxy(e.without_url()))?;
             builder = builder.proxy(proxy);
         }
         let client = builder
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+            .map_err(|e| StartError::Client(e.without_url()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
@@ -328,7 +360,7 @@ impl HttpSink {
 }
 
 /// The background task: on each wake-up, sends batches until the queue is empty.
-async fn sender(shared: Arc<Shared>, client: reqwest::Client, config: HttpConfig) {
+async fn sender(shared: Arc<Shared>, client: reqwest::Client, config: HttpSettings) {
     loop {
         shared.wake.notified().await;
         loop {
@@ -347,7 +379,7 @@ async fn sender(shared: Arc<Shared>, client: reqwest::Client, config: HttpConfig
 async fn deliver(
     shared: &Shared,
     client: &reqwest::Client,
-    config: &HttpConfig,
+    config: &HttpSettings,
     batch: &[String],
 ) -> bool {
     let body = match body::encode(batch, config.format, config.gzip) {
@@ -451,7 +483,7 @@ fn location_host(endpoint: &reqwest::Url, location: Option<&HeaderValue>) -> Opt
 /// One attempt: its outcome, and for a redirect where it points (see [`location_host`]).
 async fn send_once(
     client: &reqwest::Client,
-    config: &HttpConfig,
+    config: &HttpSettings,
     body: &body::Body,
     timeout: Duration,
 ) -> (Attempt, Option<String>) {

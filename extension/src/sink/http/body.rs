@@ -9,7 +9,7 @@ use std::io::Write;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::config::Format;
+use crate::config::http::Format;
 
 /// A ready-to-send body and the headers that describe it.
 pub struct Body {
