@@ -10,7 +10,7 @@ use super::INIT_BUDGET;
 
 /// Which call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Call {
+pub(crate) enum Call {
     Register,
     Subscribe,
     Next,
@@ -29,7 +29,7 @@ impl fmt::Display for Call {
 /// Why a call to Lambda's APIs gave nothing coldmark can use. Never carries a request or answer
 /// body: only statuses and Lambda's own `errorType`, cut to 64 printable characters.
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// `AWS_LAMBDA_RUNTIME_API` is not set: not running in Lambda.
     NoRuntimeApi,
     /// `AWS_LAMBDA_RUNTIME_API` is set but names no `host:port`.
@@ -56,12 +56,12 @@ pub enum ApiError {
 
 impl ApiError {
     /// Lambda is there and said no to this request (a 4xx): asking differently may work.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         matches!(self, ApiError::Refused { status, .. } if status.is_client_error())
     }
 
     /// Nobody answered at all (as opposed to an answer coldmark cannot use).
-    pub fn is_unreachable(&self) -> bool {
+    pub(crate) fn is_unreachable(&self) -> bool {
         matches!(self, ApiError::Unreachable { .. })
     }
 }

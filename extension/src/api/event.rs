@@ -7,7 +7,7 @@ use super::error::{ApiError, Call};
 
 /// An event from `/event/next`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub(crate) enum Event {
     Invoke {
         request_id: String,
         xray_trace_id: Option<String>,
@@ -36,7 +36,7 @@ struct LooseTracing {
     value: Option<String>,
 }
 
-pub fn parse_event(bytes: &[u8]) -> Result<Event, ApiError> {
+pub(crate) fn parse_event(bytes: &[u8]) -> Result<Event, ApiError> {
     use lambda_extension::NextEvent;
     if let Ok(event) = serde_json::from_slice::<NextEvent>(bytes) {
         return Ok(match event {

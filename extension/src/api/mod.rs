@@ -36,24 +36,24 @@ const NAME_HEADER: &str = "Lambda-Extension-Name";
 /// `/event/next`. Both normally answer within milliseconds; an API that does not answer within
 /// this long is not one coldmark can work with, and the function's init (which Lambda limits
 /// to 10 s for the runtime and every extension together) must not wait on it any longer.
-pub const INIT_BUDGET: Duration = Duration::from_secs(2);
+pub(crate) const INIT_BUDGET: Duration = Duration::from_secs(2);
 
 /// Telemetry API buffering. These are Lambda's minimums: records reach coldmark at most 25 ms
 /// after they happen (so markers are prompt and few records are lost at a freeze), and a batch
 /// holds at most 1000 records / 256 KiB (so a batch is cheap to parse). Sent explicitly
 /// because AWS's pages disagree on the defaults.
-pub const BUFFER_MAX_ITEMS: u32 = 1000;
-pub const BUFFER_MAX_BYTES: u32 = 262_144;
-pub const BUFFER_TIMEOUT_MS: u32 = 25;
+pub(crate) const BUFFER_MAX_ITEMS: u32 = 1000;
+pub(crate) const BUFFER_MAX_BYTES: u32 = 262_144;
+pub(crate) const BUFFER_TIMEOUT_MS: u32 = 25;
 
 /// `AWS_LAMBDA_INITIALIZATION_TYPE` on Lambda Managed Instances, where Lambda refuses an
 /// extension's registration for INVOKE (one environment serves concurrent invocations, so there
 /// is no per-invocation event to hand out): only SHUTDOWN may be registered.
-pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+pub(crate) const MANAGED_INSTANCES: &str = "lambda-managed-instances";
 
 /// The events coldmark registers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Events {
+pub(crate) enum Events {
     InvokeAndShutdown,
     /// Lambda Managed Instances, or a Lambda that refused INVOKE: markers from telemetry alone.
     ShutdownOnly,
@@ -68,19 +68,19 @@ impl Events {
     }
 }
 
-pub struct Api {
+pub(crate) struct Api {
     base: String,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 /// What registration tells coldmark.
 #[derive(Debug, Clone)]
-pub struct Registration {
-    pub extension_id: String,
+pub(crate) struct Registration {
+    pub(crate) extension_id: String,
     /// What Lambda accepted coldmark's registration for.
-    pub events: Events,
-    pub function_name: Option<String>,
-    pub function_version: Option<String>,
+    pub(crate) events: Events,
+    pub(crate) function_name: Option<String>,
+    pub(crate) function_version: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +122,7 @@ struct RegisterBody<'a> {
 impl Api {
     /// From the value of `AWS_LAMBDA_RUNTIME_API` (`host:port`, or a URL with a base path as
     /// some emulators give).
-    pub fn new(runtime_api: Option<&str>) -> Result<Api, ApiError> {
+    pub(crate) fn new(runtime_api: Option<&str>) -> Result<Api, ApiError> {
         let raw = runtime_api
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -187,7 +187,7 @@ impl Api {
     }
 
     /// `POST /2020-01-01/extension/register` for `events`, answered by `deadline`.
-    pub async fn register(
+    pub(crate) async fn register(
         &self,
         name: &str,
         events: Events,
@@ -236,7 +236,7 @@ impl Api {
 
     /// `PUT /2022-07-01/telemetry`: platform records to `http://sandbox.localdomain:<port><path>`,
     /// answered by `deadline`.
-    pub async fn subscribe(
+    pub(crate) async fn subscribe(
         &self,
         extension_id: &str,
         port: u16,
@@ -281,7 +281,7 @@ impl Api {
     }
 
     /// `GET /2020-01-01/extension/event/next` (long poll).
-    pub async fn next(&self, extension_id: &str) -> Result<Event, ApiError> {
+    pub(crate) async fn next(&self, extension_id: &str) -> Result<Event, ApiError> {
         let call = Call::Next;
         let (status, _, bytes) = self
             .call(

@@ -3,8 +3,8 @@
 //! Never fails: a bad value gives one warning that names the variable (never its value, which
 //! could be a secret pasted into the wrong variable) and the default.
 //!
-//! One file per setting family: [`diagnostics`] (`COLDMARK_LOG`), [`markers`] (what the
-//! markers say), [`telemetry`] (the listener), [`sinks`] (`COLDMARK_SINK`), [`http`]
+//! One file per setting family: `diagnostics` (`COLDMARK_LOG`), `markers` (what the
+//! markers say), `telemetry` (the listener), `sinks` (`COLDMARK_SINK`), `http`
 //! (`COLDMARK_HTTP_*`).
 
 mod diagnostics;

@@ -9,7 +9,7 @@
 //!   or `platform.restoreReport`) is in — usually at that INVOKE or during the first
 //!   invocation; else the first invocation's `platform.runtimeDone`/`platform.report`; else
 //!   once it is overdue by the same rule as an invoke marker (two more INVOKEs after the first
-//!   *and* [`REPORT_GRACE_MS`] since it), a newer init, or shutdown; without telemetry
+//!   *and* `REPORT_GRACE_MS` since it), a newer init, or shutdown; without telemetry
 //!   (nothing will come) at the first INVOKE. Some records of an init arriving early does not
 //!   make it complete: an init longer than the buffering window delivers `initStart` before
 //!   the first INVOKE and `initReport` only at the thaw after the second. Registered for
@@ -17,18 +17,18 @@
 //!   come to wait for: the init marker goes as soon as the init's own report is in, and
 //!   without telemetry as soon as coldmark is ready;
 //! - invoke marker: its `platform.report`; it is overdue (released with what is known) once two
-//!   more INVOKEs came *and* [`REPORT_GRACE_MS`] passed — the count covers records held up by a
+//!   more INVOKEs came *and* `REPORT_GRACE_MS` passed — the count covers records held up by a
 //!   freeze (they arrive at the thaw), the time covers bursts of invocations inside one
-//!   buffering window; more than [`MAX_HELD`] held; or shutdown; without telemetry immediately.
+//!   buffering window; more than `MAX_HELD` held; or shutdown; without telemetry immediately.
 //!
 //! Records are idempotent: Lambda re-sends a batch it believes failed, so a record already
-//! applied (same type, time and ids) changes nothing ([`crate::telemetry::identity`]). What one
-//! environment accumulates is bounded ([`MAX_EXTENSIONS`], [`MAX_INITS`]), whatever the records
+//! applied (same type, time and ids) changes nothing (`crate::telemetry::identity`). What one
+//! environment accumulates is bounded (`MAX_EXTENSIONS`, `MAX_INITS`), whatever the records
 //! say.
 //!
-//! The parts: this module keeps the state and takes the inputs; [`records`] has one handler
-//! per record kind; [`init`] holds one init's records and works out its figures; [`release`]
-//! decides when a marker is complete or overdue; [`markers`] turns the state into markers.
+//! The parts: this module keeps the state and takes the inputs; `records` has one handler
+//! per record kind; `init` holds one init's records and works out its figures; `release`
+//! decides when a marker is complete or overdue; `markers` turns the state into markers.
 
 mod init;
 mod markers;
@@ -210,7 +210,7 @@ impl Lifecycle {
     }
 
     /// Applies one record (once: a redelivered one changes nothing) through its handler in
-    /// [`records`].
+    /// `records`.
     pub fn on_record(&mut self, record: Record) -> Vec<Marker> {
         if !self.seen.first_time(&record) {
             return Vec::new();
@@ -293,7 +293,7 @@ impl Lifecycle {
 
     /// Everything still held, at shutdown: init markers first (one even if the environment
     /// served no invocation), then invoke markers with whatever arrived.
-    pub fn finish(&mut self) -> Vec<Marker> {
+    pub(crate) fn finish(&mut self) -> Vec<Marker> {
         let mut out = Vec::new();
         if self.inits.is_empty() {
             self.inits.push(EnvInit::default());

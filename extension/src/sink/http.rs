@@ -2,7 +2,7 @@
 //! collector's HTTP log receiver …) in batches, without ever holding an invocation.
 //!
 //! # Interface
-//! - [`HttpSink::start`] starts the background sender on the current tokio runtime with the
+//! - `HttpSink::start` starts the background sender on the current tokio runtime with the
 //!   settings `crate::config` read (`COLDMARK_HTTP_*`); [`HttpSink::from_env`] reads them
 //!   itself, for tests and embedders. Bad settings give warnings naming the variable; never a
 //!   panic.
@@ -37,7 +37,7 @@
 //!    budget everything still queued or in flight is counted as dropped.
 //!
 //! # Retries and accounting
-//! See [`retry`]: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
+//! See `retry`: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
 //! (default 3) with exponential backoff; other 4xx are not. Every record ends in exactly one of
 //! `delivered` or `dropped` (full queue, rejected batch, retries exhausted, budget ended, or
 //! enqueued after the sink closed). The only record that cannot be reported in a `shutdown`
@@ -72,7 +72,7 @@ use send::sender;
 /// Why the HTTP sink cannot start. Never shows a URL: endpoints and proxies can carry
 /// credentials.
 #[derive(Debug)]
-pub enum StartError {
+pub(crate) enum StartError {
     /// Not called on a tokio runtime (the sender runs on it).
     NoRuntime,
     /// `COLDMARK_HTTP_PROXY` was refused by the HTTP client.
@@ -340,11 +340,6 @@ impl HttpSink {
     /// Records that could not be delivered so far.
     pub fn dropped(&self) -> u64 {
         self.shared.state().dropped
-    }
-
-    /// Records the collector accepted so far.
-    pub fn delivered(&self) -> u64 {
-        self.shared.state().delivered
     }
 
     async fn wait_idle(&self) {
