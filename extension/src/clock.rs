@@ -16,10 +16,10 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Copy)]
 pub struct StartClock {
     /// CPU time of the process at `main`.
-    pub cpu_before_main: Duration,
-    pub at_main: Instant,
+    pub(crate) cpu_before_main: Duration,
+    pub(crate) at_main: Instant,
     /// Wall-clock estimate of the process start.
-    pub started_at: DateTime<Utc>,
+    pub(crate) started_at: DateTime<Utc>,
 }
 
 impl StartClock {
@@ -37,13 +37,13 @@ impl StartClock {
     }
 
     /// Milliseconds from process start until now.
-    pub fn elapsed_ms(&self) -> f64 {
+    pub(crate) fn elapsed_ms(&self) -> f64 {
         (self.cpu_before_main + self.at_main.elapsed()).as_secs_f64() * 1000.0
     }
 }
 
 /// `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
-pub fn process_cpu_time() -> Option<Duration> {
+pub(crate) fn process_cpu_time() -> Option<Duration> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

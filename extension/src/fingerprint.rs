@@ -38,7 +38,7 @@ const EXCLUDED_NAMES: &[&str] = &[
 ];
 
 /// Whether a variable counts as user configuration.
-pub fn counts(name: &str, user_excluded: &[String]) -> bool {
+pub(crate) fn counts(name: &str, user_excluded: &[String]) -> bool {
     if user_excluded.iter().any(|n| n == name) {
         return false;
     }
@@ -49,7 +49,7 @@ pub fn counts(name: &str, user_excluded: &[String]) -> bool {
 }
 
 /// The fingerprint of `vars` (any order), `version` and `memory_mb`.
-pub fn fingerprint(
+pub(crate) fn fingerprint(
     vars: &[(String, String)],
     version: &str,
     memory_mb: Option<u64>,

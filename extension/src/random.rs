@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 
 /// 128 random bits as 32 lowercase hex digits.
-pub fn hex128() -> String {
+pub(crate) fn hex128() -> String {
     let mut bytes = [0u8; 16];
     let from_kernel =
         std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));

@@ -24,7 +24,7 @@ use crate::telemetry::listener;
 use crate::telemetry::record::{Parser, Record};
 
 /// Name coldmark registers under (Lambda's name for the extension in its records).
-pub const EXTENSION_NAME: &str = "coldmark";
+const EXTENSION_NAME: &str = "coldmark";
 
 /// What the state machine and the sinks share between the event loop and the listener.
 struct Shared {
@@ -100,7 +100,7 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
             return;
         }
     };
-    let (sinks, warnings) = Sinks::start(config.sinks, &env);
+    let (sinks, warnings) = Sinks::start(config.sinks, config.http.clone());
     for w in warnings {
         tracing::warn!("{w}");
     }

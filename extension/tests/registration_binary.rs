@@ -1,6 +1,7 @@
-//! The real `coldmark` binary where Lambda will not hand it INVOKE events: on Lambda Managed
-//! Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`), and wherever Lambda
-//! refuses a registration for INVOKE. An extension that exits during init fails the function's
+//! The real `coldmark` binary's init around registration: where Lambda will not hand it INVOKE
+//! events (on Lambda Managed Instances, `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`,
+//! and wherever Lambda refuses a registration for INVOKE), with everything else broken, and
+//! what it says before registering. An extension that exits during init fails the function's
 //! init, so once registered coldmark must keep asking for events until SHUTDOWN, whatever else
 //! is broken. docs/security.md names the claim these tests prove.
 
@@ -214,4 +215,26 @@ async fn once_registered_it_never_exits_during_init_whatever_else_is_broken() {
             out.stderr
         );
     }
+}
+
+#[tokio::test]
+async fn every_setting_is_warned_about_before_registration() {
+    // Registration never answers: whatever is on stderr was written before it.
+    let lambda = FakeLambda::start_with(Telemetry::Supported, true).await;
+    let env = lambda.lambda_env(&[
+        ("COLDMARK_SINK", "http"),
+        ("COLDMARK_HTTP_ENDPOINT", "ftp://collector.example/"),
+    ]);
+    let out = FakeLambda::spawn(COLDMARK, &env).finish(EXIT_LIMIT).await;
+    assert!(out.status.success());
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stderr);
+    assert!(
+        lines[0].contains("COLDMARK_HTTP_ENDPOINT is not an http:// or https:// URL"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("no working sink left"), "{}", lines[1]);
+    assert!(lines[2].contains("coldmark is off"), "{}", lines[2]);
+    assert!(!out.stderr.contains("collector.example"));
 }

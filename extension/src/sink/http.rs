@@ -2,9 +2,10 @@
 //! collector's HTTP log receiver …) in batches, without ever holding an invocation.
 //!
 //! # Interface
-//! - [`HttpSink::from_env`] reads `COLDMARK_SINK` (is `http` in it?) and the `COLDMARK_HTTP_*`
-//!   variables (see [`config`]), and when configured starts the background sender on the
-//!   current tokio runtime. Bad settings give warnings naming the variable; never a panic.
+//! - `HttpSink::start` starts the background sender on the current tokio runtime with the
+//!   settings `crate::config` read (`COLDMARK_HTTP_*`); [`HttpSink::from_env`] reads them
+//!   itself, for tests and embedders. Bad settings give warnings naming the variable; never a
+//!   panic.
 //! - [`HttpSink::enqueue`] puts one marker line in a bounded queue (records and bytes). It never
 //!   blocks and never sends; a full queue drops the *new* record (the init marker, written
 //!   first, is the one worth keeping) and counts it.
@@ -36,7 +37,7 @@
 //!    budget everything still queued or in flight is counted as dropped.
 //!
 //! # Retries and accounting
-//! See [`retry`]: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
+//! See `retry`: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
 //! (default 3) with exponential backoff; other 4xx are not. Every record ends in exactly one of
 //! `delivered` or `dropped` (full queue, rejected batch, retries exhausted, budget ended, or
 //! enqueued after the sink closed). The only record that cannot be reported in a `shutdown`
@@ -51,22 +52,53 @@
 //! 3xx is a failed delivery, counted, with one warning naming the status and the host it points
 //! to), no `Referer` is sent, and no proxy is used but `COLDMARK_HTTP_PROXY`.
 
-pub mod body;
-pub mod config;
-pub mod retry;
+mod body;
+mod retry;
+mod send;
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub use config::{Format, HttpConfig};
-use retry::{Attempt, Verdict};
+use crate::config::HttpSettings;
+use send::sender;
+
+/// Why the HTTP sink cannot start. Never shows a URL: endpoints and proxies can carry
+/// credentials.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// Not called on a tokio runtime (the sender runs on it).
+    NoRuntime,
+    /// `COLDMARK_HTTP_PROXY` was refused by the HTTP client.
+    Proxy(reqwest::Error),
+    /// The HTTP client could not be built (TLS set-up).
+    Client(reqwest::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NoRuntime => f.write_str("no tokio runtime to run the sender on"),
+            StartError::Proxy(e) => write!(f, "COLDMARK_HTTP_PROXY unusable: {e}"),
+            StartError::Client(e) => write!(f, "cannot build the HTTP client: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::NoRuntime => None,
+            StartError::Proxy(e) | StartError::Client(e) => Some(e),
+        }
+    }
+}
 
 /// What a [`HttpSink::flush`] achieved. Counts are totals over the sink's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,10 +218,11 @@ impl Shared {
 }
 
 impl HttpSink {
-    /// Reads the configuration (see [`HttpConfig::from_env`]) and starts the sink on the current
-    /// tokio runtime. `None` when the sink is not selected or cannot run; warnings say why.
+    /// Reads `COLDMARK_SINK` and the `COLDMARK_HTTP_*` variables through `env` and starts the
+    /// sink on the current tokio runtime. `None` when the sink is not selected or cannot run;
+    /// warnings say why.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> (Option<HttpSink>, Vec<String>) {
-        let (config, mut warnings) = HttpConfig::from_env(env);
+        let (config, mut warnings) = HttpSettings::from_env(env);
         let Some(config) = config else {
             return (None, warnings);
         };
@@ -203,9 +236,8 @@ impl HttpSink {
     }
 
     /// Builds the client and spawns the sender on the current tokio runtime.
-    pub fn start(config: HttpConfig) -> Result<HttpSink, String> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| "no tokio runtime to run the sender on".to_string())?;
+    pub(crate) fn start(config: HttpSettings) -> Result<HttpSink, StartError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         // Redirects are never followed: a 301/302/303 would turn the POST into a body-less GET
         // that counts as delivered, a 307/308 would re-send the user's headers (credentials)
         // to wherever the answer points. No `Referer` either (it would carry the endpoint's
@@ -221,12 +253,12 @@ impl HttpSink {
             .user_agent(concat!("coldmark/", env!("CARGO_PKG_VERSION")));
         if let Some(proxy) = &config.proxy {
             let proxy = reqwest::Proxy::all(proxy.clone())
-                .map_err(|e| format!("COLDMARK_HTTP_PROXY unusable: {}", e.without_url()))?;
+                .map_err(|e| StartError::Proxy(e.without_url()))?;
             builder = builder.proxy(proxy);
         }
         let client = builder
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+            .map_err(|e| StartError::Client(e.without_url()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
@@ -310,11 +342,6 @@ impl HttpSink {
         self.shared.state().dropped
     }
 
-    /// Records the collector accepted so far.
-    pub fn delivered(&self) -> u64 {
-        self.shared.state().delivered
-    }
-
     async fn wait_idle(&self) {
         loop {
             let mut notified = pin!(self.shared.idle.notified());
@@ -323,169 +350,6 @@ impl HttpSink {
                 return;
             }
             notified.await;
-        }
-    }
-}
-
-/// The background task: on each wake-up, sends batches until the queue is empty.
-async fn sender(shared: Arc<Shared>, client: reqwest::Client, config: HttpConfig) {
-    loop {
-        shared.wake.notified().await;
-        loop {
-            let batch = shared.take_batch();
-            if batch.is_empty() {
-                break;
-            }
-            let delivered = deliver(&shared, &client, &config, &batch).await;
-            shared.settle(delivered);
-        }
-        shared.idle.notify_waiters();
-    }
-}
-
-/// One batch: attempts with retries as [`retry`] decides, within any flush deadline.
-async fn deliver(
-    shared: &Shared,
-    client: &reqwest::Client,
-    config: &HttpConfig,
-    batch: &[String],
-) -> bool {
-    let body = match body::encode(batch, config.format, config.gzip) {
-        Ok(body) => body,
-        Err(e) => {
-            shared.report_drop(format_args!(
-                "cannot encode a batch ({e}); {} marker(s) dropped",
-                batch.len()
-            ));
-            return false;
-        }
-    };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut timeout = config.timeout;
-        if let Some(deadline) = shared.deadline() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            timeout = timeout.min(left);
-        }
-        let (outcome, location) = send_once(client, config, &body, timeout).await;
-        let verdict = retry::judge(outcome, attempt, config.backoff, retry::jitter());
-        let wait = match verdict {
-            Verdict::Delivered => return true,
-            Verdict::Rejected if matches!(outcome, Attempt::Status(s, _) if s.is_redirection()) => {
-                let Attempt::Status(status, _) = outcome else {
-                    unreachable!("matched above")
-                };
-                shared.report_drop(format_args!(
-                    "collector answered {status} pointing to {} (redirects are never followed); \
-                     {} marker(s) dropped, not retried",
-                    location.as_deref().unwrap_or("no Location"),
-                    batch.len()
-                ));
-                return false;
-            }
-            Verdict::Rejected => {
-                shared.report_drop(format_args!(
-                    "collector refused a batch ({outcome:?}); {} marker(s) dropped, not retried",
-                    batch.len()
-                ));
-                return false;
-            }
-            Verdict::Transient(wait) => wait,
-        };
-        let within_deadline = shared
-            .deadline()
-            .is_none_or(|deadline| Instant::now() + wait < deadline);
-        if attempt > config.retries
-            || wait > retry::MAX_WAIT
-            || !within_deadline
-            || !backoff(shared, wait).await
-        {
-            shared.report_drop(format_args!(
-                "giving up on a batch after {attempt} attempt(s) ({outcome:?}); {} marker(s) dropped",
-                batch.len()
-            ));
-            return false;
-        }
-    }
-}
-
-/// Waits `wait` before a retry. Returns false at once if a flush sets a deadline the wait
-/// would overrun: the batch is then given up, so the flush can use its budget for the rest of
-/// the queue instead of waiting out a long `Retry-After`.
-async fn backoff(shared: &Shared, wait: Duration) -> bool {
-    tracing::debug!("http sink: retrying in {wait:?}");
-    let until = Instant::now() + wait;
-    loop {
-        let mut flushing = pin!(shared.flushing.notified());
-        flushing.as_mut().enable();
-        if shared.deadline().is_some_and(|deadline| until >= deadline) {
-            return false;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(until) => return true,
-            _ = &mut flushing => {}
-        }
-    }
-}
-
-/// The host (and port) a redirect points to, resolved against the endpoint; never its path or
-/// query, which may carry credentials.
-fn location_host(endpoint: &reqwest::Url, location: Option<&HeaderValue>) -> Option<String> {
-    let target = endpoint.join(location?.to_str().ok()?).ok()?;
-    let host: String = target
-        .host_str()?
-        .chars()
-        .take(255)
-        .filter(|c| !c.is_control())
-        .collect();
-    Some(match target.port() {
-        Some(port) => format!("host {host}:{port}"),
-        None => format!("host {host}"),
-    })
-}
-
-/// One attempt: its outcome, and for a redirect where it points (see [`location_host`]).
-async fn send_once(
-    client: &reqwest::Client,
-    config: &HttpConfig,
-    body: &body::Body,
-    timeout: Duration,
-) -> (Attempt, Option<String>) {
-    let mut request = client
-        .post(config.endpoint.clone())
-        .timeout(timeout)
-        .header(CONTENT_TYPE, HeaderValue::from_static(body.content_type));
-    if body.gzip {
-        request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    // User headers last: they replace ours of the same name (e.g. a content type).
-    let response = request
-        .headers(config.headers.clone())
-        .body(body.bytes.clone())
-        .send()
-        .await;
-    match response {
-        Ok(response) => {
-            let status = response.status();
-            let retry_after = retry::parse_retry_after(response.headers().get(RETRY_AFTER));
-            let location = status
-                .is_redirection()
-                .then(|| location_host(&config.endpoint, response.headers().get(LOCATION)))
-                .flatten();
-            // Read the (small) answer so the connection can be reused; its content is not
-            // logged (collectors echo request data in error messages).
-            if response.bytes().await.is_err() && status.is_success() {
-                tracing::debug!("http sink: answer body cut short after {status}");
-            }
-            (Attempt::Status(status, retry_after), location)
-        }
-        Err(e) => {
-            tracing::debug!("http sink: request failed: {}", e.without_url());
-            (Attempt::Transport, None)
         }
     }
 }

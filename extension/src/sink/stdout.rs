@@ -35,7 +35,7 @@ struct Counts {
     given_up: bool,
 }
 
-pub struct StdoutSink {
+pub(crate) struct StdoutSink {
     tx: SyncSender<String>,
     counts: Arc<Mutex<Counts>>,
     /// Lines the writer failed to write (EPIPE: nobody holds the read end any more).
@@ -48,12 +48,12 @@ fn lock(counts: &Mutex<Counts>) -> std::sync::MutexGuard<'_, Counts> {
 
 impl StdoutSink {
     /// Starts the writer thread on the process's stdout.
-    pub fn start() -> StdoutSink {
+    pub(crate) fn start() -> StdoutSink {
         Self::start_with(std::io::stdout)
     }
 
     /// Starts the writer thread on any writer (tests use a buffer).
-    pub fn start_with<W, F>(open: F) -> StdoutSink
+    pub(crate) fn start_with<W, F>(open: F) -> StdoutSink
     where
         W: Write,
         F: FnOnce() -> W + Send + 'static,
@@ -72,7 +72,7 @@ impl StdoutSink {
     }
 
     /// Queues one line (without its newline). Never blocks.
-    pub fn write(&self, line: &str) {
+    pub(crate) fn write(&self, line: &str) {
         let mut buf = String::with_capacity(line.len() + 1);
         buf.push_str(line);
         buf.push('\n');
@@ -90,7 +90,7 @@ impl StdoutSink {
     /// Waits up to `budget` for every queued line to be written; never blocks the thread it
     /// runs on. False if the budget ran out: the lines still pending are then counted as
     /// dropped, and so is every line written after.
-    pub async fn flush(&self, budget: Duration) -> bool {
+    pub(crate) async fn flush(&self, budget: Duration) -> bool {
         let end = Instant::now() + budget;
         loop {
             {
@@ -112,13 +112,13 @@ impl StdoutSink {
     }
 
     /// Lines that did not reach stdout so far.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         lock(&self.counts).dropped
     }
 
     /// Whether stdout refused a write (closed) or a flush gave up on it (blocked): markers
     /// written there from now on are lost, so the loss must be told elsewhere.
-    pub fn dead(&self) -> bool {
+    pub(crate) fn dead(&self) -> bool {
         self.failed.load(Ordering::Relaxed) > 0 || lock(&self.counts).given_up
     }
 }

@@ -39,14 +39,14 @@ use tokio::sync::oneshot;
 
 /// Largest batch accepted. coldmark subscribes with `maxBytes` 256 KiB; records are
 /// JSON-escaped and Lambda may exceed the limit by one record.
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// Called with each batch body, on the parser thread (never on the async runtime).
-pub type Handler = Arc<dyn Fn(Bytes) + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Bytes) + Send + Sync>;
 
 /// Binds `0.0.0.0:port` (0 = any free port). If the port is taken, warns and takes a free one:
 /// a second environment on one machine must not lose its telemetry.
-pub async fn bind(port: u16) -> std::io::Result<(TcpListener, u16)> {
+pub(crate) async fn bind(port: u16) -> std::io::Result<(TcpListener, u16)> {
     let listener = match TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await {
         Ok(l) => l,
         Err(e) if port != 0 => {
@@ -63,7 +63,7 @@ pub async fn bind(port: u16) -> std::io::Result<(TcpListener, u16)> {
 }
 
 /// A path nobody but Lambda (told in the subscription) can know: 128 random bits.
-pub fn secret_path() -> String {
+pub(crate) fn secret_path() -> String {
     format!("/telemetry/{}", crate::random::hex128())
 }
 
@@ -74,7 +74,7 @@ type Job = (Bytes, oneshot::Sender<()>);
 /// runtime forever (until the runtime stops). The thread is started here, before the caller
 /// subscribes, so that nothing is left to start once coldmark reports ready. False (with a
 /// warning) when the thread cannot be started.
-pub fn start(listener: TcpListener, path: String, handler: Handler) -> bool {
+pub(crate) fn start(listener: TcpListener, path: String, handler: Handler) -> bool {
     let (jobs, queue) = mpsc::channel::<Job>();
     let parser = std::thread::Builder::new()
         .name("coldmark-telemetry".into())

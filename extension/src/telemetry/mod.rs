@@ -1,5 +1,7 @@
-//! The Telemetry API side: receiving record batches ([`listener`]) and typing them
-//! ([`record`]). Subscribing is an Extensions-API-style call and lives in `api`.
+//! The Telemetry API side: receiving record batches (`listener`), typing them ([`record`])
+//! and recognising a record delivered twice (`identity`). Subscribing is an
+//! Extensions-API-style call and lives in `api`.
 
-pub mod listener;
+pub(crate) mod identity;
+pub(crate) mod listener;
 pub mod record;

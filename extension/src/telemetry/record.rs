@@ -24,7 +24,7 @@ pub enum Record {
         function_name: Option<String>,
         function_version: Option<String>,
         instance_id: Option<String>,
-        /// The instance's memory in MB (Lambda sends bytes; see [`memory_mb`]).
+        /// The instance's memory in MB (Lambda sends bytes; see `memory_mb`).
         instance_max_memory_mb: Option<u64>,
     },
     InitRuntimeDone {

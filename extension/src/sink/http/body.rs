@@ -9,17 +9,17 @@ use std::io::Write;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::config::Format;
+use crate::config::http::Format;
 
 /// A ready-to-send body and the headers that describe it.
-pub struct Body {
-    pub bytes: bytes::Bytes,
-    pub content_type: &'static str,
-    pub gzip: bool,
+pub(crate) struct Body {
+    pub(crate) bytes: bytes::Bytes,
+    pub(crate) content_type: &'static str,
+    pub(crate) gzip: bool,
 }
 
 /// Frames `records` (each one JSON object) as `format`, then gzips if asked.
-pub fn encode(records: &[String], format: Format, gzip: bool) -> std::io::Result<Body> {
+pub(crate) fn encode(records: &[String], format: Format, gzip: bool) -> std::io::Result<Body> {
     let framed_len = records.iter().map(|r| r.len() + 1).sum::<usize>() + 2;
     let mut framed = Vec::with_capacity(framed_len);
     let content_type = match format {

@@ -15,18 +15,18 @@ use reqwest::StatusCode;
 
 /// Longest wait between two attempts, `Retry-After` included: a collector asking for more is
 /// treated as down for this batch (its records are counted as dropped).
-pub const MAX_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(5);
 
 /// The result of one attempt, as far as the policy cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     Status(StatusCode, Option<Duration>),
     /// Connection refused/reset, DNS failure, timeout, broken body.
     Transport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Delivered,
     /// Not retried: counted as dropped.
     Rejected,
@@ -35,7 +35,7 @@ pub enum Verdict {
 }
 
 /// Classifies attempt number `attempt` (1-based); `backoff` is the first retry's wait.
-pub fn judge(outcome: Attempt, attempt: u32, backoff: Duration, jitter: f64) -> Verdict {
+pub(crate) fn judge(outcome: Attempt, attempt: u32, backoff: Duration, jitter: f64) -> Verdict {
     let base = backoff_for(attempt, backoff, jitter);
     match outcome {
         Attempt::Status(status, _) if status.is_success() => Verdict::Delivered,
@@ -49,21 +49,21 @@ pub fn judge(outcome: Attempt, attempt: u32, backoff: Duration, jitter: f64) -> 
 }
 
 /// `backoff * 2^(attempt-1)`, scaled by `jitter` in [0.5, 1.0], capped at [`MAX_WAIT`].
-pub fn backoff_for(attempt: u32, backoff: Duration, jitter: f64) -> Duration {
+pub(crate) fn backoff_for(attempt: u32, backoff: Duration, jitter: f64) -> Duration {
     let exp = attempt.saturating_sub(1).min(16);
     let wait = backoff.saturating_mul(1u32 << exp);
     wait.mul_f64(jitter.clamp(0.5, 1.0)).min(MAX_WAIT)
 }
 
 /// `Retry-After: <seconds>`; the HTTP-date form is ignored (the backoff applies instead).
-pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     let secs = value?.to_str().ok()?.trim().parse::<u64>().ok()?;
     Some(Duration::from_secs(secs))
 }
 
 /// A factor in [0.5, 1.0] that differs between processes and calls; no RNG dependency needed
 /// for spreading retries.
-pub fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(

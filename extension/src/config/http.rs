@@ -1,4 +1,4 @@
-//! The HTTP sink's settings, read from the environment.
+//! The HTTP sink's settings (`COLDMARK_HTTP_*`), read from the environment.
 //!
 //! Reading never fails: a bad value becomes one warning that names the variable (never its
 //! value — endpoints and headers carry credentials) and either a default or a disabled sink.
@@ -6,6 +6,7 @@
 //! user's auth header would only be rejected and counted as dropped, so "off, with a warning"
 //! is the clearer degradation. Everything else falls back to its default.
 
+use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -13,7 +14,7 @@ use reqwest::Url;
 
 /// How a batch is framed in the request body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// One JSON object per line (`application/x-ndjson`): what ClickHouse's `JSONEachRow`,
     /// Loki-style and most log collectors ingest.
     Ndjson,
@@ -23,43 +24,43 @@ pub enum Format {
 
 /// Everything the sink needs, validated.
 #[derive(Clone, Debug)]
-pub struct HttpConfig {
-    pub endpoint: Url,
+pub(crate) struct HttpSettings {
+    pub(crate) endpoint: Url,
     /// User headers, all marked sensitive so that no debug output shows them.
-    pub headers: HeaderMap,
-    pub format: Format,
-    pub gzip: bool,
+    pub(crate) headers: HeaderMap,
+    pub(crate) format: Format,
+    pub(crate) gzip: bool,
     /// Per request (connect + send + response). Also the connect timeout.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Retries after the first attempt, for 5xx, 429, connection errors and timeouts.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// The first retry waits this long; each further one twice as long (with jitter).
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
     /// Queue bounds: records beyond either are dropped (and counted) at enqueue.
-    pub queue_records: usize,
-    pub queue_bytes: usize,
+    pub(crate) queue_records: usize,
+    pub(crate) queue_bytes: usize,
     /// Batch bounds: one request carries at most this many records / bytes (a single larger
     /// record still goes alone).
-    pub batch_records: usize,
-    pub batch_bytes: usize,
+    pub(crate) batch_records: usize,
+    pub(crate) batch_bytes: usize,
     /// `COLDMARK_HTTP_PROXY`: the only proxy ever used. The function's `HTTP_PROXY`,
     /// `HTTPS_PROXY`, `ALL_PROXY` are not read: a proxy sees the sink's headers, so it must be
     /// chosen for coldmark on purpose.
-    pub proxy: Option<Url>,
+    pub(crate) proxy: Option<Url>,
 }
 
-pub const DEFAULT_TIMEOUT_MS: u64 = 1_000;
-pub const DEFAULT_RETRIES: u32 = 3;
-pub const DEFAULT_BACKOFF_MS: u64 = 100;
-pub const DEFAULT_QUEUE_RECORDS: usize = 1_000;
-pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
-pub const DEFAULT_BATCH_RECORDS: usize = 100;
-pub const DEFAULT_BATCH_BYTES: usize = 256 * 1024;
+pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 1_000;
+pub(crate) const DEFAULT_RETRIES: u32 = 3;
+pub(crate) const DEFAULT_BACKOFF_MS: u64 = 100;
+pub(crate) const DEFAULT_QUEUE_RECORDS: usize = 1_000;
+pub(crate) const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_BATCH_RECORDS: usize = 100;
+pub(crate) const DEFAULT_BATCH_BYTES: usize = 256 * 1024;
 
-impl HttpConfig {
-    /// A configuration with defaults for everything but the endpoint (tests and embedders).
-    pub fn new(endpoint: Url) -> Self {
-        HttpConfig {
+impl HttpSettings {
+    /// Settings with defaults for everything but the endpoint.
+    pub(crate) fn new(endpoint: Url) -> Self {
+        HttpSettings {
             endpoint,
             headers: HeaderMap::new(),
             format: Format::Ndjson,
@@ -75,15 +76,24 @@ impl HttpConfig {
         }
     }
 
-    /// Reads the `COLDMARK_HTTP_*` variables. `None` when the sink is not selected in
-    /// `COLDMARK_SINK` or cannot work; the warnings say why.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> (Option<HttpConfig>, Vec<String>) {
+    /// Reads `COLDMARK_SINK` and the `COLDMARK_HTTP_*` variables on their own (the HTTP sink
+    /// without the rest of the configuration: tests and embedders). See [`HttpSettings::read`].
+    pub(crate) fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Option<HttpSettings>, Vec<String>) {
+        let selected = env("COLDMARK_SINK")
+            .and_then(|v| super::sinks::parse(&v))
+            .is_some_and(|choice| choice.http);
+        Self::read(env, selected)
+    }
+
+    /// Reads the `COLDMARK_HTTP_*` variables; `selected` is whether `COLDMARK_SINK` chose the
+    /// HTTP sink. `None` when it is not selected or cannot work; the warnings say why.
+    pub(crate) fn read(
+        env: &dyn Fn(&str) -> Option<String>,
+        selected: bool,
+    ) -> (Option<HttpSettings>, Vec<String>) {
         let mut warnings = Vec::new();
-        let selected = env("COLDMARK_SINK").is_some_and(|sinks| {
-            sinks
-                .split(',')
-                .any(|s| s.trim().eq_ignore_ascii_case("http"))
-        });
         let endpoint = env("COLDMARK_HTTP_ENDPOINT").filter(|v| !v.trim().is_empty());
         if !selected {
             if endpoint.is_some() {
@@ -112,7 +122,7 @@ impl HttpConfig {
                 return (None, warnings);
             }
         };
-        let mut config = HttpConfig::new(endpoint);
+        let mut config = HttpSettings::new(endpoint);
         if let Some(raw) = env("COLDMARK_HTTP_HEADERS") {
             match parse_headers(&raw) {
                 Ok(headers) => config.headers = headers,
@@ -280,10 +290,41 @@ fn parse_bool(raw: &str) -> Option<bool> {
     }
 }
 
+/// Why `COLDMARK_HTTP_HEADERS` cannot be used. Names an entry's position or a header's name,
+/// never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeaderError {
+    NotNameValue { position: usize },
+    InvalidName { position: usize },
+    BadPercentEncoding { name: HeaderName },
+    InvalidValue { name: HeaderName },
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::NotNameValue { position } => {
+                write!(f, "entry {position} is not name=value")
+            }
+            HeaderError::InvalidName { position } => {
+                write!(f, "entry {position} has an invalid header name")
+            }
+            HeaderError::BadPercentEncoding { name } => {
+                write!(f, "the value of {name} is not valid percent-encoding")
+            }
+            HeaderError::InvalidValue { name } => {
+                write!(f, "the value of {name} is not a valid header value")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
 /// `name=value,name2=value2`, as `OTEL_EXPORTER_OTLP_HEADERS`: entries split on `,`, name and
 /// value split on the first `=`, both trimmed, values percent-decoded (so a value may contain
-/// `,` as `%2C`). Errors name the entry's position or header name, never a value.
-pub fn parse_headers(raw: &str) -> Result<HeaderMap, String> {
+/// `,` as `%2C`).
+pub(crate) fn parse_headers(raw: &str) -> Result<HeaderMap, HeaderError> {
     let mut headers = HeaderMap::new();
     for (index, entry) in raw.split(',').enumerate() {
         let position = index + 1;
@@ -291,14 +332,17 @@ pub fn parse_headers(raw: &str) -> Result<HeaderMap, String> {
             continue;
         }
         let Some((name, value)) = entry.split_once('=') else {
-            return Err(format!("entry {position} is not name=value"));
+            return Err(HeaderError::NotNameValue { position });
         };
         let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| format!("entry {position} has an invalid header name"))?;
-        let decoded = percent_decode(value.trim())
-            .ok_or_else(|| format!("the value of {name} is not valid percent-encoding"))?;
-        let mut value = HeaderValue::from_bytes(&decoded)
-            .map_err(|_| format!("the value of {name} is not a valid header value"))?;
+            .map_err(|_| HeaderError::InvalidName { position })?;
+        let Some(decoded) = percent_decode(value.trim()) else {
+            return Err(HeaderError::BadPercentEncoding { name });
+        };
+        let mut value = match HeaderValue::from_bytes(&decoded) {
+            Ok(value) => value,
+            Err(_) => return Err(HeaderError::InvalidValue { name }),
+        };
         value.set_sensitive(true);
         headers.append(name, value);
     }
@@ -330,12 +374,12 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn read(vars: &[(&str, &str)]) -> (Option<HttpConfig>, Vec<String>) {
+    fn read(vars: &[(&str, &str)]) -> (Option<HttpSettings>, Vec<String>) {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        HttpConfig::from_env(&move |name| map.get(name).cloned())
+        HttpSettings::from_env(&move |name| map.get(name).cloned())
     }
 
     const SECRET: &str = "s3cr3t-T0KEN";

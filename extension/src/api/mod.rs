@@ -7,9 +7,12 @@
 //! `lambda_extension::NextEvent`, the crate's typed view of Lambda's event format.
 //!
 //! One keep-alive connection with TCP_NODELAY carries every call, so asking for the next event
-//! is one small write and never waits on Nagle's algorithm.
+//! is one small write and never waits on Nagle's algorithm. Failures are typed ([`error`]);
+//! events are read leniently ([`event`]).
 
-use std::fmt;
+mod error;
+mod event;
+
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -22,30 +25,35 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use error::ApiError;
+use error::{error_type, Call};
+use event::parse_event;
+pub(crate) use event::Event;
+
 const ID_HEADER: &str = "Lambda-Extension-Identifier";
 const NAME_HEADER: &str = "Lambda-Extension-Name";
 /// coldmark's own init budget: registration and subscription together, before the first
 /// `/event/next`. Both normally answer within milliseconds; an API that does not answer within
 /// this long is not one coldmark can work with, and the function's init (which Lambda limits
 /// to 10 s for the runtime and every extension together) must not wait on it any longer.
-pub const INIT_BUDGET: Duration = Duration::from_secs(2);
+pub(crate) const INIT_BUDGET: Duration = Duration::from_secs(2);
 
 /// Telemetry API buffering. These are Lambda's minimums: records reach coldmark at most 25 ms
 /// after they happen (so markers are prompt and few records are lost at a freeze), and a batch
 /// holds at most 1000 records / 256 KiB (so a batch is cheap to parse). Sent explicitly
 /// because AWS's pages disagree on the defaults.
-pub const BUFFER_MAX_ITEMS: u32 = 1000;
-pub const BUFFER_MAX_BYTES: u32 = 262_144;
-pub const BUFFER_TIMEOUT_MS: u32 = 25;
+pub(crate) const BUFFER_MAX_ITEMS: u32 = 1000;
+pub(crate) const BUFFER_MAX_BYTES: u32 = 262_144;
+pub(crate) const BUFFER_TIMEOUT_MS: u32 = 25;
 
 /// `AWS_LAMBDA_INITIALIZATION_TYPE` on Lambda Managed Instances, where Lambda refuses an
 /// extension's registration for INVOKE (one environment serves concurrent invocations, so there
 /// is no per-invocation event to hand out): only SHUTDOWN may be registered.
-pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+pub(crate) const MANAGED_INSTANCES: &str = "lambda-managed-instances";
 
 /// The events coldmark registers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Events {
+pub(crate) enum Events {
     InvokeAndShutdown,
     /// Lambda Managed Instances, or a Lambda that refused INVOKE: markers from telemetry alone.
     ShutdownOnly,
@@ -60,150 +68,19 @@ impl Events {
     }
 }
 
-/// Which call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Call {
-    Register,
-    Subscribe,
-    Next,
-}
-
-impl fmt::Display for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Call::Register => "register",
-            Call::Subscribe => "subscribe",
-            Call::Next => "event/next",
-        })
-    }
-}
-
-/// Why a call to Lambda's APIs gave nothing coldmark can use. Never carries a request or answer
-/// body: only statuses and Lambda's own `errorType`, cut to 64 printable characters.
-#[derive(Debug)]
-pub enum ApiError {
-    /// `AWS_LAMBDA_RUNTIME_API` is not set: not running in Lambda.
-    NoRuntimeApi,
-    /// `AWS_LAMBDA_RUNTIME_API` is set but names no `host:port`.
-    BadRuntimeApi,
-    /// The request could not be built (an identifier Lambda gave that is no header value).
-    InvalidRequest { call: Call },
-    /// No connection, or the connection broke before the whole answer came: nobody is there.
-    Unreachable {
-        call: Call,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// Lambda answered, with a status that is not what the call needs.
-    Refused {
-        call: Call,
-        status: StatusCode,
-        /// The answer's `errorType` (e.g. `Telemetry.NotSupported`), when it has one.
-        error_type: Option<String>,
-    },
-    /// A successful answer coldmark cannot read.
-    BadAnswer { call: Call, what: &'static str },
-    /// No answer within coldmark's init budget ([`INIT_BUDGET`]).
-    Timeout { call: Call },
-}
-
-impl ApiError {
-    /// Lambda is there and said no to this request (a 4xx): asking differently may work.
-    pub fn is_refusal(&self) -> bool {
-        matches!(self, ApiError::Refused { status, .. } if status.is_client_error())
-    }
-
-    /// Nobody answered at all (as opposed to an answer coldmark cannot use).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, ApiError::Unreachable { .. })
-    }
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ApiError::NoRuntimeApi => {
-                f.write_str("AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda)")
-            }
-            ApiError::BadRuntimeApi => f.write_str("AWS_LAMBDA_RUNTIME_API is not a host:port"),
-            ApiError::InvalidRequest { call } => write!(f, "{call}: cannot build the request"),
-            ApiError::Unreachable { call, source } => {
-                write!(f, "{call}: connection failed: {source}")
-            }
-            ApiError::Refused {
-                call,
-                status,
-                error_type,
-            } => {
-                write!(f, "{call}: answered {status}")?;
-                match error_type {
-                    Some(t) => write!(f, " {t}"),
-                    None => Ok(()),
-                }
-            }
-            ApiError::BadAnswer { call, what } => write!(f, "{call}: {what}"),
-            ApiError::Timeout { call } => write!(
-                f,
-                "{call}: no answer within coldmark's init budget of {} ms for registration and \
-                 subscription together",
-                INIT_BUDGET.as_millis()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ApiError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ApiError::Unreachable { source, .. } => Some(source.as_ref()),
-            _ => None,
-        }
-    }
-}
-
-/// Lambda's `errorType` from an error answer, cut to 64 printable characters.
-fn error_type(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct ErrorAnswer {
-        #[serde(rename = "errorType")]
-        error_type: Option<String>,
-    }
-    let answer: ErrorAnswer = serde_json::from_slice(body).ok()?;
-    let shown: String = answer
-        .error_type?
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect();
-    Some(shown).filter(|t| !t.is_empty())
-}
-
-pub struct Api {
+pub(crate) struct Api {
     base: String,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 /// What registration tells coldmark.
 #[derive(Debug, Clone)]
-pub struct Registration {
-    pub extension_id: String,
+pub(crate) struct Registration {
+    pub(crate) extension_id: String,
     /// What Lambda accepted coldmark's registration for.
-    pub events: Events,
-    pub function_name: Option<String>,
-    pub function_version: Option<String>,
-}
-
-/// An event from `/event/next`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    Invoke {
-        request_id: String,
-        xray_trace_id: Option<String>,
-    },
-    Shutdown {
-        reason: String,
-        /// Epoch milliseconds; 0 when not given.
-        deadline_ms: u64,
-    },
+    pub(crate) events: Events,
+    pub(crate) function_name: Option<String>,
+    pub(crate) function_version: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -245,7 +122,7 @@ struct RegisterBody<'a> {
 impl Api {
     /// From the value of `AWS_LAMBDA_RUNTIME_API` (`host:port`, or a URL with a base path as
     /// some emulators give).
-    pub fn new(runtime_api: Option<&str>) -> Result<Api, ApiError> {
+    pub(crate) fn new(runtime_api: Option<&str>) -> Result<Api, ApiError> {
         let raw = runtime_api
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -310,7 +187,7 @@ impl Api {
     }
 
     /// `POST /2020-01-01/extension/register` for `events`, answered by `deadline`.
-    pub async fn register(
+    pub(crate) async fn register(
         &self,
         name: &str,
         events: Events,
@@ -359,7 +236,7 @@ impl Api {
 
     /// `PUT /2022-07-01/telemetry`: platform records to `http://sandbox.localdomain:<port><path>`,
     /// answered by `deadline`.
-    pub async fn subscribe(
+    pub(crate) async fn subscribe(
         &self,
         extension_id: &str,
         port: u16,
@@ -404,7 +281,7 @@ impl Api {
     }
 
     /// `GET /2020-01-01/extension/event/next` (long poll).
-    pub async fn next(&self, extension_id: &str) -> Result<Event, ApiError> {
+    pub(crate) async fn next(&self, extension_id: &str) -> Result<Event, ApiError> {
         let call = Call::Next;
         let (status, _, bytes) = self
             .call(
@@ -426,131 +303,9 @@ impl Api {
     }
 }
 
-/// Lenient fallback for events `NextEvent` rejects (an emulator leaving out a field coldmark
-/// does not need, such as `invokedFunctionArn`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LooseEvent {
-    event_type: String,
-    request_id: Option<String>,
-    shutdown_reason: Option<String>,
-    deadline_ms: Option<u64>,
-    tracing: Option<LooseTracing>,
-}
-
-#[derive(Deserialize)]
-struct LooseTracing {
-    value: Option<String>,
-}
-
-pub fn parse_event(bytes: &[u8]) -> Result<Event, ApiError> {
-    use lambda_extension::NextEvent;
-    if let Ok(event) = serde_json::from_slice::<NextEvent>(bytes) {
-        return Ok(match event {
-            NextEvent::Invoke(i) => Event::Invoke {
-                request_id: i.request_id,
-                xray_trace_id: Some(i.tracing.value).filter(|v| !v.is_empty()),
-            },
-            NextEvent::Shutdown(s) => Event::Shutdown {
-                reason: s.shutdown_reason,
-                deadline_ms: s.deadline_ms,
-            },
-        });
-    }
-    let loose: LooseEvent = serde_json::from_slice(bytes).map_err(|_| ApiError::BadAnswer {
-        call: Call::Next,
-        what: "unreadable event",
-    })?;
-    match loose.event_type.to_ascii_uppercase().as_str() {
-        "INVOKE" => Ok(Event::Invoke {
-            request_id: loose.request_id.unwrap_or_default(),
-            xray_trace_id: loose
-                .tracing
-                .and_then(|t| t.value)
-                .filter(|v| !v.is_empty()),
-        }),
-        "SHUTDOWN" => Ok(Event::Shutdown {
-            reason: loose.shutdown_reason.unwrap_or_default(),
-            deadline_ms: loose.deadline_ms.unwrap_or(0),
-        }),
-        _ => Err(ApiError::BadAnswer {
-            call: Call::Next,
-            what: "unknown event type",
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_lambda_events_and_loose_ones() {
-        let invoke = br#"{"eventType":"INVOKE","deadlineMs":1,"requestId":"r1","invokedFunctionArn":"arn","tracing":{"type":"X-Amzn-Trace-Id","value":"Root=1-a"}}"#;
-        assert_eq!(
-            parse_event(invoke).unwrap(),
-            Event::Invoke {
-                request_id: "r1".into(),
-                xray_trace_id: Some("Root=1-a".into())
-            }
-        );
-        let loose = br#"{"eventType":"INVOKE","requestId":"r2"}"#;
-        assert_eq!(
-            parse_event(loose).unwrap(),
-            Event::Invoke {
-                request_id: "r2".into(),
-                xray_trace_id: None
-            }
-        );
-        let shutdown = br#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":42}"#;
-        assert_eq!(
-            parse_event(shutdown).unwrap(),
-            Event::Shutdown {
-                reason: "spindown".into(),
-                deadline_ms: 42
-            }
-        );
-        assert!(parse_event(b"{}").is_err());
-    }
-
-    #[test]
-    fn only_a_4xx_is_a_refusal_and_errors_name_lambdas_error_type() {
-        let refused = |code: u16, body: &[u8]| ApiError::Refused {
-            call: Call::Register,
-            status: StatusCode::from_u16(code).unwrap(),
-            error_type: error_type(body),
-        };
-        let lambda =
-            br#"{"errorMessage":"INVOKE: not allowed","errorType":"Extension.InvalidEventType"}"#;
-        for code in [400, 403] {
-            let e = refused(code, lambda);
-            assert!(e.is_refusal(), "{e}");
-            assert!(!e.is_unreachable());
-            assert_eq!(
-                e.to_string(),
-                format!(
-                    "register: answered {} Extension.InvalidEventType",
-                    StatusCode::from_u16(code).unwrap()
-                )
-            );
-            assert!(!e.to_string().contains("not allowed"), "never the message");
-        }
-        for code in [202, 500, 503] {
-            assert!(!refused(code, b"").is_refusal(), "{code}");
-        }
-        assert_eq!(
-            refused(500, b"oops").to_string(),
-            "register: answered 500 Internal Server Error"
-        );
-        let long = format!(r#"{{"errorType":"{}\n"}}"#, "x".repeat(100));
-        let shown = refused(400, long.as_bytes()).to_string();
-        assert!(shown.ends_with(&"x".repeat(64)), "{shown}");
-        let timeout = ApiError::Timeout {
-            call: Call::Subscribe,
-        };
-        assert!(timeout.to_string().contains("init budget of 2000 ms"));
-        assert!(!timeout.is_refusal());
-    }
 
     #[test]
     fn registration_bodies() {

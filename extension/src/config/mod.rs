@@ -1,0 +1,124 @@
+//! Environment → [`Config`], read once, before registration: every `COLDMARK_*` setting typed
+//! (the HTTP sink's included), every warning collected so it is printed before init ends.
+//! Never fails: a bad value gives one warning that names the variable (never its value, which
+//! could be a secret pasted into the wrong variable) and the default.
+//!
+//! One file per setting family: `diagnostics` (`COLDMARK_LOG`), `markers` (what the
+//! markers say), `telemetry` (the listener), `sinks` (`COLDMARK_SINK`), `http`
+//! (`COLDMARK_HTTP_*`).
+
+mod diagnostics;
+pub(crate) mod http;
+mod markers;
+mod sinks;
+mod telemetry;
+#[cfg(test)]
+mod tests;
+
+use tracing::Level;
+
+pub(crate) use http::HttpSettings;
+pub use markers::InvokeMarkers;
+use markers::DEFAULT_PROACTIVE_THRESHOLD_MS;
+pub(crate) use sinks::SinkChoice;
+use telemetry::DEFAULT_TELEMETRY_PORT;
+
+/// Every setting, typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `COLDMARK_LOG`: level of coldmark's own diagnostics on stderr; `None` = off.
+    pub log_level: Option<Level>,
+    /// `COLDMARK_NAMESPACE`: the CloudWatch metrics namespace of the EMF block.
+    pub(crate) namespace: String,
+    pub(crate) invoke_markers: InvokeMarkers,
+    pub(crate) proactive_threshold_ms: u64,
+    /// `COLDMARK_FINGERPRINT_EXCLUDE`: more variable names to leave out of the fingerprint.
+    pub(crate) fingerprint_exclude: Vec<String>,
+    /// `COLDMARK_TELEMETRY_PORT`: 0 = any free port.
+    pub(crate) telemetry_port: u16,
+    /// `COLDMARK_SINK`: the sinks the user asked for.
+    pub(crate) sinks: SinkChoice,
+    /// The HTTP sink's settings: `Some` when `COLDMARK_SINK` chose it and they are usable.
+    pub(crate) http: Option<HttpSettings>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            log_level: Some(Level::WARN),
+            namespace: markers::DEFAULT_NAMESPACE.to_string(),
+            invoke_markers: InvokeMarkers::First,
+            proactive_threshold_ms: DEFAULT_PROACTIVE_THRESHOLD_MS,
+            fingerprint_exclude: Vec::new(),
+            telemetry_port: DEFAULT_TELEMETRY_PORT,
+            sinks: SinkChoice::DEFAULT,
+            http: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads every `COLDMARK_*` setting through `env` (a lookup, so tests need no process
+    /// environment). Returns the config and the warnings to log once logging is set up.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> (Config, Vec<String>) {
+        let mut vars = Vars::new(env);
+        // In the order the warnings are to come.
+        let mut config = Config {
+            log_level: diagnostics::log_level(&mut vars),
+            namespace: markers::namespace(&mut vars),
+            invoke_markers: markers::invoke_markers(&mut vars),
+            proactive_threshold_ms: markers::proactive_threshold_ms(&mut vars),
+            fingerprint_exclude: markers::fingerprint_exclude(&mut vars),
+            telemetry_port: telemetry::port(&mut vars),
+            sinks: sinks::choice(&mut vars),
+            http: None,
+        };
+        let mut warnings = vars.into_warnings();
+        let (http, http_warnings) = HttpSettings::read(env, config.sinks.http);
+        warnings.extend(http_warnings);
+        if http.is_none() && !config.sinks.stdout {
+            warnings.push("COLDMARK_SINK: no working sink left; writing markers to stdout".into());
+        }
+        config.http = http;
+        (config, warnings)
+    }
+}
+
+/// What the family readers share: the lookup, and the warnings so far.
+struct Vars<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    warnings: Vec<String>,
+    /// Values taken but clamped: warned after the others.
+    clamped: Vec<String>,
+}
+
+impl<'a> Vars<'a> {
+    fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Vars {
+            env,
+            warnings: Vec::new(),
+            clamped: Vec::new(),
+        }
+    }
+
+    /// The variable's value, trimmed.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.env)(name).map(|v| v.trim().to_string())
+    }
+
+    /// `name` has a value coldmark cannot use: the default applies.
+    fn bad(&mut self, name: &str, expected: &str) {
+        self.warnings.push(format!(
+            "{name} is not valid (expected {expected}); using the default"
+        ));
+    }
+
+    fn clamped(&mut self, warning: String) {
+        self.clamped.push(warning);
+    }
+
+    fn into_warnings(mut self) -> Vec<String> {
+        self.warnings.append(&mut self.clamped);
+        self.warnings
+    }
+}

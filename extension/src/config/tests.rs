@@ -1,0 +1,157 @@
+//! The whole configuration read from variables: defaults, every setting, bad values warned
+//! by name, clamping.
+
+use super::markers::MAX_PROACTIVE_THRESHOLD_MS;
+use super::*;
+use std::collections::HashMap;
+
+fn parse(pairs: &[(&str, &str)]) -> (Config, Vec<String>) {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_env(&|k| map.get(k).cloned())
+}
+
+#[test]
+fn defaults_without_any_variable() {
+    let (c, w) = parse(&[]);
+    assert!(w.is_empty());
+    assert_eq!(c.log_level, Some(Level::WARN));
+    assert_eq!(c.namespace, "coldmark");
+    assert_eq!(c.invoke_markers, InvokeMarkers::First);
+    assert_eq!(c.proactive_threshold_ms, DEFAULT_PROACTIVE_THRESHOLD_MS);
+    assert_eq!(c.telemetry_port, DEFAULT_TELEMETRY_PORT);
+    assert_eq!(
+        c.sinks,
+        SinkChoice {
+            stdout: true,
+            http: false
+        }
+    );
+}
+
+#[test]
+fn every_setting_is_read() {
+    let (c, w) = parse(&[
+        ("COLDMARK_LOG", "Debug"),
+        ("COLDMARK_NAMESPACE", "Team/ColdStarts"),
+        ("COLDMARK_INVOKE_MARKERS", "all"),
+        ("COLDMARK_PROACTIVE_THRESHOLD_MS", "2500"),
+        ("COLDMARK_FINGERPRINT_EXCLUDE", "BUILD_ID, DEPLOYED_AT,,"),
+        ("COLDMARK_TELEMETRY_PORT", "0"),
+        ("COLDMARK_SINK", "stdout,http"),
+        ("COLDMARK_HTTP_ENDPOINT", "https://collector.example/ingest"),
+        ("COLDMARK_HTTP_GZIP", "true"),
+    ]);
+    assert!(w.is_empty(), "{w:?}");
+    let http = c
+        .http
+        .as_ref()
+        .expect("the HTTP sink's settings, read with the rest");
+    assert_eq!(http.endpoint.as_str(), "https://collector.example/ingest");
+    assert!(http.gzip);
+    assert_eq!(c.log_level, Some(Level::DEBUG));
+    assert_eq!(c.namespace, "Team/ColdStarts");
+    assert_eq!(c.invoke_markers, InvokeMarkers::All);
+    assert_eq!(c.proactive_threshold_ms, 2500);
+    assert_eq!(c.fingerprint_exclude, vec!["BUILD_ID", "DEPLOYED_AT"]);
+    assert_eq!(c.telemetry_port, 0);
+    assert_eq!(
+        c.sinks,
+        SinkChoice {
+            stdout: true,
+            http: true
+        }
+    );
+}
+
+#[test]
+fn bad_values_warn_by_name_never_by_value_and_keep_defaults() {
+    let secret = "hunter2-s3cr3t";
+    let (c, w) = parse(&[
+        ("COLDMARK_LOG", secret),
+        ("COLDMARK_NAMESPACE", ":bad"),
+        ("COLDMARK_INVOKE_MARKERS", secret),
+        ("COLDMARK_PROACTIVE_THRESHOLD_MS", secret),
+        ("COLDMARK_TELEMETRY_PORT", "70000"),
+        ("COLDMARK_SINK", secret),
+    ]);
+    assert_eq!(w.len(), 6, "{w:?}");
+    for name in [
+        "COLDMARK_LOG",
+        "COLDMARK_NAMESPACE",
+        "COLDMARK_INVOKE_MARKERS",
+        "COLDMARK_PROACTIVE_THRESHOLD_MS",
+        "COLDMARK_TELEMETRY_PORT",
+        "COLDMARK_SINK",
+    ] {
+        assert_eq!(w.iter().filter(|m| m.contains(name)).count(), 1, "{name}");
+    }
+    assert!(w
+        .iter()
+        .all(|m| !m.contains(secret) && !m.contains("70000")));
+    let d = Config::default();
+    assert_eq!(c.log_level, d.log_level);
+    assert_eq!(c.namespace, d.namespace);
+    assert_eq!(c.invoke_markers, d.invoke_markers);
+    assert_eq!(c.telemetry_port, d.telemetry_port);
+    assert_eq!(c.sinks, d.sinks);
+}
+
+#[test]
+fn huge_proactive_thresholds_are_clamped_with_a_warning() {
+    for huge in [
+        "86400001",
+        "18446744073709551615",
+        "99999999999999999999999",
+    ] {
+        let (c, w) = parse(&[("COLDMARK_PROACTIVE_THRESHOLD_MS", huge)]);
+        assert_eq!(
+            c.proactive_threshold_ms, MAX_PROACTIVE_THRESHOLD_MS,
+            "{huge}"
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("COLDMARK_PROACTIVE_THRESHOLD_MS"));
+        assert!(!w[0].contains(huge));
+    }
+    let (c, w) = parse(&[("COLDMARK_PROACTIVE_THRESHOLD_MS", "86400000")]);
+    assert_eq!(c.proactive_threshold_ms, MAX_PROACTIVE_THRESHOLD_MS);
+    assert!(w.is_empty());
+}
+
+#[test]
+fn log_off_and_http_only() {
+    let (c, w) = parse(&[
+        ("COLDMARK_LOG", "off"),
+        ("COLDMARK_SINK", "http"),
+        ("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1:8123/"),
+    ]);
+    assert!(w.is_empty());
+    assert_eq!(c.log_level, None);
+    assert_eq!(
+        c.sinks,
+        SinkChoice {
+            stdout: false,
+            http: true
+        }
+    );
+}
+
+#[test]
+fn an_unusable_http_sink_is_warned_about_with_the_rest_and_stdout_takes_over() {
+    let (c, w) = parse(&[("COLDMARK_SINK", "http"), ("COLDMARK_LOG", "loud")]);
+    assert!(c.http.is_none());
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w[0].starts_with("COLDMARK_LOG"), "{w:?}");
+    assert!(w[1].contains("COLDMARK_HTTP_ENDPOINT is not set"), "{w:?}");
+    assert_eq!(
+        w[2],
+        "COLDMARK_SINK: no working sink left; writing markers to stdout"
+    );
+    // An endpoint set for a sink not chosen: said once, nothing else.
+    let (c, w) = parse(&[("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1:1/")]);
+    assert!(c.http.is_none());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("COLDMARK_SINK does not include"), "{w:?}");
+}

@@ -1,0 +1,108 @@
+//! When a marker may be written: complete (its records are in, or none will come), or overdue
+//! (its records are not coming), or pushed out by the bound on what is held. The rules are in
+//! the [module docs](super).
+
+use chrono::{DateTime, Utc};
+
+use super::init::EnvInit;
+use super::{Invoke, Lifecycle, REPORT_GRACE_MS};
+use crate::marker::{ms_between, Marker};
+use crate::telemetry::record::ReportMetrics;
+
+/// An invoke marker waiting for its `platform.report`.
+#[derive(Debug, Clone)]
+pub(super) struct Held {
+    /// The init it followed (index into the inits).
+    pub(super) init: usize,
+    pub(super) seq: u64,
+    pub(super) first_of_init: bool,
+    pub(super) invoke: Invoke,
+    pub(super) report: Option<ReportMetrics>,
+}
+
+impl Lifecycle {
+    /// Whether what waits for the records of invocation `since_seq` (INVOKE at `since`) has
+    /// waited long enough at INVOKE `seq`, arriving at `now`: two more INVOKEs (records held
+    /// up by a freeze arrive at the thaw) *and*, with telemetry, the grace (records of a burst
+    /// inside one buffering window are still on their way).
+    fn overdue(&self, since_seq: u64, since: DateTime<Utc>, seq: u64, now: DateTime<Utc>) -> bool {
+        since_seq + 2 <= seq && (!self.telemetry || ms_between(since, now) >= REPORT_GRACE_MS)
+    }
+
+    /// At INVOKE `seq` (arriving at `now`): the init and invoke markers whose records are not
+    /// coming.
+    pub(super) fn release_overdue(&mut self, seq: u64, now: DateTime<Utc>) -> Vec<Marker> {
+        let mut out = Vec::new();
+        // An init whose first invocation is overdue: its records are not coming. Not earlier,
+        // even if some of its records are in: those of an init longer than the buffering window
+        // are split, and the rest (initRuntimeDone, initReport) is held up by the freeze after
+        // the first invocation until the thaw at the second INVOKE — writing then would lose
+        // the init's figures.
+        let overdue_inits: Vec<usize> = (0..self.inits.len())
+            .filter(|&i| {
+                let c = &self.inits[i];
+                !c.emitted
+                    && matches!(&c.first_request, Some(first) if self.overdue(first.seq, first.at, seq, now))
+            })
+            .collect();
+        for i in overdue_inits {
+            out.extend(self.emit_init(i));
+        }
+        let overdue: Vec<usize> = (0..self.held.len())
+            .filter(|&i| {
+                let h = &self.held[i];
+                self.overdue(h.seq, h.invoke.at, seq, now)
+            })
+            .collect();
+        out.extend(self.release(&overdue));
+        out
+    }
+
+    /// Whether an init marker has all it will get.
+    fn init_complete(&self, c: &EnvInit) -> bool {
+        if self.invoke_events {
+            // Complete once the init's own report is in (nothing later changes its figures),
+            // or the first invocation's report (which may carry initDurationMs), or when no
+            // telemetry will come.
+            c.first_request.is_some()
+                && (c.report_time.is_some() || c.first_request_done || !self.telemetry)
+        } else {
+            // No INVOKE to wait for. The init that made a SnapStart snapshot is left to the
+            // restore (which drops it) or to shutdown, as with INVOKE events.
+            (c.report_time.is_some() && !c.made_a_snapshot())
+                || (!self.telemetry && self.ready_at.is_some())
+        }
+    }
+
+    /// Markers whose data is now complete.
+    pub(super) fn ready_markers(&mut self) -> Vec<Marker> {
+        let mut out = Vec::new();
+        for idx in 0..self.inits.len() {
+            let c = &self.inits[idx];
+            if !c.emitted && self.init_complete(c) {
+                out.extend(self.emit_init(idx));
+            }
+        }
+        let done: Vec<usize> = (0..self.held.len())
+            .filter(|&i| !self.telemetry || self.held[i].report.is_some())
+            .collect();
+        out.extend(self.release(&done));
+        out
+    }
+
+    /// Releases held invoke markers (by index), each after its init marker.
+    pub(super) fn release(&mut self, indices: &[usize]) -> Vec<Marker> {
+        let mut out = Vec::new();
+        let mut taken = Vec::new();
+        for &i in indices.iter().rev() {
+            taken.push(self.held.remove(i));
+        }
+        taken.reverse();
+        for h in taken {
+            out.extend(self.emit_init(h.init));
+            out.push(self.invoke_marker(&h));
+            self.env_id_published = true;
+        }
+        out
+    }
+}

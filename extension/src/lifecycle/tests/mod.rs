@@ -1,0 +1,127 @@
+//! Unit tests of the state machine, by topic; the helpers here build machines, records and
+//! INVOKEs at times relative to one instant.
+
+mod hostile_records;
+mod init_figures;
+mod invoke_markers;
+mod late_records;
+mod shutdown_only;
+
+use super::*;
+use crate::telemetry::record::ReportMetrics;
+use chrono::TimeZone;
+use serde_json::Value;
+
+const T0: i64 = 1_795_000_000_000;
+
+fn t(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(T0 + ms).unwrap()
+}
+
+fn machine(markers: InvokeMarkers, init_type: &str) -> Lifecycle {
+    Lifecycle::new(
+        Settings {
+            invoke_markers: markers,
+            proactive_threshold_ms: 1000,
+            namespace: "coldmark".into(),
+        },
+        Identity {
+            function_name: "clock".into(),
+            function_version: "$LATEST".into(),
+            memory_size: Some(128),
+            config_fingerprint: "0123456789ab".into(),
+            env_id: "generated".into(),
+            init_type: Some(init_type.into()),
+            started_at: t(-5),
+        },
+    )
+}
+
+fn subscribed(markers: InvokeMarkers, init_type: &str) -> Lifecycle {
+    let mut m = machine(markers, init_type);
+    m.telemetry_subscribed();
+    m.ready(t(2), 7.0);
+    m
+}
+
+fn json(markers: &[Marker]) -> Vec<Value> {
+    markers
+        .iter()
+        .map(|m| serde_json::from_str(&m.to_line()).unwrap())
+        .collect()
+}
+
+fn invoke(id: &str, at: i64) -> Invoke {
+    Invoke {
+        request_id: id.into(),
+        at: t(at),
+        xray_trace_id: Some(format!("Root=1-{id}")),
+    }
+}
+
+fn init_start(at: i64, kind: &str, phase: &str) -> Record {
+    Record::InitStart {
+        time: t(at),
+        initialization_type: Some(kind.into()),
+        phase: Some(phase.into()),
+        runtime_version: Some("provided:al2023.v1".into()),
+        function_name: Some("clock".into()),
+        function_version: Some("$LATEST".into()),
+        instance_id: Some("instance-1".into()),
+        instance_max_memory_mb: Some(128),
+    }
+}
+
+fn runtime_done(at: i64) -> Record {
+    Record::InitRuntimeDone {
+        time: t(at),
+        phase: Some("init".into()),
+        status: Some("success".into()),
+    }
+}
+
+fn init_report(at: i64, ms: f64) -> Record {
+    Record::InitReport {
+        time: t(at),
+        phase: Some("init".into()),
+        duration_ms: Some(ms),
+    }
+}
+
+fn report(id: &str, at: i64, init_ms: Option<f64>) -> Record {
+    Record::Report {
+        time: t(at),
+        request_id: id.into(),
+        metrics: ReportMetrics {
+            duration_ms: Some(2.25),
+            billed_duration_ms: Some(3),
+            max_memory_used_mb: Some(20),
+            init_duration_ms: init_ms,
+            restore_duration_ms: None,
+        },
+    }
+}
+
+fn feed(m: &mut Lifecycle, records: Vec<Record>) -> Vec<Marker> {
+    records.into_iter().flat_map(|r| m.on_record(r)).collect()
+}
+
+fn extension_record() -> Record {
+    Record::Extension {
+        name: "coldmark".into(),
+        state: Some("Ready".into()),
+        events: vec!["INVOKE".into(), "SHUTDOWN".into()],
+    }
+}
+
+/// The first init marker after feeding `records` and one invocation.
+fn init_marker_of(records: Vec<Record>) -> Value {
+    let mut m = subscribed(InvokeMarkers::First, "on-demand");
+    let mut out = feed(&mut m, records);
+    out.extend(m.on_invoke(invoke("r1", 200)));
+    out.extend(m.finish());
+    json(&out)
+        .into_iter()
+        .find(|v| v["coldmark"] == "init")
+        .expect("an init marker")
+}
