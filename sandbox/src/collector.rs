@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
-use crate::control_plane::ControlPlaneEvent;
-use crate::environment::{LogLine, LogSource};
+use lambda_emulator::control_plane::ControlPlaneEvent;
+use lambda_emulator::environment::{LogLine, LogSource};
+
 use crate::lifecycle_events::{EnvironmentStartRecord, EnvironmentStopRecord};
 use crate::output::{short, Printer, Record};
 

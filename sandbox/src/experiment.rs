@@ -14,24 +14,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use coldmark::marker::{self as written, InitMarker};
 use coldmark_explain::{attribute_all, Attribution, Cause, Marker, Observation, Parsed, Settings};
+use lambda_emulator::control_plane::ControlPlaneEvent;
+use lambda_emulator::environment::FunctionConfig;
 
 use crate::collector::MarkerRecord;
-use crate::control_plane::configuration::{
-    EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
-};
-use crate::control_plane::ControlPlaneEvent;
-use crate::environment::FunctionConfig;
-use crate::front_end::{self, Launch, SandboxOptions};
+use crate::front_end::{self, Launch, SandboxOptions, FUNCTION_NAME};
+use crate::lambda_client::{set_variable, wait_until_updated};
 use crate::output::{short, Printer, Record};
 use crate::probe::{summarize, Prober, ResponseRecord};
-
-/// The function's name in the experiment.
-pub const FUNCTION_NAME: &str = "clock";
 
 /// What `experiment` was asked to do.
 #[derive(Clone, Debug)]
@@ -410,75 +404,6 @@ pub fn verdict(
     }
 }
 
-/// UpdateFunctionConfiguration over HTTP, as `aws lambda update-function-configuration
-/// --environment Variables={USER=user2}` does it: read the variables, change one, send them all.
-pub(crate) async fn set_variable(
-    client: &reqwest::Client,
-    lambda_api: &str,
-    name: &str,
-    value: &str,
-) -> anyhow::Result<(Option<String>, FunctionConfiguration)> {
-    let url = format!("{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/configuration");
-    let current: FunctionConfiguration = client
-        .get(&url)
-        .send()
-        .await
-        .context("GetFunctionConfiguration")?
-        .error_for_status()
-        .context("GetFunctionConfiguration")?
-        .json()
-        .await
-        .context("reading GetFunctionConfiguration's answer")?;
-    let mut variables = current.environment.variables.clone();
-    let previous = variables.insert(name.to_owned(), value.to_owned());
-    let request = UpdateFunctionConfigurationRequest {
-        environment: Some(EnvironmentRequest {
-            variables: Some(variables),
-        }),
-        ..Default::default()
-    };
-    let updated: FunctionConfiguration = client
-        .put(&url)
-        .json(&request)
-        .send()
-        .await
-        .context("UpdateFunctionConfiguration")?
-        .error_for_status()
-        .context("UpdateFunctionConfiguration")?
-        .json()
-        .await
-        .context("reading UpdateFunctionConfiguration's answer")?;
-    Ok((previous, updated))
-}
-
-/// Polls GetFunctionConfiguration until `LastUpdateStatus` leaves `InProgress` (as `aws lambda
-/// wait function-updated` does), for at most 10 s; returns the last status read.
-async fn wait_until_updated(client: &reqwest::Client, lambda_api: &str) -> Option<String> {
-    let url = format!("{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/configuration");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut last = None;
-    while tokio::time::Instant::now() < deadline {
-        let read = async {
-            client
-                .get(&url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json::<FunctionConfiguration>()
-                .await
-        };
-        if let Ok(config) = read.await {
-            let done = config.last_update_status != "InProgress";
-            last = Some(config.last_update_status);
-            if done {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
-}
-
 /// Runs the experiment and prints as it goes; returns the verdict (also printed).
 pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result<Verdict> {
     let front = front_end::start(
@@ -540,15 +465,21 @@ async fn probe_loop(
         printer.print(&record);
         responses.push(record);
         if seq == options.change_after {
-            let (previous, updated) =
-                set_variable(&client, lambda_api, "USER", &options.user_after).await?;
+            let (previous, updated) = set_variable(
+                &client,
+                lambda_api,
+                FUNCTION_NAME,
+                "USER",
+                &options.user_after,
+            )
+            .await?;
             printer.print(&ConfigUpdateRecord {
                 after_request: seq,
                 variable: "USER".into(),
                 from: previous.unwrap_or_else(|| "<unset>".into()),
                 to: options.user_after.clone(),
                 last_update_status: updated.last_update_status,
-                applied_status: wait_until_updated(&client, lambda_api).await,
+                applied_status: wait_until_updated(&client, lambda_api, FUNCTION_NAME).await,
                 revision_id: updated.revision_id,
             });
         }
