@@ -100,7 +100,7 @@ async fn main() -> Result<()> {
     };
     // Answers every request 200 at once: the sink's cost is measured, not a slow receiver's.
     let collector = Collector::start(vec![Act::ok()]).await;
-    let http_sink = coldmark_sandbox::artifacts::workspace_root()
+    let http_sink = lambda_emulator::artifacts::workspace_root()
         .is_some_and(|root| root.join("extension/src/sink/http.rs").is_file());
 
     let mut subjects = Subjects::new(&null, &example, &coldmark, &collector.url());

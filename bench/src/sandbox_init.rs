@@ -1,5 +1,5 @@
-//! The whole environment's init with and without the coldmark layer, in the local sandbox
-//! (`coldmark_sandbox::environment::Environment::start`): the clock function's `bootstrap`
+//! The whole environment's init with and without the coldmark layer, in the local Lambda
+//! (`lambda_emulator::environment::Environment::start`): the clock function's `bootstrap`
 //! alone, then with `/opt/extensions/coldmark` beside it, as Lambda would start them.
 
 use std::collections::BTreeMap;
@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use coldmark_sandbox::environment::{
+use lambda_emulator::environment::{
     Artifacts, Environment, EnvironmentOptions, FunctionConfig, ShutdownReason,
 };
 
@@ -42,8 +42,9 @@ pub async fn environment_init(
     coldmark: &Path,
     runs: usize,
 ) -> Result<Vec<EnvInit>> {
-    // The same `/opt`-style layer directory the sandbox's own tools build.
-    let layer = coldmark_sandbox::artifacts::layer_with_extension(coldmark)?;
+    // The same `/opt`-style layer directory the sandbox's own tools build: the binary as
+    // `extensions/coldmark`, the name it registers with.
+    let layer = lambda_emulator::artifacts::layer(&[("coldmark", coldmark)])?;
     let configurations = [
         ("function alone", Vec::new()),
         (

@@ -456,9 +456,9 @@ pub fn workspace_binary(name: &str, package: &str) -> Result<PathBuf> {
         .map(|d| d.ends_with("release"))
         .unwrap_or(false);
     eprintln!("building {name} ({package}) …");
-    let root = coldmark_sandbox::artifacts::workspace_root().context("no workspace root")?;
+    let root = lambda_emulator::artifacts::workspace_root().context("no workspace root")?;
     let profile = if release { "release" } else { "dev" };
-    let built = coldmark_sandbox::artifacts::cargo_build(&root, profile, &[package])?;
+    let built = lambda_emulator::artifacts::cargo_build(&root, profile, &[package])?;
     match built.get(name) {
         Some(built) if built.is_file() => Ok(built.clone()),
         _ => bail!("{} is missing and could not be built", path.display()),

@@ -198,7 +198,7 @@ pub fn print_header(plan: &Plan, coldmark: &Path) {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let shown = coldmark_sandbox::artifacts::workspace_root()
+    let shown = lambda_emulator::artifacts::workspace_root()
         .and_then(|root| coldmark.strip_prefix(root).ok().map(Path::to_path_buf))
         .unwrap_or_else(|| coldmark.to_path_buf());
     println!("- coldmark binary: {}", shown.display());
@@ -441,7 +441,7 @@ pub fn print_memory(results: &[InvokeResult]) {
 }
 
 pub fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
-    let root = coldmark_sandbox::artifacts::workspace_root().unwrap_or_default();
+    let root = lambda_emulator::artifacts::workspace_root().unwrap_or_default();
     let zip = root.join("dist/coldmark-layer-x86_64.zip");
     let extracted = extract_from_zip(&zip);
     let result = scenarios::sizes(

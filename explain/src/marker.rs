@@ -1,5 +1,6 @@
-//! A reader's view of the marker contract (schema 1, `docs/markers.md`): only the fields
-//! attribution needs, every one optional on the wire.
+//! A reader's view of the marker contract (schema 1, `docs/markers.md`): the fields attribution
+//! needs, and the init figures the sandbox's experiment prints, every one optional on the wire.
+//! It is the one marker reader: `coldmark-explain` and the sandbox's front-ends read with it.
 //!
 //! The reader is lenient on purpose: a field it does not know is ignored (schema 1 may grow),
 //! a number where a bool is expected is read as one (ClickHouse stores `proactive` as 0/1), and
@@ -46,10 +47,27 @@ pub struct InitFields {
     pub init_duration_ms: Option<f64>,
     pub runtime_init_ms: Option<f64>,
     pub extensions_init_ms: Option<f64>,
+    /// coldmark's own start (its process start to its first `/event/next`).
+    pub coldmark_init_ms: Option<f64>,
+    /// Where the figures came from.
+    pub source: Source,
     pub proactive: bool,
     pub config_fingerprint: String,
     pub function_memory_size: Option<u64>,
     pub function_request_id: Option<String>,
+}
+
+/// Where an init marker's figures came from (`source`). Only `telemetry` promises a measured
+/// split; a marker without `source` (or with one this reader does not know) is read as
+/// `extension`, as the contract says, so it is never taken for a measured split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Lambda's Telemetry API records.
+    Telemetry,
+    /// The Extensions API alone.
+    #[default]
+    Extension,
 }
 
 /// What a JSON object turned out to be.
@@ -124,6 +142,10 @@ struct Wire<'a> {
     runtime_init_ms: Option<f64>,
     #[serde(default, deserialize_with = "lenient_f64")]
     extensions_init_ms: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    coldmark_init_ms: Option<f64>,
+    #[serde(borrow, default)]
+    source: Option<Text<'a>>,
     #[serde(default, deserialize_with = "lenient_bool")]
     proactive: Option<bool>,
     #[serde(borrow, default)]
@@ -212,6 +234,11 @@ impl Wire<'_> {
                 init_duration_ms: self.init_duration_ms,
                 runtime_init_ms: self.runtime_init_ms,
                 extensions_init_ms: self.extensions_init_ms,
+                coldmark_init_ms: self.coldmark_init_ms,
+                source: match self.source.as_ref().map(Text::as_str) {
+                    Some("telemetry") => Source::Telemetry,
+                    _ => Source::Extension,
+                },
                 proactive: self.proactive.unwrap_or(false),
                 config_fingerprint: self.config_fingerprint.map(Text::owned).unwrap_or_default(),
                 function_memory_size: self.function_memory_size,
@@ -356,6 +383,28 @@ mod tests {
         assert_eq!(init.init_duration_ms, Some(39.0));
         assert_eq!(init.function_memory_size, Some(128));
         assert!(!init.proactive);
+        assert_eq!(init.coldmark_init_ms, Some(5.439));
+        assert_eq!(init.source, Source::Telemetry);
+    }
+
+    #[test]
+    fn a_marker_without_a_known_source_is_not_a_measured_split() {
+        for source in [
+            "",
+            r#""source":"extension","#,
+            r#""source":"future","#,
+            r#""source":null,"#,
+        ] {
+            let line = format!(
+                r#"{{"coldmark":"init","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"f","env_id":"e",{source}"coldmark_init_ms":null}}"#
+            );
+            let Parsed::Marker(m) = Marker::parse(line.as_bytes()) else {
+                panic!("{line}")
+            };
+            let init = m.init.unwrap();
+            assert_eq!(init.source, Source::Extension, "{line}");
+            assert_eq!(init.coldmark_init_ms, None, "{line}");
+        }
     }
 
     #[test]

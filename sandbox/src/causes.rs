@@ -26,11 +26,12 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::control_plane::start_reason::StartReason;
-use crate::control_plane::ControlPlaneEvent;
-use crate::environment::{FunctionConfig, InitRecordOrder};
-use crate::experiment::{set_variable, FUNCTION_NAME};
-use crate::front_end::{start, Launch, SandboxOptions};
+use lambda_emulator::control_plane::start_reason::StartReason;
+use lambda_emulator::control_plane::ControlPlaneEvent;
+use lambda_emulator::environment::{FunctionConfig, InitRecordOrder};
+
+use crate::front_end::{start, Launch, SandboxOptions, FUNCTION_NAME};
+use crate::lambda_client::set_variable;
 use crate::output::{short, Printer, Record};
 
 /// What `causes` was asked to run.
@@ -279,7 +280,14 @@ impl Script {
             vec![a],
         );
 
-        set_variable(&self.client, &self.lambda_api, "USER", "user2").await?;
+        set_variable(
+            &self.client,
+            &self.lambda_api,
+            FUNCTION_NAME,
+            "USER",
+            "user2",
+        )
+        .await?;
         let a = self.invoke(latest, serde_json::json!({})).await?;
         self.step(
             "UpdateFunctionConfiguration (USER user -> user2), then a request",

@@ -6,8 +6,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
-use crate::control_plane::ControlPlaneEvent;
-use crate::environment::{LogLine, LogSource};
+use coldmark_explain::{Marker, Parsed};
+use lambda_emulator::control_plane::ControlPlaneEvent;
+use lambda_emulator::environment::{LogLine, LogSource};
+
 use crate::lifecycle_events::{EnvironmentStartRecord, EnvironmentStopRecord};
 use crate::output::{short, Printer, Record};
 
@@ -83,10 +85,13 @@ impl MarkerRecord {
             .unwrap_or("?")
     }
 
-    /// The marker in its writer's types (a field absent from the line takes its default);
-    /// none when it is not one of the writer's kinds or a field has the wrong type.
-    pub fn parsed(&self) -> Option<coldmark::marker::Marker> {
-        serde_json::from_value(self.marker.clone()).ok()
+    /// The marker as `coldmark-explain` reads it, the one marker reader: a marker it refuses
+    /// (no identity, another schema) is left out of any verdict, as the tool would skip it.
+    pub fn read(&self) -> Option<Marker> {
+        match Marker::from_value(&self.marker) {
+            Parsed::Marker(marker) => Some(marker),
+            _ => None,
+        }
     }
 }
 

@@ -14,24 +14,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use coldmark::marker::{self as written, InitMarker};
-use coldmark_explain::{attribute_all, Attribution, Cause, Marker, Observation, Parsed, Settings};
+use coldmark_explain::marker::{InitFields, Kind, Source};
+use coldmark_explain::{attribute_all, Attribution, Cause, Marker, Observation, Settings};
+use lambda_emulator::control_plane::ControlPlaneEvent;
+use lambda_emulator::environment::FunctionConfig;
 
 use crate::collector::MarkerRecord;
-use crate::control_plane::configuration::{
-    EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
-};
-use crate::control_plane::ControlPlaneEvent;
-use crate::environment::FunctionConfig;
-use crate::front_end::{self, Launch, SandboxOptions};
+use crate::front_end::{self, Launch, SandboxOptions, FUNCTION_NAME};
+use crate::lambda_client::{set_variable, wait_until_updated};
 use crate::output::{short, Printer, Record};
 use crate::probe::{summarize, Prober, ResponseRecord};
-
-/// The function's name in the experiment.
-pub const FUNCTION_NAME: &str = "clock";
 
 /// What `experiment` was asked to do.
 #[derive(Clone, Debug)]
@@ -225,24 +219,38 @@ impl Record for Verdict {
     }
 }
 
-/// A marker's text field as read: absent (read as empty) is none.
-fn stated(field: String) -> Option<String> {
-    (!field.is_empty()).then_some(field)
+/// A marker's text field as read: absent or empty is none.
+fn stated(field: &str) -> Option<String> {
+    (!field.is_empty()).then(|| field.to_owned())
+}
+
+/// A marker as `coldmark-explain` read it, with the environment whose log carried it.
+struct Read<'a> {
+    env_id: &'a str,
+    marker: Marker,
+}
+
+/// Every marker read once, by `coldmark-explain`'s reader; markers it refuses are left out, as
+/// `coldmark-explain` would skip them.
+fn read(markers: &[MarkerRecord]) -> Vec<Read<'_>> {
+    markers
+        .iter()
+        .filter_map(|m| {
+            Some(Read {
+                env_id: &m.env_id,
+                marker: m.read()?,
+            })
+        })
+        .collect()
 }
 
 /// The markers through `coldmark-explain`'s attribution, each read as the environment whose log
-/// carried it (as a log stream would say on Lambda). Markers the library cannot read are left
-/// out, as `coldmark-explain` would skip them.
-fn attribute(markers: &[MarkerRecord]) -> Vec<Attribution> {
-    let observations = markers
-        .iter()
-        .filter_map(|m| match Marker::from_value(&m.marker) {
-            Parsed::Marker(marker) => Some(Observation::Marker {
-                marker,
-                stream: Some(m.env_id.clone()),
-            }),
-            _ => None,
-        });
+/// carried it (as a log stream would say on Lambda).
+fn attribute(read: &[Read]) -> Vec<Attribution> {
+    let observations = read.iter().map(|r| Observation::Marker {
+        marker: r.marker.clone(),
+        stream: Some(r.env_id.to_owned()),
+    });
     attribute_all(
         observations,
         Settings {
@@ -261,7 +269,8 @@ pub fn verdict(
     change_after: usize,
 ) -> Verdict {
     let probe = summarize(responses);
-    let attributions = attribute(markers);
+    let read = read(markers);
+    let attributions = attribute(&read);
     let mut env_of_request: BTreeMap<&str, (&str, Option<f64>)> = BTreeMap::new();
     for event in events {
         if let ControlPlaneEvent::Invoked {
@@ -287,25 +296,25 @@ pub fn verdict(
                 .iter()
                 .filter(|m| Some(&m.env_id) == env_id.as_ref())
                 .collect();
+            let read_own: Vec<&Marker> = read
+                .iter()
+                .filter(|r| Some(r.env_id) == env_id.as_deref())
+                .map(|r| &r.marker)
+                .collect();
             // Should an environment print more than one init marker, the one built from the
             // Telemetry API carries the measured split; prefer it.
-            let inits: Vec<InitMarker> = own
-                .iter()
-                .filter_map(|m| match m.parsed()? {
-                    written::Marker::Init(init) => Some(*init),
-                    _ => None,
-                })
-                .collect();
+            let inits: Vec<&InitFields> = read_own.iter().filter_map(|m| m.init()).collect();
             let init = inits
                 .iter()
-                .find(|i| i.source == written::Source::Telemetry)
+                .find(|i| i.source == Source::Telemetry)
                 .or(inits.first())
-                .cloned()
-                .unwrap_or_default();
-            let shutdown_reason = own.iter().find_map(|m| match m.parsed()? {
-                written::Marker::Shutdown(shutdown) => stated(shutdown.reason),
-                _ => None,
-            });
+                .copied();
+            let figure = |f: fn(&InitFields) -> Option<f64>| init.and_then(f);
+            let text = |f: fn(&InitFields) -> &str| init.and_then(|i| stated(f(i)));
+            let shutdown_reason = read_own
+                .iter()
+                .filter(|m| m.kind == Kind::Shutdown)
+                .find_map(|m| stated(m.reason.as_deref().unwrap_or_default()));
             // The environment's own start (a re-init after a crash is a later attribution).
             let attribution = attributions
                 .iter()
@@ -322,13 +331,13 @@ pub fn verdict(
                 first_request: run.first_request,
                 last_request: run.last_request,
                 requests: run.requests,
-                init_duration_ms: init.init_duration_ms.or(link.and_then(|(_, d)| *d)),
-                runtime_init_ms: init.runtime_init_ms,
-                extensions_init_ms: init.extensions_init_ms,
-                coldmark_init_ms: init.coldmark_init_ms,
-                init_type: stated(init.init_type),
-                init_phase: stated(init.init_phase),
-                config_fingerprint: stated(init.config_fingerprint),
+                init_duration_ms: figure(|i| i.init_duration_ms).or(link.and_then(|(_, d)| *d)),
+                runtime_init_ms: figure(|i| i.runtime_init_ms),
+                extensions_init_ms: figure(|i| i.extensions_init_ms),
+                coldmark_init_ms: figure(|i| i.coldmark_init_ms),
+                init_type: text(|i| &i.init_type),
+                init_phase: text(|i| &i.init_phase),
+                config_fingerprint: text(|i| &i.config_fingerprint),
                 shutdown_reason,
                 markers: own.iter().map(|m| m.kind().to_owned()).collect(),
                 cause: attribution.map(|a| a.cause),
@@ -410,75 +419,6 @@ pub fn verdict(
     }
 }
 
-/// UpdateFunctionConfiguration over HTTP, as `aws lambda update-function-configuration
-/// --environment Variables={USER=user2}` does it: read the variables, change one, send them all.
-pub(crate) async fn set_variable(
-    client: &reqwest::Client,
-    lambda_api: &str,
-    name: &str,
-    value: &str,
-) -> anyhow::Result<(Option<String>, FunctionConfiguration)> {
-    let url = format!("{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/configuration");
-    let current: FunctionConfiguration = client
-        .get(&url)
-        .send()
-        .await
-        .context("GetFunctionConfiguration")?
-        .error_for_status()
-        .context("GetFunctionConfiguration")?
-        .json()
-        .await
-        .context("reading GetFunctionConfiguration's answer")?;
-    let mut variables = current.environment.variables.clone();
-    let previous = variables.insert(name.to_owned(), value.to_owned());
-    let request = UpdateFunctionConfigurationRequest {
-        environment: Some(EnvironmentRequest {
-            variables: Some(variables),
-        }),
-        ..Default::default()
-    };
-    let updated: FunctionConfiguration = client
-        .put(&url)
-        .json(&request)
-        .send()
-        .await
-        .context("UpdateFunctionConfiguration")?
-        .error_for_status()
-        .context("UpdateFunctionConfiguration")?
-        .json()
-        .await
-        .context("reading UpdateFunctionConfiguration's answer")?;
-    Ok((previous, updated))
-}
-
-/// Polls GetFunctionConfiguration until `LastUpdateStatus` leaves `InProgress` (as `aws lambda
-/// wait function-updated` does), for at most 10 s; returns the last status read.
-async fn wait_until_updated(client: &reqwest::Client, lambda_api: &str) -> Option<String> {
-    let url = format!("{lambda_api}/2015-03-31/functions/{FUNCTION_NAME}/configuration");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut last = None;
-    while tokio::time::Instant::now() < deadline {
-        let read = async {
-            client
-                .get(&url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json::<FunctionConfiguration>()
-                .await
-        };
-        if let Ok(config) = read.await {
-            let done = config.last_update_status != "InProgress";
-            last = Some(config.last_update_status);
-            if done {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
-}
-
 /// Runs the experiment and prints as it goes; returns the verdict (also printed).
 pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result<Verdict> {
     let front = front_end::start(
@@ -540,15 +480,21 @@ async fn probe_loop(
         printer.print(&record);
         responses.push(record);
         if seq == options.change_after {
-            let (previous, updated) =
-                set_variable(&client, lambda_api, "USER", &options.user_after).await?;
+            let (previous, updated) = set_variable(
+                &client,
+                lambda_api,
+                FUNCTION_NAME,
+                "USER",
+                &options.user_after,
+            )
+            .await?;
             printer.print(&ConfigUpdateRecord {
                 after_request: seq,
                 variable: "USER".into(),
                 from: previous.unwrap_or_else(|| "<unset>".into()),
                 to: options.user_after.clone(),
                 last_update_status: updated.last_update_status,
-                applied_status: wait_until_updated(&client, lambda_api).await,
+                applied_status: wait_until_updated(&client, lambda_api, FUNCTION_NAME).await,
                 revision_id: updated.revision_id,
             });
         }
@@ -709,12 +655,14 @@ mod tests {
         ];
         let markers = vec![
             // Lambda's record order: the split is unknown, coldmark's own start is not.
-            marker(
+            full(
                 "e1",
+                1,
                 serde_json::json!({"coldmark":"init","init_duration_ms":30.0,"runtime_init_ms":null,"extensions_init_ms":null,"coldmark_init_ms":2.0}),
             ),
-            marker(
+            full(
                 "e2",
+                2,
                 serde_json::json!({"coldmark":"init","init_duration_ms":3.4,"runtime_init_ms":3.4,"extensions_init_ms":0.0,"coldmark_init_ms":2.0}),
             ),
         ];

@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use lambda_emulator::control_plane::{ControlPlane, ControlPlaneOptions, Served};
+use lambda_emulator::environment::{EnvironmentOptions, FunctionConfig, InitRecordOrder};
+
 use crate::artifacts::{self, ArtifactOptions};
 use crate::collector::{collect, Collected};
-use crate::control_plane::{ControlPlane, ControlPlaneOptions, Served};
-use crate::environment::{EnvironmentOptions, FunctionConfig, InitRecordOrder};
 use crate::output::{Printer, Record};
+
+/// The function's name in the experiment and the `causes` script (and `serve`'s default).
+pub const FUNCTION_NAME: &str = "clock";
 
 /// The one setting the coldmark front-ends give every environment, beneath the user's
 /// variables: `COLDMARK_TELEMETRY_PORT=0`. On Lambda each environment has its own network, so
@@ -88,7 +92,7 @@ impl Default for SandboxOptions {
                 ..ArtifactOptions::default()
             },
             freeze: true,
-            max_environments: crate::control_plane::DEFAULT_MAX_ENVIRONMENTS,
+            max_environments: lambda_emulator::control_plane::DEFAULT_MAX_ENVIRONMENTS,
             show_logs: false,
             idle_reclaim: None,
             init_records: InitRecordOrder::Lambda,

@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::control_plane::start_reason::StartReason;
-use crate::control_plane::ControlPlaneEvent;
+use lambda_emulator::control_plane::start_reason::StartReason;
+use lambda_emulator::control_plane::ControlPlaneEvent;
+
 use crate::output::{short, Record};
 
 /// `{"type":"environment_start", ...}`: one per environment the sandbox started, and one per
@@ -144,8 +145,8 @@ impl Record for EnvironmentStopRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::environment::ShutdownReason;
     use crate::output::tagged;
+    use lambda_emulator::environment::ShutdownReason;
 
     #[test]
     fn a_start_event_prints_as_one_typed_json_line() {

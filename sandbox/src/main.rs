@@ -10,12 +10,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use coldmark_sandbox::artifacts::ArtifactOptions;
-use coldmark_sandbox::control_plane::DEFAULT_MAX_ENVIRONMENTS;
-use coldmark_sandbox::environment::InitRecordOrder;
 use coldmark_sandbox::experiment::{self, ExperimentOptions};
 use coldmark_sandbox::front_end::SandboxOptions;
 use coldmark_sandbox::output::Printer;
 use coldmark_sandbox::{causes, probe, serve};
+use lambda_emulator::control_plane::DEFAULT_MAX_ENVIRONMENTS;
+use lambda_emulator::environment::InitRecordOrder;
 
 #[derive(Parser)]
 #[command(
@@ -164,7 +164,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     url_port: u16,
     /// The function's name.
-    #[arg(long, default_value = experiment::FUNCTION_NAME)]
+    #[arg(long, default_value = coldmark_sandbox::front_end::FUNCTION_NAME)]
     function_name: String,
     /// An environment variable of the function, KEY=VALUE; repeatable (default USER=user).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]

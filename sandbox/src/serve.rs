@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::control_plane::ControlPlaneOptions;
-use crate::environment::FunctionConfig;
+use lambda_emulator::control_plane::ControlPlaneOptions;
+use lambda_emulator::environment::FunctionConfig;
+
 use crate::front_end::{start, Launch, SandboxOptions, EXIT_GRACE, SHUTDOWN_ALLOWANCE};
 use crate::output::Printer;
 

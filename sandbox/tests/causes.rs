@@ -242,8 +242,8 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
 /// The `coldmark-explain` binary: the attribution core alone (`--no-default-features`, files and
 /// stdin; the same code the default build runs on them, without the AWS SDK to compile).
 fn explain_binary() -> PathBuf {
-    let root = coldmark_sandbox::artifacts::workspace_root().expect("the coldmark workspace");
-    let bins = coldmark_sandbox::artifacts::cargo_build_with(
+    let root = lambda_emulator::artifacts::workspace_root().expect("the coldmark workspace");
+    let bins = lambda_emulator::artifacts::cargo_build_with(
         &root,
         "dev",
         &["coldmark-explain"],

@@ -9,10 +9,10 @@ use std::time::Duration;
 use support::cp_build;
 
 use coldmark_sandbox::collector::MarkerRecord;
-use coldmark_sandbox::environment::{
+use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
+use lambda_emulator::environment::{
     Environment, InitRecordOrder, InvokeRequest, InvokeStatus, ShutdownReason,
 };
-use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
 use tokio::sync::broadcast;
 
 /// An invocation with an empty JSON event, as the Invoke API sends without `--payload`.
@@ -62,7 +62,7 @@ async fn start_with(
     let env = Environment::start(
         function,
         artifacts(&[layer.path()]),
-        coldmark_sandbox::environment::EnvironmentOptions {
+        lambda_emulator::environment::EnvironmentOptions {
             init_records: order,
             ..cp_build::env_options()
         },
@@ -291,10 +291,7 @@ async fn a_reinit_after_a_timeout_names_the_request_that_paid() {
         first.status
     );
     let paying = "paying-request-0000-0000-000000000001".to_owned();
-    let _ = run
-        .env
-        .invoke(support::env_support::request_as(&paying))
-        .await;
+    let _ = run.env.invoke(cp_build::request_as(&paying)).await;
     let marker = run
         .init_marker(|m| text(m, "init_phase") == Some("invoke"))
         .await;

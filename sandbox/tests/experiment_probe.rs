@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 use support::cp_build;
 
-use coldmark_sandbox::control_plane::{ConfigUpdate, ControlPlaneOptions};
 use cp_build::{config, test_plane};
+use lambda_emulator::control_plane::{ConfigUpdate, ControlPlaneOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_detects_the_new_environment_from_the_answers() {

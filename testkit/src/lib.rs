@@ -10,6 +10,8 @@
 //! - [`http_collector`]: an HTTP collector with scripted faults, for the HTTP sink (and the
 //!   benchmarks' receiver, scripted to answer 200).
 //! - [`procfs`]: memory, CPU time and parent of a process, from `/proc`.
+//! - [`broadcast_log`]: everything sent on a broadcast channel (an emulator's log sink), kept
+//!   by a background reader for the test to read after the fact.
 //! - [`json_process`]: a child process printing JSON lines (`coldmark-sandbox --json`), read
 //!   as they come.
 //! - [`aws_cli`]: the real AWS CLI pointed at a local endpoint, isolated from the user's setup.
@@ -17,6 +19,7 @@
 //!   against.
 
 pub mod aws_cli;
+pub mod broadcast_log;
 pub mod clickhouse;
 pub mod fake_lambda;
 pub mod http_collector;

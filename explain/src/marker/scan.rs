@@ -70,14 +70,33 @@ fn scan_with(text: &str, known: &mut Known) -> Option<Parsed> {
 }
 
 /// A number (checked already) with a fraction, no exponent and at most 15 digits, such as
-/// `150.0`. serde_json reads it as its digits as an integer divided by a power of ten, both
-/// exact in an `f64`: one rounding, the correct one, which is what `str::parse` gives too.
-fn short_decimal(number: &[u8]) -> bool {
-    number.contains(&b'.')
-        && number
-            .iter()
-            .all(|&c| c.is_ascii_digit() || c == b'.' || c == b'-')
-        && number.iter().filter(|c| c.is_ascii_digit()).count() <= 15
+/// `150.0`, as its value. serde_json reads it as its digits as an integer divided by a power of
+/// ten, both exact in an `f64`: one rounding, the correct one, which is what `str::parse` gives
+/// too. Done here in the one pass that checks the shape (the init marker has four such figures).
+fn short_decimal(number: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match number.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, number),
+    };
+    let mut mantissa = 0u64;
+    let mut count = 0;
+    let mut point = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' if count < 15 => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                count += 1;
+            }
+            b'.' if point.is_none() => point = Some(i),
+            _ => return None,
+        }
+    }
+    let fraction = digits.len() - point? - 1;
+    let value = mantissa as f64 / POW10[fraction];
+    Some(if negative { -value } else { value })
 }
 
 /// The fields of [`Wire`], by the key that names them.
@@ -94,6 +113,8 @@ enum Field {
     InitDurationMs,
     RuntimeInitMs,
     ExtensionsInitMs,
+    ColdmarkInitMs,
+    Source,
     Proactive,
     ConfigFingerprint,
     FunctionMemorySize,
@@ -114,6 +135,8 @@ fn field(key: &[u8]) -> Option<Field> {
         b"init_duration_ms" => Field::InitDurationMs,
         b"runtime_init_ms" => Field::RuntimeInitMs,
         b"extensions_init_ms" => Field::ExtensionsInitMs,
+        b"coldmark_init_ms" => Field::ColdmarkInitMs,
+        b"source" => Field::Source,
         b"proactive" => Field::Proactive,
         b"config_fingerprint" => Field::ConfigFingerprint,
         b"function_memory_size" => Field::FunctionMemorySize,
@@ -397,8 +420,10 @@ impl<'a> Scan<'a, '_> {
             digits if digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) => {
                 value.parse().ok().map(Scalar::Int)
             }
-            number if short_decimal(number) => value.parse().ok().map(Scalar::Float),
-            _ => Scalar::deserialize(&mut serde_json::Deserializer::from_str(value)).ok(),
+            number => match short_decimal(number) {
+                Some(v) => Some(Scalar::Float(v)),
+                None => Scalar::deserialize(&mut serde_json::Deserializer::from_str(value)).ok(),
+            },
         }
     }
 
@@ -414,6 +439,7 @@ impl<'a> Scan<'a, '_> {
             Field::ConfigFingerprint => wire.config_fingerprint = self.text_field()?,
             Field::FunctionRequestId => wire.function_request_id = self.text_field()?,
             Field::Reason => wire.reason = self.text_field()?,
+            Field::Source => wire.source = self.text_field()?,
             Field::Schema => wire.schema = self.scalar_field()?.into_u64(),
             Field::FunctionMemorySize => {
                 wire.function_memory_size = self.scalar_field()?.into_u64()
@@ -421,6 +447,7 @@ impl<'a> Scan<'a, '_> {
             Field::InitDurationMs => wire.init_duration_ms = self.scalar_field()?.into_f64(),
             Field::RuntimeInitMs => wire.runtime_init_ms = self.scalar_field()?.into_f64(),
             Field::ExtensionsInitMs => wire.extensions_init_ms = self.scalar_field()?.into_f64(),
+            Field::ColdmarkInitMs => wire.coldmark_init_ms = self.scalar_field()?.into_f64(),
             Field::Proactive => wire.proactive = self.scalar_field()?.into_bool(),
         }
         Some(())
@@ -457,6 +484,57 @@ mod tests {
             }
         }
         assert_eq!(stop(b"no end in sight"), None);
+    }
+
+    #[test]
+    fn short_decimals_are_read_as_serde_json_reads_them() {
+        // Up to 16 digits with the point anywhere before the last one, both signs; bit for bit.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut checked = 0;
+        for digits in 1..=16usize {
+            for _ in 0..400 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let all: String = (0..digits)
+                    .map(|i| char::from(b'0' + ((seed >> (i * 4)) % 10) as u8))
+                    .collect();
+                let (int, frac) = all.split_at((seed >> 58) as usize % digits);
+                let int = match int.trim_start_matches('0') {
+                    "" => "0",
+                    int => int,
+                };
+                for sign in ["", "-"] {
+                    let number = format!("{sign}{int}.{frac}");
+                    let digits = number.bytes().filter(u8::is_ascii_digit).count();
+                    let read = short_decimal(number.as_bytes());
+                    if digits > 15 {
+                        assert_eq!(read, None, "{number}");
+                        continue;
+                    }
+                    let by_serde: f64 = serde_json::from_str(&number).unwrap();
+                    let by_std: f64 = number.parse().unwrap();
+                    assert_eq!(read.map(f64::to_bits), Some(by_serde.to_bits()), "{number}");
+                    assert_eq!(by_serde.to_bits(), by_std.to_bits(), "{number}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+        for other in [
+            "1",
+            "-7",
+            "1e5",
+            "1.5e3",
+            "1234567890.1234567",
+            "0.30000000000000004",
+        ] {
+            assert_eq!(short_decimal(other.as_bytes()), None, "{other}");
+        }
+        assert_eq!(
+            short_decimal(b"-0.0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
     }
 
     #[test]
@@ -510,6 +588,9 @@ mod tests {
             r#""init_duration_ms":9007199254740.993,"runtime_init_ms":0.30000000000000004"#,
             r#""init_duration_ms":1e2,"runtime_init_ms":-0.0,"function_memory_size":18446744073709551615"#,
             r#""init_duration_ms":"7.5","proactive":1,"function_memory_size":2.0"#,
+            r#""coldmark_init_ms":2.515,"source":"telemetry""#,
+            r#""coldmark_init_ms":"3","source":"extension""#,
+            r#""coldmark_init_ms":null,"source":null"#,
         ] {
             let text = format!(
                 r#"{{"coldmark":"init","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"f","env_id":"e",{figures}}}"#

@@ -1,15 +1,22 @@
-//! Shared by the control-plane, experiment and AWS CLI tests: the real function and extension
-//! binaries (built once per test binary with cargo, dev profile), layers laid out like `/opt`,
-//! and readers for what lands in the sandbox's log sink.
+//! Shared by the front-ends' tests: the real function and extension binaries (built once per
+//! test binary with cargo, dev profile), layers laid out like `/opt`, a control plane of the
+//! clock function, and readers for what lands in its log sink, as the front-ends read it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use coldmark_sandbox::artifacts::{cargo_build, workspace_root};
 use coldmark_sandbox::collector::MarkerRecord;
-use coldmark_sandbox::environment::{Artifacts, FunctionConfig, LogLine};
+use coldmark_sandbox::front_end::coldmark_platform_variables;
+use coldmark_testkit::broadcast_log::BroadcastLog;
+use lambda_emulator::artifacts::{cargo_build, workspace_root};
+use lambda_emulator::control_plane::{
+    ControlPlane, ControlPlaneEvent, ControlPlaneOptions, Served,
+};
+use lambda_emulator::environment::{
+    Artifacts, EnvironmentOptions, FunctionConfig, InvokeRequest, LogLine,
+};
 
 /// The clock function's `bootstrap` and coldmark's extension binary.
 pub struct Built {
@@ -46,7 +53,7 @@ pub fn layer(with_coldmark: bool, extra: &[(&str, PathBuf)]) -> tempfile::TempDi
         .into_iter()
         .chain(extra.iter().map(|(name, path)| (*name, path.as_path())))
         .collect();
-    coldmark_sandbox::artifacts::layer(&extensions).expect("the layer")
+    lambda_emulator::artifacts::layer(&extensions).expect("the layer")
 }
 
 /// The clock function with `layers`.
@@ -74,34 +81,32 @@ pub fn config(vars: &[(&str, &str)]) -> FunctionConfig {
     }
 }
 
+/// An invocation with an empty object, under the request id `id` (to find its records).
+pub fn request_as(id: &str) -> InvokeRequest {
+    InvokeRequest {
+        payload: bytes::Bytes::from_static(b"{}"),
+        request_id: Some(id.into()),
+        ..Default::default()
+    }
+}
+
 /// Collects every log line of a sink in the background, for reading later.
 pub struct LogCollector {
-    lines: std::sync::Arc<std::sync::Mutex<Vec<LogLine>>>,
-    task: tokio::task::JoinHandle<()>,
+    log: BroadcastLog<LogLine>,
 }
 
 impl LogCollector {
     pub fn start(sink: &tokio::sync::broadcast::Sender<LogLine>) -> Self {
-        let mut rx = sink.subscribe();
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let keep = lines.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(line) => keep.lock().unwrap().push(line),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
-        });
-        Self { lines, task }
+        Self {
+            log: BroadcastLog::start(sink),
+        }
     }
 
     pub fn lines(&self) -> Vec<LogLine> {
-        self.lines.lock().unwrap().clone()
+        self.log.items()
     }
 
-    /// The coldmark markers seen so far.
+    /// The coldmark markers seen so far, read as the front-ends' collector reads them.
     pub fn markers(&self) -> Vec<MarkerRecord> {
         self.lines()
             .iter()
@@ -136,12 +141,6 @@ impl LogCollector {
     }
 }
 
-impl Drop for LogCollector {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// A marker's numeric field.
 pub fn num(marker: &MarkerRecord, field: &str) -> Option<f64> {
     marker.marker.get(field).and_then(|v| v.as_f64())
@@ -153,18 +152,10 @@ pub fn text<'a>(marker: &'a MarkerRecord, field: &str) -> Option<&'a str> {
 }
 
 /// Environment options for tests that run coldmark in several environments at once (each picks
-/// a free telemetry port, as the experiment's front-ends arrange).
-pub fn env_options() -> coldmark_sandbox::environment::EnvironmentOptions {
-    coldmark_sandbox::environment::EnvironmentOptions {
-        platform_variables: coldmark_sandbox::front_end::coldmark_platform_variables(),
-        ..Default::default()
-    }
-}
-
-/// Control-plane options with [`env_options`].
-pub fn plane_options() -> coldmark_sandbox::control_plane::ControlPlaneOptions {
-    coldmark_sandbox::control_plane::ControlPlaneOptions {
-        environment: env_options(),
+/// a free telemetry port, as the front-ends arrange).
+pub fn env_options() -> EnvironmentOptions {
+    EnvironmentOptions {
+        platform_variables: coldmark_platform_variables(),
         ..Default::default()
     }
 }
@@ -174,46 +165,23 @@ pub fn plane_options() -> coldmark_sandbox::control_plane::ControlPlaneOptions {
 pub fn test_plane(
     function: FunctionConfig,
     layers: &[&Path],
-    options: coldmark_sandbox::control_plane::ControlPlaneOptions,
+    options: ControlPlaneOptions,
 ) -> (
-    coldmark_sandbox::control_plane::ControlPlane,
+    ControlPlane,
     LogCollector,
-    tokio::sync::broadcast::Receiver<coldmark_sandbox::control_plane::ControlPlaneEvent>,
+    tokio::sync::broadcast::Receiver<ControlPlaneEvent>,
 ) {
     let (sink, _) = tokio::sync::broadcast::channel(8192);
     let logs = LogCollector::start(&sink);
-    let plane = coldmark_sandbox::control_plane::ControlPlane::new(
-        function,
-        artifacts(layers),
-        options,
-        sink,
-    );
+    let plane = ControlPlane::new(function, artifacts(layers), options, sink);
     let events = plane.subscribe();
     (plane, logs, events)
 }
 
 /// `plane` serving on free ports: what stops it, the Lambda API's base URL and the Function URL.
-pub async fn serve(
-    plane: &coldmark_sandbox::control_plane::ControlPlane,
-) -> (coldmark_sandbox::control_plane::Served, String, String) {
+pub async fn serve(plane: &ControlPlane) -> (Served, String, String) {
     let served = plane.serve(0, 0).await.expect("serve");
     let api = format!("http://{}", served.endpoints.lambda_api);
     let url = format!("http://{}/", served.endpoints.function_url);
     (served, api, url)
-}
-
-/// The header `name` of `response`, if it is there and readable.
-pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Sends `request` and reads its answer as JSON, whatever its status.
-pub async fn answer(request: reqwest::RequestBuilder) -> serde_json::Value {
-    request
-        .send()
-        .await
-        .expect("the request was answered")
-        .json()
-        .await
-        .expect("a JSON answer")
 }

@@ -1,10 +1,9 @@
-//! What the sandbox's integration tests share: the real binaries and layers ([`cp_build`]),
-//! environment fixtures ([`env_support`]), and the `coldmark-sandbox` binary run as a user runs
+//! What the front-ends' integration tests share: the real binaries, layers and a control plane
+//! of the clock function ([`cp_build`]), and the `coldmark-sandbox` binary run as a user runs
 //! it. Each test binary uses a part of it; the rest is allowed to go unused here, once.
 #![allow(dead_code)]
 
 pub mod cp_build;
-pub mod env_support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

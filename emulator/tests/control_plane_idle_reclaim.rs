@@ -7,12 +7,10 @@ mod support;
 use std::time::Duration;
 use support::cp_build;
 
-use coldmark_sandbox::control_plane::start_reason::StartReason;
-use coldmark_sandbox::control_plane::{
-    Caller, ControlPlaneEvent, ControlPlaneOptions, InvokeError,
-};
-use coldmark_sandbox::environment::ShutdownReason;
 use cp_build::{config, layer, test_plane, text};
+use lambda_emulator::control_plane::start_reason::StartReason;
+use lambda_emulator::control_plane::{Caller, ControlPlaneEvent, ControlPlaneOptions, InvokeError};
+use lambda_emulator::environment::ShutdownReason;
 use tokio::sync::broadcast;
 
 /// The next event satisfying `pred`, within `limit`.

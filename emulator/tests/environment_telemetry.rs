@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 use support::env_support;
 
-use coldmark_sandbox::environment::ShutdownReason;
 use env_support::{of_type, options, request, Logs, Scratch};
+use lambda_emulator::environment::ShutdownReason;
 use lambda_extension::{LambdaTelemetry, LambdaTelemetryRecord};
 use serde_json::{json, Value};
 
@@ -271,7 +271,7 @@ fn ms_between(a: &Value, b: &Value) -> i64 {
     t(b) - t(a)
 }
 
-async fn init_records(order: coldmark_sandbox::environment::InitRecordOrder) -> Vec<Value> {
+async fn init_records(order: lambda_emulator::environment::InitRecordOrder) -> Vec<Value> {
     let scratch = Scratch::new(&["slow-next", "telemetry"]);
     let logs = Logs::new();
     let mut opts = options();
@@ -286,7 +286,7 @@ async fn init_records(order: coldmark_sandbox::environment::InitRecordOrder) -> 
 
 #[tokio::test]
 async fn init_records_follow_lambdas_order_and_the_old_order_on_request() {
-    use coldmark_sandbox::environment::InitRecordOrder;
+    use lambda_emulator::environment::InitRecordOrder;
     let position = |records: &[Value], kind: &str| -> Vec<usize> {
         records
             .iter()

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use support::env_support;
 
 use bytes::Bytes;
-use coldmark_sandbox::environment::{
+use env_support::{assert_gone, assert_success, options, request, request_as, Logs, Scratch};
+use lambda_emulator::environment::{
     process_state, Environment, InvokeRequest, InvokeStatus, LogSource, ShutdownReason,
 };
-use env_support::{assert_gone, assert_success, options, request, request_as, Logs, Scratch};
 use serde_json::{json, Value};
 
 fn body(payload: &Bytes) -> Value {
@@ -608,7 +608,7 @@ async fn client_context_and_cognito_identity_reach_the_runtime_only_when_sent() 
         &env.invoke(InvokeRequest {
             payload: Bytes::from_static(b"{}"),
             client_context: Some(context.into()),
-            cognito_identity: Some(coldmark_sandbox::environment::CognitoIdentity {
+            cognito_identity: Some(lambda_emulator::environment::CognitoIdentity {
                 identity_id: "us-east-1:id".into(),
                 identity_pool_id: "us-east-1:pool".into(),
             }),

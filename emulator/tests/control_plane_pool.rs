@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use support::cp_build;
 
-use coldmark_sandbox::control_plane::ControlPlaneEvent;
-use coldmark_sandbox::environment::ShutdownReason;
 use cp_build::{answer, config, header, layer, test_plane, text};
+use lambda_emulator::control_plane::ControlPlaneEvent;
+use lambda_emulator::environment::ShutdownReason;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -121,7 +121,7 @@ async fn requests_beyond_the_limit_get_429() {
     let (plane, _, mut rx) = test_plane(
         config(&[("CLOCK_HANDLER_SLEEP_MS", "1500")]),
         &[],
-        coldmark_sandbox::control_plane::ControlPlaneOptions {
+        lambda_emulator::control_plane::ControlPlaneOptions {
             max_environments: 2,
             ..cp_build::plane_options()
         },

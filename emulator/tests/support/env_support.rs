@@ -1,20 +1,20 @@
 //! Shared by the environment tests: fixture runtimes and extensions (Python 3 scripts in
 //! `tests/fixtures/`), layers that link them under the extension names that select their
-//! behaviour, a log collector, and the real binaries built once per test process.
+//! behaviour, and a log sink with its collector.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use coldmark_sandbox::environment::{
+use lambda_emulator::environment::{
     process_state, Artifacts, Environment, EnvironmentOptions, FunctionConfig, InvokeRequest,
     InvokeResponse, InvokeStatus, LogSink, LogSource,
 };
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use super::cp_build::LogCollector;
+use super::cp_build::{coldmark_platform_variables, LogCollector};
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -197,7 +197,7 @@ pub fn options() -> EnvironmentOptions {
         freeze: true,
         shutdown_deadline: Duration::from_secs(2),
         init_timeout: Duration::from_secs(5),
-        platform_variables: coldmark_sandbox::front_end::coldmark_platform_variables(),
+        platform_variables: coldmark_platform_variables(),
         ..EnvironmentOptions::default()
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use support::cp_build;
 
 use base64::Engine;
-use coldmark_sandbox::control_plane::{ControlPlane, ControlPlaneOptions, Served};
 use cp_build::{answer, config, header, test_plane, LogCollector};
+use lambda_emulator::control_plane::{ControlPlane, ControlPlaneOptions, Served};
 use serde_json::Value;
 
 /// A served control plane running the clock function without layers.

@@ -7,11 +7,11 @@ mod support;
 use std::time::Duration;
 use support::{cp_build, env_support};
 
-use coldmark_sandbox::environment::{
-    Environment, EnvironmentOptions, InvokeStatus, LogSource, ShutdownReason,
-};
 use cp_build::{artifacts, built, config};
 use env_support::{options, request, Logs};
+use lambda_emulator::environment::{
+    Environment, EnvironmentOptions, InvokeStatus, LogSource, ShutdownReason,
+};
 use serde_json::{json, Value};
 
 /// Starts the clock function with coldmark in a layer under `options` (a failed init panics with
