@@ -111,13 +111,6 @@ pub(crate) struct Caller {
     pub(crate) cognito_identity: Option<CognitoIdentity>,
 }
 
-/// What the runtime posted for an invocation.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum RuntimeOutcome {
-    Response(Bytes),
-    Error { error_type: String, body: Bytes },
-}
-
 /// What the environment is, fixed for its life: what its records say about it and which
 /// record order it follows.
 #[derive(Clone, Debug)]
@@ -770,6 +763,7 @@ mod invocation;
 use invocation::trace_context;
 pub(crate) use invocation::{
     report_record, runtime_done_record, InvokeEnd, InvokeFigures, ReportEnd, RuntimeEnd,
+    RuntimeOutcome,
 };
 
 #[cfg(test)]

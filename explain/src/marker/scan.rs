@@ -17,7 +17,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Parsed, Scalar, Text, Wire};
+use super::record::Parsed;
+use super::wire::{Scalar, Text, Wire};
 
 /// Deeper nesting than this is left to serde_json (whose own limit is 128).
 const MAX_DEPTH: usize = 64;

@@ -11,7 +11,13 @@ use lambda_wire::telemetry::{
 };
 
 use super::super::contract::{InvokeStatus, ShutdownReason};
-use super::RuntimeOutcome;
+
+/// What the runtime posted for an invocation.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum RuntimeOutcome {
+    Response(Bytes),
+    Error { error_type: String, body: Bytes },
+}
 
 /// How the runtime's part of an invocation ended.
 #[derive(Clone, Debug, PartialEq)]
