@@ -225,18 +225,18 @@ fn stated(field: &str) -> Option<String> {
 }
 
 /// A marker as `coldmark-explain` read it, with the environment whose log carried it.
-struct Read<'a> {
+struct Reading<'a> {
     env_id: &'a str,
     marker: Marker,
 }
 
 /// Every marker read once, by `coldmark-explain`'s reader; markers it refuses are left out, as
 /// `coldmark-explain` would skip them.
-fn read(markers: &[MarkerRecord]) -> Vec<Read<'_>> {
+fn read_all(markers: &[MarkerRecord]) -> Vec<Reading<'_>> {
     markers
         .iter()
         .filter_map(|m| {
-            Some(Read {
+            Some(Reading {
                 env_id: &m.env_id,
                 marker: m.read()?,
             })
@@ -246,8 +246,8 @@ fn read(markers: &[MarkerRecord]) -> Vec<Read<'_>> {
 
 /// The markers through `coldmark-explain`'s attribution, each read as the environment whose log
 /// carried it (as a log stream would say on Lambda).
-fn attribute(read: &[Read]) -> Vec<Attribution> {
-    let observations = read.iter().map(|r| Observation::Marker {
+fn attribute(readings: &[Reading]) -> Vec<Attribution> {
+    let observations = readings.iter().map(|r| Observation::Marker {
         marker: r.marker.clone(),
         stream: Some(r.env_id.to_owned()),
     });
@@ -269,8 +269,8 @@ pub fn verdict(
     change_after: usize,
 ) -> Verdict {
     let probe = summarize(responses);
-    let read = read(markers);
-    let attributions = attribute(&read);
+    let readings = read_all(markers);
+    let attributions = attribute(&readings);
     let mut env_of_request: BTreeMap<&str, (&str, Option<f64>)> = BTreeMap::new();
     for event in events {
         if let ControlPlaneEvent::Invoked {
@@ -296,7 +296,7 @@ pub fn verdict(
                 .iter()
                 .filter(|m| Some(&m.env_id) == env_id.as_ref())
                 .collect();
-            let read_own: Vec<&Marker> = read
+            let read_own: Vec<&Marker> = readings
                 .iter()
                 .filter(|r| Some(r.env_id) == env_id.as_deref())
                 .map(|r| &r.marker)
