@@ -12,8 +12,6 @@ use checker::source::Sources;
 use checker::tree::ModuleTree;
 
 #[test]
-#[ignore = "fails until the crates' restructuring lands: module cycles in coldmark-sandbox \
-            (control_plane and its HTTP faces, environment::rules) and coldmark-explain (marker)"]
 fn workspace_has_no_module_cycles() {
     let root = checker::workspace::find_root(Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("the workspace root above this crate");
