@@ -5,9 +5,10 @@
 //! the field is an `Option` that serialises as `null`; where it says "only when ..." the field is
 //! skipped instead. See `docs/markers.md`.
 //!
-//! The same types read markers back (the sandbox's experiment does), leniently: a field absent
-//! from the line takes its default (`None`, empty, zero), so a reader never keeps a second list
-//! of the fields. The EMF directive is the writer's alone and is not read back.
+//! The same types also read markers back (the extension's own tests do), leniently: a field
+//! absent from the line takes its default (`None`, empty, zero). Readers outside the extension
+//! (`coldmark-explain` and the sandbox's front-ends) use `coldmark-explain`'s reader instead.
+//! The EMF directive is the writer's alone and is not read back.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
