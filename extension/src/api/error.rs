@@ -6,7 +6,7 @@ use std::fmt;
 use hyper::StatusCode;
 use serde::Deserialize;
 
-use super::INIT_BUDGET;
+use super::budget::INIT_BUDGET;
 
 /// Which call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,9 @@
 //! is one small write and never waits on Nagle's algorithm. Failures are typed ([`error`]);
 //! events are read leniently ([`event`]).
 
+mod budget;
 mod error;
 mod event;
-
-use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -25,6 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use budget::INIT_BUDGET;
 pub(crate) use error::ApiError;
 use error::{error_type, Call};
 use event::parse_event;
@@ -32,12 +32,6 @@ pub(crate) use event::Event;
 
 const ID_HEADER: &str = "Lambda-Extension-Identifier";
 const NAME_HEADER: &str = "Lambda-Extension-Name";
-/// coldmark's own init budget: registration and subscription together, before the first
-/// `/event/next`. Both normally answer within milliseconds; an API that does not answer within
-/// this long is not one coldmark can work with, and the function's init (which Lambda limits
-/// to 10 s for the runtime and every extension together) must not wait on it any longer.
-pub(crate) const INIT_BUDGET: Duration = Duration::from_secs(2);
-
 /// Telemetry API buffering. These are Lambda's minimums: records reach coldmark at most 25 ms
 /// after they happen (so markers are prompt and few records are lost at a freeze), and a batch
 /// holds at most 1000 records / 256 KiB (so a batch is cheap to parse). Sent explicitly

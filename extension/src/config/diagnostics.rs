@@ -2,7 +2,7 @@
 
 use tracing::Level;
 
-use super::Vars;
+use super::vars::Vars;
 
 /// `off`/`none` turn diagnostics off; the default is `warn`.
 pub(super) fn log_level(vars: &mut Vars) -> Option<Level> {

@@ -2,7 +2,7 @@
 //! `COLDMARK_INVOKE_MARKERS` (which invocations get one), `COLDMARK_PROACTIVE_THRESHOLD_MS`
 //! (when an init counts as proactive) and `COLDMARK_FINGERPRINT_EXCLUDE`.
 
-use super::Vars;
+use super::vars::Vars;
 
 pub(super) const DEFAULT_NAMESPACE: &str = "coldmark";
 

@@ -14,6 +14,7 @@ mod sinks;
 mod telemetry;
 #[cfg(test)]
 mod tests;
+mod vars;
 
 use tracing::Level;
 
@@ -22,6 +23,7 @@ pub use markers::InvokeMarkers;
 use markers::DEFAULT_PROACTIVE_THRESHOLD_MS;
 pub(crate) use sinks::SinkChoice;
 use telemetry::DEFAULT_TELEMETRY_PORT;
+use vars::Vars;
 
 /// Every setting, typed.
 #[derive(Debug, Clone)]
@@ -81,44 +83,5 @@ impl Config {
         }
         config.http = http;
         (config, warnings)
-    }
-}
-
-/// What the family readers share: the lookup, and the warnings so far.
-struct Vars<'a> {
-    env: &'a dyn Fn(&str) -> Option<String>,
-    warnings: Vec<String>,
-    /// Values taken but clamped: warned after the others.
-    clamped: Vec<String>,
-}
-
-impl<'a> Vars<'a> {
-    fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
-        Vars {
-            env,
-            warnings: Vec::new(),
-            clamped: Vec::new(),
-        }
-    }
-
-    /// The variable's value, trimmed.
-    fn get(&self, name: &str) -> Option<String> {
-        (self.env)(name).map(|v| v.trim().to_string())
-    }
-
-    /// `name` has a value coldmark cannot use: the default applies.
-    fn bad(&mut self, name: &str, expected: &str) {
-        self.warnings.push(format!(
-            "{name} is not valid (expected {expected}); using the default"
-        ));
-    }
-
-    fn clamped(&mut self, warning: String) {
-        self.clamped.push(warning);
-    }
-
-    fn into_warnings(mut self) -> Vec<String> {
-        self.warnings.append(&mut self.clamped);
-        self.warnings
     }
 }

@@ -1,6 +1,6 @@
 //! `COLDMARK_SINK`: where markers go — stdout (the default), the HTTP sink, or both.
 
-use super::Vars;
+use super::vars::Vars;
 
 /// Which sinks the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! `COLDMARK_TELEMETRY_PORT`: where the Telemetry API listener listens.
 
-use super::Vars;
+use super::vars::Vars;
 
 /// Default `COLDMARK_TELEMETRY_PORT`: a fixed port so the subscription URI is predictable on
 /// Lambda, where only one environment lives in the sandbox; 4243 avoids `lambda-extension`'s

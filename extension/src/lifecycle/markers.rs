@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::release::Held;
+use super::state::Held;
 use super::{Lifecycle, INIT_LIMIT_MS};
 use crate::marker::{
     ms_between, round_ms, Common, Emf, InitMarker, InvokeMarker, Marker, ShutdownMarker, Source,

@@ -28,12 +28,14 @@
 //!
 //! The parts: this module keeps the state and takes the inputs; `records` has one handler
 //! per record kind; `init` holds one init's records and works out its figures; `release`
-//! decides when a marker is complete or overdue; `markers` turns the state into markers.
+//! decides when a marker is complete or overdue; `markers` turns the state into markers;
+//! `state` has what the parts hand each other (an INVOKE, a held marker, an instance).
 
 mod init;
 mod markers;
 mod records;
 mod release;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -44,8 +46,8 @@ use crate::marker::{round_ms, ExtensionInfo, Marker};
 use crate::telemetry::identity::Seen;
 use crate::telemetry::record::Record;
 use init::{EnvInit, FirstRequest};
-use records::Instance;
-use release::Held;
+pub use state::Invoke;
+use state::{Held, Instance};
 
 /// Invoke markers waiting for their report, at most (only `COLDMARK_INVOKE_MARKERS=all` can
 /// come near it): bounds memory when reports never arrive.
@@ -90,14 +92,6 @@ pub struct Identity {
     pub init_type: Option<String>,
     /// When coldmark's process started (wall clock).
     pub started_at: DateTime<Utc>,
-}
-
-/// An INVOKE event as received.
-#[derive(Debug, Clone)]
-pub struct Invoke {
-    pub request_id: String,
-    pub at: DateTime<Utc>,
-    pub xray_trace_id: Option<String>,
 }
 
 /// One environment's state: what coldmark knows, what it has written, what it holds.

@@ -5,17 +5,10 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::init::EnvInit;
+use super::state::Instance;
 use super::{Lifecycle, MAX_EXTENSIONS};
 use crate::marker::{ExtensionInfo, Marker};
 use crate::telemetry::record::ReportMetrics;
-
-/// What `platform.initStart` / `platform.restoreStart` say about the environment.
-pub(super) struct Instance {
-    pub(super) instance_id: Option<String>,
-    pub(super) function_name: Option<String>,
-    pub(super) function_version: Option<String>,
-    pub(super) memory_mb: Option<u64>,
-}
 
 impl Lifecycle {
     /// `platform.initStart`: an init begins (or the records of one already counted arrive).

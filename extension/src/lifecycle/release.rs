@@ -5,20 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::init::EnvInit;
-use super::{Invoke, Lifecycle, REPORT_GRACE_MS};
+use super::{Lifecycle, REPORT_GRACE_MS};
 use crate::marker::{ms_between, Marker};
-use crate::telemetry::record::ReportMetrics;
-
-/// An invoke marker waiting for its `platform.report`.
-#[derive(Debug, Clone)]
-pub(super) struct Held {
-    /// The init it followed (index into the inits).
-    pub(super) init: usize,
-    pub(super) seq: u64,
-    pub(super) first_of_init: bool,
-    pub(super) invoke: Invoke,
-    pub(super) report: Option<ReportMetrics>,
-}
 
 impl Lifecycle {
     /// Whether what waits for the records of invocation `since_seq` (INVOKE at `since`) has

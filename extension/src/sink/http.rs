@@ -55,12 +55,12 @@
 mod body;
 mod retry;
 mod send;
+mod shared;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -68,6 +68,7 @@ use tokio::time::Instant;
 
 use crate::config::HttpSettings;
 use send::sender;
+use shared::{Shared, State};
 
 /// Why the HTTP sink cannot start. Never shows a URL: endpoints and proxies can carry
 /// credentials.
@@ -116,105 +117,6 @@ pub struct FlushReport {
 /// Handle to the queue and its background sender. Cheap to call from the invocation path.
 pub struct HttpSink {
     shared: Arc<Shared>,
-}
-
-struct Shared {
-    state: Mutex<State>,
-    /// Wakes the sender (kick, flush).
-    wake: Notify,
-    /// Signalled when the sender has nothing queued and nothing in flight.
-    idle: Notify,
-    /// Signalled when a flush sets its deadline: a backoff wait that would overrun it ends.
-    flushing: Notify,
-    /// The first undeliverable marker gets a warning, later ones only count (a dead collector
-    /// must not turn into a warning per invocation in the user's log).
-    warned: AtomicBool,
-    queue_records: usize,
-    queue_bytes: usize,
-    batch_records: usize,
-    batch_bytes: usize,
-}
-
-#[derive(Default)]
-struct State {
-    queue: VecDeque<String>,
-    queued_bytes: usize,
-    /// Records of the batch the sender is working on.
-    in_flight: usize,
-    /// Set by `flush`: no attempt or wait may run past it.
-    deadline: Option<Instant>,
-    /// A flush ran out of budget: everything was counted; later records are dropped and the
-    /// sender's late outcomes are ignored (so nothing is counted twice).
-    closed: bool,
-    delivered: u64,
-    dropped: u64,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock would be a bug in a few lines of arithmetic; carry on
-        // with the data rather than take the extension down.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Takes the next batch and marks it in flight; empty when there is nothing to send.
-    fn take_batch(&self) -> Vec<String> {
-        let mut state = self.state();
-        if state.closed {
-            return Vec::new();
-        }
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        while let Some(next) = state.queue.front() {
-            if !batch.is_empty()
-                && (batch.len() >= self.batch_records || bytes + next.len() > self.batch_bytes)
-            {
-                break;
-            }
-            let record = state.queue.pop_front().expect("front exists");
-            state.queued_bytes -= record.len();
-            bytes += record.len();
-            batch.push(record);
-        }
-        state.in_flight = batch.len();
-        batch
-    }
-
-    /// Records the outcome of the in-flight batch, unless a flush already counted it.
-    fn settle(&self, delivered: bool) {
-        let mut state = self.state();
-        if state.closed {
-            return;
-        }
-        let n = std::mem::take(&mut state.in_flight) as u64;
-        if delivered {
-            state.delivered += n;
-        } else {
-            state.dropped += n;
-        }
-    }
-
-    fn is_idle(&self) -> bool {
-        let state = self.state();
-        state.closed || (state.queue.is_empty() && state.in_flight == 0)
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.state().deadline
-    }
-
-    /// One warning for the first loss, debug lines after it.
-    fn report_drop(&self, what: std::fmt::Arguments<'_>) {
-        if self.warned.swap(true, Ordering::Relaxed) {
-            tracing::debug!("http sink: {what}");
-        } else {
-            tracing::warn!(
-                "http sink: {what} (later losses are only counted, in the shutdown marker's dropped)"
-            );
-        }
-    }
 }
 
 impl HttpSink {

@@ -8,8 +8,9 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use tokio::time::Instant;
 
+use super::body;
 use super::retry::{self, Attempt, Verdict};
-use super::{body, Shared};
+use super::shared::Shared;
 use crate::config::HttpSettings;
 
 /// The background task: on each wake-up, sends batches until the queue is empty.
