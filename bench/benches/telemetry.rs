@@ -39,6 +39,7 @@ fn run(batches: u64, invoke_markers: InvokeMarkers) -> Outcome {
             config_fingerprint: "bench".to_string(),
             env_id: "generated".to_string(),
             init_type: Some("on-demand".to_string()),
+            max_concurrency: None,
             started_at: Utc::now(),
         },
     );

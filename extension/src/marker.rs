@@ -73,6 +73,9 @@ pub struct InitMarker {
     pub extensions: Option<Vec<ExtensionInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function_request_id: Option<String>,
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda Managed Instances), when coldmark can see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u64>,
     #[serde(rename = "_aws", skip_deserializing)]
     pub aws: Emf,
     #[serde(rename = "ColdStart")]
@@ -143,6 +146,10 @@ pub struct ShutdownMarker {
     pub invocations: u64,
     pub lifetime_ms: Option<f64>,
     pub dropped: u64,
+    /// The most invocations in flight at once, counted from `platform.start`/`platform.report`
+    /// where those are the only source (registered for SHUTDOWN only, Lambda Managed Instances).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_concurrency: Option<u64>,
 }
 
 /// CloudWatch Embedded Metric Format directive: turns the init marker's top-level metric
@@ -259,6 +266,7 @@ mod tests {
             coldmark_init_ms: Some(1.2),
             extensions: None,
             function_request_id: None,
+            max_concurrency: None,
             aws: Emf::for_init(t, "coldmark", Some(12.5), None, None),
             cold_start_metric: 1,
             init_duration_metric: Some(12.5),
@@ -297,6 +305,7 @@ mod tests {
             invocations: 3,
             lifetime_ms: Some(10.0),
             dropped: 0,
+            peak_concurrency: None,
         });
         let Ok(Marker::Shutdown(read)) = serde_json::from_str(&shutdown.to_line()) else {
             panic!("the written shutdown marker does not read back");

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use crate::api::{Api, ApiError, Event, Events, Registration, MANAGED_INSTANCES};
+use crate::api::{schema_versions, Api, ApiError, Event, Events, Registration, MANAGED_INSTANCES};
 use crate::clock::StartClock;
 use crate::config::Config;
 use crate::fingerprint::fingerprint;
@@ -128,6 +128,7 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
         &registration.extension_id,
         &config,
         &shared,
+        schema_versions(managed_instances),
         init_deadline,
     )
     .await;
@@ -193,6 +194,7 @@ fn identity(
         memory_size,
         env_id: generated_env_id(),
         init_type: env("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        max_concurrency: env("AWS_LAMBDA_MAX_CONCURRENCY").and_then(|c| c.trim().parse().ok()),
         started_at: clock.started_at,
     }
 }
@@ -204,6 +206,7 @@ async fn start_telemetry(
     extension_id: &str,
     config: &Config,
     shared: &Arc<Shared>,
+    schemas: [&str; 2],
     deadline: Instant,
 ) {
     let (listener, port) = match listener::bind(config.telemetry_port).await {
@@ -222,14 +225,41 @@ async fn start_telemetry(
     if !listener::start(listener, path.clone(), handler) {
         return;
     }
-    match api.subscribe(extension_id, port, &path, deadline).await {
-        Ok(()) => {
-            tracing::debug!("subscribed to the Telemetry API on port {port}");
+    match subscribe(api, extension_id, schemas, port, &path, deadline).await {
+        Ok(schema) => {
+            tracing::debug!("subscribed to the Telemetry API (schema {schema}) on port {port}");
             lock(&shared.lifecycle).telemetry_subscribed();
         }
         Err(why) => tracing::warn!(
             "Telemetry API not available ({why}); markers from the Extensions API only"
         ),
+    }
+}
+
+/// Subscribes with `schemas[0]`; when Lambda refuses it (a 4xx: the version is not one it
+/// accepts here), with `schemas[1]` inside the same budget, with one warning. Returns the
+/// version Lambda accepted.
+async fn subscribe<'a>(
+    api: &Api,
+    extension_id: &str,
+    schemas: [&'a str; 2],
+    port: u16,
+    path: &str,
+    deadline: Instant,
+) -> Result<&'a str, ApiError> {
+    let [first, other] = schemas;
+    match api
+        .subscribe(extension_id, first, port, path, deadline)
+        .await
+    {
+        Ok(()) => Ok(first),
+        Err(why) if why.is_refusal() => {
+            api.subscribe(extension_id, other, port, path, deadline)
+                .await?;
+            tracing::warn!("Telemetry API refused schema {first} ({why}); subscribed with {other}");
+            Ok(other)
+        }
+        Err(why) => Err(why),
     }
 }
 

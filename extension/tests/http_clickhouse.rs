@@ -59,6 +59,7 @@ fn init(i: Init) -> Marker {
             events: vec!["INVOKE".into(), "SHUTDOWN".into()],
         }]),
         function_request_id: None,
+        max_concurrency: None,
         aws: Emf::for_init(i.t, "coldmark", Some(i.duration), None, None),
         cold_start_metric: 1,
         init_duration_metric: Some(i.duration),
@@ -89,6 +90,7 @@ fn shutdown(t: DateTime<Utc>, env: &str, reason: &str, invocations: u64, dropped
         invocations,
         lifetime_ms: Some(invocations as f64 * 60_000.0),
         dropped,
+        peak_concurrency: None,
     })
 }
 

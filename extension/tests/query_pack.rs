@@ -65,6 +65,7 @@ fn example_markers() -> Vec<Marker> {
             events: vec!["INVOKE".into(), "SHUTDOWN".into()],
         }]),
         function_request_id: Some("req-1".into()),
+        max_concurrency: Some(4),
         aws: Emf::for_init(at, "coldmark", Some(120.0), Some(80.0), Some(40.0)),
         cold_start_metric: 1,
         init_duration_metric: Some(120.0),
@@ -89,6 +90,7 @@ fn example_markers() -> Vec<Marker> {
         invocations: 7,
         lifetime_ms: Some(60_000.0),
         dropped: 0,
+        peak_concurrency: Some(3),
     };
     vec![
         Marker::Init(Box::new(init)),

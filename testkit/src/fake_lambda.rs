@@ -94,11 +94,18 @@ impl FakeLambda {
         Self::start_options(mode, false, Some(status)).await
     }
 
-    async fn start_options(
-        mode: Telemetry,
-        register_hangs: bool,
-        refuse_invoke: Option<StatusCode>,
-    ) -> FakeLambda {
+    /// A supported Telemetry API that accepts only `schema` as `schemaVersion` and answers any
+    /// other with 400 `{"errorType":"ValidationError",…}` (as Lambda Managed Instances do for
+    /// anything but `2025-01-29`); with `refuse_invoke` also refusing a registration that names
+    /// INVOKE with 403, as Managed Instances do.
+    pub async fn start_only_schema(schema: &str, refuse_invoke: bool) -> FakeLambda {
+        let mut options = Self::options(Telemetry::Supported, false);
+        options.only_schema = Some(schema.to_string());
+        options.refuse_invoke = refuse_invoke.then_some(StatusCode::FORBIDDEN);
+        Self::start_server(options).await
+    }
+
+    fn options(mode: Telemetry, register_hangs: bool) -> ServerOptions {
         let telemetry = match mode {
             Telemetry::Supported => TelemetryMode::Supported,
             Telemetry::NotSupported => TelemetryMode::NotSupported,
@@ -107,7 +114,20 @@ impl FakeLambda {
         let mut options = ServerOptions::new(telemetry, FUNCTION_NAME);
         options.extension_id = Some(EXTENSION_ID.to_string());
         options.register_hangs = register_hangs;
+        options
+    }
+
+    async fn start_options(
+        mode: Telemetry,
+        register_hangs: bool,
+        refuse_invoke: Option<StatusCode>,
+    ) -> FakeLambda {
+        let mut options = Self::options(mode, register_hangs);
         options.refuse_invoke = refuse_invoke;
+        Self::start_server(options).await
+    }
+
+    async fn start_server(options: ServerOptions) -> FakeLambda {
         let mut server = ApiServer::start_with(options)
             .await
             .expect("start the Lambda API server");
@@ -575,4 +595,56 @@ pub fn invoke_records(request_id: &str, start: DateTime<Utc>, init_ms: Option<f6
         .iter()
         .map(|record| serde_json::to_value(record).expect("records serialise"))
         .collect()
+}
+
+/// The init records of a Lambda Managed Instances environment, as AWS's emulator sends them
+/// with schema `2025-01-29`: `platform.initStart` (`instanceId`, `instanceMaxMemory` in bytes),
+/// `platform.initRuntimeDone` and `platform.initReport` (with `status`), the init over after
+/// `init_ms`.
+pub fn managed_instances_init_records(start: DateTime<Utc>, init_ms: i64) -> Vec<Value> {
+    let ms = chrono::Duration::milliseconds;
+    let kind = "lambda-managed-instances";
+    vec![
+        record(
+            "platform.initStart",
+            start,
+            json!({"initializationType": kind, "phase": "init",
+                   "runtimeVersion": "provided:al2023.v100", "functionName": FUNCTION_NAME,
+                   "functionVersion": "1", "instanceId": "2026/11/25/clock[1]lmi0001",
+                   "instanceMaxMemory": 2_147_483_648u64}),
+        ),
+        record(
+            "platform.initRuntimeDone",
+            start + ms(init_ms),
+            json!({"initializationType": kind, "phase": "init", "status": "success"}),
+        ),
+        record(
+            "platform.initReport",
+            start + ms(init_ms),
+            json!({"initializationType": kind, "phase": "init", "status": "success",
+                   "metrics": {"durationMs": init_ms as f64}}),
+        ),
+    ]
+}
+
+/// `platform.start` of one invocation on Lambda Managed Instances.
+pub fn managed_instances_start(request_id: &str, at: DateTime<Utc>) -> Value {
+    record(
+        "platform.start",
+        at,
+        json!({"requestId": request_id, "version": "1"}),
+    )
+}
+
+/// `platform.report` of one invocation on Lambda Managed Instances: `metrics.durationMs` only
+/// (no billed duration, no memory), the `responseLatency`/`responseDuration` spans.
+pub fn managed_instances_report(request_id: &str, at: DateTime<Utc>, duration_ms: f64) -> Value {
+    record(
+        "platform.report",
+        at,
+        json!({"requestId": request_id, "status": "success",
+               "metrics": {"durationMs": duration_ms},
+               "spans": [{"name": "responseLatency", "start": time(at), "durationMs": 0.847},
+                         {"name": "responseDuration", "start": time(at), "durationMs": 0.127}]}),
+    )
 }

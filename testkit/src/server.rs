@@ -60,6 +60,10 @@ pub struct ServerOptions {
     /// (`Extension.InvalidEventType`), as on Lambda Managed Instances; one for SHUTDOWN alone
     /// is accepted. `None` (the default) accepts every registration.
     pub refuse_invoke: Option<StatusCode>,
+    /// The only Telemetry API `schemaVersion` accepted: a subscription naming another gets
+    /// 400 `{"errorType":"ValidationError",…}`, as Lambda Managed Instances answer anything but
+    /// `2025-01-29`. `None` (the default) accepts every version.
+    pub only_schema: Option<String>,
 }
 
 impl ServerOptions {
@@ -70,6 +74,7 @@ impl ServerOptions {
             extension_id: None,
             register_hangs: false,
             refuse_invoke: None,
+            only_schema: None,
         }
     }
 }
@@ -330,6 +335,21 @@ async fn handle(
                 return json_response(StatusCode::ACCEPTED, Bytes::from(body));
             }
             let body = body_of(req).await;
+            if let Some(only) = &shared.options.only_schema {
+                let asked = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["schemaVersion"].as_str().map(str::to_string));
+                if asked.as_deref() != Some(only.as_str()) {
+                    let body = serde_json::to_vec(&ErrorResponse {
+                        error_message: format!(
+                            "schema validation error: schemaVersion must be one of [\"{only}\"]"
+                        ),
+                        error_type: "ValidationError".into(),
+                    })
+                    .expect("error serialises");
+                    return json_response(StatusCode::BAD_REQUEST, Bytes::from(body));
+                }
+            }
             match parse_subscription(&body) {
                 Ok(subscription) => {
                     let _ = shared

@@ -45,6 +45,22 @@ pub(crate) const BUFFER_TIMEOUT_MS: u32 = 25;
 /// is no per-invocation event to hand out): only SHUTDOWN may be registered.
 pub(crate) const MANAGED_INSTANCES: &str = "lambda-managed-instances";
 
+/// Telemetry API record schemas coldmark can read. `2025-01-29` is the only one Lambda Managed
+/// Instances accepts (it answers 400 `ValidationError` to others); AWS calls it backward
+/// compatible, yet some standard runtimes are reported to answer 400 to it, so elsewhere
+/// coldmark asks for `2022-12-13` first. Either way a refused version falls back to the other.
+pub(crate) const SCHEMA_ON_DEMAND: &str = "2022-12-13";
+pub(crate) const SCHEMA_MANAGED_INSTANCES: &str = "2025-01-29";
+
+/// The schema versions to try, in order: the environment's own first, then the other.
+pub(crate) fn schema_versions(managed_instances: bool) -> [&'static str; 2] {
+    if managed_instances {
+        [SCHEMA_MANAGED_INSTANCES, SCHEMA_ON_DEMAND]
+    } else {
+        [SCHEMA_ON_DEMAND, SCHEMA_MANAGED_INSTANCES]
+    }
+}
+
 /// The events coldmark registers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Events {
@@ -228,18 +244,19 @@ impl Api {
         })
     }
 
-    /// `PUT /2022-07-01/telemetry`: platform records to `http://sandbox.localdomain:<port><path>`,
-    /// answered by `deadline`.
+    /// `PUT /2022-07-01/telemetry`: platform records of `schema_version` to
+    /// `http://sandbox.localdomain:<port><path>`, answered by `deadline`.
     pub(crate) async fn subscribe(
         &self,
         extension_id: &str,
+        schema_version: &str,
         port: u16,
         path: &str,
         deadline: Instant,
     ) -> Result<(), ApiError> {
         let call = Call::Subscribe;
         let body = serde_json::to_vec(&Subscription {
-            schema_version: "2022-12-13",
+            schema_version,
             types: ["platform"],
             buffering: Buffering {
                 max_items: BUFFER_MAX_ITEMS,
@@ -314,6 +331,12 @@ mod tests {
             r#"{"events":["INVOKE","SHUTDOWN"]}"#
         );
         assert_eq!(body(Events::ShutdownOnly), r#"{"events":["SHUTDOWN"]}"#);
+    }
+
+    #[test]
+    fn managed_instances_ask_for_2025_01_29_first_and_elsewhere_last() {
+        assert_eq!(schema_versions(true), ["2025-01-29", "2022-12-13"]);
+        assert_eq!(schema_versions(false), ["2022-12-13", "2025-01-29"]);
     }
 
     #[test]

@@ -109,7 +109,12 @@ impl EnvInit {
         init_limit_ms: u64,
     ) -> bool {
         let init_type = self.init_type.as_deref().or(fallback_init_type);
-        if init_type == Some("provisioned-concurrency") {
+        // Provisioned concurrency and Lambda Managed Instances start environments ahead of
+        // traffic: no request ever waits for their init.
+        if matches!(
+            init_type,
+            Some("provisioned-concurrency" | "lambda-managed-instances")
+        ) {
             return true;
         }
         if self.phase.as_deref() == Some("invoke") {

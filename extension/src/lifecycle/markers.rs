@@ -25,6 +25,9 @@ impl Lifecycle {
             invocations: self.invocations,
             lifetime_ms: Some(ms_between(began, at).max(0.0)),
             dropped,
+            // Counted from telemetry where it is the only source of invocations.
+            peak_concurrency: (!self.invoke_events && self.telemetry)
+                .then_some(self.peak_concurrency),
         })
     }
 
@@ -86,6 +89,7 @@ impl Lifecycle {
                 Some(self.extensions.clone())
             },
             function_request_id,
+            max_concurrency: self.id.max_concurrency,
             aws: Emf::for_init(
                 timestamp,
                 &self.settings.namespace,

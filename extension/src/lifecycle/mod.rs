@@ -20,6 +20,11 @@
 //!   more INVOKEs came *and* `REPORT_GRACE_MS` passed — the count covers records held up by a
 //!   freeze (they arrive at the thaw), the time covers bursts of invocations inside one
 //!   buffering window; more than `MAX_HELD` held; or shutdown; without telemetry immediately.
+//!   Registered for SHUTDOWN only, invocations are known from telemetry alone: each
+//!   `platform.start` is one (numbered in their order), its `platform.report` completes its
+//!   marker, and since invocations run concurrently there (Lambda Managed Instances) none is
+//!   overdue for later ones having started: a marker waits for its report, `MAX_HELD` or
+//!   shutdown.
 //!
 //! Records are idempotent: Lambda re-sends a batch it believes failed, so a record already
 //! applied (same type, time and ids) changes nothing (`crate::telemetry::identity`). What one
@@ -39,6 +44,8 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use crate::config::InvokeMarkers;
@@ -52,6 +59,10 @@ use state::{Held, Instance};
 /// Invoke markers waiting for their report, at most (only `COLDMARK_INVOKE_MARKERS=all` can
 /// come near it): bounds memory when reports never arrive.
 pub(crate) const MAX_HELD: usize = 64;
+
+/// Invocations tracked as in flight at once, at most (Lambda Managed Instances allow 1600 per
+/// environment): bounds memory when reports never arrive.
+pub(crate) const MAX_IN_FLIGHT: usize = 4096;
 
 /// Extensions listed in an init marker, at most (Lambda allows 10 per function).
 pub(crate) const MAX_EXTENSIONS: usize = 32;
@@ -90,6 +101,9 @@ pub struct Identity {
     pub env_id: String,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE`, used when no `platform.initStart` arrives.
     pub init_type: Option<String>,
+    /// `AWS_LAMBDA_MAX_CONCURRENCY`, when coldmark's environment has it (Lambda Managed
+    /// Instances give it to the runtime; an extension may not see it).
+    pub max_concurrency: Option<u64>,
     /// When coldmark's process started (wall clock).
     pub started_at: DateTime<Utc>,
 }
@@ -111,6 +125,10 @@ pub struct Lifecycle {
     inits: Vec<EnvInit>,
     extensions: Vec<ExtensionInfo>,
     invocations: u64,
+    /// Registered for SHUTDOWN only: the invocations started (`platform.start`) whose
+    /// `platform.report` has not come yet, and the most there were at once.
+    in_flight: HashSet<String>,
+    peak_concurrency: u64,
     held: Vec<Held>,
     /// The records applied so far (bounded).
     seen: Seen,
@@ -130,6 +148,8 @@ impl Lifecycle {
             inits: Vec::new(),
             extensions: Vec::new(),
             invocations: 0,
+            in_flight: HashSet::new(),
+            peak_concurrency: 0,
             held: Vec::new(),
             seen: Seen::default(),
         }
@@ -167,6 +187,11 @@ impl Lifecycle {
     }
 
     pub fn on_invoke(&mut self, invoke: Invoke) -> Vec<Marker> {
+        self.begin_invocation(invoke)
+    }
+
+    /// One invocation begins: an INVOKE, or (registered for SHUTDOWN only) a `platform.start`.
+    fn begin_invocation(&mut self, invoke: Invoke) -> Vec<Marker> {
         self.invocations += 1;
         let seq = self.invocations;
         if self.inits.is_empty() {
@@ -181,7 +206,13 @@ impl Lifecycle {
                 seq,
             });
         }
-        let mut out = self.release_overdue(seq, invoke.at);
+        // Without INVOKE events invocations overlap: later ones starting say nothing about
+        // an earlier one's report.
+        let mut out = if self.invoke_events {
+            self.release_overdue(seq, invoke.at)
+        } else {
+            Vec::new()
+        };
         let wanted = match self.settings.invoke_markers {
             InvokeMarkers::First => first_of_init,
             InvokeMarkers::All => true,
@@ -277,6 +308,9 @@ impl Lifecycle {
                 state,
                 events,
             }),
+            Record::Start { time, request_id } if !self.invoke_events => {
+                out = self.on_start(request_id, time);
+            }
             Record::Start { .. }
             | Record::TelemetrySubscription { .. }
             | Record::LogsDropped { .. } => {}

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::init::EnvInit;
-use super::state::Instance;
-use super::{Lifecycle, MAX_EXTENSIONS};
+use super::state::{Instance, Invoke};
+use super::{Lifecycle, MAX_EXTENSIONS, MAX_IN_FLIGHT};
 use crate::marker::{ExtensionInfo, Marker};
 use crate::telemetry::record::ReportMetrics;
 
@@ -94,6 +94,20 @@ impl Lifecycle {
         out
     }
 
+    /// `platform.start`, registered for SHUTDOWN only: the record is all coldmark learns of
+    /// an invocation (on Lambda Managed Instances several run at once).
+    pub(super) fn on_start(&mut self, request_id: String, time: DateTime<Utc>) -> Vec<Marker> {
+        if self.in_flight.len() < MAX_IN_FLIGHT {
+            self.in_flight.insert(request_id.clone());
+        }
+        self.peak_concurrency = self.peak_concurrency.max(self.in_flight.len() as u64);
+        self.begin_invocation(Invoke {
+            request_id,
+            at: time,
+            xray_trace_id: None,
+        })
+    }
+
     /// `platform.runtimeDone`: an invocation's function code is done.
     pub(super) fn on_runtime_done(&mut self, request_id: &str) {
         for c in &mut self.inits {
@@ -106,6 +120,7 @@ impl Lifecycle {
     /// `platform.report`: an invocation's figures, for its held marker (and, for the first
     /// invocation after an init, that init's duration).
     pub(super) fn on_report(&mut self, request_id: &str, metrics: ReportMetrics) {
+        self.in_flight.remove(request_id);
         for c in &mut self.inits {
             if matches!(&c.first_request, Some(first) if first.request_id == request_id) {
                 c.first_request_done = true;

@@ -32,6 +32,7 @@ fn machine(markers: InvokeMarkers, init_type: &str) -> Lifecycle {
             config_fingerprint: "0123456789ab".into(),
             env_id: "generated".into(),
             init_type: Some(init_type.into()),
+            max_concurrency: None,
             started_at: t(-5),
         },
     )

@@ -91,3 +91,148 @@ fn registered_without_invoke_leaves_the_snapshot_init_to_the_restore() {
     assert_eq!(out[0]["init_duration_ms"], 200.0);
     assert!(m.finish().is_empty());
 }
+
+fn start(id: &str, at: i64) -> Record {
+    Record::Start {
+        time: t(at),
+        request_id: id.into(),
+    }
+}
+
+/// `platform.report` as Lambda Managed Instances send it: `durationMs` only.
+fn lmi_report(id: &str, at: i64, ms: f64) -> Record {
+    Record::Report {
+        time: t(at),
+        request_id: id.into(),
+        metrics: ReportMetrics {
+            duration_ms: Some(ms),
+            ..ReportMetrics::default()
+        },
+    }
+}
+
+/// A Lambda Managed Instances environment, its init marker already written.
+fn managed_instances(markers: InvokeMarkers) -> Lifecycle {
+    let mut m = machine(markers, "lambda-managed-instances");
+    m.id.max_concurrency = Some(4);
+    m.registered_without_invoke();
+    m.telemetry_subscribed();
+    m.ready(t(2), 7.0);
+    let out = json(&feed(
+        &mut m,
+        vec![
+            init_start(0, "lambda-managed-instances", "init"),
+            init_report(100, 100.0),
+        ],
+    ));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["max_concurrency"], 4);
+    assert_eq!(
+        out[0]["proactive"], true,
+        "no request waits for an LMI init"
+    );
+    m
+}
+
+#[test]
+fn concurrent_invocations_from_telemetry_alone() {
+    let mut m = managed_instances(InvokeMarkers::All);
+    // a, b, c overlap (three in flight), d starts after a and b ended.
+    let first = json(&feed(
+        &mut m,
+        vec![
+            start("a", 5000),
+            start("b", 5001),
+            start("c", 5002),
+            lmi_report("b", 5010, 9.0),
+        ],
+    ));
+    assert_eq!(first.len(), 1, "b is complete: {first:?}");
+    assert_eq!(first[0]["function_request_id"], "b");
+    assert_eq!(first[0]["seq"], 2);
+    // The report of a: a marker without any other report figure.
+    let second = json(&feed(
+        &mut m,
+        vec![lmi_report("a", 5020, 20.0), start("d", 5021)],
+    ));
+    assert_eq!(second.len(), 1, "{second:?}");
+    let a = &second[0];
+    assert_eq!(a["seq"], 1);
+    assert_eq!(a["duration_ms"], 20.0);
+    assert_eq!(a["cold_start"], false);
+    assert_eq!(a["since_init_ms"], 4900.0);
+    for absent in [
+        "billed_duration_ms",
+        "max_memory_used_mb",
+        "init_duration_ms",
+    ] {
+        assert!(a.get(absent).is_none(), "{absent}: {a}");
+    }
+    // Redelivered: changes nothing.
+    assert!(feed(&mut m, vec![start("a", 5000), lmi_report("a", 5020, 20.0)]).is_empty());
+    let last = json(&feed(&mut m, vec![lmi_report("c", 5030, 19.0)]));
+    assert_eq!(last[0]["seq"], 3);
+    // d never reports: written at shutdown with what is known.
+    let rest = json(&m.finish());
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["function_request_id"], "d");
+    assert_eq!(rest[0]["seq"], 4);
+    assert!(rest[0].get("duration_ms").is_none());
+    let end = json(&[m.shutdown_marker("spindown", t(9000), 0)]);
+    assert_eq!(end[0]["invocations"], 4);
+    assert_eq!(end[0]["peak_concurrency"], 3, "a, b, c at once");
+}
+
+#[test]
+fn invocations_from_telemetry_follow_the_invoke_marker_setting() {
+    let mut m = managed_instances(InvokeMarkers::First);
+    let out = json(&feed(
+        &mut m,
+        vec![
+            start("a", 5000),
+            start("b", 5001),
+            lmi_report("b", 5010, 9.0),
+            lmi_report("a", 5020, 20.0),
+        ],
+    ));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["function_request_id"], "a");
+    assert_eq!(out[0]["cold_start"], false);
+    let mut none = managed_instances(InvokeMarkers::None);
+    assert!(feed(
+        &mut none,
+        vec![start("a", 5000), lmi_report("a", 5020, 20.0)]
+    )
+    .is_empty());
+    let end = json(&[none.shutdown_marker("spindown", t(9000), 0)]);
+    assert_eq!(end[0]["invocations"], 1);
+    assert_eq!(end[0]["peak_concurrency"], 1);
+}
+
+#[test]
+fn with_invoke_events_platform_start_counts_nothing() {
+    let mut m = subscribed(InvokeMarkers::All, "on-demand");
+    assert!(feed(
+        &mut m,
+        vec![Record::Start {
+            time: t(10),
+            request_id: "a".into()
+        }]
+    )
+    .is_empty());
+    let end = json(&[m.shutdown_marker("spindown", t(9000), 0)]);
+    assert_eq!(end[0]["invocations"], 0);
+    assert!(end[0].get("peak_concurrency").is_none());
+}
+
+#[test]
+fn invocations_in_flight_are_bounded() {
+    let mut m = managed_instances(InvokeMarkers::None);
+    let starts = (0..MAX_IN_FLIGHT as i64 + 100)
+        .map(|i| start(&format!("r{i}"), 5000 + i))
+        .collect();
+    assert!(feed(&mut m, starts).is_empty());
+    let end = json(&[m.shutdown_marker("spindown", t(900_000), 0)]);
+    assert_eq!(end[0]["invocations"], MAX_IN_FLIGHT as u64 + 100);
+    assert_eq!(end[0]["peak_concurrency"], MAX_IN_FLIGHT as u64);
+}
