@@ -127,9 +127,9 @@ impl EnvFacts {
                 error_type: None,
                 metrics: ReportMetrics {
                     duration_ms: 1.5,
-                    billed_duration_ms: 2,
-                    memory_size_mb: self.memory_mb,
-                    max_memory_used_mb: 18,
+                    billed_duration_ms: Some(2),
+                    memory_size_mb: Some(self.memory_mb),
+                    max_memory_used_mb: Some(18),
                     init_duration_ms: first,
                     restore_duration_ms: None,
                     billed_restore_duration_ms: None,

@@ -52,6 +52,9 @@ mod versions_api;
 pub use endpoints::{Endpoints, Served};
 pub use events::ControlPlaneEvent;
 pub use invocation::{Caller, Invocation, InvokeError};
-pub use options::{ControlPlaneOptions, DEFAULT_MAX_ENVIRONMENTS};
+pub use options::{
+    ControlPlaneOptions, ManagedInstances, DEFAULT_ENVIRONMENTS_AHEAD, DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_ENVIRONMENTS, MAX_CONCURRENCY_RANGE,
+};
 pub use plane::ControlPlane;
 pub use versions::{ConfigUpdate, FunctionState, LATEST};

@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
-use tokio::sync::{watch, Mutex as AsyncMutex};
+use tokio::sync::{watch, Mutex as AsyncMutex, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use contract::*;
@@ -61,10 +61,13 @@ use state::{ProcSlot, State};
 use telemetry::Hub;
 
 /// A running execution environment. `Send + Sync`: share it behind an `Arc`; invocations are
-/// serialised internally, one at a time, as on Lambda.
+/// serialised internally, one at a time, as on Lambda, or run up to
+/// [`EnvironmentOptions::concurrency`] at once on Lambda Managed Instances.
 pub struct Environment {
     shared: Arc<Shared>,
     lifecycle: Arc<AsyncMutex<Lifecycle>>,
+    /// Managed Instances: one permit per invocation the environment may run at once.
+    slots: Arc<Semaphore>,
     server: JoinHandle<()>,
 }
 
@@ -137,6 +140,16 @@ impl Environment {
             config.function_name
         );
         let facts = Facts::new(&config, &options, &env_id, &region);
+        let mut process_env = lambda_env.for_runtime();
+        if options.managed_instances() {
+            // The runtime's workers (AWS's emulator for Managed Instances sets it for the
+            // runtime only, not for extensions).
+            process_env.insert(
+                MAX_CONCURRENCY_VARIABLE.to_owned(),
+                options.concurrency().to_string(),
+            );
+        }
+        let slots = Arc::new(Semaphore::new(options.concurrency() as usize));
         let (frozen, frozen_rx) = watch::channel(false);
         let lost_telemetry_batches = options.lost_telemetry_batches;
         let shared = Arc::new(Shared {
@@ -148,7 +161,7 @@ impl Environment {
             options,
             artifacts,
             extension_paths,
-            process_env: lambda_env.for_runtime(),
+            process_env,
             extension_env: lambda_env.for_extension(),
             state: Mutex::new(State::new(ApiState::new(facts))),
             changed: watch::Sender::new(0),
@@ -170,6 +183,7 @@ impl Environment {
         let environment = Environment {
             shared,
             lifecycle: Arc::new(AsyncMutex::new(Lifecycle::default())),
+            slots,
             server,
         };
         let summary = match environment.shared.run_init("init", None).await {
@@ -181,7 +195,7 @@ impl Environment {
             }
         };
         environment.lifecycle.lock().await.report_init_ms = Some(summary.duration_ms);
-        if environment.shared.options.freeze {
+        if environment.shared.options.freezes() {
             environment.shared.freeze().await;
         }
         Ok((environment, None))
@@ -213,9 +227,25 @@ impl Environment {
     /// Cancel-safe: the invocation runs in its own task, so a caller that goes away (a client
     /// disconnecting) does not leave the environment half-way (thawed, or with a request the
     /// runtime still holds).
+    ///
+    /// On Lambda Managed Instances invocations are not serialised: up to the environment's
+    /// concurrency run at once (one more waits for a slot), and nothing is frozen. See
+    /// `invoke_concurrent` for what a crash or a timeout does there.
     pub async fn invoke(&self, req: InvokeRequest) -> anyhow::Result<InvokeResponse> {
         let shared = self.shared.clone();
         let lifecycle = self.lifecycle.clone();
+        if shared.options.managed_instances() {
+            let slots = self.slots.clone();
+            return tokio::spawn(async move {
+                let _slot = slots
+                    .acquire_owned()
+                    .await
+                    .context("the environment's invocation slots are closed")?;
+                invoke_concurrent(&shared, &lifecycle, req).await
+            })
+            .await
+            .context("the invocation task failed")?;
+        }
         tokio::spawn(async move {
             let mut lifecycle = lifecycle.lock_owned().await;
             invoke_serialised(&shared, &mut lifecycle, req).await
@@ -351,6 +381,65 @@ impl Killer {
     }
 }
 
+/// The runtime-only variable that tells a Managed Instances runtime how many workers to run.
+const MAX_CONCURRENCY_VARIABLE: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
+
+/// One invocation on Lambda Managed Instances, beside others in flight (the caller holds one
+/// of the environment's slots). Nothing is frozen, no init runs here (Managed Instances
+/// initialise ahead of traffic), and an environment is never re-initialised in place: a
+/// runtime that exited, or a process that died while idle, ends the environment (its
+/// processes get SHUTDOWN `failure`), and the control plane replaces it. A timeout fails only
+/// its own invocation: Managed Instances stop no handler at its deadline, and the runtime's
+/// other workers go on.
+async fn invoke_concurrent(
+    shared: &Arc<Shared>,
+    lifecycle: &AsyncMutex<Lifecycle>,
+    req: InvokeRequest,
+) -> anyhow::Result<InvokeResponse> {
+    {
+        let lifecycle = lifecycle.lock().await;
+        if lifecycle.stopped.is_some() || lifecycle.needs_init {
+            anyhow::bail!("execution environment {} is shut down", shared.env_id);
+        }
+    }
+    let died = shared.live_pids().len() < shared.lock().procs.len();
+    if died {
+        end_concurrent(shared, lifecycle).await;
+        anyhow::bail!(
+            "execution environment {} lost a process while idle and is replaced",
+            shared.env_id
+        );
+    }
+    let request_id = req.request_id.unwrap_or_else(new_uuid);
+    let caller = Caller {
+        client_context: req.client_context,
+        cognito_identity: req.cognito_identity,
+    };
+    let (response, reset) = shared
+        .run_invoke(request_id, req.payload, caller, None)
+        .await;
+    if reset == Some(ShutdownReason::Failure) {
+        end_concurrent(shared, lifecycle).await;
+    }
+    Ok(response)
+}
+
+/// A Managed Instances environment that can serve no more: its teardown (SHUTDOWN `failure`)
+/// starts in the background, and it reports itself no longer alive so that the control plane
+/// spins it down and starts another.
+async fn end_concurrent(shared: &Arc<Shared>, lifecycle: &AsyncMutex<Lifecycle>) {
+    let mut lifecycle = lifecycle.lock().await;
+    if lifecycle.needs_init || lifecycle.stopped.is_some() {
+        return;
+    }
+    lifecycle.needs_init = true;
+    shared.lock().stopped = true;
+    let shared = shared.clone();
+    lifecycle.pending_reset = Some(tokio::spawn(async move {
+        shared.teardown(ShutdownReason::Failure).await
+    }));
+}
+
 /// One invocation, with the environment's invocation lock held.
 async fn invoke_serialised(
     shared: &Arc<Shared>,
@@ -394,7 +483,7 @@ async fn invoke_serialised(
             lifecycle.pending_reset =
                 Some(tokio::spawn(async move { shared.teardown(reason).await }));
         }
-        None if shared.options.freeze => shared.freeze().await,
+        None if shared.options.freezes() => shared.freeze().await,
         None => {}
     }
     Ok(response)

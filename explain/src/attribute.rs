@@ -168,10 +168,20 @@ struct Env {
 #[derive(Debug, Default)]
 struct ConfigState {
     alive: usize,
+    /// Lambda Managed Instances: the first init of this configuration there (when it began,
+    /// its cause and evidence). Lambda starts several environments of a version ahead of
+    /// traffic at once; those started within [`AHEAD_BATCH_MS`] of the first share its cause
+    /// instead of being called a scale-out.
+    ahead_batch: Option<(i64, Cause, Evidence)>,
     /// The last environment of this configuration that ended, and whether another of the
     /// configuration started since.
     last_end: Option<LastEnd>,
 }
+
+/// How soon after the first init of a configuration on Lambda Managed Instances another init
+/// of it still belongs to the batch Lambda starts ahead of traffic (three environments per
+/// version, started together). Scaling out there follows resource use, later than this.
+const AHEAD_BATCH_MS: i64 = 2_000;
 
 #[derive(Debug, Clone)]
 struct LastEnd {
@@ -338,6 +348,12 @@ impl Attributor {
         let failed_end = config.last_end.as_ref().filter(|e| {
             !e.replaced && matches!(e.reason.as_deref(), Some("failure") | Some("timeout"))
         });
+        let managed = init.init_type == MANAGED_INSTANCES;
+        let batch = config
+            .ahead_batch
+            .as_ref()
+            .filter(|(first_ms, _, _)| managed && (at - first_ms).abs() <= AHEAD_BATCH_MS)
+            .map(|(_, cause, evidence)| (*cause, evidence.clone()));
         let (cause, evidence) = if init.init_phase == "invoke" {
             (
                 Cause::AfterFailure,
@@ -354,6 +370,8 @@ impl Attributor {
                     gap_ms: at - end.at_ms,
                 },
             )
+        } else if let Some(batch) = batch {
+            batch
         } else if init.init_type == "provisioned-concurrency" {
             (Cause::Provisioned, Evidence::Provisioned)
         } else if init.init_type == "snap-start" {
@@ -408,6 +426,9 @@ impl Attributor {
         };
 
         // The new state: this environment is alive in its configuration's generation.
+        if managed && config.ahead_batch.is_none() && init.init_phase != "invoke" {
+            config.ahead_batch = Some((at, cause, evidence.clone()));
+        }
         if let Some(end) = config.last_end.as_mut() {
             end.replaced = true;
         }
@@ -706,12 +727,16 @@ mod tests {
 
     #[test]
     fn managed_instances_inits_follow_the_rules_and_are_never_proactive_or_billed() {
+        // Lambda starts a version's environments ahead of traffic, several at once: those
+        // share the first one's cause; a later one of the same configuration is a scale-out.
         let out = run(
             GRACE,
             vec![
                 managed_init("a", 0, "x"),
-                managed_init("b", 1_000, "x"),
-                managed_init("c", 2_000, "y"),
+                managed_init("a2", 40, "x"),
+                managed_init("b", 10_000, "x"),
+                managed_init("c", 20_000, "y"),
+                managed_init("c2", 20_030, "y"),
             ],
         );
         let causes: Vec<Cause> = out.iter().map(|a| a.cause).collect();
@@ -719,19 +744,22 @@ mod tests {
             causes,
             vec![
                 Cause::FirstSeen,
+                Cause::FirstSeen,
                 Cause::ScaleOut,
+                Cause::ConfigurationChange,
                 Cause::ConfigurationChange
             ]
         );
+        assert_eq!(out[4].evidence, out[3].evidence);
         assert!(out.iter().all(|a| a.gb_seconds().is_none()));
         let mut summary = crate::summary::Summary::default();
         out.iter().for_each(|a| summary.add(a));
         let records = summary.records(Some(0.0000166667));
         let total = &records[0].total;
-        assert_eq!(total.cold_starts, 3);
-        assert_eq!(total.managed_instances, 3);
+        assert_eq!(total.cold_starts, 5);
+        assert_eq!(total.managed_instances, 5);
         assert_eq!(total.unknown_duration, 0);
-        assert_eq!(total.init_ms, 300.0);
+        assert_eq!(total.init_ms, 500.0);
         assert_eq!(total.gb_seconds, 0.0);
     }
 

@@ -101,7 +101,7 @@ fn main() -> Result<(), Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(lambda_runtime::run(service_fn(move |event| {
+        .block_on(lambda_runtime::run_concurrent(service_fn(move |event| {
             handle(env, event)
         })))
 }

@@ -286,11 +286,22 @@ pub struct Report {
 #[serde(rename_all = "camelCase")]
 pub struct ReportMetrics {
     pub duration_ms: f64,
-    pub billed_duration_ms: u64,
-    #[serde(rename = "memorySizeMB")]
-    pub memory_size_mb: u64,
-    #[serde(rename = "maxMemoryUsedMB")]
-    pub max_memory_used_mb: u64,
+    /// Absent on Lambda Managed Instances (schema `2025-01-29`), whose report carries
+    /// `durationMs` only: capacity is priced per instance, not per invocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billed_duration_ms: Option<u64>,
+    #[serde(
+        rename = "memorySizeMB",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub memory_size_mb: Option<u64>,
+    #[serde(
+        rename = "maxMemoryUsedMB",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_memory_used_mb: Option<u64>,
     /// Only in the report of an environment's first invocation (a cold start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_duration_ms: Option<f64>,
@@ -520,9 +531,9 @@ mod tests {
                     error_type: None,
                     metrics: ReportMetrics {
                         duration_ms: 101.51,
-                        billed_duration_ms: 102,
-                        memory_size_mb: 256,
-                        max_memory_used_mb: 35,
+                        billed_duration_ms: Some(102),
+                        memory_size_mb: Some(256),
+                        max_memory_used_mb: Some(35),
                         init_duration_ms: Some(127.87),
                         restore_duration_ms: None,
                         billed_restore_duration_ms: None,

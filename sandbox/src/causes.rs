@@ -168,7 +168,7 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
             function: FunctionConfig {
                 function_name: FUNCTION_NAME.into(),
                 version: "$LATEST".into(),
-                memory_mb: 128,
+                memory_mb: options.sandbox.memory_mb(None)?,
                 timeout: options.timeout,
                 handler: "bootstrap".into(),
                 environment: BTreeMap::from([("USER".to_owned(), "user".to_owned())]),

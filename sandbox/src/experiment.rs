@@ -427,7 +427,7 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
             function: FunctionConfig {
                 function_name: FUNCTION_NAME.into(),
                 version: "$LATEST".into(),
-                memory_mb: 128,
+                memory_mb: options.sandbox.memory_mb(None)?,
                 timeout: Duration::from_secs(3),
                 handler: "bootstrap".into(),
                 environment: BTreeMap::from([("USER".to_owned(), options.user_before.clone())]),

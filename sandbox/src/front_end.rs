@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use lambda_emulator::control_plane::{ControlPlane, ControlPlaneOptions, Served};
+use lambda_emulator::control_plane::{ControlPlane, ControlPlaneOptions, ManagedInstances, Served};
 use lambda_emulator::environment::{EnvironmentOptions, FunctionConfig, InitRecordOrder};
 
 use crate::artifacts::{self, ArtifactOptions};
@@ -82,6 +82,9 @@ pub struct SandboxOptions {
     pub idle_reclaim: Option<Duration>,
     /// When init's telemetry records go out (`--init-records`).
     pub init_records: InitRecordOrder,
+    /// Lambda Managed Instances with this many invocations per environment
+    /// (`--managed-instances --max-concurrency N`); `None`: Lambda's on-demand environments.
+    pub managed_instances: Option<u32>,
 }
 
 impl Default for SandboxOptions {
@@ -96,22 +99,43 @@ impl Default for SandboxOptions {
             show_logs: false,
             idle_reclaim: None,
             init_records: InitRecordOrder::Lambda,
+            managed_instances: None,
         }
     }
 }
 
 impl SandboxOptions {
-    /// The control plane's options: the pool's limit, idle reclaim and
-    /// [`front_end_environment`].
+    /// The control plane's options: the pool's limit, idle reclaim,
+    /// [`front_end_environment`] and Managed Instances when asked for.
     pub fn plane(&self) -> ControlPlaneOptions {
+        let defaults = ControlPlaneOptions::default();
         ControlPlaneOptions {
             max_environments: self.max_environments,
             environment: front_end_environment(self.freeze, self.init_records),
             idle_reclaim: self.idle_reclaim,
-            ..ControlPlaneOptions::default()
+            managed_instances: self
+                .managed_instances
+                .map(|n| ManagedInstances::new(n, &defaults.region)),
+            ..defaults
+        }
+    }
+
+    /// The function's memory: what was asked, else 128 MB, or on Managed Instances their
+    /// smallest size (2 GB, one vCPU); a smaller size there is refused, as Lambda refuses it.
+    pub fn memory_mb(&self, asked: Option<u32>) -> anyhow::Result<u32> {
+        match (self.managed_instances, asked) {
+            (Some(_), Some(mb)) if mb < MANAGED_INSTANCES_MIN_MEMORY_MB => anyhow::bail!(
+                "Lambda Managed Instances need at least {MANAGED_INSTANCES_MIN_MEMORY_MB} MB of memory (asked: {mb} MB)"
+            ),
+            (_, Some(mb)) => Ok(mb),
+            (Some(_), None) => Ok(MANAGED_INSTANCES_MIN_MEMORY_MB),
+            (None, None) => Ok(128),
         }
     }
 }
+
+/// The smallest function on Lambda Managed Instances: 2 GB and one vCPU (AWS's scaling page).
+pub const MANAGED_INSTANCES_MIN_MEMORY_MB: u32 = 2048;
 
 /// What a front-end starts.
 pub struct Launch {

@@ -14,7 +14,7 @@ use coldmark_sandbox::experiment::{self, ExperimentOptions};
 use coldmark_sandbox::front_end::SandboxOptions;
 use coldmark_sandbox::output::Printer;
 use coldmark_sandbox::{causes, probe, serve};
-use lambda_emulator::control_plane::DEFAULT_MAX_ENVIRONMENTS;
+use lambda_emulator::control_plane::{DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_ENVIRONMENTS};
 use lambda_emulator::environment::InitRecordOrder;
 
 #[derive(Parser)]
@@ -95,6 +95,17 @@ struct SandboxArgs {
     /// /next, platform.extension at each registration).
     #[arg(long, value_enum, default_value_t = InitRecords::Lambda)]
     init_records: InitRecords,
+    /// Run on Lambda Managed Instances: environments started ahead of traffic (three per
+    /// configuration), never frozen, each taking up to --max-concurrency invocations at once;
+    /// extensions may register for SHUTDOWN only, telemetry is schema 2025-01-29.
+    #[arg(long)]
+    managed_instances: bool,
+    /// Invocations one Managed Instances environment takes at once
+    /// (PerExecutionEnvironmentMaxConcurrency, 1-1600; AWS's default for Rust: 8 per vCPU).
+    #[arg(long, value_name = "N", requires = "managed_instances",
+          default_value_t = DEFAULT_MAX_CONCURRENCY,
+          value_parser = clap::value_parser!(u32).range(1..=1600))]
+    max_concurrency: u32,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -122,6 +133,7 @@ impl SandboxArgs {
             show_logs: self.show_logs,
             idle_reclaim: self.idle_reclaim(),
             init_records: self.init_records.into(),
+            managed_instances: self.managed_instances.then_some(self.max_concurrency),
         }
     }
 
@@ -169,19 +181,19 @@ struct ServeArgs {
     /// An environment variable of the function, KEY=VALUE; repeatable (default USER=user).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     env: Vec<(String, String)>,
-    /// Memory size in MB.
-    #[arg(long, default_value_t = 128)]
-    memory: u32,
+    /// Memory size in MB (default 128; 2048, the smallest size, on Managed Instances).
+    #[arg(long)]
+    memory: Option<u32>,
     /// Function timeout in seconds.
     #[arg(long, default_value_t = 3)]
     timeout: u64,
     /// Environments to initialise ahead of demand (provisioned concurrency), again after each
     /// configuration update.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "managed_instances")]
     provisioned_concurrency: usize,
     /// SnapStart: init once (the snapshot), then every new environment reports a restore
     /// (restoreStart / restoreRuntimeDone / restoreReport). No memory is snapshotted.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "managed_instances")]
     snap_start: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
@@ -258,7 +270,13 @@ async fn main() -> ExitCode {
                 function_url_port: args.url_port,
                 function_name: args.function_name,
                 environment,
-                memory_mb: args.memory,
+                memory_mb: match args.sandbox.options().memory_mb(args.memory) {
+                    Ok(mb) => mb,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::from(2);
+                    }
+                },
                 timeout: Duration::from_secs(args.timeout),
                 sandbox: args.sandbox.options(),
                 provisioned_concurrency: args.provisioned_concurrency,

@@ -575,9 +575,9 @@ pub fn invocation(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) 
                 error_type: None,
                 metrics: ReportMetrics {
                     duration_ms: 3.25,
-                    billed_duration_ms: 4,
-                    memory_size_mb: 128,
-                    max_memory_used_mb: 19,
+                    billed_duration_ms: Some(4),
+                    memory_size_mb: Some(128),
+                    max_memory_used_mb: Some(19),
                     init_duration_ms: init_ms,
                     restore_duration_ms: None,
                     billed_restore_duration_ms: None,

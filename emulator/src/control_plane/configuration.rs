@@ -8,6 +8,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use super::options::{ControlPlaneOptions, ManagedInstances};
 use super::versions::{FunctionState, LATEST};
 use crate::environment::ACCOUNT_ID;
 
@@ -90,6 +91,41 @@ pub struct FunctionConfiguration {
     pub architectures: Vec<String>,
     pub ephemeral_storage: EphemeralStorage,
     pub logging_config: LoggingConfig,
+    /// Lambda Managed Instances: the capacity provider the function runs on (absent on
+    /// Lambda's on-demand environments, as in Lambda's own answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_config: Option<CapacityProviderConfig>,
+}
+
+/// `CapacityProviderConfig` of a function on Lambda Managed Instances.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CapacityProviderConfig {
+    pub lambda_managed_instances_capacity_provider_config: ManagedInstancesCapacityProvider,
+}
+
+/// `LambdaManagedInstancesCapacityProviderConfig`, field names as in Lambda's API.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ManagedInstancesCapacityProvider {
+    #[serde(rename = "CapacityProviderArn")]
+    pub capacity_provider_arn: String,
+    #[serde(rename = "PerExecutionEnvironmentMaxConcurrency")]
+    pub per_execution_environment_max_concurrency: u32,
+    #[serde(rename = "ExecutionEnvironmentMemoryGiBPerVCpu")]
+    pub execution_environment_memory_gib_per_vcpu: f64,
+}
+
+impl CapacityProviderConfig {
+    /// What the function's configuration shows for the sandbox's Managed Instances.
+    pub(crate) fn of(managed: &ManagedInstances) -> Self {
+        Self {
+            lambda_managed_instances_capacity_provider_config: ManagedInstancesCapacityProvider {
+                capacity_provider_arn: managed.capacity_provider_arn.clone(),
+                per_execution_environment_max_concurrency: managed.max_concurrency,
+                execution_environment_memory_gib_per_vcpu: managed.memory_gib_per_vcpu,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -161,8 +197,10 @@ pub(crate) fn function_arn(region: &str, name: &str) -> String {
 }
 
 impl FunctionConfiguration {
-    /// The configuration as Lambda would report it for `function`.
-    pub(crate) fn describe(function: &FunctionState, region: &str) -> Self {
+    /// The configuration as Lambda would report it for `function`, served by a control plane
+    /// with `options` (its region, and its capacity provider on Managed Instances).
+    pub(crate) fn describe(function: &FunctionState, options: &ControlPlaneOptions) -> Self {
+        let region = options.region.as_str();
         let config = &function.config;
         let (code_size, code_sha256) = code_digest(&function.artifacts.bootstrap);
         let layers = function
@@ -225,6 +263,10 @@ impl FunctionConfiguration {
                 log_format: "Text".to_owned(),
                 log_group: format!("/aws/lambda/{}", config.function_name),
             },
+            capacity_provider_config: options
+                .managed_instances
+                .as_ref()
+                .map(CapacityProviderConfig::of),
         }
     }
 }

@@ -44,6 +44,9 @@ pub enum ControlPlaneEvent {
         /// The environment was started for this request.
         cold_start: bool,
         init_duration_ms: Option<f64>,
+        /// How long the request waited for an environment, in ms: its init on a cold start,
+        /// a slot on Managed Instances (`None`: served at once).
+        waited_ms: Option<f64>,
     },
     /// The configuration changed; environments of older revisions will not be used again.
     ConfigurationUpdated { revision: u64 },

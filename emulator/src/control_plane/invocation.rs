@@ -19,6 +19,9 @@ pub struct Invocation {
     pub env_id: String,
     /// The environment was started for this request.
     pub cold_start: bool,
+    /// How long the request waited for an environment, in ms: its init on a cold start, a
+    /// slot on Managed Instances (`None`: served at once).
+    pub waited_ms: Option<f64>,
     pub response: InvokeResponse,
     /// The invocation's log lines, when asked for (`LogType: Tail`).
     pub log: Vec<LogLine>,

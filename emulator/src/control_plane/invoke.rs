@@ -3,6 +3,7 @@
 //! when asked for.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -38,7 +39,8 @@ pub(crate) async fn invoke(
     let request_id = uuid::Uuid::new_v4().to_string();
     // Subscribed before anything runs so no line of this invocation is missed.
     let log_rx = tail_log.then(|| shared.logs.subscribe());
-    let admission = shared.pool().admit(qualifier.as_deref())?;
+    let asked = Instant::now();
+    let (admission, waited) = admit(&shared, qualifier.as_deref()).await?;
     let (env, key, cold_start) = match admission {
         Admission::Warm { env, key, .. } => (env, key, false),
         Admission::Start(start) => {
@@ -46,7 +48,11 @@ pub(crate) async fn invoke(
             let env = starter::start_on_demand(&shared, *start, &request_id).await?;
             (env, key, true)
         }
+        Admission::Wait { .. } => unreachable!("admit waits until the pool serves or refuses"),
     };
+    // How long the request waited for an environment: its init (a cold start), or a slot on
+    // Managed Instances.
+    let waited_ms = (cold_start || waited).then(|| asked.elapsed().as_secs_f64() * 1000.0);
     let lease = Lease {
         shared: shared.clone(),
         env,
@@ -91,6 +97,7 @@ pub(crate) async fn invoke(
         env_id: env_id.clone(),
         cold_start,
         init_duration_ms: response.report.init_duration_ms,
+        waited_ms,
     });
     let log = match log_rx {
         Some(rx) => collect_log(rx, &env_id, &request_id).await,
@@ -100,7 +107,41 @@ pub(crate) async fn invoke(
         request_id,
         env_id,
         cold_start,
+        waited_ms,
         response,
         log,
     })
 }
+
+/// Asks the pool for an environment until it serves or refuses. On Managed Instances a request
+/// that finds every environment full waits for a slot (starting the scale-out the pool asks
+/// for), up to the environments' init timeout and a margin; then it is throttled, as Lambda
+/// throttles what its capacity cannot absorb. Returns the admission and whether it waited.
+async fn admit(
+    shared: &Arc<Shared>,
+    qualifier: Option<&str>,
+) -> Result<(Admission<Arc<crate::environment::Environment>>, bool), InvokeError> {
+    let deadline =
+        tokio::time::Instant::now() + shared.options.environment.init_timeout + WAIT_MARGIN;
+    let mut waited = false;
+    loop {
+        let notified = shared.released_notified();
+        match shared.pool().admit(qualifier)? {
+            Admission::Wait { scale_out } => {
+                if let Some(start) = scale_out {
+                    starter::start_ahead(shared, *start);
+                }
+            }
+            admission => return Ok((admission, waited)),
+        }
+        waited = true;
+        if !Shared::wait_released(notified, deadline).await {
+            return Err(InvokeError::TooManyRequests {
+                limit: shared.options.max_environments,
+            });
+        }
+    }
+}
+
+/// How much longer than an init a request may wait for a slot on Managed Instances.
+const WAIT_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);

@@ -234,7 +234,7 @@ async fn get_configuration(
         .ok_or_else(|| version_not_found(&plane, qualifier.as_deref().unwrap_or(LATEST)))?;
     Ok(Json(FunctionConfiguration::describe(
         &function,
-        &plane.options().region,
+        plane.options(),
     )))
 }
 
@@ -260,7 +260,7 @@ async fn get_function(
     check_function(&plane, &name)?;
     let function = plane.function();
     Ok(Json(GetFunctionResponse {
-        configuration: FunctionConfiguration::describe(&function, &plane.options().region),
+        configuration: FunctionConfiguration::describe(&function, plane.options()),
         code: CodeLocation {
             repository_type: "S3".into(),
             location: format!("file://{}", function.artifacts.bootstrap.display()),
@@ -282,7 +282,7 @@ async fn update_configuration(
         revision = function.revision,
         "function configuration updated"
     );
-    let mut answer = FunctionConfiguration::describe(&function, &plane.options().region);
+    let mut answer = FunctionConfiguration::describe(&function, plane.options());
     // Lambda answers an update with `InProgress`; GetFunctionConfiguration reports `Successful`
     // once it is applied (here: at once, so the next read, or `aws lambda wait
     // function-updated`, sees it).

@@ -29,6 +29,51 @@ pub struct ControlPlaneOptions {
     /// environment reports a restore instead of an init. No memory is snapshotted: a "restore"
     /// here starts the processes afresh.
     pub snap_start: bool,
+    /// Lambda Managed Instances: environments that take many invocations at once, started
+    /// ahead of traffic and never frozen. `None`: Lambda's on-demand environments.
+    pub managed_instances: Option<ManagedInstances>,
+}
+
+/// Lambda Managed Instances as the sandbox models them (docs/emulators.md says what it
+/// chooses where AWS's documentation is silent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagedInstances {
+    /// `PerExecutionEnvironmentMaxConcurrency`: invocations one environment takes at once
+    /// (the runtime's `AWS_LAMBDA_MAX_CONCURRENCY`).
+    pub max_concurrency: u32,
+    /// Environments started ahead of traffic for each configuration and published version:
+    /// AWS starts three before it marks a version active.
+    pub environments_ahead: usize,
+    /// The capacity provider the function runs on (shown in `CapacityProviderConfig`).
+    pub capacity_provider_arn: String,
+    /// `ExecutionEnvironmentMemoryGiBPerVCpu` (2, 4 or 8 on AWS; only shown here).
+    pub memory_gib_per_vcpu: f64,
+}
+
+/// AWS's default `PerExecutionEnvironmentMaxConcurrency` for Rust on `provided.al2023`: 8 per
+/// vCPU, and the smallest Managed Instances function (2 GB) has one vCPU.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 8;
+
+/// `PerExecutionEnvironmentMaxConcurrency`'s bounds in Lambda's API.
+pub const MAX_CONCURRENCY_RANGE: std::ops::RangeInclusive<u32> = 1..=1600;
+
+/// Environments AWS starts for a version before marking it active.
+pub const DEFAULT_ENVIRONMENTS_AHEAD: usize = 3;
+
+impl ManagedInstances {
+    /// Managed Instances with `max_concurrency` invocations per environment and AWS's other
+    /// defaults, on a capacity provider of the sandbox's account in `region`.
+    pub fn new(max_concurrency: u32, region: &str) -> Self {
+        Self {
+            max_concurrency,
+            environments_ahead: DEFAULT_ENVIRONMENTS_AHEAD,
+            capacity_provider_arn: format!(
+                "arn:aws:lambda:{region}:{}:capacity-provider:coldmark-sandbox",
+                crate::environment::ACCOUNT_ID
+            ),
+            memory_gib_per_vcpu: 2.0,
+        }
+    }
 }
 
 impl Default for ControlPlaneOptions {
@@ -40,6 +85,7 @@ impl Default for ControlPlaneOptions {
             idle_reclaim: None,
             provisioned_concurrency: 0,
             snap_start: false,
+            managed_instances: None,
         }
     }
 }

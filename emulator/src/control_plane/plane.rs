@@ -126,6 +126,8 @@ impl ControlPlane {
                 version: published.version.config.version.clone(),
                 revision: published.version.revision,
             });
+            // Managed Instances start a published version's environments before it is active.
+            starter::managed_ahead(&self.shared, &published.version);
         }
         published.version
     }

@@ -33,6 +33,10 @@ pub(crate) struct Limits {
     pub(crate) capacity: usize,
     /// Spin down an environment idle this long (`None`: keep it).
     pub(crate) idle_reclaim: Option<Duration>,
+    /// Lambda Managed Instances: no request starts an environment of its own and waits for its
+    /// init. Environments are started ahead of traffic; a request that finds every one full
+    /// waits for a slot while one more scales out ([`Admission::Wait`]).
+    pub(crate) scale_ahead: bool,
 }
 
 /// A started environment in the pool.
@@ -55,6 +59,8 @@ pub(crate) struct Pool<E> {
     slots: BTreeMap<String, Slot<E>>,
     /// On-demand starts under way; each holds the request that waits for it.
     starting: usize,
+    /// Starts ahead of demand under way, per pool key (nobody holds them).
+    ahead: BTreeMap<PoolKey, usize>,
     history: History,
     closed: bool,
     uses: u64,
@@ -65,7 +71,8 @@ pub(crate) struct Pool<E> {
 pub(crate) enum Origin {
     /// For a request that waits for it (counted toward the limit while it initialises).
     OnDemand,
-    /// Ahead of demand (provisioned concurrency): it joins the idle environments.
+    /// Ahead of demand (provisioned concurrency, Managed Instances): it joins the idle
+    /// environments.
     Provisioned,
 }
 
@@ -87,6 +94,11 @@ pub(crate) enum Admission<E> {
     /// By a new environment, started for it ([`Pool::started`] or [`Pool::start_failed`] once
     /// its init is over).
     Start(Box<Start>),
+    /// Managed Instances: every environment of the pool key is at its concurrency. The request
+    /// waits for a slot (an invocation ending, or an environment started ahead joining) and
+    /// asks again; `scale_out` is one more environment to start ahead now, when none of the
+    /// key is starting already.
+    Wait { scale_out: Option<Box<Start>> },
 }
 
 /// Why a request gets no environment.
@@ -121,6 +133,7 @@ impl<E: Clone> Pool<E> {
             limits,
             slots: BTreeMap::new(),
             starting: 0,
+            ahead: BTreeMap::new(),
             history: History::default(),
             closed: false,
             uses: 0,
@@ -172,6 +185,9 @@ impl<E: Clone> Pool<E> {
                 key,
             });
         }
+        if self.limits.scale_ahead {
+            return self.wait_for_slot(function);
+        }
         if self.busy() >= self.limits.max_environments {
             return Err(Refusal::TooManyRequests {
                 limit: self.limits.max_environments,
@@ -180,12 +196,85 @@ impl<E: Clone> Pool<E> {
         Ok(Admission::Start(Box::new(self.start_on_demand(function))))
     }
 
+    /// Managed Instances, every environment of the key full: wait, and scale out unless an
+    /// environment of the key is starting already. Beyond the limit on environments (each at
+    /// its concurrency), the request is refused: Lambda throttles what its capacity cannot
+    /// absorb.
+    fn wait_for_slot(&mut self, function: FunctionState) -> Result<Admission<E>, Refusal> {
+        let key = function.key();
+        if self.ahead.get(&key).copied().unwrap_or(0) > 0 {
+            return Ok(Admission::Wait { scale_out: None });
+        }
+        let environments = self.slots.len() + self.ahead.values().sum::<usize>();
+        if environments >= self.limits.max_environments {
+            return Err(Refusal::TooManyRequests {
+                limit: self.limits.max_environments,
+            });
+        }
+        let start = self.start_ahead(function);
+        Ok(Admission::Wait {
+            scale_out: Some(Box::new(start)),
+        })
+    }
+
+    /// An environment of `function` to start ahead of demand, for the reason its history
+    /// gives (Managed Instances: first-seen, a new version or configuration, scale-out).
+    pub(crate) fn start_ahead(&mut self, function: FunctionState) -> Start {
+        let key = function.key();
+        let (reason, detail) = self.history.reason(&key);
+        self.history.starting(&key);
+        *self.ahead.entry(key.clone()).or_default() += 1;
+        Start {
+            function,
+            key,
+            origin: Origin::Provisioned,
+            reason,
+            detail,
+        }
+    }
+
+    /// Managed Instances: `count` environments of `function` started ahead of traffic together
+    /// (Lambda starts a version's first environments so, before marking it active). They share
+    /// one reason, the one the first of them has: none of them is a scale-out of another.
+    pub(crate) fn start_ahead_batch(
+        &mut self,
+        function: FunctionState,
+        count: usize,
+    ) -> Vec<Start> {
+        let key = function.key();
+        let (reason, detail) = self.history.reason(&key);
+        (0..count)
+            .map(|i| {
+                self.history.starting(&key);
+                *self.ahead.entry(key.clone()).or_default() += 1;
+                Start {
+                    function: function.clone(),
+                    key: key.clone(),
+                    origin: Origin::Provisioned,
+                    reason,
+                    detail: format!("{detail}; {} of {count} started ahead of traffic", i + 1),
+                }
+            })
+            .collect()
+    }
+
+    /// A start ahead of demand of `key` is over (joined or failed).
+    fn ahead_done(&mut self, key: &PoolKey) {
+        if let Some(count) = self.ahead.get_mut(key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.ahead.remove(key);
+            }
+        }
+    }
+
     /// An environment of the current configuration to start ahead of demand (provisioned
     /// concurrency). It holds no request, so the limit does not count it.
     pub(crate) fn provision(&mut self) -> Start {
         let function = self.versions.latest().clone();
         let key = function.key();
         self.history.starting(&key);
+        *self.ahead.entry(key.clone()).or_default() += 1;
         Start {
             function,
             key,
@@ -226,7 +315,10 @@ impl<E: Clone> Pool<E> {
                 self.starting = self.starting.saturating_sub(1);
                 1
             }
-            Origin::Provisioned => 0,
+            Origin::Provisioned => {
+                self.ahead_done(&start.key);
+                0
+            }
         };
         let last_used = self.next_use();
         self.slots.insert(
@@ -249,8 +341,9 @@ impl<E: Clone> Pool<E> {
     /// The environment `start` asked for failed its init: the next start of its pool key is
     /// `after-failure`.
     pub(crate) fn start_failed(&mut self, start: &Start) {
-        if start.origin == Origin::OnDemand {
-            self.starting = self.starting.saturating_sub(1);
+        match start.origin {
+            Origin::OnDemand => self.starting = self.starting.saturating_sub(1),
+            Origin::Provisioned => self.ahead_done(&start.key),
         }
         self.history.start_failed(&start.key);
     }

@@ -47,8 +47,14 @@ impl Shared {
     ) -> Self {
         let limits = Limits {
             max_environments: options.max_environments,
-            capacity: INVOCATIONS_PER_ENVIRONMENT,
+            capacity: options
+                .managed_instances
+                .as_ref()
+                .map_or(INVOCATIONS_PER_ENVIRONMENT, |m| {
+                    m.max_concurrency.max(1) as usize
+                }),
             idle_reclaim: options.idle_reclaim,
+            scale_ahead: options.managed_instances.is_some(),
         };
         let (events, _) = broadcast::channel(1024);
         Self {
@@ -157,6 +163,22 @@ impl Shared {
         for killer in lock(&self.started).iter() {
             killer.kill();
         }
+    }
+
+    /// Waits until a request stops being in flight or an environment joins the pool (or the
+    /// pool changes otherwise), or until `deadline`; false when the deadline came first.
+    /// `notified` must be taken (with [`Shared::released_notified`]) before the pool was last
+    /// asked, so that no wake-up between the two is missed.
+    pub(crate) async fn wait_released(
+        notified: tokio::sync::futures::Notified<'_>,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        tokio::time::timeout_at(deadline, notified).await.is_ok()
+    }
+
+    /// A wake-up for [`Shared::wait_released`], armed now.
+    pub(crate) fn released_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.released.notified()
     }
 
     /// Waits until no request is in flight, or until `deadline`.

@@ -24,6 +24,8 @@ enum Init {
     Provisioned,
     /// The SnapStart snapshot's.
     Snapshot,
+    /// A Lambda Managed Instances environment (always ahead of demand).
+    ManagedInstances,
 }
 
 /// An environment whose init is over, and when it ran.
@@ -49,6 +51,14 @@ fn options(shared: &Shared, kind: Init) -> EnvironmentOptions {
             options.initialization_type = InitializationType::ProvisionedConcurrency
         }
         Init::Snapshot => options.initialization_type = InitializationType::SnapStart,
+        Init::ManagedInstances => {
+            options.initialization_type = InitializationType::ManagedInstances;
+            options.max_concurrency = shared
+                .options
+                .managed_instances
+                .as_ref()
+                .map_or(1, |m| m.max_concurrency);
+        }
     }
     options
 }
@@ -195,10 +205,18 @@ pub(crate) fn report_reinit(shared: &Shared, env: &Environment, key: &PoolKey, r
 
 /// Initialises [`ControlPlaneOptions::provisioned_concurrency`] environments of the current
 /// configuration in the background; each joins the idle pool when its init is done. Under
-/// SnapStart, the snapshot's init runs first.
+/// SnapStart, the snapshot's init runs first. On Managed Instances,
+/// [`ManagedInstances::environments_ahead`] environments start instead, for the reasons the
+/// pool's history gives (first-seen, configuration-change...).
 ///
 /// [`ControlPlaneOptions::provisioned_concurrency`]: super::options::ControlPlaneOptions::provisioned_concurrency
+/// [`ManagedInstances::environments_ahead`]: super::options::ManagedInstances::environments_ahead
 pub(crate) fn provision(shared: &Arc<Shared>) {
+    if shared.options.managed_instances.is_some() {
+        let latest = shared.pool().versions().latest().clone();
+        managed_ahead(shared, &latest);
+        return;
+    }
     if shared.options.snap_start {
         // The sandbox keeps no snapshot, so its processes are discarded (killed without
         // SHUTDOWN) once its init is done.
@@ -213,30 +231,59 @@ pub(crate) fn provision(shared: &Arc<Shared>) {
     }
     for _ in 0..shared.options.provisioned_concurrency {
         let start = shared.pool().provision();
-        let this = shared.clone();
-        shared.in_background(tokio::spawn(async move {
-            match init_or_fail(&this, &start.function, Init::Provisioned).await {
-                Ok(initialised) => {
-                    let env = Arc::new(initialised.env);
-                    this.track(&env);
-                    let release =
-                        this.pool()
-                            .started(&start, env.id(), env.clone(), Instant::now());
-                    this.emit(started_event(
-                        &env,
-                        &start.key,
-                        initialised.start_ms,
-                        initialised.started_at,
-                        (start.reason, start.detail.clone()),
-                        "",
-                    ));
-                    this.carry_out(release);
-                }
-                Err(e) => {
-                    this.start_failed(&start);
-                    tracing::warn!("a provisioned environment failed to init: {e:#}")
-                }
-            }
-        }));
+        spawn_ahead(shared, start, Init::Provisioned);
     }
+}
+
+/// Managed Instances: starts [`ManagedInstances::environments_ahead`] environments of
+/// `function` (the current configuration, or a version just published) ahead of traffic.
+///
+/// [`ManagedInstances::environments_ahead`]: super::options::ManagedInstances::environments_ahead
+pub(crate) fn managed_ahead(shared: &Arc<Shared>, function: &FunctionState) {
+    let Some(managed) = &shared.options.managed_instances else {
+        return;
+    };
+    let batch = shared
+        .pool()
+        .start_ahead_batch(function.clone(), managed.environments_ahead);
+    for start in batch {
+        start_ahead(shared, start);
+    }
+}
+
+/// Managed Instances: starts, in the background, the environment the pool decided on ahead of
+/// demand (see [`provision`]; a scale-out when every environment is full). Requests waiting
+/// for a slot are woken when it joins.
+pub(crate) fn start_ahead(shared: &Arc<Shared>, start: Start) {
+    spawn_ahead(shared, start, Init::ManagedInstances);
+}
+
+/// Runs `start`'s init (of `kind`) in the background; the environment joins the idle pool when
+/// it is done, and its start is reported.
+fn spawn_ahead(shared: &Arc<Shared>, start: Start, kind: Init) {
+    let this = shared.clone();
+    shared.in_background(tokio::spawn(async move {
+        match init_or_fail(&this, &start.function, kind).await {
+            Ok(initialised) => {
+                let env = Arc::new(initialised.env);
+                this.track(&env);
+                let release = this
+                    .pool()
+                    .started(&start, env.id(), env.clone(), Instant::now());
+                this.emit(started_event(
+                    &env,
+                    &start.key,
+                    initialised.start_ms,
+                    initialised.started_at,
+                    (start.reason, start.detail.clone()),
+                    "",
+                ));
+                this.carry_out(release);
+            }
+            Err(e) => {
+                this.start_failed(&start);
+                tracing::warn!("an environment started ahead of demand failed to init: {e:#}")
+            }
+        }
+    }));
 }

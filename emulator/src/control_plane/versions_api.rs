@@ -45,7 +45,7 @@ pub(crate) async fn publish_version(
         serde_json::from_slice(&body).map_err(ApiError::unparsable)?
     };
     let latest = plane.function();
-    let described = FunctionConfiguration::describe(&latest, &plane.options().region);
+    let described = FunctionConfiguration::describe(&latest, plane.options());
     if let Some(expected) = &request.revision_id {
         if *expected != revision_id(latest.revision) {
             return Err(ApiError::revision_mismatch());
@@ -62,7 +62,7 @@ pub(crate) async fn publish_version(
     }
     let version = plane.publish_version();
     tracing::info!(version = version.config.version, "version published");
-    let mut answer = FunctionConfiguration::describe(&version, &plane.options().region);
+    let mut answer = FunctionConfiguration::describe(&version, plane.options());
     if let Some(description) = request.description {
         answer.description = description;
     }
@@ -75,13 +75,15 @@ pub(crate) async fn list_versions(
     Path(name): Path<String>,
 ) -> Result<Json<ListVersionsResponse>, ApiError> {
     check_function(&plane, &name)?;
-    let region = plane.options().region.clone();
-    let mut versions = vec![FunctionConfiguration::describe(&plane.function(), &region)];
+    let mut versions = vec![FunctionConfiguration::describe(
+        &plane.function(),
+        plane.options(),
+    )];
     versions.extend(
         plane
             .published_versions()
             .iter()
-            .map(|v| FunctionConfiguration::describe(v, &region)),
+            .map(|v| FunctionConfiguration::describe(v, plane.options())),
     );
     Ok(Json(ListVersionsResponse { versions }))
 }

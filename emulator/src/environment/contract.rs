@@ -76,6 +76,31 @@ pub struct EnvironmentOptions {
     /// happen to a real extension, whose listener never refuses on its own. 0 (no loss) unless
     /// a test asks.
     pub lost_telemetry_batches: u32,
+    /// Lambda Managed Instances only (with [`InitializationType::ManagedInstances`]): how many
+    /// invocations the environment runs at once (`PerExecutionEnvironmentMaxConcurrency`, the
+    /// runtime's `AWS_LAMBDA_MAX_CONCURRENCY`). Ignored elsewhere: one at a time.
+    pub max_concurrency: u32,
+}
+
+impl EnvironmentOptions {
+    /// Whether this is a Lambda Managed Instances environment.
+    pub fn managed_instances(&self) -> bool {
+        self.initialization_type == InitializationType::ManagedInstances
+    }
+
+    /// Whether the processes are frozen between invocations: never on Managed Instances.
+    pub fn freezes(&self) -> bool {
+        self.freeze && !self.managed_instances()
+    }
+
+    /// Invocations the environment runs at once.
+    pub fn concurrency(&self) -> u32 {
+        if self.managed_instances() {
+            self.max_concurrency.max(1)
+        } else {
+            1
+        }
+    }
 }
 
 /// Lambda's initialization types.
@@ -88,6 +113,9 @@ pub enum InitializationType {
     ProvisionedConcurrency,
     /// SnapStart: the snapshot's init, and every environment restored from it.
     SnapStart,
+    /// Lambda Managed Instances: started ahead of traffic, never frozen, up to
+    /// [`EnvironmentOptions::max_concurrency`] invocations at once.
+    ManagedInstances,
 }
 
 impl InitializationType {
@@ -96,6 +124,7 @@ impl InitializationType {
             InitializationType::OnDemand => "on-demand",
             InitializationType::ProvisionedConcurrency => "provisioned-concurrency",
             InitializationType::SnapStart => "snap-start",
+            InitializationType::ManagedInstances => "lambda-managed-instances",
         }
     }
 }
@@ -111,6 +140,7 @@ impl Default for EnvironmentOptions {
             initialization_type: InitializationType::OnDemand,
             restore: false,
             lost_telemetry_batches: 0,
+            max_concurrency: 1,
         }
     }
 }

@@ -220,11 +220,16 @@ impl Shared {
             error_type: end.error_type.clone(),
             trace_id,
         };
-        self.emit(runtime_done_record(
-            &figures,
-            millis(runtime_done),
-            end.body.len() as u64,
-        ));
+        // Managed Instances send no `platform.runtimeDone` (AWS's emulator for them has no
+        // such event among an invocation's).
+        let managed = self.options.managed_instances();
+        if !managed {
+            self.emit(runtime_done_record(
+                &figures,
+                millis(runtime_done),
+                end.body.len() as u64,
+            ));
+        }
 
         // The invocation is complete when every INVOKE subscriber asked for its next event:
         // an extension still working delays it (and is billed), up to the timeout.
@@ -256,18 +261,30 @@ impl Shared {
             error_type: report_error,
             ..figures
         };
-        self.emit(report_record(
-            &figures,
+        // Managed Instances report `durationMs` only: capacity is priced per instance.
+        let metrics = if managed {
             ReportMetrics {
                 duration_ms,
-                billed_duration_ms,
-                memory_size_mb,
-                max_memory_used_mb,
+                billed_duration_ms: None,
+                memory_size_mb: None,
+                max_memory_used_mb: None,
+                init_duration_ms: None,
+                restore_duration_ms: None,
+                billed_restore_duration_ms: None,
+            }
+        } else {
+            ReportMetrics {
+                duration_ms,
+                billed_duration_ms: Some(billed_duration_ms),
+                memory_size_mb: Some(memory_size_mb),
+                max_memory_used_mb: Some(max_memory_used_mb),
                 init_duration_ms: report_init,
                 restore_duration_ms: report_restore,
                 billed_restore_duration_ms: None,
-            },
-        ));
+            }
+        };
+        self.lock().api.finish_invocation(&request_id);
+        self.emit(report_record(&figures, metrics));
         if report_status == "timeout" {
             self.log(
                 LogSource::Platform,
@@ -279,9 +296,13 @@ impl Shared {
             );
         }
         self.log(LogSource::Platform, format!("END RequestId: {request_id}"));
-        let mut line = format!(
-            "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_duration_ms} ms\tMemory Size: {memory_size_mb} MB\tMax Memory Used: {max_memory_used_mb} MB"
-        );
+        let mut line = if managed {
+            format!("REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms")
+        } else {
+            format!(
+                "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_duration_ms} ms\tMemory Size: {memory_size_mb} MB\tMax Memory Used: {max_memory_used_mb} MB"
+            )
+        };
         if let Some(init) = report_init {
             line.push_str(&format!("\tInit Duration: {init:.2} ms"));
         }

@@ -13,7 +13,7 @@
 //! extension may register only until the runtime's first `/next`; init ends when the runtime
 //! and every extension wait for their next event.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -153,9 +153,11 @@ impl Facts {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RuntimeSlot {
     pub(crate) first_next_at: Option<Instant>,
-    /// The request handed out by the last `/next`, awaiting its answer.
-    pub(crate) current: Option<String>,
-    pub(crate) outcome: Option<(String, RuntimeOutcome)>,
+    /// The requests handed out by `/next` and not finished yet: one at most on Lambda, up to
+    /// the environment's concurrency on Managed Instances (one per runtime worker).
+    pub(crate) taken: BTreeSet<String>,
+    /// The answers posted for those requests, until the invocation is finished.
+    pub(crate) outcomes: BTreeMap<String, RuntimeOutcome>,
     pub(crate) init_error: Option<String>,
 }
 
@@ -263,6 +265,12 @@ impl ApiState {
 
     fn lambda_order(&self) -> bool {
         self.facts.init_records == InitRecordOrder::Lambda
+    }
+
+    /// Whether this is a Lambda Managed Instances environment: SHUTDOWN-only extensions, no
+    /// `platform.runtimeDone`, reports with `durationMs` only.
+    pub(crate) fn managed_instances(&self) -> bool {
+        self.facts.initialization_type == InitializationType::ManagedInstances
     }
 
     /// Whether this init is reported as a SnapStart restore (only the `init` phase: a re-init
@@ -474,6 +482,18 @@ impl ApiState {
                 format!("{bad}: unknown event type"),
             ));
         }
+        // Managed Instances: an external extension may ask for SHUTDOWN only, an internal one
+        // for nothing (AWS's emulator: `ValidateExternalAgentEvent`, "No events allowed for
+        // internal extensions"; both answered 403 `Extension.InvalidEventType`).
+        if self.managed_instances() {
+            let internal = !self.expected_external.contains(name);
+            if let Some(bad) = events.iter().find(|e| internal || *e != SHUTDOWN) {
+                return Err(Refusal::forbidden(
+                    "Extension.InvalidEventType",
+                    format!("{bad}: ErrorInvalidEventType (Lambda Managed Instances deliver SHUTDOWN only, and nothing to internal extensions)"),
+                ));
+            }
+        }
         if self.extensions.iter().any(|e| e.name == name) {
             return Err(Refusal::forbidden(
                 "Extension.InvalidExtensionState",
@@ -609,35 +629,39 @@ impl ApiState {
 
     /// `/invocation/next` handed `request_id` to the runtime.
     pub(crate) fn runtime_took(&mut self, request_id: &str) {
-        self.runtime.current = Some(request_id.to_string());
+        self.runtime.taken.insert(request_id.to_string());
     }
 
-    /// The runtime posted the answer (response or error) for `request_id`: only for the
-    /// current invocation, and only once.
+    /// The invocation `request_id` is over (reported): its answer, or a late one, is no
+    /// longer accepted.
+    pub(crate) fn finish_invocation(&mut self, request_id: &str) {
+        self.runtime.taken.remove(request_id);
+        self.runtime.outcomes.remove(request_id);
+    }
+
+    /// The runtime posted the answer (response or error) for `request_id`: only for an
+    /// invocation it holds (one it took with `/next` and is not finished), and only once.
     pub(crate) fn runtime_answer(
         &mut self,
         request_id: &str,
         outcome: RuntimeOutcome,
     ) -> Result<(), Refusal> {
-        if self.runtime.current.as_deref() != Some(request_id) {
+        if !self.runtime.taken.contains(request_id) {
             return Err(Refusal {
                 status: StatusCode::BAD_REQUEST,
                 error_type: "InvalidRequestID",
-                message: format!("request {request_id} is not the current invocation"),
+                message: format!("request {request_id} is not an invocation in progress"),
             });
         }
-        if self
-            .runtime
-            .outcome
-            .as_ref()
-            .is_some_and(|(id, _)| id == request_id)
-        {
+        if self.runtime.outcomes.contains_key(request_id) {
             return Err(Refusal::forbidden(
                 "InvalidStateTransition",
                 format!("request {request_id} was answered already"),
             ));
         }
-        self.runtime.outcome = Some((request_id.to_string(), outcome));
+        self.runtime
+            .outcomes
+            .insert(request_id.to_string(), outcome);
         Ok(())
     }
 
@@ -647,7 +671,6 @@ impl ApiState {
     /// An invocation starts: `platform.start`, the invocation for the runtime, and INVOKE for
     /// every extension that subscribed to it.
     pub(crate) fn dispatch_invoke(&mut self, invocation: Invocation, version: &str) -> Vec<Effect> {
-        self.runtime.outcome = None;
         let mut effects = vec![Effect::Emit(RecordBody::Start(Start {
             request_id: invocation.request_id.clone(),
             version: Some(version.to_string()),
@@ -671,10 +694,7 @@ impl ApiState {
 
     /// What the runtime answered for `request_id`, once it did.
     pub(crate) fn answer_for(&self, request_id: &str) -> Option<RuntimeOutcome> {
-        match &self.runtime.outcome {
-            Some((id, outcome)) if id == request_id => Some(outcome.clone()),
-            _ => None,
-        }
+        self.runtime.outcomes.get(request_id).cloned()
     }
 
     /// After the runtime answered, the invocation is complete when every INVOKE subscriber asked
@@ -702,6 +722,12 @@ impl ApiState {
     pub(crate) fn runtime_stop(&self, deadline: Duration) -> RuntimeStop {
         if self.extensions.is_empty() {
             return RuntimeStop::Kill;
+        }
+        // AWS's emulator for Managed Instances gives the runtime 600 ms after SIGTERM.
+        if self.managed_instances() {
+            return RuntimeStop::Term {
+                grace: Duration::from_millis(600).min(deadline),
+            };
         }
         let internal = self.extensions.iter().any(|e| !e.external);
         let grace = Duration::from_millis(if internal { 500 } else { 300 });

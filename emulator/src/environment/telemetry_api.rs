@@ -28,6 +28,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 }
 
 const SCHEMA_VERSIONS: [&str; 3] = ["2022-07-01", "2022-12-13", "2025-01-29"];
+/// The one schema Lambda Managed Instances accept (AWS's Telemetry API reference; the
+/// subscription schema of AWS's emulator for Managed Instances lists only it).
+const MANAGED_INSTANCES_SCHEMA: &str = "2025-01-29";
 /// What Lambda answers to an invalid subscription (HTTP 400).
 const VALIDATION_ERROR: &str = "ValidationError";
 
@@ -50,10 +53,20 @@ fn within_bounds(asked: Buffering) -> Result<Buffering, String> {
     })
 }
 
-/// Parses and checks a subscription the way Lambda does: known schema, known types, buffering
-/// within bounds, an HTTP destination on the sandbox itself (`sandbox.localdomain`, which
-/// resolves to loopback — nothing ever leaves the machine).
-fn validate(req: &Subscription) -> Result<(Vec<Kind>, Buffering, http::Uri), String> {
+/// Parses and checks a subscription the way Lambda does: known schema (`2025-01-29` only on
+/// Managed Instances, `managed`), known types, buffering within bounds, an HTTP destination on
+/// the sandbox itself (`sandbox.localdomain`, which resolves to loopback — nothing ever leaves
+/// the machine).
+fn validate(
+    req: &Subscription,
+    managed: bool,
+) -> Result<(Vec<Kind>, Buffering, http::Uri), String> {
+    if managed && req.schema_version != MANAGED_INSTANCES_SCHEMA {
+        return Err(format!(
+            "schemaVersion {:?} is not supported on Lambda Managed Instances: use {MANAGED_INSTANCES_SCHEMA:?}",
+            req.schema_version
+        ));
+    }
     if !SCHEMA_VERSIONS.contains(&req.schema_version.as_str()) {
         return Err(format!(
             "unsupported schemaVersion {:?}",
@@ -112,7 +125,7 @@ async fn subscribe(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
             return api_error(StatusCode::BAD_REQUEST, VALIDATION_ERROR, &err.to_string());
         }
     };
-    let (kinds, buffering, target) = match validate(&request) {
+    let (kinds, buffering, target) = match validate(&request, shared.options.managed_instances()) {
         Ok(parts) => parts,
         Err(message) => return api_error(StatusCode::BAD_REQUEST, VALIDATION_ERROR, &message),
     };
@@ -152,7 +165,7 @@ mod tests {
             "schemaVersion": "2022-12-13", "types": ["platform"],
             "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/t"}
         }));
-        let (kinds, buffering, target) = validate(&ok).unwrap();
+        let (kinds, buffering, target) = validate(&ok, false).unwrap();
         assert_eq!(kinds, vec![Kind::Platform]);
         assert_eq!(buffering.max_items, 10_000);
         assert_eq!(target.to_string(), "http://127.0.0.1:4243/t");
@@ -167,7 +180,7 @@ mod tests {
                 "buffering": {field: value},
                 "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243"}
             }));
-            let err = validate(&bad).unwrap_err();
+            let err = validate(&bad, false).unwrap_err();
             assert!(err.contains(field), "{err}");
         }
     }
@@ -178,6 +191,22 @@ mod tests {
             "schemaVersion": "2022-12-13", "types": ["platform"],
             "destination": {"protocol": "HTTP", "URI": "http://example.com:80/"}
         }));
-        assert!(validate(&bad).is_err());
+        assert!(validate(&bad, false).is_err());
+    }
+
+    #[test]
+    fn managed_instances_take_schema_2025_01_29_only() {
+        let with = |schema: &str| {
+            request(serde_json::json!({
+                "schemaVersion": schema, "types": ["platform"],
+                "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/t"}
+            }))
+        };
+        assert!(validate(&with("2025-01-29"), true).is_ok());
+        let err = validate(&with("2022-12-13"), true).unwrap_err();
+        assert!(err.contains("2025-01-29"), "{err}");
+        // Elsewhere every published schema is accepted.
+        assert!(validate(&with("2022-12-13"), false).is_ok());
+        assert!(validate(&with("2025-01-29"), false).is_ok());
     }
 }

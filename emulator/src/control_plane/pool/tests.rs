@@ -28,6 +28,7 @@ fn limits(max_environments: usize) -> Limits {
         max_environments,
         capacity: INVOCATIONS_PER_ENVIRONMENT,
         idle_reclaim: None,
+        scale_ahead: false,
     }
 }
 
@@ -53,6 +54,7 @@ fn serve(
             );
             (name.to_owned(), Some(start.reason))
         }
+        Admission::Wait { .. } => panic!("on-demand pools never make a request wait"),
     }
 }
 
@@ -338,4 +340,119 @@ fn an_environment_with_room_for_two_takes_a_second_request_while_busy() {
         "one more in flight"
     );
     assert_eq!(p.release("a", true, t), Release::SpinDown("a".to_owned()));
+}
+
+/// Lambda Managed Instances: `capacity` invocations per environment, started ahead of demand.
+fn managed(max_environments: usize, capacity: usize) -> Limits {
+    Limits {
+        max_environments,
+        capacity,
+        idle_reclaim: None,
+        scale_ahead: true,
+    }
+}
+
+#[test]
+fn managed_instances_start_a_batch_ahead_with_one_reason_and_fill_one_environment_first() {
+    let mut p = pool(managed(10, 3));
+    let t = Instant::now();
+    let batch = p.start_ahead_batch(function(), 3);
+    assert!(batch.iter().all(|s| s.reason == StartReason::FirstSeen));
+    assert!(batch.iter().all(|s| s.origin == Origin::Provisioned));
+    // Before any joined, a request waits (none of its own is started: three are coming).
+    assert!(matches!(
+        p.admit(None).unwrap(),
+        Admission::Wait { scale_out: None }
+    ));
+    for (start, name) in batch.iter().zip(["a", "b", "c"]) {
+        assert_eq!(
+            p.started(start, name, name.to_owned(), t),
+            Release::Idle { reclaim_at: None }
+        );
+    }
+    // The most recently joined takes requests up to its concurrency, then the next.
+    let served: Vec<String> = (0..4)
+        .map(|_| match p.admit(None).unwrap() {
+            Admission::Warm { env, .. } => env,
+            other => panic!("a warm environment, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(served, ["c", "c", "c", "b"]);
+    assert_eq!(p.in_flight(), 4);
+    assert_eq!(p.release("c", true, t), Release::Serving);
+}
+
+#[test]
+fn managed_instances_scale_out_once_when_every_environment_is_full() {
+    let mut p = pool(managed(10, 2));
+    let t = Instant::now();
+    let first = p.start_ahead_batch(function(), 1).remove(0);
+    p.started(&first, "a", "a".into(), t);
+    for _ in 0..2 {
+        assert!(matches!(p.admit(None).unwrap(), Admission::Warm { .. }));
+    }
+    // Full: the request waits while one environment scales out; the next waits for it too.
+    let Admission::Wait {
+        scale_out: Some(scale_out),
+    } = p.admit(None).unwrap()
+    else {
+        panic!("a full pool scales out")
+    };
+    assert_eq!(scale_out.reason, StartReason::ScaleOut);
+    assert!(matches!(
+        p.admit(None).unwrap(),
+        Admission::Wait { scale_out: None }
+    ));
+    // A slot freed in "a" serves a waiting request at once.
+    assert_eq!(p.release("a", true, t), Release::Serving);
+    assert!(matches!(p.admit(None).unwrap(), Admission::Warm { env, .. } if env == "a"));
+    p.started(&scale_out, "b", "b".into(), t);
+    assert!(matches!(p.admit(None).unwrap(), Admission::Warm { env, .. } if env == "b"));
+}
+
+#[test]
+fn managed_instances_throttle_only_beyond_every_environment_at_its_concurrency() {
+    let mut p = pool(managed(2, 2));
+    let t = Instant::now();
+    for (start, name) in p.start_ahead_batch(function(), 2).iter().zip(["a", "b"]) {
+        p.started(start, name, name.to_owned(), t);
+    }
+    // Capacity: 2 environments × 2 invocations; all four are served.
+    for _ in 0..4 {
+        assert!(matches!(p.admit(None).unwrap(), Admission::Warm { .. }));
+    }
+    assert_eq!(
+        p.admit(None).unwrap_err(),
+        Refusal::TooManyRequests { limit: 2 }
+    );
+}
+
+#[test]
+fn managed_instances_start_the_new_configuration_ahead_and_requests_wait_for_it() {
+    let mut p = pool(managed(10, 4));
+    let t = Instant::now();
+    let first = p.start_ahead_batch(function(), 1).remove(0);
+    p.started(&first, "a", "a".into(), t);
+    assert_eq!(update(&mut p), ["a"]);
+    let next = p.versions().latest().clone();
+    let batch = p.start_ahead_batch(next, 3);
+    assert!(batch
+        .iter()
+        .all(|s| s.reason == StartReason::ConfigurationChange));
+    assert!(matches!(
+        p.admit(None).unwrap(),
+        Admission::Wait { scale_out: None }
+    ));
+    // A start that failed leaves the others to wait for; once all failed, the next request
+    // scales out again, after the failure.
+    for start in &batch {
+        p.start_failed(start);
+    }
+    let Admission::Wait {
+        scale_out: Some(again),
+    } = p.admit(None).unwrap()
+    else {
+        panic!("nothing is starting: scale out")
+    };
+    assert_eq!(again.reason, StartReason::AfterFailure);
 }

@@ -621,3 +621,63 @@ fn shutdown_goes_to_shutdown_subscribers_with_the_kill_time() {
     assert!(api.extensions.is_empty());
     assert_eq!(api.registration, Registration::Closed);
 }
+
+fn managed_facts() -> Facts {
+    let mut facts = facts(InitRecordOrder::Lambda);
+    facts.initialization_type = InitializationType::ManagedInstances;
+    facts
+}
+
+#[test]
+fn managed_instances_refuse_invoke_and_internal_subscriptions_as_lambda_does() {
+    let mut api = ApiState::new(managed_facts());
+    api.begin_init("init", names(&["coldmark", "other"]));
+    let refusal = register(&mut api, "coldmark", &[INVOKE, SHUTDOWN]).unwrap_err();
+    assert_eq!(refusal.status, StatusCode::FORBIDDEN);
+    assert_eq!(refusal.error_type, "Extension.InvalidEventType");
+    assert!(refusal.message.starts_with("INVOKE"), "{}", refusal.message);
+    // Refused, it may register again for SHUTDOWN alone (its name is still expected).
+    register(&mut api, "coldmark", &[SHUTDOWN]).unwrap();
+    register(&mut api, "other", &[]).unwrap();
+    api.begin_runtime_init();
+    let internal = register(&mut api, "in-process", &[INVOKE]).unwrap_err();
+    assert_eq!(internal.error_type, "Extension.InvalidEventType");
+    // Elsewhere INVOKE is taken.
+    let mut classic = in_init(InitRecordOrder::Lambda, &["coldmark"]);
+    register(&mut classic, "coldmark", &[INVOKE, SHUTDOWN]).unwrap();
+}
+
+#[test]
+fn concurrent_invocations_are_answered_each_once_and_forgotten_when_finished() {
+    let mut api = ApiState::new(managed_facts());
+    let response = RuntimeOutcome::Response(Bytes::from_static(b"{}"));
+    for id in ["r1", "r2", "r3"] {
+        api.dispatch_invoke(invocation(id), "1");
+        api.runtime_took(id);
+    }
+    // Answers in any order, each once.
+    api.runtime_answer("r2", response.clone()).unwrap();
+    api.runtime_answer("r1", response.clone()).unwrap();
+    assert_eq!(api.answer_for("r2"), Some(response.clone()));
+    assert_eq!(api.answer_for("r3"), None);
+    let twice = api.runtime_answer("r2", response.clone()).unwrap_err();
+    assert_eq!(twice.error_type, "InvalidStateTransition");
+    // A finished invocation takes no late answer.
+    api.finish_invocation("r3");
+    let late = api.runtime_answer("r3", response.clone()).unwrap_err();
+    assert_eq!(late.error_type, "InvalidRequestID");
+    assert_eq!(api.answer_for("r1"), Some(response));
+}
+
+#[test]
+fn managed_instances_give_the_runtime_600_ms_after_sigterm() {
+    let mut api = ApiState::new(managed_facts());
+    api.begin_init("init", names(&["coldmark"]));
+    register(&mut api, "coldmark", &[SHUTDOWN]).unwrap();
+    assert_eq!(
+        api.runtime_stop(Duration::from_secs(2)),
+        RuntimeStop::Term {
+            grace: Duration::from_millis(600)
+        }
+    );
+}
