@@ -145,8 +145,27 @@ pub struct Verdict {
     /// That attribution's evidence, in words.
     pub evidence: Option<String>,
     pub environments: Vec<EnvironmentSummary>,
+    /// On Lambda Managed Instances (`--managed-instances`): what the change did there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_instances: Option<ManagedInstancesVerdict>,
     /// One sentence for people.
     pub summary: String,
+}
+
+/// The seed's question on Lambda Managed Instances, where environments start ahead of traffic:
+/// did changing an environment variable start new environments, and did any request wait?
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ManagedInstancesVerdict {
+    /// `PerExecutionEnvironmentMaxConcurrency` of the run.
+    pub max_concurrency: u32,
+    /// Environments started before the change (ahead of traffic).
+    pub environments_before_change: usize,
+    /// Environments started after the change, by the sandbox's own count.
+    pub environments_after_change: usize,
+    /// Of the experiment's requests, how many waited for an environment (a slot, or an
+    /// environment still starting), and the longest wait.
+    pub requests_waited: usize,
+    pub longest_wait_ms: Option<f64>,
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -209,6 +228,15 @@ impl Record for Verdict {
             Some(false) => text.push_str("\n  config_fingerprint is the SAME in both environments"),
             None => {}
         }
+        if let Some(m) = &self.managed_instances {
+            text.push_str(&format!(
+                "\n  Lambda Managed Instances (up to {} invocations per environment): {} environment(s) started ahead before the change, {} after it; {}",
+                m.max_concurrency,
+                m.environments_before_change,
+                m.environments_after_change,
+                m.wait_words()
+            ));
+        }
         if !self.markers_present {
             text.push_str(
                 "\n  markers: none reached the log (no coldmark layer?); the verdict comes from \
@@ -267,6 +295,7 @@ pub fn verdict(
     markers: &[MarkerRecord],
     events: &[ControlPlaneEvent],
     change_after: usize,
+    managed_instances: Option<u32>,
 ) -> Verdict {
     let probe = summarize(responses);
     let readings = read_all(markers);
@@ -376,7 +405,24 @@ pub fn verdict(
     let evidence = new_env.and_then(|e| e.evidence.clone());
     let new_init_after_change =
         right_after && cause.is_none_or(|c| c == Cause::ConfigurationChange);
+    let managed = managed_instances
+        .map(|max_concurrency| managed_verdict(responses, events, max_concurrency));
     let summary = match (new_init_after_change, init_between, cause) {
+        (true, Some(_), _) if managed.is_some() => {
+            let m = managed.as_ref().expect("checked");
+            format!(
+                "YES: changing USER ({} -> {}) started {} new environment(s) ahead of traffic on Lambda Managed Instances; {}{}",
+                env_user_before.as_deref().unwrap_or("<unset>"),
+                env_user_after.as_deref().unwrap_or("<unset>"),
+                m.environments_after_change,
+                m.wait_words(),
+                match (cause, &evidence) {
+                    (Some(cause), Some(evidence)) =>
+                        format!("; coldmark-explain: {cause} ({evidence})"),
+                    _ => String::new(),
+                }
+            )
+        }
         (true, Some([a, b]), _) => format!(
             "YES: changing USER ({} -> {}) caused a new init between requests #{a} and #{b} (init {}); {} environment(s) in all{}",
             env_user_before.as_deref().unwrap_or("<unset>"),
@@ -415,7 +461,65 @@ pub fn verdict(
         cause,
         evidence,
         environments,
+        managed_instances: managed,
         summary,
+    }
+}
+
+/// What the sandbox's events say of a Managed Instances run: environments started before and
+/// after the change (`ConfigurationUpdated`), and the experiment's requests that waited.
+fn managed_verdict(
+    responses: &[ResponseRecord],
+    events: &[ControlPlaneEvent],
+    max_concurrency: u32,
+) -> ManagedInstancesVerdict {
+    let changed_at = events
+        .iter()
+        .position(|e| matches!(e, ControlPlaneEvent::ConfigurationUpdated { .. }));
+    let starts = |after: bool| {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                matches!(e, ControlPlaneEvent::EnvironmentStarted { .. })
+                    && changed_at.is_some_and(|c| *i > c) == after
+            })
+            .count()
+    };
+    let ours: Vec<&str> = responses
+        .iter()
+        .filter_map(|r| r.request_id.as_deref())
+        .collect();
+    let waits: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            ControlPlaneEvent::Invoked {
+                request_id,
+                waited_ms: Some(waited),
+                ..
+            } if ours.contains(&request_id.as_str()) => Some(*waited),
+            _ => None,
+        })
+        .collect();
+    ManagedInstancesVerdict {
+        max_concurrency,
+        environments_before_change: starts(false),
+        environments_after_change: starts(true),
+        requests_waited: waits.len(),
+        longest_wait_ms: waits.iter().copied().reduce(f64::max),
+    }
+}
+
+impl ManagedInstancesVerdict {
+    /// Whether any request waited, in words.
+    fn wait_words(&self) -> String {
+        match self.longest_wait_ms {
+            None => "no request waited for an environment".into(),
+            Some(longest) => format!(
+                "{} request(s) waited for an environment (longest {longest:.1} ms)",
+                self.requests_waited
+            ),
+        }
     }
 }
 
@@ -458,6 +562,7 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
         &collected.markers,
         &collected.events,
         options.change_after,
+        options.sandbox.managed_instances,
     );
     printer.print(&verdict);
     Ok(verdict)
@@ -552,6 +657,7 @@ mod tests {
             env_id: env.into(),
             cold_start: init.is_some(),
             init_duration_ms: init,
+            waited_ms: init,
         }
     }
 
@@ -586,7 +692,7 @@ mod tests {
             invoked(3, "e2", Some(41.0)),
             invoked(4, "e2", None),
         ];
-        let v = verdict(&responses, &markers, &events, 2);
+        let v = verdict(&responses, &markers, &events, 2, None);
         assert!(v.new_init_after_change);
         assert_eq!(v.init_between, Some([2, 3]));
         assert_eq!(v.inits, 2);
@@ -640,7 +746,7 @@ mod tests {
             ),
         ];
         let events = vec![invoked(1, "e1", Some(5.0)), invoked(2, "e2", Some(6.0))];
-        let v = verdict(&responses, &markers, &events, 1);
+        let v = verdict(&responses, &markers, &events, 1, None);
         assert!(!v.new_init_after_change);
         assert_eq!(v.cause, Some(Cause::Replacement));
         assert_eq!(v.fingerprints_differ, Some(false));
@@ -667,7 +773,7 @@ mod tests {
             ),
         ];
         let events = vec![invoked(1, "e1", Some(31.0)), invoked(2, "e2", Some(4.0))];
-        let text = verdict(&responses, &markers, &events, 1).text();
+        let text = verdict(&responses, &markers, &events, 1, None).text();
         assert!(
             text.contains("split: function / extensions not told apart by the records"),
             "{text}"
@@ -688,12 +794,100 @@ mod tests {
             response(2, "t2", "user2", true),
         ];
         let events = vec![invoked(1, "e1", Some(5.0)), invoked(2, "e2", Some(6.0))];
-        let v = verdict(&responses, &[], &events, 1);
+        let v = verdict(&responses, &[], &events, 1, None);
         assert!(v.new_init_after_change);
         assert!(!v.markers_present);
         assert_eq!(v.fingerprints_differ, None);
         assert_eq!(v.init_duration_ms, Some(6.0));
         assert!(v.text().contains("time_out_of_handler alone"));
+    }
+
+    fn started(env: &str) -> ControlPlaneEvent {
+        ControlPlaneEvent::EnvironmentStarted {
+            env_id: env.into(),
+            revision: 1,
+            start_ms: 20.0,
+            function_name: "clock".into(),
+            version: "$LATEST".into(),
+            started_at: chrono::Utc::now(),
+            reason: lambda_emulator::control_plane::start_reason::StartReason::FirstSeen,
+            detail: String::new(),
+            request_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn on_managed_instances_the_verdict_counts_environments_ahead_and_requests_that_waited() {
+        let responses = vec![
+            response(1, "t1", "user", true),
+            response(2, "t1", "user", false),
+            response(3, "t2", "user2", true),
+            response(4, "t2", "user2", false),
+        ];
+        let served = |seq: usize, env: &str, waited: Option<f64>| ControlPlaneEvent::Invoked {
+            request_id: format!("req-{seq}"),
+            env_id: env.into(),
+            cold_start: false,
+            init_duration_ms: None,
+            waited_ms: waited,
+        };
+        let events = vec![
+            started("e1"),
+            started("e2"),
+            started("e3"),
+            served(1, "e3", None),
+            served(2, "e3", None),
+            ControlPlaneEvent::ConfigurationUpdated { revision: 2 },
+            started("e4"),
+            served(3, "e4", Some(12.5)),
+            started("e5"),
+            started("e6"),
+            served(4, "e4", None),
+        ];
+        let v = verdict(&responses, &[], &events, 2, Some(8));
+        assert!(v.new_init_after_change);
+        let m = v
+            .managed_instances
+            .as_ref()
+            .expect("a Managed Instances verdict");
+        assert_eq!(
+            (m.environments_before_change, m.environments_after_change),
+            (3, 3)
+        );
+        assert_eq!((m.requests_waited, m.longest_wait_ms), (1, Some(12.5)));
+        assert!(
+            v.summary.starts_with("YES") && v.summary.contains("started 3 new environment(s)"),
+            "{}",
+            v.summary
+        );
+        assert!(v.summary.contains("1 request(s) waited"), "{}", v.summary);
+        assert!(
+            v.text().contains("up to 8 invocations per environment"),
+            "{}",
+            v.text()
+        );
+        // None waited: the verdict says so.
+        let events: Vec<ControlPlaneEvent> = events
+            .into_iter()
+            .map(|e| match e {
+                ControlPlaneEvent::Invoked {
+                    request_id, env_id, ..
+                } => ControlPlaneEvent::Invoked {
+                    request_id,
+                    env_id,
+                    cold_start: false,
+                    init_duration_ms: None,
+                    waited_ms: None,
+                },
+                other => other,
+            })
+            .collect();
+        let v = verdict(&responses, &[], &events, 2, Some(8));
+        assert!(v.summary.contains("no request waited"), "{}", v.summary);
+        // On-demand Lambda: no such part.
+        assert!(verdict(&responses, &[], &events, 2, None)
+            .managed_instances
+            .is_none());
     }
 
     #[test]
@@ -702,7 +896,7 @@ mod tests {
             response(1, "t1", "user", true),
             response(2, "t1", "user", false),
         ];
-        let v = verdict(&responses, &[], &[], 1);
+        let v = verdict(&responses, &[], &[], 1, None);
         assert!(!v.new_init_after_change);
         assert!(v.summary.starts_with("NO"));
     }

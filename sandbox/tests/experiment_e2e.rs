@@ -204,3 +204,41 @@ fn without_the_layer_the_answers_alone_decide() {
     // The platform's own report still gives the new environment's init duration.
     assert!(verdict["init_duration_ms"].as_f64().unwrap() > 0.0);
 }
+
+/// The experiment on Lambda Managed Instances: environments start ahead of traffic, three per
+/// configuration; changing USER starts three more, and the first request after the change is
+/// answered by one of them. The verdict says both parts of the question, in `--json` too.
+#[test]
+fn on_managed_instances_the_change_starts_new_environments_ahead_of_traffic() {
+    let lines = run_experiment(&["--managed-instances", "--max-concurrency", "4"]);
+    let all = serde_json::to_string_pretty(&lines).unwrap();
+    let verdict = *of_type(&lines, "verdict").first().expect("a verdict");
+    assert_eq!(verdict["new_init_after_change"], true, "{verdict:#}");
+    assert_eq!(verdict["init_between"], serde_json::json!([3, 4]), "{verdict:#}");
+    assert_eq!(verdict["cause"], "configuration-change", "{verdict:#}");
+    let managed = &verdict["managed_instances"];
+    assert_eq!(managed["max_concurrency"], 4, "{verdict:#}");
+    assert_eq!(managed["environments_before_change"], 3, "{verdict:#}");
+    assert_eq!(managed["environments_after_change"], 3, "{verdict:#}");
+    // Whether a request waited depends on whether the new environments' inits were over when
+    // the next request came; the verdict counts it either way, and says so in words.
+    let waited = managed["requests_waited"].as_u64().expect("a count");
+    let summary = verdict["summary"].as_str().unwrap();
+    assert!(summary.starts_with("YES"), "{summary}");
+    if waited == 0 {
+        assert!(summary.contains("no request waited"), "{summary}");
+    } else {
+        assert!(summary.contains("waited for an environment (longest"), "{summary}");
+    }
+    let inits = of_type(&lines, "marker")
+        .into_iter()
+        .filter(|m| m["marker"]["coldmark"] == "init")
+        .collect::<Vec<_>>();
+    assert_eq!(inits.len(), 6, "{all}");
+    assert!(
+        inits
+            .iter()
+            .all(|m| m["marker"]["init_type"] == "lambda-managed-instances"),
+        "{all}"
+    );
+}
