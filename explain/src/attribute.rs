@@ -163,25 +163,35 @@ struct Env {
     started_ms: i64,
     last_seen_ms: i64,
     stream: Option<String>,
+    /// Its configuration's batch ahead of traffic is still open (Lambda Managed Instances): its
+    /// first invoke marker closes it.
+    closes_batch: bool,
+}
+
+/// Lambda Managed Instances start several environments of a version ahead of traffic at once.
+/// Every init of a configuration before its first invocation belongs to that batch and shares
+/// the first init's cause (none of them is a scale-out of another: scaling out there follows
+/// load, and there was none yet).
+#[derive(Debug, Default)]
+enum AheadBatch {
+    /// No init of the configuration on Managed Instances yet.
+    #[default]
+    NotYet,
+    /// The first init's cause and evidence, until the configuration's first invocation.
+    Open(Cause, Evidence),
+    /// The configuration has served an invocation: later inits follow the usual rules.
+    Closed,
 }
 
 #[derive(Debug, Default)]
 struct ConfigState {
     alive: usize,
-    /// Lambda Managed Instances: the first init of this configuration there (when it began,
-    /// its cause and evidence). Lambda starts several environments of a version ahead of
-    /// traffic at once; those started within [`AHEAD_BATCH_MS`] of the first share its cause
-    /// instead of being called a scale-out.
-    ahead_batch: Option<(i64, Cause, Evidence)>,
+    /// Lambda Managed Instances: the batch started ahead of traffic ([`AheadBatch`]).
+    ahead_batch: AheadBatch,
     /// The last environment of this configuration that ended, and whether another of the
     /// configuration started since.
     last_end: Option<LastEnd>,
 }
-
-/// How soon after the first init of a configuration on Lambda Managed Instances another init
-/// of it still belongs to the batch Lambda starts ahead of traffic (three environments per
-/// version, started together). Scaling out there follows resource use, later than this.
-const AHEAD_BATCH_MS: i64 = 2_000;
 
 #[derive(Debug, Clone)]
 struct LastEnd {
@@ -349,11 +359,10 @@ impl Attributor {
             !e.replaced && matches!(e.reason.as_deref(), Some("failure") | Some("timeout"))
         });
         let managed = init.init_type == MANAGED_INSTANCES;
-        let batch = config
-            .ahead_batch
-            .as_ref()
-            .filter(|(first_ms, _, _)| managed && (at - first_ms).abs() <= AHEAD_BATCH_MS)
-            .map(|(_, cause, evidence)| (*cause, evidence.clone()));
+        let batch = match &config.ahead_batch {
+            AheadBatch::Open(cause, evidence) if managed => Some((*cause, evidence.clone())),
+            _ => None,
+        };
         let (cause, evidence) = if init.init_phase == "invoke" {
             (
                 Cause::AfterFailure,
@@ -426,9 +435,13 @@ impl Attributor {
         };
 
         // The new state: this environment is alive in its configuration's generation.
-        if managed && config.ahead_batch.is_none() && init.init_phase != "invoke" {
-            config.ahead_batch = Some((at, cause, evidence.clone()));
+        if managed
+            && matches!(config.ahead_batch, AheadBatch::NotYet)
+            && init.init_phase != "invoke"
+        {
+            config.ahead_batch = AheadBatch::Open(cause, evidence.clone());
         }
+        let closes_batch = matches!(config.ahead_batch, AheadBatch::Open(..));
         if let Some(end) = config.last_end.as_mut() {
             end.replaced = true;
         }
@@ -451,6 +464,7 @@ impl Attributor {
                 }
                 env.started_ms = env.started_ms.min(at);
                 env.last_seen_ms = env.last_seen_ms.max(at);
+                env.closes_batch = closes_batch;
             }
             None => {
                 if let Some(stream) = &stream {
@@ -465,6 +479,7 @@ impl Attributor {
                         started_ms: at,
                         last_seen_ms: at,
                         stream,
+                        closes_batch,
                     },
                 );
             }
@@ -493,6 +508,20 @@ impl Attributor {
         let at = marker.timestamp_ms;
         if let Some(env) = self.envs.get_mut(marker.env_id.as_str()) {
             env.last_seen_ms = env.last_seen_ms.max(at);
+            if env.closes_batch {
+                // The configuration's first invocation on Managed Instances: its batch ahead
+                // of traffic is complete.
+                env.closes_batch = false;
+                let config = self
+                    .functions
+                    .get_mut(&*env.function)
+                    .and_then(|f| f.versions.get_mut(&*env.version))
+                    .zip(env.fingerprint.as_ref())
+                    .and_then(|(v, fp)| v.configs.get_mut(&**fp));
+                if let Some(config) = config {
+                    config.ahead_batch = AheadBatch::Closed;
+                }
+            }
             return;
         }
         // Its init came before the input: alive, of a known version, unknown configuration.
@@ -512,6 +541,7 @@ impl Attributor {
                 started_ms: at,
                 last_seen_ms: at,
                 stream,
+                closes_batch: false,
             },
         );
     }
@@ -728,12 +758,15 @@ mod tests {
     #[test]
     fn managed_instances_inits_follow_the_rules_and_are_never_proactive_or_billed() {
         // Lambda starts a version's environments ahead of traffic, several at once: those
-        // share the first one's cause; a later one of the same configuration is a scale-out.
+        // before the configuration's first invocation share the first one's cause; one after
+        // it is a scale-out.
         let out = run(
             GRACE,
             vec![
                 managed_init("a", 0, "x"),
                 managed_init("a2", 40, "x"),
+                other(Kind::Invoke, "a", 100, None),
+                managed_init("a3", 150, "x"),
                 managed_init("b", 10_000, "x"),
                 managed_init("c", 20_000, "y"),
                 managed_init("c2", 20_030, "y"),
@@ -746,20 +779,21 @@ mod tests {
                 Cause::FirstSeen,
                 Cause::FirstSeen,
                 Cause::ScaleOut,
+                Cause::ScaleOut,
                 Cause::ConfigurationChange,
                 Cause::ConfigurationChange
             ]
         );
-        assert_eq!(out[4].evidence, out[3].evidence);
+        assert_eq!(out[5].evidence, out[4].evidence);
         assert!(out.iter().all(|a| a.gb_seconds().is_none()));
         let mut summary = crate::summary::Summary::default();
         out.iter().for_each(|a| summary.add(a));
         let records = summary.records(Some(0.0000166667));
         let total = &records[0].total;
-        assert_eq!(total.cold_starts, 5);
-        assert_eq!(total.managed_instances, 5);
+        assert_eq!(total.cold_starts, 6);
+        assert_eq!(total.managed_instances, 6);
         assert_eq!(total.unknown_duration, 0);
-        assert_eq!(total.init_ms, 500.0);
+        assert_eq!(total.init_ms, 600.0);
         assert_eq!(total.gb_seconds, 0.0);
     }
 

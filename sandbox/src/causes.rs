@@ -18,6 +18,14 @@
 //!
 //! Steps follow each other without pause (well inside the idle-reclaim time), so no environment
 //! is reclaimed where the script does not wait for it.
+//!
+//! On Lambda Managed Instances (`--managed-instances`) no request starts an environment: they
+//! start ahead of traffic, so a step's starts are those that happened while it ran. The script
+//! there: the three environments started ahead (`first-seen`), then a request; a burst of one
+//! more request than three environments take at once (`scale-out`); a request after idle
+//! reclaim (`replacement`); `UpdateFunctionConfiguration` (three `configuration-change`);
+//! `PublishVersion` (three `new-version`); a request that crashes the function and one after it
+//! (no start: another environment of the version serves, the crashed one is spun down).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -138,6 +146,16 @@ impl Record for CausesSummary {
     }
 }
 
+/// The reasons the script produces on Lambda Managed Instances (`after-failure` is not one:
+/// an environment that failed there is replaced by those already running, not re-initialised).
+pub const PRODUCED_MANAGED: [StartReason; 5] = [
+    StartReason::FirstSeen,
+    StartReason::ScaleOut,
+    StartReason::Replacement,
+    StartReason::ConfigurationChange,
+    StartReason::NewVersion,
+];
+
 /// The reasons the script produces.
 pub const PRODUCED: [StartReason; 6] = [
     StartReason::FirstSeen,
@@ -161,7 +179,7 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
         init_records: InitRecordOrder::Lambda,
         ..options.sandbox.clone()
     };
-    let front = start(
+    let mut front = start(
         Launch {
             plane: sandbox.plane(),
             sandbox,
@@ -182,13 +200,22 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
     let mut script = Script {
         client: reqwest::Client::new(),
         lambda_api: front.lambda_api.clone(),
-        events: front.plane.subscribe(),
+        events: std::mem::replace(&mut front.events, front.plane.subscribe()),
         printer,
         steps: Vec::new(),
         started: Vec::new(),
         stopped: Vec::new(),
+        window_from: None,
     };
-    let result = script.play(&options).await;
+    let produced: &[StartReason] = if options.sandbox.managed_instances.is_some() {
+        &PRODUCED_MANAGED
+    } else {
+        &PRODUCED
+    };
+    let result = match options.sandbox.managed_instances {
+        Some(max_concurrency) => script.play_managed(&options, max_concurrency).await,
+        None => script.play(&options).await,
+    };
 
     front.plane.close(Duration::from_secs(10)).await;
     front.finish().await?;
@@ -200,8 +227,9 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
             *starts.entry(start.reason.as_str().to_owned()).or_default() += 1;
         }
     }
-    let missing: Vec<StartReason> = PRODUCED
-        .into_iter()
+    let missing: Vec<StartReason> = produced
+        .iter()
+        .copied()
         .filter(|r| !starts.contains_key(r.as_str()))
         .collect();
     let failed: Vec<usize> = script
@@ -218,7 +246,11 @@ pub async fn run(options: CausesOptions, printer: Printer) -> anyhow::Result<Cau
         summary: if ok {
             format!(
                 "every reason produced ({}); every step started what it was meant to",
-                PRODUCED.map(|r| r.as_str()).join(", ")
+                produced
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         } else {
             format!("steps {failed:?} did not start what they were meant to; missing {missing:?}")
@@ -242,6 +274,9 @@ struct Script {
     started: Vec<(String, StartReason, String)>,
     /// Environments spun down so far.
     stopped: Vec<String>,
+    /// Managed Instances: a step's starts are those seen since this index of `started` (no
+    /// request starts an environment there). `None`: a step's starts are its requests'.
+    window_from: Option<usize>,
 }
 
 /// One answered invocation as the script saw it.
@@ -377,15 +412,23 @@ impl Script {
     ) {
         self.drain();
         let request_ids: Vec<String> = answers.iter().map(|a| a.request_id.clone()).collect();
+        let window = self.window_from;
         let starts: Vec<StepStart> = self
             .started
             .iter()
-            .filter(|(_, _, request)| request_ids.contains(request))
-            .map(|(env_id, reason, _)| StepStart {
+            .enumerate()
+            .filter(|(i, (_, _, request))| match window {
+                Some(from) => *i >= from,
+                None => request_ids.contains(request),
+            })
+            .map(|(_, (env_id, reason, _))| StepStart {
                 env_id: env_id.clone(),
                 reason: *reason,
             })
             .collect();
+        if window.is_some() {
+            self.window_from = Some(self.started.len());
+        }
         let ok = match expected {
             Some(reason) => !starts.is_empty() && starts.iter().all(|s| s.reason == reason),
             None => starts.is_empty(),
@@ -402,6 +445,111 @@ impl Script {
         };
         self.printer.print(&record);
         self.steps.push(record);
+    }
+
+    /// Managed Instances: waits until `count` environments started since the step began.
+    async fn wait_for_starts(&mut self, count: usize, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let from = self.window_from.unwrap_or(0);
+        loop {
+            self.drain();
+            if self.started.len() >= from + count {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "{} of {count} environment(s) started within {limit:?}",
+                    self.started.len() - from
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The script on Lambda Managed Instances (see the module's documentation).
+    async fn play_managed(
+        &mut self,
+        options: &CausesOptions,
+        max_concurrency: u32,
+    ) -> anyhow::Result<()> {
+        const AHEAD: usize = lambda_emulator::control_plane::DEFAULT_ENVIRONMENTS_AHEAD;
+        let limit = Duration::from_secs(30);
+        self.window_from = Some(0);
+        let latest = "$LATEST";
+        self.wait_for_starts(AHEAD, limit).await?;
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step(
+            &format!("{AHEAD} environments started ahead of traffic, then one request"),
+            latest,
+            Some(StartReason::FirstSeen),
+            vec![a],
+        );
+
+        let burst = AHEAD * max_concurrency as usize + 1;
+        let sleep = serde_json::json!({ "clock_sleep_ms": options.burst_sleep.as_millis() as u64 });
+        let answers = futures_join(
+            (0..burst)
+                .map(|_| self.invoke_detached(latest, sleep.clone()))
+                .collect(),
+        )
+        .await?;
+        self.step(
+            &format!(
+                "a burst of {burst} concurrent requests ({AHEAD} environments x {max_concurrency}, and one more)"
+            ),
+            latest,
+            Some(StartReason::ScaleOut),
+            answers,
+        );
+
+        self.wait_until_all_stopped(options.idle_reclaim * 3 + Duration::from_secs(10))
+            .await?;
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step(
+            "a request after idle reclaim spun every environment down",
+            latest,
+            Some(StartReason::Replacement),
+            vec![a],
+        );
+
+        set_variable(
+            &self.client,
+            &self.lambda_api,
+            FUNCTION_NAME,
+            "USER",
+            "user2",
+        )
+        .await?;
+        self.wait_for_starts(AHEAD, limit).await?;
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step(
+            "UpdateFunctionConfiguration (USER user -> user2), then a request",
+            latest,
+            Some(StartReason::ConfigurationChange),
+            vec![a],
+        );
+
+        let version = self.publish_version().await?;
+        self.wait_for_starts(AHEAD, limit).await?;
+        let a = self.invoke(&version, serde_json::json!({})).await?;
+        self.step(
+            &format!("PublishVersion ({version}), then a request for it"),
+            &version,
+            Some(StartReason::NewVersion),
+            vec![a],
+        );
+
+        let crash = self
+            .invoke(&version, serde_json::json!({ "clock_crash": true }))
+            .await?;
+        let after = self.invoke(&version, serde_json::json!({})).await?;
+        self.step(
+            "a request that crashes the function, then one more (another environment serves it)",
+            &version,
+            None,
+            vec![crash, after],
+        );
+        Ok(())
     }
 
     /// Waits until every environment started so far has been spun down.

@@ -156,6 +156,9 @@ pub struct FrontEnd {
     pub function_url: String,
     /// Whether a coldmark extension is in the layers.
     pub has_layer: bool,
+    /// The control plane's events from before the first environment started ahead of demand
+    /// (provisioned concurrency, Managed Instances).
+    pub events: broadcast::Receiver<lambda_emulator::control_plane::ControlPlaneEvent>,
     served: Option<Served>,
     stop: watch::Sender<bool>,
     collector: JoinHandle<Collected>,
@@ -193,6 +196,8 @@ pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd>
         launch.sandbox.show_logs,
     ));
     let served = plane.serve(launch.ports.0, launch.ports.1).await?;
+    // Subscribed before anything starts ahead of demand, so that a script sees those starts.
+    let events = plane.subscribe();
     plane.provision();
     let endpoints = EndpointsRecord {
         function_name,
@@ -205,6 +210,7 @@ pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd>
         lambda_api: endpoints.lambda_api,
         function_url: endpoints.function_url,
         has_layer: prepared.has_layer,
+        events,
         served: Some(served),
         stop,
         collector,

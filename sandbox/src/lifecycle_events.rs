@@ -128,7 +128,7 @@ impl Record for EnvironmentStopRecord {
     fn text(&self) -> String {
         if self.reset {
             format!(
-                "     [environment reset] {}: {} (init runs again on its next request)",
+                "     [environment reset] {}: {} (its processes were shut down: init runs again on its next request, or on Managed Instances another environment takes over)",
                 short(&self.env_id),
                 self.reason
             )

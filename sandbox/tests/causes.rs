@@ -379,3 +379,81 @@ fn coldmark_explain_gives_every_start_the_sandbox_reason() {
     assert_eq!(summaries.len(), 1, "one function: {summaries:?}");
     assert_eq!(summaries[0]["cold_starts"], starts.len());
 }
+
+/// The script on Lambda Managed Instances, once per test binary.
+fn managed_causes_run() -> &'static (bool, Vec<Value>, String) {
+    static RUN: OnceLock<(bool, Vec<Value>, String)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let layer = layer(true, &[]);
+        run_causes(
+            &[
+                "causes",
+                "--json",
+                "--managed-instances",
+                "--max-concurrency",
+                "2",
+                "--function",
+                built().bootstrap.to_str().unwrap(),
+                "--layer",
+                layer.path().to_str().unwrap(),
+            ],
+            Duration::from_secs(180),
+        )
+    })
+}
+
+/// On Lambda Managed Instances environments start ahead of traffic, three at a time: the
+/// sandbox's reason for each (first-seen, scale-out, replacement, configuration-change,
+/// new-version) is what `coldmark-explain` reads off the markers alone, the three of one batch
+/// included (none of them is a scale-out of another).
+#[test]
+fn on_managed_instances_coldmark_explain_gives_every_start_the_sandbox_reason() {
+    let (ok, lines, text) = managed_causes_run();
+    assert!(*ok, "causes --managed-instances failed:\n{text}");
+    let (code, explained, stderr) = explain(text);
+    assert_eq!(code, Some(0), "coldmark-explain: {stderr}");
+    let attributions = of_type(&explained, "init");
+    let starts = of_type(lines, "environment_start");
+    assert_eq!(attributions.len(), starts.len(), "{explained:#?}");
+    let mut agreed = BTreeMap::<String, usize>::new();
+    for s in &starts {
+        let found: Vec<&Value> = attributions
+            .iter()
+            .copied()
+            .filter(|a| a["env_id"] == s["env_id"])
+            .collect();
+        assert_eq!(found.len(), 1, "one attribution for {s}:\n{explained:#?}");
+        assert_eq!(
+            found[0]["init_type"], "lambda-managed-instances",
+            "{:#}",
+            found[0]
+        );
+        assert_eq!(
+            found[0]["cause"], s["reason"],
+            "coldmark-explain and the sandbox disagree on {s}:\n{:#}",
+            found[0]
+        );
+        *agreed
+            .entry(s["reason"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    for (cause, count) in [
+        ("first-seen", 3),
+        ("configuration-change", 3),
+        ("new-version", 3),
+    ] {
+        assert_eq!(agreed.get(cause), Some(&count), "{cause}: {agreed:?}");
+    }
+    for cause in ["scale-out", "replacement"] {
+        assert!(agreed.contains_key(cause), "{cause} checked: {agreed:?}");
+    }
+    // No GB-seconds on Managed Instances: capacity is priced per instance.
+    let summaries = of_type(&explained, "summary");
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    assert_eq!(
+        summaries[0]["managed_instances"],
+        starts.len(),
+        "{:#}",
+        summaries[0]
+    );
+}

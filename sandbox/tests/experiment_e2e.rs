@@ -214,7 +214,11 @@ fn on_managed_instances_the_change_starts_new_environments_ahead_of_traffic() {
     let all = serde_json::to_string_pretty(&lines).unwrap();
     let verdict = *of_type(&lines, "verdict").first().expect("a verdict");
     assert_eq!(verdict["new_init_after_change"], true, "{verdict:#}");
-    assert_eq!(verdict["init_between"], serde_json::json!([3, 4]), "{verdict:#}");
+    assert_eq!(
+        verdict["init_between"],
+        serde_json::json!([3, 4]),
+        "{verdict:#}"
+    );
     assert_eq!(verdict["cause"], "configuration-change", "{verdict:#}");
     let managed = &verdict["managed_instances"];
     assert_eq!(managed["max_concurrency"], 4, "{verdict:#}");
@@ -228,7 +232,10 @@ fn on_managed_instances_the_change_starts_new_environments_ahead_of_traffic() {
     if waited == 0 {
         assert!(summary.contains("no request waited"), "{summary}");
     } else {
-        assert!(summary.contains("waited for an environment (longest"), "{summary}");
+        assert!(
+            summary.contains("waited for an environment (longest"),
+            "{summary}"
+        );
     }
     let inits = of_type(&lines, "marker")
         .into_iter()

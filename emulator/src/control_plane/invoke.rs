@@ -70,9 +70,11 @@ pub(crate) async fn invoke(
         starter::report_reinit(&shared, env, &key, &request_id);
     }
     if let Ok(response) = &result {
+        // Managed Instances stop no handler at its deadline: a timeout resets nothing there.
+        let managed = shared.options.managed_instances.is_some();
         let reset = match response.status {
             InvokeStatus::Crashed => Some(ShutdownReason::Failure),
-            InvokeStatus::Timeout => Some(ShutdownReason::Timeout),
+            InvokeStatus::Timeout if !managed => Some(ShutdownReason::Timeout),
             _ => None,
         };
         if let Some(reason) = reset {
