@@ -60,7 +60,7 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_LOG",
             level(config.log_level),
-            "coldmark's own diagnostics on stderr: off, error, warn, info, debug, trace",
+            "own diagnostics on stderr: off, error, warn, info, debug, trace",
         ),
         setting(
             "COLDMARK_NAMESPACE",
@@ -70,12 +70,12 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_INVOKE_MARKERS",
             invoke_markers(config.invoke_markers),
-            "which invocations get an invoke marker: first (after each init), all, none",
+            "which invocations get an invoke marker: first (after init), all, none",
         ),
         setting(
             "COLDMARK_PROACTIVE_THRESHOLD_MS",
             config.proactive_threshold_ms.to_string(),
-            "gap (ms) from init end to first invoke above which an init counts as proactive",
+            "ms from init end to first invoke above which an init is proactive",
         ),
         setting(
             "COLDMARK_FINGERPRINT_EXCLUDE",
@@ -95,12 +95,12 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_HTTP_ENDPOINT",
             none(),
-            "http:// or https:// URL the HTTP sink POSTs batches to (required for it)",
+            "http(s):// URL the HTTP sink POSTs batches to (required for it)",
         ),
         setting(
             "COLDMARK_HTTP_HEADERS",
             none(),
-            "extra request headers, name=value,name2=value2 (percent-decoded; never printed)",
+            "request headers name=value,name2=value2 (percent-decoded, secret)",
         ),
         setting(
             "COLDMARK_HTTP_FORMAT",
@@ -124,12 +124,12 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_HTTP_RETRIES",
             http.retries.to_string(),
-            "retries after the first attempt (5xx, 429, connection errors, timeouts), 0-10",
+            "retries on 5xx, 429, connection errors and timeouts, 0-10",
         ),
         setting(
             "COLDMARK_HTTP_BACKOFF_MS",
             http.backoff.as_millis().to_string(),
-            "wait before the first retry; doubles per retry (jittered, at most 5 s)",
+            "wait before the first retry; doubles per retry (jittered, max 5 s)",
         ),
         setting(
             "COLDMARK_HTTP_QUEUE_RECORDS",
@@ -149,12 +149,12 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_HTTP_PROXY",
             none(),
-            "the only proxy the HTTP sink uses (the function's HTTP_PROXY & co. are ignored)",
+            "the HTTP sink's only proxy (the function's HTTP_PROXY is ignored)",
         ),
         setting(
             "COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS",
             "false".to_string(),
-            "true: send COLDMARK_HTTP_HEADERS over plain http:// to a public address",
+            "true: COLDMARK_HTTP_HEADERS may go over http:// to public addresses",
         ),
     ]
 }
@@ -272,6 +272,12 @@ mod tests {
     #[test]
     fn help_names_every_setting_with_its_default() {
         let text = help();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 120,
+                "wider than 120 columns: {line}"
+            );
+        }
         assert!(text.starts_with(&format!("coldmark {}", env!("CARGO_PKG_VERSION"))));
         for s in settings() {
             let line = text
