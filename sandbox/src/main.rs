@@ -2,9 +2,9 @@
 //! (`serve`), repeat the experiment's client loop against a real Function URL (`probe`), or
 //! start an environment for every reason the sandbox can produce (`causes`).
 //!
-//! Exit codes say what happened: 0 done (`experiment`: verdict YES), 1 the answer is no
-//! (`experiment`: verdict NO; `probe`: no request got a clock answer) or the run failed (the
-//! message says which), 2 bad arguments.
+//! Exit codes say what happened: 0 done (`experiment`: verdict YES), 1 the answer is not yes
+//! (`experiment`: any verdict but YES; `probe`: no request got a clock answer) or the run failed
+//! (the message says which), 2 bad arguments.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,8 +26,8 @@ use lambda_emulator::environment::InitRecordOrder;
     name = "coldmark-sandbox",
     version,
     about = "A local AWS Lambda execution environment, and the cold-start experiment on it",
-    after_help = "Exit codes: 0 done (experiment: verdict YES), 1 experiment verdict NO, probe \
-without a single clock answer, or a failed run, 2 bad arguments."
+    after_help = "Exit codes: 0 done (experiment: verdict YES), 1 experiment verdict other than \
+YES, probe without a single clock answer, or a failed run, 2 bad arguments."
 )]
 struct Cli {
     /// More diagnostics on stderr (-v: info, -vv: debug).
@@ -40,7 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the experiment: change USER mid-stream and watch a new environment init (exit 0 on
-    /// a YES verdict, 1 on NO).
+    /// a YES verdict, 1 on any other).
     Experiment(ExperimentArgs),
     /// Serve the function (Lambda API + Function URL) until Ctrl-C, for the AWS CLI or SDKs.
     Serve(ServeArgs),
