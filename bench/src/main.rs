@@ -11,7 +11,7 @@ use coldmark_bench::tables::{self, Goals, Plan, Subjects};
 use coldmark_testkit::http_collector::{Act, Collector};
 
 #[derive(Parser)]
-#[command(about = "Benchmarks for the coldmark Lambda extension")]
+#[command(version, about = "Benchmarks for the coldmark Lambda extension")]
 struct Cli {
     #[command(subcommand)]
     measurement: Measurement,

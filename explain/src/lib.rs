@@ -12,6 +12,7 @@ pub mod order;
 pub mod pipeline;
 pub mod read;
 pub mod render;
+pub mod round;
 pub mod summary;
 pub mod time;
 

@@ -3,7 +3,8 @@
 //! function. Exit codes: 0 explained, 1 nothing to explain, 2 bad arguments or a source that
 //! could not be read.
 
-use std::io::{BufWriter, Write};
+use std::collections::BTreeSet;
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -37,7 +38,7 @@ prefix, `aws logs filter-log-events` JSON, CloudWatch export files (.gz), the sa
 output. Exit codes: 0 explained, 1 nothing to explain, 2 bad arguments or unreadable source."
 )]
 struct Args {
-    /// Marker files; `-` or none reads stdin.
+    /// Marker files; `-` or none reads stdin (none on a terminal: says how to give input).
     #[arg(conflicts_with_all = ["log_group", "clickhouse"])]
     files: Vec<PathBuf>,
 
@@ -139,8 +140,47 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// What `coldmark-explain` with no input says when stdin is a terminal: reading it would wait
+/// silently for lines nobody is going to type.
+const NO_INPUT: &str = "coldmark-explain: no input given, and stdin is a terminal. Give it markers:
+  coldmark-explain FILE...                    the extension's lines, CloudWatch exports (.gz), \
+`aws logs filter-log-events` JSON, the sandbox's --json output
+  SOMETHING | coldmark-explain                the same through a pipe (or `-` for stdin)
+  coldmark-explain --log-group NAME           CloudWatch Logs (the AWS credential chain)
+  coldmark-explain --clickhouse URL           the HTTP sink's ClickHouse table
+  coldmark-explain --help                     everything else";
+
+/// Why nothing was explained, in the user's terms: a `--function` that matched nothing is
+/// named, with the functions the input does have, rather than blamed on the input.
+fn nothing_to_explain(functions: &[String], matched: u64, others: &BTreeSet<String>) -> String {
+    if functions.is_empty() {
+        return "nothing to explain (no init markers in the input)".to_owned();
+    }
+    let asked = functions.join(", ");
+    if matched > 0 {
+        return format!(
+            "nothing to explain: {matched} markers of --function {asked}, none of them an init marker"
+        );
+    }
+    let mut text = format!("nothing to explain: no markers of --function {asked} in the input");
+    if !others.is_empty() {
+        let shown: Vec<&str> = others.iter().take(10).map(String::as_str).collect();
+        let more = others.len().saturating_sub(shown.len());
+        text.push_str(&format!("; it has markers of {}", shown.join(", ")));
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let no_source = args.files.is_empty() && args.log_group.is_empty() && args.clickhouse.is_none();
+    if no_source && std::io::stdin().is_terminal() {
+        eprintln!("{NO_INPUT}");
+        return ExitCode::from(2);
+    }
     let end_ms = args.end.unwrap_or_else(now_ms);
     let start_ms = args.start.unwrap_or(end_ms - args.since.as_millis() as i64);
     if start_ms >= end_ms {
@@ -181,10 +221,19 @@ fn main() -> ExitCode {
     };
     let mut pipeline = Pipeline::new(options, renderers);
     let functions = args.functions.clone();
+    // For the message when the filter leaves nothing: what it kept, and what else there was.
+    let mut matched = 0u64;
+    let mut others: BTreeSet<String> = BTreeSet::new();
     let mut sink = |o: Observation| {
         if let Observation::Marker { marker, .. } = &o {
-            if !functions.is_empty() && !functions.contains(&marker.function_name) {
-                return;
+            if !functions.is_empty() {
+                if !functions.contains(&marker.function_name) {
+                    if !others.contains(&marker.function_name) {
+                        others.insert(marker.function_name.clone());
+                    }
+                    return;
+                }
+                matched += 1;
             }
         }
         pipeline.push(o);
@@ -275,7 +324,10 @@ fn main() -> ExitCode {
     if !errors.is_empty() {
         ExitCode::from(2)
     } else if outcome.inits == 0 {
-        eprintln!("coldmark-explain: nothing to explain (no init markers in the input)");
+        eprintln!(
+            "coldmark-explain: {}",
+            nothing_to_explain(&args.functions, matched, &others)
+        );
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

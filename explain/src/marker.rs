@@ -80,6 +80,31 @@ mod tests {
     }
 
     #[test]
+    fn coldmark_version_is_read_past_on_both_paths() {
+        // The extension writes `coldmark_version` after `env_id` on every marker; lines before
+        // the field existed do not have it. Both read the same, by the fast scan and by serde.
+        let with = INIT.replace(
+            r#""env_id":"instance-0001","#,
+            r#""env_id":"instance-0001","coldmark_version":"0.1.0","#,
+        );
+        assert_ne!(with, INIT);
+        let without = Marker::parse(INIT.as_bytes());
+        assert!(matches!(without, Parsed::Marker(_)));
+        assert_eq!(scan::scan(&with), Some(without.clone()), "the fast scan");
+        let value: serde_json::Value = serde_json::from_str(&with).unwrap();
+        assert_eq!(Marker::from_value(&value), without, "serde");
+        for kind in ["invoke", "shutdown"] {
+            let line = format!(
+                r#"{{"coldmark":"{kind}","schema":1,"timestamp":"2026-11-25T19:32:46.868Z","function_name":"f","env_id":"e","coldmark_version":"9.9.9-dev"}}"#
+            );
+            assert!(
+                matches!(Marker::parse(line.as_bytes()), Parsed::Marker(_)),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
     fn a_marker_without_a_known_source_is_not_a_measured_split() {
         for source in [
             "",

@@ -11,19 +11,25 @@ use serde::Serialize;
 
 use crate::attribute::Attribution;
 use crate::cause::Cause;
+use crate::round;
 
 /// One cause's share.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CauseTotals {
     pub cold_starts: u64,
+    #[serde(serialize_with = "round::ms")]
     pub init_ms: f64,
+    #[serde(serialize_with = "round::gb_seconds")]
     pub gb_seconds: f64,
     /// Inits without a known duration or memory size (not in the sums).
     pub unknown_duration: u64,
     /// Inits on Lambda Managed Instances: in the cold starts and the init time, not in the
     /// GB-seconds (that capacity is priced per EC2 instance).
     pub managed_instances: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "round::money_opt"
+    )]
     pub cost: Option<f64>,
 }
 

@@ -1,10 +1,39 @@
 //! The `coldmark` extension binary (installed as `/opt/extensions/coldmark`). Wiring only.
+//!
+//! Lambda starts it without arguments. `--help` (the settings) and `--version` are for a person
+//! at a terminal; any other argument is refused with exit code 2.
 
-use coldmark::{clock::StartClock, config::Config, diag, run};
+use coldmark::{clock::StartClock, config::help, config::Config, diag, run};
 
-fn main() {
+/// What the command line asks for, when it has anything on it.
+fn command_line() -> Option<std::process::ExitCode> {
+    let arg = std::env::args_os().nth(1)?;
+    let code = match arg.to_str() {
+        Some("-h" | "--help") => {
+            print!("{}", help::help());
+            0
+        }
+        Some("-V" | "--version") => {
+            println!("coldmark {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => {
+            eprintln!(
+                "coldmark: unknown argument {arg:?}: Lambda starts coldmark without arguments, \
+                 and its settings are environment variables (coldmark --help lists them)"
+            );
+            2
+        }
+    };
+    Some(std::process::ExitCode::from(code))
+}
+
+fn main() -> std::process::ExitCode {
     // First, before anything else runs: coldmark measures its own start from here.
     let clock = StartClock::now();
+    if let Some(code) = command_line() {
+        return code;
+    }
     let vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize, Serializer};
 /// The contract version written in every marker's `schema` field.
 pub const SCHEMA: u32 = 1;
 
+/// The coldmark release written in every marker's `coldmark_version` field: which build wrote a
+/// line, when a fleet runs several layer versions (the contract is `schema`, not this).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// One line of output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "coldmark", rename_all = "lowercase")]
@@ -51,6 +55,9 @@ pub struct Common {
     pub function_name: String,
     pub function_version: String,
     pub env_id: String,
+    /// [`VERSION`] of the coldmark that wrote the marker; empty when read from a line that
+    /// predates the field.
+    pub coldmark_version: String,
 }
 
 /// One per execution environment (and one more per re-init inside an invocation).
@@ -245,6 +252,7 @@ mod tests {
             function_name: "f".into(),
             function_version: "$LATEST".into(),
             env_id: "e1".into(),
+            coldmark_version: VERSION.into(),
         }
     }
 

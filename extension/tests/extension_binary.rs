@@ -36,6 +36,7 @@ fn assert_common(markers: &[Value]) {
     let env_id = markers[0]["env_id"].clone();
     for m in markers {
         assert_eq!(m["schema"], 1);
+        assert_eq!(m["coldmark_version"], env!("CARGO_PKG_VERSION"), "{m}");
         assert_eq!(m["function_name"], "clock");
         assert_eq!(m["function_version"], "$LATEST");
         assert_eq!(m["env_id"], env_id, "one env_id per environment");

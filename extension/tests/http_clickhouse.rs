@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use clickhouse::{assert_json_eq, assert_stored_intact, shipped_queries, ClickHouse};
 use coldmark::marker::{
     Common, Emf, ExtensionInfo, InitMarker, InvokeMarker, Marker, ShutdownMarker, Source, SCHEMA,
+    VERSION,
 };
 use coldmark::sink::http::HttpSink;
 use coldmark_testkit::clickhouse;
@@ -27,6 +28,7 @@ fn common(t: DateTime<Utc>, version: &str, env: &str) -> Common {
         function_name: "clock".into(),
         function_version: version.into(),
         env_id: env.into(),
+        coldmark_version: VERSION.into(),
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::{TimeZone, Utc};
 use coldmark::marker::{
     Common, Emf, ExtensionInfo, InitMarker, InvokeMarker, Marker, ShutdownMarker, Source, SCHEMA,
+    VERSION,
 };
 use serde_json::Value;
 
@@ -40,6 +41,7 @@ fn common() -> Common {
         function_name: "clock".into(),
         function_version: "$LATEST".into(),
         env_id: "env-1".into(),
+        coldmark_version: VERSION.into(),
     }
 }
 

@@ -86,7 +86,40 @@ async fn handle(env: &Environment, event: LambdaEvent<Value>) -> Result<Response
     Ok(Response::ok(&body)?)
 }
 
-fn main() -> Result<(), Error> {
+/// `bootstrap --help` / `--version`, for a person who runs it by hand: Lambda starts it without
+/// arguments. Any other argument is refused (exit 2) rather than ignored.
+fn command_line() -> Option<std::process::ExitCode> {
+    let arg = std::env::args_os().nth(1)?;
+    let code = match arg.to_str() {
+        Some("-V" | "--version") => {
+            println!("coldmark-clock {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Some("-h" | "--help") => {
+            println!(
+                "coldmark-clock {}: the clock function, a provided.al2023 `bootstrap`\n\n\
+                 Lambda starts it without arguments, with AWS_LAMBDA_RUNTIME_API set; it answers\n\
+                 time_out_of_handler (when this environment's init ran), time_in_handler,\n\
+                 env_user (USER) and invocation_count.\n\n\
+                 Test knobs (environment, in ms): CLOCK_INIT_SLEEP_MS (sleep in init),\n\
+                 CLOCK_HANDLER_SLEEP_MS (sleep in every call). Per request (event fields):\n\
+                 clock_sleep_ms, clock_crash.",
+                env!("CARGO_PKG_VERSION")
+            );
+            0
+        }
+        _ => {
+            eprintln!("bootstrap: unknown argument {arg:?} (--help says how it is run)");
+            2
+        }
+    };
+    Some(std::process::ExitCode::from(code))
+}
+
+fn main() -> Result<std::process::ExitCode, Error> {
+    if let Some(code) = command_line() {
+        return Ok(code);
+    }
     if let Some(sleep) = sleep_knob("CLOCK_INIT_SLEEP_MS") {
         std::thread::sleep(sleep);
     }
@@ -103,7 +136,8 @@ fn main() -> Result<(), Error> {
         .build()?
         .block_on(lambda_runtime::run_concurrent(service_fn(move |event| {
             handle(env, event)
-        })))
+        })))?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

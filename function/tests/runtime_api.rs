@@ -100,3 +100,27 @@ fn handler_sleep_holds_every_answer_back() {
         );
     }
 }
+
+#[test]
+fn version_and_help_answer_without_a_lambda() {
+    let run = |arg: &str| {
+        Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .arg(arg)
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .output()
+            .expect("run bootstrap")
+    };
+    let version = run("--version");
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("coldmark-clock {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let help = run("--help");
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("CLOCK_INIT_SLEEP_MS"), "{text}");
+    let unknown = run("--nope");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--nope"));
+}

@@ -1,6 +1,10 @@
 //! `coldmark-sandbox`: run the experiment (`experiment`), serve the sandbox for the AWS CLI
 //! (`serve`), repeat the experiment's client loop against a real Function URL (`probe`), or
 //! start an environment for every reason the sandbox can produce (`causes`).
+//!
+//! Exit codes say what happened: 0 done (`experiment`: verdict YES), 1 the answer is not yes
+//! (`experiment`: any verdict but YES; `probe`: no request got a clock answer) or the run failed
+//! (the message says which), 2 bad arguments.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +25,9 @@ use lambda_emulator::environment::InitRecordOrder;
 #[command(
     name = "coldmark-sandbox",
     version,
-    about = "A local AWS Lambda execution environment, and the cold-start experiment on it"
+    about = "A local AWS Lambda execution environment, and the cold-start experiment on it",
+    after_help = "Exit codes: 0 done (experiment: verdict YES), 1 experiment verdict other than \
+YES, probe without a single clock answer, or a failed run, 2 bad arguments."
 )]
 struct Cli {
     /// More diagnostics on stderr (-v: info, -vv: debug).
@@ -33,11 +39,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the experiment: change USER mid-stream and watch a new environment init.
+    /// Run the experiment: change USER mid-stream and watch a new environment init (exit 0 on
+    /// a YES verdict, 1 on any other).
     Experiment(ExperimentArgs),
     /// Serve the function (Lambda API + Function URL) until Ctrl-C, for the AWS CLI or SDKs.
     Serve(ServeArgs),
-    /// The experiment's client loop against any Function URL (e.g. a real one on AWS).
+    /// The experiment's client loop against any Function URL (e.g. a real one on AWS); exit 1
+    /// when no request got a clock answer, 2 on a URL it cannot use.
     Probe(ProbeArgs),
     /// A scripted run that starts an environment for every reason the sandbox can produce
     /// (first-seen, scale-out, replacement, configuration-change, new-version, after-failure),
@@ -201,9 +209,9 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct ProbeArgs {
-    /// The Function URL.
-    #[arg(long)]
-    url: String,
+    /// The Function URL (http:// or https://).
+    #[arg(long, value_parser = parse_url)]
+    url: reqwest::Url,
     /// Milliseconds between requests.
     #[arg(long, default_value_t = 500)]
     interval_ms: u64,
@@ -220,6 +228,16 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))?;
     Ok((k.to_owned(), v.to_owned()))
+}
+
+/// A URL the probe can call: absolute, http or https.
+fn parse_url(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" if url.has_host() => Ok(url),
+        "http" | "https" => Err("the URL names no host".to_owned()),
+        other => Err(format!("`{other}:` is not http or https")),
+    }
 }
 
 fn init_tracing(verbose: u8) {
@@ -254,7 +272,11 @@ async fn main() -> ExitCode {
                 sandbox: args.sandbox.options(),
                 ..ExperimentOptions::default()
             };
-            experiment::run(options, printer).await.map(|_| ())
+            match experiment::run(options, printer).await {
+                // The verdict is printed; the exit code says it to scripts.
+                Ok(verdict) if !verdict.new_init_after_change => return ExitCode::from(1),
+                result => result.map(|_| ()),
+            }
         }
         Command::Serve(args) => {
             let printer = Printer {
@@ -299,14 +321,23 @@ async fn main() -> ExitCode {
         }
         Command::Probe(args) => {
             let printer = Printer { json: args.json };
-            probe::run(
-                &args.url,
+            match probe::run(
+                args.url.as_str(),
                 Duration::from_millis(args.interval_ms),
                 args.requests,
                 &printer,
             )
             .await
-            .map(|_| ())
+            {
+                Ok(summary) if summary.answered == 0 => {
+                    eprintln!(
+                        "error: none of the {} requests got an answer from the clock function at {}",
+                        summary.requests, args.url
+                    );
+                    return ExitCode::from(1);
+                }
+                result => result.map(|_| ()),
+            }
         }
     };
     match result {

@@ -139,7 +139,9 @@ impl Prober {
             }
             Err(e) => Err(e.into()),
         };
-        record.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // To the microsecond, as the markers' figures: the clock reads nanoseconds, which in
+        // `--json` would only be float noise.
+        record.latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
         match answer {
             Ok(bytes) => match ClockBody::parse(&bytes) {
                 Some(body) => {

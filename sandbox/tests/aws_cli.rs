@@ -1,4 +1,4 @@
-//! The sandbox driven by the real AWS CLI (`pip install awscli`), exactly as a user would:
+//! The sandbox driven by the real AWS CLI (PyPI `awscli`), exactly as a user would:
 //! `coldmark-sandbox serve`, then `aws --endpoint-url ... lambda invoke /
 //! get-function-configuration / update-function-configuration`. Fake credentials, no
 //! credential files, nothing leaves 127.0.0.1.
@@ -57,8 +57,8 @@ fn the_aws_cli_invokes_reads_and_updates_the_function() {
     let aws_present = Command::new("aws").arg("--version").output().is_ok();
     assert!(
         aws_present,
-        "the AWS CLI (`aws`) is not on PATH. Install it with `python3 -m pip install awscli` \
-         (`bash .ci/run` does this on a fresh machine)."
+        "the AWS CLI (`aws`) is not on PATH. {}",
+        coldmark_testkit::venv::install_hint("the AWS CLI", &["awscli"])
     );
     let layer = layer(true, &[]);
     let (sandbox, endpoint, _) = support::serve(layer.path(), &[], Duration::from_secs(30));

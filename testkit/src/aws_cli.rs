@@ -31,8 +31,8 @@ pub fn aws_output(endpoint: &str, args: &[&str]) -> Output {
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "the AWS CLI is needed for this test and could not be run ({e}). Install it with \
-             `python3 -m pip install awscli` (or run `bash .ci/run`, which installs it)."
+                "the AWS CLI is needed for this test and could not be run ({e}). {}",
+                crate::venv::install_hint("the AWS CLI", &["awscli"])
             )
         })
 }

@@ -17,6 +17,8 @@
 //! - [`aws_cli`]: the real AWS CLI pointed at a local endpoint, isolated from the user's setup.
 //! - [`clickhouse`]: a real ClickHouse server per test, the store the HTTP sink is tested
 //!   against.
+//! - [`venv`]: what a test says when a Python tool it needs is missing (the project's
+//!   virtualenv, at `.ci/run`'s pins).
 
 pub mod aws_cli;
 pub mod broadcast_log;
@@ -29,3 +31,4 @@ pub mod runtime_api;
 pub mod server;
 pub mod telemetry_feed;
 pub mod timed_io;
+pub mod venv;

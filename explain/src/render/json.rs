@@ -1,4 +1,5 @@
-//! `--json`: one object per init (`type: "init"`), then one `type: "summary"` per function.
+//! `--json`: one object per init (`type: "init"`), then one `type: "summary"` per function;
+//! figures rounded to the precision they were measured with (`round`).
 
 use std::io::Write;
 
@@ -7,6 +8,7 @@ use serde::Serialize;
 use crate::attribute::Attribution;
 use crate::cause::{Cause, Evidence};
 use crate::render::Render;
+use crate::round;
 use crate::summary::FunctionSummary;
 use crate::time::{ms_text, MsText};
 
@@ -21,10 +23,14 @@ pub struct InitRecord<'a> {
     pub env_id: &'a str,
     pub init_type: &'a str,
     pub init_phase: &'a str,
+    #[serde(serialize_with = "round::ms_opt")]
     pub init_duration_ms: Option<f64>,
+    #[serde(serialize_with = "round::ms_opt")]
     pub runtime_init_ms: Option<f64>,
+    #[serde(serialize_with = "round::ms_opt")]
     pub extensions_init_ms: Option<f64>,
     pub function_memory_size: Option<u64>,
+    #[serde(serialize_with = "round::gb_seconds_opt")]
     pub gb_seconds: Option<f64>,
     pub config_fingerprint: &'a str,
     pub proactive: bool,

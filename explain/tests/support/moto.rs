@@ -6,9 +6,14 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const INSTALL: &str = "moto[server] is needed by the CloudWatch source's tests (a CloudWatch \
-Logs API emulator on 127.0.0.1). Install it with: python3 -m pip install 'moto[server]' boto3 \
-(.ci/run does this)";
+/// Why the test cannot run, and how to get moto into the project's virtualenv.
+fn install() -> String {
+    format!(
+        "moto[server] is needed by the CloudWatch source's tests (a CloudWatch Logs API emulator \
+         on 127.0.0.1), with boto3, in the `python3` on PATH. {}",
+        coldmark_testkit::venv::install_hint("moto", &["moto[server]", "boto3"])
+    )
+}
 
 pub struct Moto {
     child: Child,
@@ -27,7 +32,7 @@ impl Moto {
         let probe = Command::new("python3")
             .args(["-c", "import moto.server, boto3"])
             .status();
-        assert!(probe.is_ok_and(|s| s.success()), "{INSTALL}");
+        assert!(probe.is_ok_and(|s| s.success()), "{}", install());
         let port = free_port();
         let child = Command::new("python3")
             .args([

@@ -69,9 +69,10 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::NoRuntimeApi => {
-                f.write_str("AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda)")
-            }
+            ApiError::NoRuntimeApi => f.write_str(
+                "AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda; \
+                     `coldmark --help` lists the settings)",
+            ),
             ApiError::BadRuntimeApi => f.write_str("AWS_LAMBDA_RUNTIME_API is not a host:port"),
             ApiError::InvalidRequest { call } => write!(f, "{call}: cannot build the request"),
             ApiError::Unreachable { call, source } => {

@@ -5,9 +5,10 @@
 //!
 //! One file per setting family: `diagnostics` (`COLDMARK_LOG`), `markers` (what the
 //! markers say), `telemetry` (the listener), `sinks` (`COLDMARK_SINK`), `http`
-//! (`COLDMARK_HTTP_*`).
+//! (`COLDMARK_HTTP_*`); `help` lists them all for `coldmark --help`.
 
 mod diagnostics;
+pub mod help;
 pub(crate) mod http;
 mod markers;
 mod sinks;

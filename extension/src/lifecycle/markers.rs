@@ -7,7 +7,7 @@ use super::state::Held;
 use super::{Lifecycle, INIT_LIMIT_MS};
 use crate::marker::{
     ms_between, round_ms, Common, Emf, InitMarker, InvokeMarker, Marker, ShutdownMarker, Source,
-    SCHEMA,
+    SCHEMA, VERSION,
 };
 
 impl Lifecycle {
@@ -159,6 +159,7 @@ impl Lifecycle {
             function_name: self.id.function_name.clone(),
             function_version: self.id.function_version.clone(),
             env_id: self.id.env_id.clone(),
+            coldmark_version: VERSION.to_string(),
         }
     }
 }
