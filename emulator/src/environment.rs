@@ -388,7 +388,8 @@ const MAX_CONCURRENCY_VARIABLE: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
 /// of the environment's slots). Nothing is frozen, no init runs here (Managed Instances
 /// initialise ahead of traffic), and an environment is never re-initialised in place: a
 /// runtime that exited, or a process that died while idle, ends the environment (its
-/// processes get SHUTDOWN `failure`), and the control plane replaces it. A timeout fails only
+/// processes get SHUTDOWN `failure`): the control plane spins it down and the others serve (one
+/// more starts when they are all full). A timeout fails only
 /// its own invocation: Managed Instances stop no handler at its deadline, and the runtime's
 /// other workers go on.
 async fn invoke_concurrent(
@@ -426,7 +427,7 @@ async fn invoke_concurrent(
 
 /// A Managed Instances environment that can serve no more: its teardown (SHUTDOWN `failure`)
 /// starts in the background, and it reports itself no longer alive so that the control plane
-/// spins it down and starts another.
+/// spins it down.
 async fn end_concurrent(shared: &Arc<Shared>, lifecycle: &AsyncMutex<Lifecycle>) {
     let mut lifecycle = lifecycle.lock().await;
     if lifecycle.needs_init || lifecycle.stopped.is_some() {
