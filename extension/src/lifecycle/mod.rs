@@ -57,8 +57,10 @@ pub use state::Invoke;
 use state::{Held, Instance};
 
 /// Invoke markers waiting for their report, at most (only `COLDMARK_INVOKE_MARKERS=all` can
-/// come near it): bounds memory when reports never arrive.
-pub(crate) const MAX_HELD: usize = 64;
+/// come near it): above Lambda Managed Instances' 1600 invocations in flight per environment,
+/// so that each of them can wait for its report's figures, and a bound on memory (a few hundred
+/// bytes each) when reports never arrive. Beyond it the oldest is written without them.
+pub(crate) const MAX_HELD: usize = 2048;
 
 /// Invocations tracked as in flight at once, at most (Lambda Managed Instances allow 1600 per
 /// environment): bounds memory when reports never arrive.
