@@ -5,8 +5,9 @@
 //! ([`server`]) whose clocks are taken on the server side, spawns each extension as Lambda
 //! does ([`process`]), drives it through init, invocations and shutdown ([`session`]), and
 //! feeds it telemetry the way Lambda batches it ([`telemetry_feed`]). [`scenarios`] holds the
-//! measurements that BENCHMARKS.md reports.
+//! measurements that BENCHMARKS.md reports; [`managed`] the one on Lambda Managed Instances.
 
+pub mod managed;
 pub mod null_extension;
 pub mod process;
 pub mod records;

@@ -33,6 +33,12 @@ struct Cli {
     /// Full 1,000-record batches for the telemetry throughput measurement.
     #[arg(long, global = true)]
     batches: Option<u64>,
+    /// Lambda Managed Instances: invocations in flight at once, one row each (e.g. 8,64).
+    #[arg(long, global = true, value_delimiter = ',')]
+    in_flight: Vec<u64>,
+    /// Lambda Managed Instances: invocations per environment.
+    #[arg(long, global = true)]
+    managed_invocations: Option<u64>,
     /// Answer every Telemetry API subscription like AWS RIE (202 Telemetry.NotSupported).
     #[arg(long, global = true)]
     no_telemetry: bool,
@@ -52,6 +58,8 @@ enum Measurement {
     Throughput,
     /// 5. Binary and layer zip sizes, glibc floor.
     Size,
+    /// 6. Lambda Managed Instances: invoke markers/s with N in flight at once, none lost.
+    Managed,
     /// Not a measurement: one coldmark environment with 3 invocations, its markers printed
     /// (to see what the harness feeds and what coldmark makes of it).
     Markers,
@@ -73,6 +81,17 @@ fn plan(cli: &Cli) -> Plan {
         }),
         memory_invocations: cli.memory_invocations.unwrap_or(memory_invocations),
         batches: cli.batches.unwrap_or(batches),
+        in_flight: if cli.in_flight.is_empty() {
+            vec![8, 64]
+        } else {
+            cli.in_flight.clone()
+        },
+        managed_invocations: cli.managed_invocations.unwrap_or(if cli.quick {
+            10_000
+        } else {
+            50_000
+        }),
+        managed_runs: if cli.quick { 3 } else { 7 },
         quick: cli.quick,
         no_telemetry: cli.no_telemetry,
     }
@@ -127,6 +146,9 @@ async fn main() -> Result<()> {
     }
     if all || cli.measurement == Measurement::Size {
         tables::print_sizes(&coldmark, &null, &example)?;
+    }
+    if all || cli.measurement == Measurement::Managed {
+        measure_managed(&coldmark, &plan, &mut goals).await?;
     }
     if all {
         goals.print();
@@ -219,6 +241,10 @@ async fn measure_invoke(
         );
     }
     tables::print_paced(&paced);
+    goals.classic_markers_per_s = results
+        .iter()
+        .find(|r| r.label == subjects.coldmark_all.label)
+        .map(|r| r.invocations as f64 / r.elapsed.as_secs_f64());
     for (rows, how) in [(&results, "tight loop"), (&paced, "paced 1 ms")] {
         for r in rows {
             if r.label.starts_with("coldmark") && !r.label.contains("/dev/null") {
@@ -274,6 +300,29 @@ async fn measure_throughput(subjects: &Subjects, plan: &Plan, goals: &mut Goals)
         results.push((subject.label.clone(), r));
     }
     tables::print_throughput(&results);
+    Ok(())
+}
+
+/// 6. Lambda Managed Instances: invoke markers per second with N in flight, none lost.
+async fn measure_managed(coldmark: &Path, plan: &Plan, goals: &mut Goals) -> Result<()> {
+    let mut results = Vec::new();
+    for &in_flight in &plan.in_flight {
+        let r = coldmark_bench::managed::managed(
+            coldmark,
+            in_flight,
+            plan.managed_invocations,
+            plan.managed_runs,
+        )
+        .await?;
+        goals.managed.push((
+            in_flight,
+            r.markers_per_second().median,
+            r.runs_complete(),
+            r.runs.len(),
+        ));
+        results.push(r);
+    }
+    tables::print_managed(&results, goals.classic_markers_per_s);
     Ok(())
 }
 

@@ -58,6 +58,12 @@ pub struct Output {
     pub bytes: u64,
     pub markers: Vec<Value>,
     pub invoke_markers: u64,
+    /// Invoke markers without `duration_ms`: written before their invocation's report came
+    /// (pushed out by the bound on what coldmark holds), so without the invocation's figures.
+    pub incomplete_invoke_markers: u64,
+    /// When the drain read the last invoke marker so far (stamped as the line was read, before
+    /// it was parsed): the end of a throughput measurement counted in markers.
+    pub last_invoke_marker_at: Option<Instant>,
     pub other: Vec<String>,
 }
 
@@ -127,6 +133,12 @@ impl ExtensionProcess {
         Memory::of(self.pid)
     }
 
+    /// Invoke markers read from the process's output so far, and when the last was read.
+    pub fn invoke_markers(&self) -> (u64, Option<Instant>) {
+        let out = self.output.lock().expect("output lock");
+        (out.invoke_markers, out.last_invoke_marker_at)
+    }
+
     /// CPU time (user + system) the process has used so far.
     pub fn cpu_time(&self) -> Result<Duration> {
         cpu_time(self.pid)
@@ -169,13 +181,13 @@ fn drain(pipe: OwnedFd, output: Arc<Mutex<Output>>) -> Result<std::thread::JoinH
             let reader = BufReader::with_capacity(64 * 1024, std::fs::File::from(pipe));
             for line in reader.lines() {
                 let Ok(line) = line else { break };
-                keep(&line, &output);
+                keep(&line, Instant::now(), &output);
             }
         })
         .context("starting a pipe-draining thread")
 }
 
-fn keep(line: &str, output: &Mutex<Output>) {
+fn keep(line: &str, read_at: Instant, output: &Mutex<Output>) {
     let marker = if line.contains("\"coldmark\"") {
         serde_json::from_str::<Value>(line).ok()
     } else {
@@ -187,6 +199,10 @@ fn keep(line: &str, output: &Mutex<Output>) {
     if let Some(value) = marker {
         if value.get("coldmark").and_then(Value::as_str) == Some("invoke") {
             out.invoke_markers += 1;
+            out.last_invoke_marker_at = Some(read_at);
+            if value.get("duration_ms").is_none() {
+                out.incomplete_invoke_markers += 1;
+            }
             if out.invoke_markers > KEPT_INVOKE_MARKERS {
                 return;
             }

@@ -1,11 +1,12 @@
-//! Telemetry API records (schema 2022-12-13) as Lambda sends them, built by the harness from
-//! the shared wire model (`lambda-wire`), so that a benchmark feeds the extension what Lambda
-//! feeds it, field for field (`instanceId`, `instanceMaxMemory` in bytes, ...).
+//! Telemetry API records (schema 2022-12-13, and 2025-01-29 on Lambda Managed Instances) as
+//! Lambda sends them, built by the harness from the shared wire model (`lambda-wire`), so that
+//! a benchmark feeds the extension what Lambda feeds it, field for field (`instanceId`,
+//! `instanceMaxMemory` in bytes, ...).
 
 use chrono::{DateTime, Utc};
 use lambda_wire::telemetry::{
     DurationMetrics, Extension as ExtensionRecord, InitReport, InitRuntimeDone, InitStart,
-    Instance, Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Start, ON_DEMAND,
+    Instance, Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics, Span, Start, ON_DEMAND,
 };
 pub use lambda_wire::telemetry::{Record, RecordBody};
 use serde::Serialize;
@@ -171,4 +172,105 @@ fn function_line(request_id: &str) -> serde_json::Value {
 /// A request id in Lambda's UUID shape, unique per (run, sequence number).
 pub fn request_id(run: u32, seq: u64) -> String {
     format!("{run:08x}-0000-4000-8000-{seq:012x}")
+}
+
+/// `initializationType` of a Lambda Managed Instances environment.
+pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+
+/// The records of a Lambda Managed Instances environment (schema `2025-01-29`): no
+/// `platform.runtimeDone`, and reports carry `durationMs` only (capacity is priced per
+/// instance, so no billed duration and no memory figures).
+impl EnvFacts {
+    /// `platform.initStart`, `platform.initRuntimeDone` and `platform.initReport` of an
+    /// environment whose init started at `start` and took `init_ms`.
+    pub fn managed_init(&self, start: DateTime<Utc>, init_ms: f64) -> [Record; 3] {
+        let done = start + chrono::Duration::microseconds((init_ms * 1_000.0) as i64);
+        [
+            Record::new(
+                start,
+                RecordBody::InitStart(InitStart {
+                    initialization_type: MANAGED_INSTANCES.into(),
+                    phase: "init".into(),
+                    instance: Instance {
+                        runtime_version: Some("provided:al2023.v100".into()),
+                        runtime_version_arn: None,
+                        function_name: self.function_name.clone(),
+                        function_version: self.function_version.clone(),
+                        instance_id: Some(self.instance_id.clone()),
+                        instance_max_memory: Some(self.memory_mb * 1024 * 1024),
+                    },
+                }),
+            ),
+            Record::new(
+                done,
+                RecordBody::InitRuntimeDone(InitRuntimeDone {
+                    initialization_type: MANAGED_INSTANCES.into(),
+                    phase: "init".into(),
+                    status: "success".into(),
+                    error_type: None,
+                    spans: Vec::new(),
+                }),
+            ),
+            Record::new(
+                done,
+                RecordBody::InitReport(InitReport {
+                    initialization_type: MANAGED_INSTANCES.into(),
+                    phase: "init".into(),
+                    status: "success".into(),
+                    error_type: None,
+                    metrics: DurationMetrics {
+                        duration_ms: init_ms,
+                    },
+                    spans: Vec::new(),
+                }),
+            ),
+        ]
+    }
+
+    /// `platform.start` of one invocation at `at`.
+    pub fn managed_start(&self, request_id: &str, at: DateTime<Utc>) -> Record {
+        Record::new(
+            at,
+            RecordBody::Start(Start {
+                request_id: request_id.to_string(),
+                version: Some(self.function_version.clone()),
+                tracing: None,
+            }),
+        )
+    }
+
+    /// `platform.report` of one invocation at `at`: `metrics.durationMs` and the response
+    /// spans, nothing else.
+    pub fn managed_report(&self, request_id: &str, at: DateTime<Utc>, duration_ms: f64) -> Record {
+        Record::new(
+            at,
+            RecordBody::Report(Report {
+                request_id: request_id.to_string(),
+                status: "success".into(),
+                error_type: None,
+                metrics: ReportMetrics {
+                    duration_ms,
+                    billed_duration_ms: None,
+                    memory_size_mb: None,
+                    max_memory_used_mb: None,
+                    init_duration_ms: None,
+                    restore_duration_ms: None,
+                    billed_restore_duration_ms: None,
+                },
+                tracing: None,
+                spans: vec![
+                    Span {
+                        name: "responseLatency".into(),
+                        start: at,
+                        duration_ms: 0.847,
+                    },
+                    Span {
+                        name: "responseDuration".into(),
+                        start: at,
+                        duration_ms: 0.127,
+                    },
+                ],
+            }),
+        )
+    }
 }

@@ -18,7 +18,8 @@ use crate::telemetry_feed::{FeedStats, Poster};
 
 static RUN: AtomicU32 = AtomicU32::new(1);
 
-fn next_run() -> u32 {
+/// A fresh run number: request ids and instance names never repeat within a bench.
+pub fn next_run() -> u32 {
     RUN.fetch_add(1, Ordering::Relaxed)
 }
 

@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use crate::process::{ExtensionProcess, Memory, Output, SpawnOptions};
 use crate::records::{request_id, EnvFacts};
 use crate::server::{
-    invoke_event, shutdown_event, ApiEvent, ApiServer, NextRequest, Subscription, TelemetryMode,
+    invoke_event, shutdown_event, ApiEvent, ApiServer, NextRequest, ServerOptions, Subscription,
+    TelemetryMode,
 };
 use crate::telemetry_feed::{FeedStats, TelemetryFeed};
 
@@ -61,7 +62,38 @@ impl Session {
         let server = ApiServer::start(mode).await?;
         let process = ExtensionProcess::spawn(options, server.addr, run)?;
         let spawned_at = process.spawned_at;
-        Self::init(server, Runner::Process(Box::new(process)), spawned_at, run).await
+        Self::init(
+            server,
+            Runner::Process(Box::new(process)),
+            spawned_at,
+            run,
+            true,
+        )
+        .await
+    }
+
+    /// Spawns the extension against a server answering as `server` says (Lambda Managed
+    /// Instances: INVOKE refused, one schema accepted) and waits for its first `/event/next`.
+    /// No telemetry is fed: the driver sends the environment's records itself, because an
+    /// on-demand init's records would be wrong there.
+    pub async fn start_bare(
+        options: &SpawnOptions,
+        server: ServerOptions,
+        run: u32,
+    ) -> Result<Self> {
+        let server = ApiServer::start_with(server).await?;
+        let process = ExtensionProcess::spawn(options, server.addr, run)?;
+        let spawned_at = process.spawned_at;
+        let mut session = Self::init(
+            server,
+            Runner::Process(Box::new(process)),
+            spawned_at,
+            run,
+            false,
+        )
+        .await?;
+        session.feed_invocations = false;
+        Ok(session)
     }
 
     /// Runs the null extension on its own thread and runtime inside the harness: no exec, no
@@ -79,14 +111,17 @@ impl Session {
                 tracing::debug!("in-process extension ended: {err:#}");
             }
         });
-        Self::init(server, Runner::Thread(thread), spawned_at, run).await
+        Self::init(server, Runner::Thread(thread), spawned_at, run, true).await
     }
 
+    /// Waits for the first `/event/next`; with `init_records`, feeds the on-demand init's
+    /// records as Lambda would.
     async fn init(
         mut server: ApiServer,
         runner: Runner,
         spawned_at: Instant,
         run: u32,
+        init_records: bool,
     ) -> Result<Self> {
         let facts = EnvFacts::new(format!("{run:016x}-bench-instance"));
         // The wall-clock time of the spawn, for the records Lambda would time from it.
@@ -100,6 +135,11 @@ impl Session {
         let mut extension_name = String::new();
         let waiting = loop {
             match next_event(&mut server).await? {
+                ApiEvent::Registered {
+                    refused: true,
+                    events,
+                    ..
+                } => bail!("the registration for {events:?} was refused"),
                 ApiEvent::Registered { at, name, .. } => {
                     register = Some(at - spawned_at);
                     extension_name = name;
@@ -108,7 +148,9 @@ impl Session {
                     subscribe = Some(at - spawned_at);
                     subscribed = Some(subscription.clone());
                     let started = TelemetryFeed::start(subscription);
-                    started.push([facts.init_start(spawned_wall)]);
+                    if init_records {
+                        started.push([facts.init_start(spawned_wall)]);
+                    }
                     feed = Some(started);
                 }
                 ApiEvent::Next(request) => break request,
@@ -123,7 +165,7 @@ impl Session {
             subscribe,
             first_next,
         };
-        if let Some(feed) = &feed {
+        if let (Some(feed), true) = (&feed, init_records) {
             feed.push(facts.init_done(&extension_name, spawned_wall, ms(first_next)));
         }
         Ok(Self {

@@ -19,6 +19,11 @@ pub struct Plan {
     pub paced_invocations: u64,
     pub memory_invocations: u64,
     pub batches: u64,
+    /// Lambda Managed Instances: invocations in flight at once, one row each.
+    pub in_flight: Vec<u64>,
+    /// Lambda Managed Instances: invocations per environment, and environments per row.
+    pub managed_invocations: u64,
+    pub managed_runs: usize,
     /// `--quick`: for the header.
     pub quick: bool,
     /// `--no-telemetry`: for the header.
@@ -37,6 +42,11 @@ pub struct Goals {
     pub growth_kib: Option<u64>,
     pub records_per_s: Option<f64>,
     pub big_batch_spike_kib: Option<u64>,
+    /// Invoke markers per second of the tight loop with `markers=all` (one invocation at a
+    /// time): what Managed Instances' figures are held against.
+    pub classic_markers_per_s: Option<f64>,
+    /// Lambda Managed Instances: (in flight, median markers/s, runs with nothing lost, runs).
+    pub managed: Vec<(u64, f64, usize, usize)>,
 }
 
 impl Goals {
@@ -90,6 +100,28 @@ impl Goals {
                 "≥ 200,000 telemetry records/s".into(),
                 format!("{v:.0} records/s (wall, through HTTP)"),
                 verdict(v >= 200_000.0).into(),
+            ]);
+        }
+        for &(in_flight, per_s, complete, runs) in &self.managed {
+            let (goal, met) = match self.classic_markers_per_s {
+                Some(classic) => (
+                    format!(" ≥ the tight loop's {classic:.0}/s one at a time (markers=all)"),
+                    per_s >= classic,
+                ),
+                None => (
+                    " (no goal without the tight loop of this run)".to_string(),
+                    true,
+                ),
+            };
+            table.row(vec![
+                format!("Managed Instances, {in_flight} in flight: invoke markers/s{goal}"),
+                format!("{per_s:.0} markers/s (median of {runs} runs)"),
+                verdict(met).into(),
+            ]);
+            table.row(vec![
+                format!("Managed Instances, {in_flight} in flight: no invoke marker lost (markers = invocations sent, all complete; shutdown's invocations, peak_concurrency = {in_flight}, dropped 0)"),
+                format!("{complete}/{runs} runs"),
+                verdict(complete == runs).into(),
             ]);
         }
         if let Some(v) = self.big_batch_spike_kib {
@@ -209,6 +241,16 @@ pub fn print_header(plan: &Plan, coldmark: &Path) {
         plan.memory_invocations,
         plan.batches,
         if plan.quick { " (--quick)" } else { "" }
+    );
+    println!(
+        "- Lambda Managed Instances: {} invocations per environment, {} environments per row, in flight at once: {}",
+        plan.managed_invocations,
+        plan.managed_runs,
+        plan.in_flight
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if plan.no_telemetry {
         println!("- --no-telemetry: every subscription is answered 202 Telemetry.NotSupported, like AWS RIE");
@@ -569,4 +611,73 @@ pub fn print_throughput(results: &[(String, ThroughputResult)]) {
     table.note("CPU time from /proc/PID/stat (10 ms ticks). Wall rate includes the harness's HTTP client on the other core.");
     table.print();
     big.print();
+}
+
+/// Section 6, Lambda Managed Instances: invoke markers per second with N in flight. `classic`
+/// is the tight loop's markers/s with `markers=all` in the same run, when measured.
+pub fn print_managed(results: &[crate::managed::ManagedResult], classic: Option<f64>) {
+    let mut table = Table::new(
+        "6. Lambda Managed Instances: invoke markers out per second, N invocations in flight in one environment (COLDMARK_INVOKE_MARKERS=all)",
+        &[
+            "in flight (N)",
+            "runs × invocations",
+            "batches × records",
+            "markers/s (wall) median",
+            "min–max",
+            "vs tight loop one at a time",
+            "markers per CPU-second median",
+            "markers / sent, all runs",
+            "without figures",
+            "shutdown: invocations, peak_concurrency, dropped",
+            "exited on SHUTDOWN",
+            "nothing lost",
+        ],
+    );
+    for r in results {
+        let wall = r.markers_per_second();
+        let markers: u64 = r.runs.iter().map(|x| x.outcome.invoke_markers).sum();
+        let incomplete: u64 = r
+            .runs
+            .iter()
+            .map(|x| x.outcome.incomplete_invoke_markers)
+            .sum();
+        let mut shutdowns: Vec<String> = r
+            .runs
+            .iter()
+            .map(|x| match x.outcome.shutdown {
+                Some(s) => format!(
+                    "{}, {}, {}",
+                    s.invocations,
+                    s.peak_concurrency
+                        .map_or("–".to_string(), |p| p.to_string()),
+                    s.dropped
+                ),
+                None => "no marker".to_string(),
+            })
+            .collect();
+        shutdowns.dedup();
+        table.row(vec![
+            r.concurrency.to_string(),
+            format!("{} × {}", r.runs.len(), r.invocations),
+            format!("{} × ≤ {}", r.batches, r.records.div_ceil(r.batches.max(1))),
+            format!("{:.0}", wall.median),
+            format!("{:.0}–{:.0}", wall.min, wall.max),
+            classic.map_or("–".to_string(), |c| ratio(wall.median, c)),
+            format!("{:.0}", r.markers_per_cpu_second().median),
+            format!("{markers}/{}", r.invocations * r.runs.len() as u64),
+            incomplete.to_string(),
+            shutdowns.join("; "),
+            format!(
+                "{}/{}",
+                r.runs.iter().filter(|x| x.outcome.exited).count(),
+                r.runs.len()
+            ),
+            format!("{}/{}", r.runs_complete(), r.runs.len()),
+        ]);
+    }
+    table.note("The release binary registered for SHUTDOWN only (AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances, AWS_LAMBDA_MAX_CONCURRENCY=N), subscribed with schema 2025-01-29 (the harness refuses INVOKE with 403 and any other schema with 400, as Managed Instances do). Each environment gets its init records, then every invocation's platform.start and platform.report (durationMs only) with N request ids in flight at once, interleaved, in batches at the subscription's limits, POSTed one after the other. Wall: first batch handed to the listener → last invoke marker read from the stdout pipe; markers/s is invoke markers ÷ wall per environment, median over environments.");
+    if let Some(c) = classic {
+        table.note(format!("Tight loop one at a time: coldmark (markers=all) in section 2, invocations ÷ loop time = {c:.0} markers/s; it is bound by the INVOKE round trip, this by parsing and writing."));
+    }
+    table.print();
 }

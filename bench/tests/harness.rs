@@ -129,3 +129,29 @@ async fn the_paced_loop_leaves_at_least_the_gap_between_invokes() {
     // 20 INVOKEs, each at least `gap` after the previous one.
     assert!(result.elapsed >= gap * 19, "{:?}", result.elapsed);
 }
+
+/// The Managed Instances figure drives the real coldmark binary: every invocation sent comes
+/// out as one complete invoke marker, and the shutdown marker counts them with the peak.
+#[tokio::test(flavor = "current_thread")]
+async fn managed_instances_runs_count_every_marker_of_the_real_binary() {
+    let coldmark = coldmark_bench::scenarios::workspace_binary("coldmark", "coldmark-extension")
+        .expect("the coldmark binary");
+    let result = coldmark_bench::managed::managed(&coldmark, 8, 3_000, 1)
+        .await
+        .unwrap();
+    let run = &result.runs[0];
+    assert_eq!(run.outcome.invoke_markers, 3_000, "{run:?}");
+    assert_eq!(
+        run.outcome.shutdown,
+        Some(coldmark_bench::managed::ShutdownFigures {
+            invocations: 3_000,
+            peak_concurrency: Some(8),
+            dropped: 0
+        }),
+        "{run:?}"
+    );
+    assert!(run.outcome.nothing_lost(), "{run:?}");
+    assert!(run.outcome.exited, "coldmark exits on SHUTDOWN");
+    assert!(result.batches > 1, "6,000 records span several batches");
+    assert!(run.markers_per_second() > 0.0);
+}
