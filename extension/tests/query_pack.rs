@@ -22,7 +22,7 @@ const KEYWORDS: &[&str] = &[
     "as", "by", "and", "or", "not", "in", "like", "asc", "desc", "true", "false",
 ];
 
-/// The questions issues 5 and 8 ask the pack to answer, by file.
+/// The questions the pack must answer, by file.
 const REQUIRED_QUERIES: &[&str] = &[
     "cold_starts_per_5min.cwl",
     "init_duration_by_version.cwl",

@@ -39,7 +39,7 @@ const HEADER: [&str; 7] = [
     "FUNCTION",
     "ENV",
     "INIT TYPE",
-    "INIT ms (runtime+ext)",
+    "INIT ms",
     "CAUSE",
     "EVIDENCE",
 ];
