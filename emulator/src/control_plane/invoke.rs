@@ -40,7 +40,18 @@ pub(crate) async fn invoke(
     // Subscribed before anything runs so no line of this invocation is missed.
     let log_rx = tail_log.then(|| shared.logs.subscribe());
     let asked = Instant::now();
-    let (admission, waited) = admit(&shared, qualifier.as_deref()).await?;
+    let (admission, waited) = loop {
+        let (admission, waited) = admit(&shared, qualifier.as_deref()).await?;
+        match &admission {
+            // Managed Instances: its runtime exited under other invocations a moment ago. It
+            // takes no more; ask again.
+            Admission::Warm { env, .. } if !env.is_alive() => {
+                shared.pool().retire(env.id());
+                shared.release(env);
+            }
+            _ => break (admission, waited),
+        }
+    };
     let (env, key, cold_start) = match admission {
         Admission::Warm { env, key, .. } => (env, key, false),
         Admission::Start(start) => {
@@ -86,6 +97,10 @@ pub(crate) async fn invoke(
         }
     }
     let env_id = env.id().to_owned();
+    if !env.is_alive() {
+        // Ended under this invocation (Managed Instances keep others in flight on it).
+        shared.pool().retire(&env_id);
+    }
     drop(lease);
     let response = result.map_err(|e| {
         if e.downcast_ref::<InitFailure>().is_some() {

@@ -50,6 +50,9 @@ struct Slot<E> {
     /// When it last joined the pool or had an invocation end (a sequence number): the most
     /// recently used, the warmest, answers first, as on Lambda.
     last_used: u64,
+    /// Its processes are gone while invocations are still in flight on it ([`Pool::retire`]):
+    /// it takes no more, and leaves when the last ends.
+    retired: bool,
 }
 
 /// The pool of one function: its versions, its environments, what it has started so far.
@@ -175,7 +178,7 @@ impl<E: Clone> Pool<E> {
         let warm = self
             .slots
             .values_mut()
-            .filter(|slot| slot.key == key && slot.in_flight < capacity)
+            .filter(|slot| slot.key == key && slot.in_flight < capacity && !slot.retired)
             .max_by_key(|slot| slot.last_used);
         if let Some(slot) = warm {
             slot.in_flight += 1;
@@ -329,6 +332,7 @@ impl<E: Clone> Pool<E> {
                 in_flight,
                 idle_since: None,
                 last_used,
+                retired: false,
             },
         );
         if in_flight > 0 {
@@ -367,7 +371,7 @@ impl<E: Clone> Pool<E> {
         let Some(slot) = self.slots.get_mut(env_id) else {
             return Release::Serving;
         };
-        if self.closed || !alive || !self.versions.is_current(&slot.key) {
+        if self.closed || !alive || slot.retired || !self.versions.is_current(&slot.key) {
             return match self.remove(env_id) {
                 Some(env) => Release::SpinDown(env),
                 None => Release::Serving,
@@ -376,6 +380,15 @@ impl<E: Clone> Pool<E> {
         slot.idle_since = Some(now);
         Release::Idle {
             reclaim_at: self.limits.idle_reclaim.map(|limit| now + limit),
+        }
+    }
+
+    /// `env_id` can serve no more (Managed Instances: its runtime exited while other
+    /// invocations were in flight on it): no request is given to it again, and it leaves the
+    /// pool when its last invocation ends ([`Pool::release`]).
+    pub(crate) fn retire(&mut self, env_id: &str) {
+        if let Some(slot) = self.slots.get_mut(env_id) {
+            slot.retired = true;
         }
     }
 

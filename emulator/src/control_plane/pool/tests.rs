@@ -456,3 +456,26 @@ fn managed_instances_start_the_new_configuration_ahead_and_requests_wait_for_it(
     };
     assert_eq!(again.reason, StartReason::AfterFailure);
 }
+
+#[test]
+fn a_retired_environment_takes_no_more_and_leaves_with_its_last_invocation() {
+    let mut p = pool(managed(10, 3));
+    let t = Instant::now();
+    let first = p.start_ahead_batch(function(), 1).remove(0);
+    p.started(&first, "a", "a".into(), t);
+    for _ in 0..2 {
+        assert!(matches!(p.admit(None).unwrap(), Admission::Warm { env, .. } if env == "a"));
+    }
+    // Its runtime exited under the two invocations: the next request does not go to it.
+    p.retire("a");
+    let Admission::Wait {
+        scale_out: Some(scale_out),
+    } = p.admit(None).unwrap()
+    else {
+        panic!("a retired environment has no room")
+    };
+    assert_eq!(scale_out.reason, StartReason::ScaleOut);
+    // Alive or not by the shell's reckoning, it leaves when its last invocation ends.
+    assert_eq!(p.release("a", true, t), Release::Serving);
+    assert_eq!(p.release("a", true, t), Release::SpinDown("a".into()));
+}
