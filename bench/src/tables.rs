@@ -294,7 +294,7 @@ pub fn print_init(results: &[InitResult]) {
 
     let mut own = Table::new(
         "1b. coldmark_init_ms (coldmark's own clock, from its init marker) beside the server's spawn → first /event/next",
-        &["extension", "init markers / runs", "coldmark_init_ms median", "p90", "p99", "outside median", "self − outside, median", "|self − outside| p90", "|self − outside| p99", "runs within 2 ms"],
+        &["extension", "init markers / runs", "coldmark_init_ms median", "p90", "p99", "outside median", "self − outside, median", "\\|self − outside\\| p90", "\\|self − outside\\| p99", "runs within 2 ms"],
     );
     for r in results {
         match (

@@ -1,8 +1,9 @@
 # Configuration-change cold starts: the configurations (config_fingerprint) each function ran
 # with, and when each one was first initialised. Every fingerprint whose first_init comes after
-# the function's earliest one marks a cold start caused by a configuration change (environment
-# variables, memory, layers, runtime...) — like the experiment's USER change, which spun the
-# warm environments down and forced new ones.
+# the function's earliest one marks a cold start caused by a configuration change (the user's
+# environment variables, the memory size or the version: what config_fingerprint covers; a
+# change of layers or runtime alone leaves it equal) — like the experiment's USER change, which
+# spun the warm environments down and forced new ones.
 # Limitation: Logs Insights has no window functions ("the previous environment's value"), so it
 # cannot compare each init with the one before. Grouping by fingerprint finds every change once;
 # a change back to an earlier configuration folds into that fingerprint's row. For the
