@@ -248,15 +248,7 @@ impl EnvFacts {
                 request_id: request_id.to_string(),
                 status: "success".into(),
                 error_type: None,
-                metrics: ReportMetrics {
-                    duration_ms,
-                    billed_duration_ms: None,
-                    memory_size_mb: None,
-                    max_memory_used_mb: None,
-                    init_duration_ms: None,
-                    restore_duration_ms: None,
-                    billed_restore_duration_ms: None,
-                },
+                metrics: ReportMetrics::duration_only(duration_ms),
                 tracing: None,
                 spans: vec![
                     Span {

@@ -311,6 +311,21 @@ pub struct ReportMetrics {
     pub billed_restore_duration_ms: Option<u64>,
 }
 
+impl ReportMetrics {
+    /// A Lambda Managed Instances report's metrics: `durationMs` and nothing else.
+    pub fn duration_only(duration_ms: f64) -> Self {
+        Self {
+            duration_ms,
+            billed_duration_ms: None,
+            memory_size_mb: None,
+            max_memory_used_mb: None,
+            init_duration_ms: None,
+            restore_duration_ms: None,
+            billed_restore_duration_ms: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreRuntimeDone {

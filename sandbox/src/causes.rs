@@ -291,54 +291,15 @@ impl Script {
         let a = self.invoke(latest, serde_json::json!({})).await?;
         self.step("one request", latest, Some(StartReason::FirstSeen), vec![a]);
 
-        let sleep = serde_json::json!({ "clock_sleep_ms": options.burst_sleep.as_millis() as u64 });
-        let burst = futures_join(
-            (0..options.burst)
-                .map(|_| self.invoke_detached(latest, sleep.clone()))
-                .collect(),
+        self.burst_step(
+            options,
+            options.burst,
+            format!("a burst of {} concurrent requests", options.burst),
         )
         .await?;
-        self.step(
-            &format!("a burst of {} concurrent requests", options.burst),
-            latest,
-            Some(StartReason::ScaleOut),
-            burst,
-        );
-
-        self.wait_until_all_stopped(options.idle_reclaim * 3 + Duration::from_secs(10))
-            .await?;
-        let a = self.invoke(latest, serde_json::json!({})).await?;
-        self.step(
-            "a request after idle reclaim spun every environment down",
-            latest,
-            Some(StartReason::Replacement),
-            vec![a],
-        );
-
-        set_variable(
-            &self.client,
-            &self.lambda_api,
-            FUNCTION_NAME,
-            "USER",
-            "user2",
-        )
-        .await?;
-        let a = self.invoke(latest, serde_json::json!({})).await?;
-        self.step(
-            "UpdateFunctionConfiguration (USER user -> user2), then a request",
-            latest,
-            Some(StartReason::ConfigurationChange),
-            vec![a],
-        );
-
-        let version = self.publish_version().await?;
-        let a = self.invoke(&version, serde_json::json!({})).await?;
-        self.step(
-            &format!("PublishVersion ({version}), then a request for it"),
-            &version,
-            Some(StartReason::NewVersion),
-            vec![a],
-        );
+        self.replacement_step(options).await?;
+        self.configuration_change_step(None).await?;
+        let version = self.new_version_step(None).await?;
 
         let a = self
             .invoke(&version, serde_json::json!({ "clock_crash": true }))
@@ -486,58 +447,17 @@ impl Script {
         );
 
         let burst = AHEAD * max_concurrency as usize + 1;
-        let sleep = serde_json::json!({ "clock_sleep_ms": options.burst_sleep.as_millis() as u64 });
-        let answers = futures_join(
-            (0..burst)
-                .map(|_| self.invoke_detached(latest, sleep.clone()))
-                .collect(),
-        )
-        .await?;
-        self.step(
-            &format!(
+        self.burst_step(
+            options,
+            burst,
+            format!(
                 "a burst of {burst} concurrent requests ({AHEAD} environments x {max_concurrency}, and one more)"
             ),
-            latest,
-            Some(StartReason::ScaleOut),
-            answers,
-        );
-
-        self.wait_until_all_stopped(options.idle_reclaim * 3 + Duration::from_secs(10))
-            .await?;
-        let a = self.invoke(latest, serde_json::json!({})).await?;
-        self.step(
-            "a request after idle reclaim spun every environment down",
-            latest,
-            Some(StartReason::Replacement),
-            vec![a],
-        );
-
-        set_variable(
-            &self.client,
-            &self.lambda_api,
-            FUNCTION_NAME,
-            "USER",
-            "user2",
         )
         .await?;
-        self.wait_for_starts(AHEAD, limit).await?;
-        let a = self.invoke(latest, serde_json::json!({})).await?;
-        self.step(
-            "UpdateFunctionConfiguration (USER user -> user2), then a request",
-            latest,
-            Some(StartReason::ConfigurationChange),
-            vec![a],
-        );
-
-        let version = self.publish_version().await?;
-        self.wait_for_starts(AHEAD, limit).await?;
-        let a = self.invoke(&version, serde_json::json!({})).await?;
-        self.step(
-            &format!("PublishVersion ({version}), then a request for it"),
-            &version,
-            Some(StartReason::NewVersion),
-            vec![a],
-        );
+        self.replacement_step(options).await?;
+        self.configuration_change_step(Some((AHEAD, limit))).await?;
+        let version = self.new_version_step(Some((AHEAD, limit))).await?;
 
         let crash = self
             .invoke(&version, serde_json::json!({ "clock_crash": true }))
@@ -550,6 +470,90 @@ impl Script {
             vec![crash, after],
         );
         Ok(())
+    }
+
+    /// Both scripts: `count` concurrent requests that sleep in the handler — `scale-out`.
+    async fn burst_step(
+        &mut self,
+        options: &CausesOptions,
+        count: usize,
+        action: String,
+    ) -> anyhow::Result<()> {
+        let latest = "$LATEST";
+        let sleep = serde_json::json!({ "clock_sleep_ms": options.burst_sleep.as_millis() as u64 });
+        let answers = futures_join(
+            (0..count)
+                .map(|_| self.invoke_detached(latest, sleep.clone()))
+                .collect(),
+        )
+        .await?;
+        self.step(&action, latest, Some(StartReason::ScaleOut), answers);
+        Ok(())
+    }
+
+    /// Both scripts: silence until idle reclaim spun every environment down, then a request —
+    /// `replacement`.
+    async fn replacement_step(&mut self, options: &CausesOptions) -> anyhow::Result<()> {
+        let latest = "$LATEST";
+        self.wait_until_all_stopped(options.idle_reclaim * 3 + Duration::from_secs(10))
+            .await?;
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step(
+            "a request after idle reclaim spun every environment down",
+            latest,
+            Some(StartReason::Replacement),
+            vec![a],
+        );
+        Ok(())
+    }
+
+    /// Both scripts: `UpdateFunctionConfiguration` (USER changes), then a request —
+    /// `configuration-change`. `ahead`: on Managed Instances, wait (up to the limit) for that
+    /// many environments of the new configuration to start ahead of the request.
+    async fn configuration_change_step(
+        &mut self,
+        ahead: Option<(usize, Duration)>,
+    ) -> anyhow::Result<()> {
+        let latest = "$LATEST";
+        set_variable(
+            &self.client,
+            &self.lambda_api,
+            FUNCTION_NAME,
+            "USER",
+            "user2",
+        )
+        .await?;
+        if let Some((count, limit)) = ahead {
+            self.wait_for_starts(count, limit).await?;
+        }
+        let a = self.invoke(latest, serde_json::json!({})).await?;
+        self.step(
+            "UpdateFunctionConfiguration (USER user -> user2), then a request",
+            latest,
+            Some(StartReason::ConfigurationChange),
+            vec![a],
+        );
+        Ok(())
+    }
+
+    /// Both scripts: `PublishVersion`, then a request for it — `new-version`; returns the
+    /// version. `ahead` as for [`Script::configuration_change_step`].
+    async fn new_version_step(
+        &mut self,
+        ahead: Option<(usize, Duration)>,
+    ) -> anyhow::Result<String> {
+        let version = self.publish_version().await?;
+        if let Some((count, limit)) = ahead {
+            self.wait_for_starts(count, limit).await?;
+        }
+        let a = self.invoke(&version, serde_json::json!({})).await?;
+        self.step(
+            &format!("PublishVersion ({version}), then a request for it"),
+            &version,
+            Some(StartReason::NewVersion),
+            vec![a],
+        );
+        Ok(version)
     }
 
     /// Waits until every environment started so far has been spun down.

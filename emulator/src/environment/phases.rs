@@ -263,15 +263,7 @@ impl Shared {
         };
         // Managed Instances report `durationMs` only: capacity is priced per instance.
         let metrics = if managed {
-            ReportMetrics {
-                duration_ms,
-                billed_duration_ms: None,
-                memory_size_mb: None,
-                max_memory_used_mb: None,
-                init_duration_ms: None,
-                restore_duration_ms: None,
-                billed_restore_duration_ms: None,
-            }
+            ReportMetrics::duration_only(duration_ms)
         } else {
             ReportMetrics {
                 duration_ms,
