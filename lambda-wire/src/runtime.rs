@@ -20,6 +20,9 @@ pub const INVOKED_FUNCTION_ARN: &str = "Lambda-Runtime-Invoked-Function-Arn";
 pub const TRACE_ID: &str = "Lambda-Runtime-Trace-Id";
 pub const CLIENT_CONTEXT: &str = "Lambda-Runtime-Client-Context";
 pub const COGNITO_IDENTITY: &str = "Lambda-Runtime-Cognito-Identity";
+/// The invocation's tenant, on a function with tenant isolation only (the runtime's
+/// `context.tenant_id`).
+pub const TENANT_ID: &str = "Lambda-Runtime-Aws-Tenant-Id";
 /// On an error report: the error's type, e.g. `Runtime.ExitError`.
 pub const FUNCTION_ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 

@@ -230,6 +230,10 @@ pub struct Start {
     pub request_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The tenant the request was invoked for (`X-Amz-Tenant-Id`), on a function with tenant
+    /// isolation (`TenancyConfig` `PER_TENANT`) only; Lambda omits it otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<TraceContext>,
 }
@@ -250,6 +254,10 @@ pub struct TraceContext {
 pub struct RuntimeDone {
     pub request_id: String,
     pub status: String,
+    /// The tenant the request was invoked for (`X-Amz-Tenant-Id`), on a function with tenant
+    /// isolation (`TenancyConfig` `PER_TENANT`) only; Lambda omits it otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,6 +281,10 @@ pub struct RuntimeDoneMetrics {
 pub struct Report {
     pub request_id: String,
     pub status: String,
+    /// The tenant the request was invoked for (`X-Amz-Tenant-Id`), on a function with tenant
+    /// isolation (`TenancyConfig` `PER_TENANT`) only; Lambda omits it otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     pub metrics: ReportMetrics,
@@ -481,6 +493,57 @@ mod tests {
         );
     }
 
+    /// Tenant isolation's example in AWS's guide ("Monitoring Lambda functions with tenant
+    /// isolation"): `tenantId` sits in the record beside `requestId`, and a function without
+    /// tenant isolation has none.
+    #[test]
+    fn tenant_id_rides_on_start_and_report() {
+        round_trip(
+            Record::new(
+                at("2025-10-13T19:48:06.990Z"),
+                RecordBody::Start(Start {
+                    request_id: "a0f40320-b43c-44b3-91bf-d5b5240a1bed".into(),
+                    tenant_id: Some("BlueTenant".into()),
+                    version: Some("$LATEST".into()),
+                    tracing: None,
+                }),
+            ),
+            json!({
+                "time": "2025-10-13T19:48:06.990Z",
+                "type": "platform.start",
+                "record": {
+                    "requestId": "a0f40320-b43c-44b3-91bf-d5b5240a1bed",
+                    "version": "$LATEST",
+                    "tenantId": "BlueTenant"
+                }
+            }),
+        );
+        round_trip(
+            Record::new(
+                at("2025-10-13T19:48:07.100Z"),
+                RecordBody::Report(Report {
+                    request_id: "a0f40320-b43c-44b3-91bf-d5b5240a1bed".into(),
+                    tenant_id: Some("BlueTenant".into()),
+                    status: "success".into(),
+                    error_type: None,
+                    metrics: ReportMetrics::duration_only(110.0),
+                    tracing: None,
+                    spans: vec![],
+                }),
+            ),
+            json!({
+                "time": "2025-10-13T19:48:07.100Z",
+                "type": "platform.report",
+                "record": {
+                    "requestId": "a0f40320-b43c-44b3-91bf-d5b5240a1bed",
+                    "status": "success",
+                    "tenantId": "BlueTenant",
+                    "metrics": {"durationMs": 110.0}
+                }
+            }),
+        );
+    }
+
     #[test]
     fn invocation_records() {
         let tracing = Some(TraceContext {
@@ -494,6 +557,7 @@ mod tests {
                 at("2022-10-12T00:00:15.064Z"),
                 RecordBody::Start(Start {
                     request_id: "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa".into(),
+                    tenant_id: None,
                     version: Some("$LATEST".into()),
                     tracing: tracing.clone(),
                 }),
@@ -517,6 +581,7 @@ mod tests {
                 at("2022-10-12T00:01:15.000Z"),
                 RecordBody::RuntimeDone(RuntimeDone {
                     request_id: "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa".into(),
+                    tenant_id: None,
                     status: "success".into(),
                     error_type: None,
                     metrics: Some(RuntimeDoneMetrics {
@@ -542,6 +607,7 @@ mod tests {
                 at("2022-10-12T00:01:15.000Z"),
                 RecordBody::Report(Report {
                     request_id: "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa".into(),
+                    tenant_id: None,
                     status: "success".into(),
                     error_type: None,
                     metrics: ReportMetrics {

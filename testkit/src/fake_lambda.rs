@@ -549,6 +549,7 @@ pub fn invocation(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) 
             start,
             RecordBody::Start(Start {
                 request_id: request_id.into(),
+                tenant_id: None,
                 version: Some("$LATEST".into()),
                 tracing: None,
             }),
@@ -557,6 +558,7 @@ pub fn invocation(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) 
             start + ms(3),
             RecordBody::RuntimeDone(RuntimeDone {
                 request_id: request_id.into(),
+                tenant_id: None,
                 status: "success".into(),
                 error_type: None,
                 metrics: Some(RuntimeDoneMetrics {
@@ -571,6 +573,7 @@ pub fn invocation(request_id: &str, start: DateTime<Utc>, init_ms: Option<f64>) 
             start + ms(4),
             RecordBody::Report(Report {
                 request_id: request_id.into(),
+                tenant_id: None,
                 status: "success".into(),
                 error_type: None,
                 metrics: ReportMetrics {

@@ -673,6 +673,7 @@ impl ApiState {
     pub(crate) fn dispatch_invoke(&mut self, invocation: Invocation, version: &str) -> Vec<Effect> {
         let mut effects = vec![Effect::Emit(RecordBody::Start(Start {
             request_id: invocation.request_id.clone(),
+            tenant_id: None,
             version: Some(version.to_string()),
             tracing: Some(trace_context(&invocation.trace_id)),
         }))];

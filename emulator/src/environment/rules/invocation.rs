@@ -167,6 +167,7 @@ pub(crate) fn runtime_done_record(
 ) -> RecordBody {
     RecordBody::RuntimeDone(RuntimeDone {
         request_id: figures.request_id.clone(),
+        tenant_id: None,
         status: figures.status.into(),
         error_type: figures.error_type.clone(),
         metrics: Some(RuntimeDoneMetrics {
@@ -182,6 +183,7 @@ pub(crate) fn runtime_done_record(
 pub(crate) fn report_record(figures: &InvokeFigures, metrics: ReportMetrics) -> RecordBody {
     RecordBody::Report(Report {
         request_id: figures.request_id.clone(),
+        tenant_id: None,
         status: figures.status.into(),
         error_type: figures.error_type.clone(),
         metrics,
