@@ -16,6 +16,7 @@ pub enum Cause {
     SnapStart,
     NewVersion,
     ConfigurationChange,
+    NewTenant,
     Proactive,
     ScaleOut,
     Replacement,
@@ -23,12 +24,13 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 9] = [
+    pub const ALL: [Cause; 10] = [
         Cause::AfterFailure,
         Cause::Provisioned,
         Cause::SnapStart,
         Cause::NewVersion,
         Cause::ConfigurationChange,
+        Cause::NewTenant,
         Cause::Proactive,
         Cause::ScaleOut,
         Cause::Replacement,
@@ -43,6 +45,7 @@ impl Cause {
             Cause::SnapStart => "snap-start",
             Cause::NewVersion => "new-version",
             Cause::ConfigurationChange => "configuration-change",
+            Cause::NewTenant => "new-tenant",
             Cause::Proactive => "proactive",
             Cause::ScaleOut => "scale-out",
             Cause::Replacement => "replacement",
@@ -58,6 +61,7 @@ impl Cause {
             Cause::SnapStart => "SnapStart restore",
             Cause::NewVersion => "new version",
             Cause::ConfigurationChange => "configuration change",
+            Cause::NewTenant => "new tenant",
             Cause::Proactive => "proactive init",
             Cause::ScaleOut => "scale-out",
             Cause::Replacement => "replacement",
@@ -73,6 +77,7 @@ impl Cause {
             Cause::SnapStart => "SnapStart restores",
             Cause::NewVersion => "new versions",
             Cause::ConfigurationChange => "configuration changes",
+            Cause::NewTenant => "new tenants",
             Cause::Proactive => "proactive inits",
             Cause::ScaleOut => "scale-outs",
             Cause::Replacement => "replacements",
@@ -110,6 +115,16 @@ pub enum Evidence {
     ConfigurationChange {
         previous_fingerprint: String,
         fingerprint: String,
+    },
+    /// The first environment of a tenant (tenant isolation) for its function, version and
+    /// configuration, where other tenants' environments of it were seen.
+    NewTenant {
+        tenant_id: String,
+        /// The configuration the tenant's previous environment ran, when it ran another one
+        /// of this version (the configuration changed under it).
+        previous_fingerprint: Option<String>,
+        /// Other tenants with an environment of this configuration alive.
+        other_tenants_alive: usize,
     },
     Proactive,
     ScaleOut {
@@ -161,6 +176,19 @@ impl Evidence {
             } => format!(
                 "configuration changed: fingerprint {previous_fingerprint} → {fingerprint}"
             ),
+            Evidence::NewTenant {
+                tenant_id,
+                previous_fingerprint,
+                other_tenants_alive,
+            } => {
+                let mut text = format!(
+                    "tenant {tenant_id}'s first environment of this configuration ({other_tenants_alive} of other tenants alive)"
+                );
+                if let Some(fp) = previous_fingerprint {
+                    text.push_str(&format!("; its last one ran fingerprint {fp}"));
+                }
+                text
+            }
             Evidence::Proactive => {
                 "on-demand init ahead of demand: no request waited for it".into()
             }

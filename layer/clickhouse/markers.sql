@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS markers
     function_name        String,
     function_version     String,
     env_id               String,
+    -- every kind, on a function with tenant isolation only
+    tenant_id            Nullable(String),
     -- init
     init_type            Nullable(String),
     init_phase           Nullable(String),
@@ -39,6 +41,8 @@ CREATE TABLE IF NOT EXISTS markers
     runtime_init_ms      Nullable(Float64),
     extensions_init_ms   Nullable(Float64),
     coldmark_init_ms     Nullable(Float64),
+    init_status          Nullable(String),
+    init_error_type      Nullable(String),
     -- init (init_phase = 'invoke') and invoke
     function_request_id  Nullable(String),
     -- invoke

@@ -31,6 +31,7 @@ pub fn colour(cause: Cause) -> &'static str {
         Cause::SnapStart => "#17becf",
         Cause::NewVersion => "#ff7f0e",
         Cause::ConfigurationChange => "#e377c2",
+        Cause::NewTenant => "#bcbd22",
         Cause::Proactive => "#8c564b",
         Cause::ScaleOut => "#1f77b4",
         Cause::Replacement => "#2ca02c",
@@ -43,9 +44,57 @@ struct Lane {
     end_ms: Option<i64>,
     reason: Option<String>,
     open: bool,
-    /// Later inits of the same environment (Lambda re-ran init inside an invocation):
-    /// start, duration, cause.
-    reinits: Vec<(i64, f64, Cause)>,
+    /// It ended without serving a request.
+    unused: bool,
+    /// Later inits of the same environment (Lambda re-ran init inside an invocation).
+    reinits: Vec<Reinit>,
+}
+
+struct Reinit {
+    at_ms: i64,
+    duration_ms: f64,
+    cause: Cause,
+    /// Lambda's status and error type, when the init did not succeed.
+    failure: Option<String>,
+}
+
+/// "error Runtime.ExitError" for an init that did not succeed.
+fn failure(a: &Attribution) -> Option<String> {
+    a.failed().then(|| {
+        let status = a.init_status.as_deref().unwrap_or("?");
+        match &a.init_error_type {
+            Some(kind) => format!("{status} {kind}"),
+            None => status.to_owned(),
+        }
+    })
+}
+
+/// A red cross over an init that failed: seen at any zoom, whatever the cause's colour.
+fn failed_mark(x: f64, y: f64, width: f64, failure: &str) -> Group {
+    let (x0, x1) = (x, x + width.max(LANE - 4.0));
+    let (y0, y1) = (y + 1.0, y + LANE - 1.0);
+    Group::new()
+        .set("class", "failed-init")
+        .set("data-failure", failure)
+        .add(Title::new(format!("init failed: {failure}")))
+        .add(
+            Line::new()
+                .set("x1", x0)
+                .set("y1", y0)
+                .set("x2", x1)
+                .set("y2", y1)
+                .set("stroke", "#b00000")
+                .set("stroke-width", 2),
+        )
+        .add(
+            Line::new()
+                .set("x1", x0)
+                .set("y1", y1)
+                .set("x2", x1)
+                .set("y2", y0)
+                .set("stroke", "#b00000")
+                .set("stroke-width", 2),
+        )
 }
 
 struct Band {
@@ -254,13 +303,24 @@ impl<W: Write> Timeline<W> {
         .max(init_end_ms);
         let end = self.x(end_ms);
         let init_width = (self.x(init_end_ms) - start).max(2.0);
-        let ending = match (&lane.reason, lane.open) {
+        let mut ending = match (&lane.reason, lane.open) {
             (Some(reason), _) => reason.clone(),
             (None, true) => "alive at end".to_owned(),
             (None, false) => "no shutdown marker".to_owned(),
         };
+        if lane.unused {
+            ending.push_str(", served nothing");
+        }
+        let failure = failure(a);
+        let tenant = a
+            .tenant_id
+            .as_deref()
+            .map_or_else(String::new, |t| format!(" tenant {t}"));
+        let failed = failure
+            .as_deref()
+            .map_or_else(String::new, |f| format!(" (failed: {f})"));
         let tip = format!(
-            "{} {} ({} {}) started {}, init {} ms: {} — {}; ended: {}",
+            "{} {}{tenant} ({} {}) started {}, init {} ms{failed}: {} — {}; ended: {}",
             a.function_name,
             a.env_id,
             a.function_version,
@@ -273,25 +333,33 @@ impl<W: Write> Timeline<W> {
             ending
         );
         let mut reinits = Group::new();
-        for (at, duration, cause) in &lane.reinits {
-            let x = self.x(*at);
-            let width = (self.x(*at + duration.round() as i64) - x).max(2.0);
+        for r in &lane.reinits {
+            let x = self.x(r.at_ms);
+            let width = (self.x(r.at_ms + r.duration_ms.round() as i64) - x).max(2.0);
             reinits = reinits.add(
                 Rectangle::new()
                     .set("class", "reinit")
-                    .set("data-cause", cause.as_str())
+                    .set("data-cause", r.cause.as_str())
                     .set("x", x)
                     .set("y", y + 2.0)
                     .set("width", width)
                     .set("height", LANE - 4.0)
-                    .set("fill", self::colour(*cause)),
+                    .set("fill", self::colour(r.cause)),
             );
+            if let Some(f) = &r.failure {
+                reinits = reinits.add(failed_mark(x, y, width, f));
+            }
+        }
+        let mut failed_marks = Group::new();
+        if let Some(f) = &failure {
+            failed_marks = failed_marks.add(failed_mark(start, y, init_width, f));
         }
         Group::new()
             .set("class", "lane")
             .set("data-env-id", a.env_id.as_str())
             .set("data-cause", a.cause.as_str())
             .set("data-ended", ending.as_str())
+            .set("data-unused", lane.unused)
             .add(Title::new(tip))
             .add(
                 Text::new(format!("{} {}", short(&a.env_id), a.cause))
@@ -321,6 +389,7 @@ impl<W: Write> Timeline<W> {
                     .set("fill", colour),
             )
             .add(reinits)
+            .add(failed_marks)
             .add(
                 Text::new(ending)
                     .set("class", "ended")
@@ -424,11 +493,12 @@ impl<W: Write> Render for Timeline<W> {
         }
         if let Some(&i) = self.index.get(&a.env_id) {
             // A re-init of a drawn environment: on its own lane.
-            self.lanes[i].reinits.push((
-                a.timestamp_ms,
-                a.init_duration_ms.unwrap_or(0.0),
-                a.cause,
-            ));
+            self.lanes[i].reinits.push(Reinit {
+                at_ms: a.timestamp_ms,
+                duration_ms: a.init_duration_ms.unwrap_or(0.0),
+                cause: a.cause,
+                failure: failure(a),
+            });
         } else if self.lanes.len() < self.max_lanes {
             self.index.insert(a.env_id.clone(), self.lanes.len());
             self.lanes.push(Lane {
@@ -436,6 +506,7 @@ impl<W: Write> Render for Timeline<W> {
                 end_ms: None,
                 reason: None,
                 open: false,
+                unused: false,
                 reinits: Vec::new(),
             });
         } else if a.init_phase == "invoke" {
@@ -449,6 +520,7 @@ impl<W: Write> Render for Timeline<W> {
                     end_ms: None,
                     reason: None,
                     open: false,
+                    unused: false,
                     reinits: Vec::new(),
                 },
             );
@@ -472,6 +544,7 @@ impl<W: Write> Render for Timeline<W> {
             lane.end_ms = Some(e.at_ms);
             lane.reason = e.reason.clone();
             lane.open = e.open;
+            lane.unused = e.unused;
         }
         Ok(())
     }

@@ -17,6 +17,8 @@ pub struct Table<W: Write> {
     /// allocation of its own (a busy day's table has hundreds of thousands of rows).
     row: String,
     cell: String,
+    /// Summaries by tenant: at most this many tenants per function.
+    top_tenants: usize,
 }
 
 impl<W: Write> Table<W> {
@@ -26,7 +28,15 @@ impl<W: Write> Table<W> {
             header_written: false,
             row: String::with_capacity(256),
             cell: String::with_capacity(32),
+            top_tenants: usize::MAX,
         }
+    }
+
+    /// Shows at most `n` tenants per function when the summary is by tenant (the records come
+    /// most cold starts first); the rest are added up in one line.
+    pub fn top_tenants(mut self, n: usize) -> Table<W> {
+        self.top_tenants = n.max(1);
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -131,6 +141,30 @@ fn totals_line(t: &CauseTotals) -> String {
     line
 }
 
+/// What bought nothing: failed inits and environments that never served a request.
+fn waste_line(t: &CauseTotals) -> Option<String> {
+    let mut parts = Vec::new();
+    if t.failed_inits > 0 {
+        parts.push(format!(
+            "{} failed init{} ({:.3} GB-s{})",
+            t.failed_inits,
+            if t.failed_inits == 1 { "" } else { "s" },
+            t.failed_gb_seconds,
+            money(t.failed_cost)
+        ));
+    }
+    if t.unused_inits > 0 {
+        parts.push(format!(
+            "{} environment{} that served no request ({:.3} GB-s of init{})",
+            t.unused_inits,
+            if t.unused_inits == 1 { "" } else { "s" },
+            t.unused_gb_seconds,
+            money(t.unused_cost)
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("paid for nothing: {}", parts.join("; ")))
+}
+
 /// Lambda Managed Instances' inits are not billed per GB-second: say so instead of a figure.
 fn managed_instances_note(t: &CauseTotals) -> String {
     match t.managed_instances {
@@ -169,35 +203,99 @@ impl<W: Write> Render for Table<W> {
         push_init_split(cell, a);
         push_cell(row, cell, WIDTHS[4]);
         push_cell(row, a.cause.as_str(), WIDTHS[5]);
+        if a.failed() {
+            // The init's own outcome comes before why it happened: it bought nothing.
+            row.push_str("INIT FAILED (");
+            row.push_str(a.init_status.as_deref().unwrap_or("?"));
+            if let Some(kind) = &a.init_error_type {
+                row.push(' ');
+                row.push_str(kind);
+            }
+            row.push_str("); ");
+        }
         row.push_str(&a.evidence.words());
         row.push('\n');
         self.out.write_all(row.as_bytes())
     }
 
     fn finish(&mut self, summary: &[FunctionSummary]) -> std::io::Result<()> {
-        for f in summary {
-            writeln!(self.out)?;
-            writeln!(self.out, "{}: {}", f.function_name, totals_line(&f.total))?;
-            for (cause, t) in &f.causes {
+        let mut shown: Option<(&str, usize)> = None;
+        let mut rest = CauseTotals::default();
+        let mut rest_tenants = 0usize;
+        for (i, f) in summary.iter().enumerate() {
+            let count = match shown {
+                Some((name, n)) if name == f.function_name => n + 1,
+                _ => 1,
+            };
+            shown = Some((&f.function_name, count));
+            if f.tenant_id.is_some() && count > self.top_tenants {
+                rest.cold_starts += f.total.cold_starts;
+                rest.gb_seconds += f.total.gb_seconds;
+                rest_tenants += 1;
+            } else {
+                self.group(f)?;
+            }
+            let last_of_function = summary
+                .get(i + 1)
+                .is_none_or(|next| next.function_name != f.function_name);
+            if last_of_function && rest_tenants > 0 {
                 writeln!(
                     self.out,
-                    "  {} {} cost {} cold start{} and {} of init, {:.3} GB-s{}{}",
-                    t.cold_starts,
-                    if t.cold_starts == 1 {
-                        cause.singular()
-                    } else {
-                        cause.plural()
-                    },
-                    t.cold_starts,
-                    if t.cold_starts == 1 { "" } else { "s" },
-                    seconds(t.init_ms),
-                    t.gb_seconds,
-                    money(t.cost),
-                    managed_instances_note(t)
+                    "\n{} · {rest_tenants} more tenant{}: {} cold start{}, {:.3} GB-s billed",
+                    f.function_name,
+                    if rest_tenants == 1 { "" } else { "s" },
+                    rest.cold_starts,
+                    if rest.cold_starts == 1 { "" } else { "s" },
+                    rest.gb_seconds
                 )?;
+                rest = CauseTotals::default();
+                rest_tenants = 0;
             }
         }
         self.out.flush()
+    }
+}
+
+impl<W: Write> Table<W> {
+    /// One summary group: its totals, what bought nothing, and each cause's share.
+    fn group(&mut self, f: &FunctionSummary) -> std::io::Result<()> {
+        writeln!(self.out)?;
+        match &f.tenant_id {
+            None => writeln!(self.out, "{}: {}", f.function_name, totals_line(&f.total))?,
+            Some(tenant) => writeln!(
+                self.out,
+                "{} · tenant {}: {}",
+                f.function_name,
+                tenant.as_deref().unwrap_or("(none)"),
+                totals_line(&f.total)
+            )?,
+        }
+        if let Some(line) = waste_line(&f.total) {
+            writeln!(self.out, "  {line}")?;
+        }
+        for (cause, t) in &f.causes {
+            let unused = match t.unused_inits {
+                0 => String::new(),
+                n => format!(" ({n} served no request: {:.3} GB-s)", t.unused_gb_seconds),
+            };
+            writeln!(
+                self.out,
+                "  {} {} cost {} cold start{} and {} of init, {:.3} GB-s{}{}{unused}",
+                t.cold_starts,
+                if t.cold_starts == 1 {
+                    cause.singular()
+                } else {
+                    cause.plural()
+                },
+                t.cold_starts,
+                if t.cold_starts == 1 { "" } else { "s" },
+                seconds(t.init_ms),
+                t.gb_seconds,
+                money(t.cost),
+                managed_instances_note(t)
+            )?;
+        }
+        Ok(())
     }
 }
 
