@@ -48,8 +48,6 @@ CREATE TABLE IF NOT EXISTS markers
     runtime_init_ms      Nullable(Float64),
     extensions_init_ms   Nullable(Float64),
     coldmark_init_ms     Nullable(Float64),
-    init_status          Nullable(String),
-    init_error_type      Nullable(String),
     -- init (init_phase = 'invoke') and invoke
     function_request_id  Nullable(String),
     -- invoke
