@@ -1,5 +1,6 @@
 //! The fixed vocabulary of causes and the evidence behind each.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -146,8 +147,17 @@ pub enum Evidence {
 }
 
 impl Evidence {
-    /// The evidence in words, for the table.
+    /// The evidence in words, with environment ids shortened as the table shows them.
     pub fn words(&self) -> String {
+        self.say(short)
+    }
+
+    /// The evidence in words, with whole environment ids (`--json`, `--wide`).
+    pub fn words_full(&self) -> String {
+        self.say(Cow::Borrowed)
+    }
+
+    fn say<'a>(&'a self, short: impl Fn(&'a str) -> Cow<'a, str>) -> String {
         match self {
             Evidence::ReinitInInvoke {
                 function_request_id,
@@ -236,10 +246,18 @@ fn plural_s(n: usize) -> &'static str {
     }
 }
 
-/// The first 8 characters of an environment id: enough to tell environments apart on screen.
-pub fn short(id: &str) -> &str {
-    match id.char_indices().nth(8) {
-        Some((i, _)) => &id[..i],
-        None => id,
+/// Characters of an environment id shown on screen: ids up to this long are shown whole.
+pub const SHORT_ID: usize = 13;
+
+/// An environment id as a person reads it on screen: whole up to [`SHORT_ID`] characters, else
+/// its first and last six around "…". Both ends, because ids that differ only at one end are
+/// common (`env-scale-1`, `env-scale-2`; a UUID's random head, an instance counter's tail).
+pub fn short(id: &str) -> Cow<'_, str> {
+    let count = id.chars().count();
+    if count <= SHORT_ID {
+        return Cow::Borrowed(id);
     }
+    let head: String = id.chars().take(6).collect();
+    let tail: String = id.chars().skip(count - 6).collect();
+    Cow::Owned(format!("{head}…{tail}"))
 }

@@ -101,6 +101,10 @@ struct Args {
     /// Environments drawn in the SVG; the rest are counted per cause.
     #[arg(long, default_value_t = 60, value_name = "N")]
     svg_lanes: usize,
+    /// Every column of the table, whole environment ids, the evidence unwrapped (the default
+    /// fits 120 columns).
+    #[arg(long)]
+    wide: bool,
     /// Group the summary by `function` or by `tenant` (each tenant of each function, with
     /// tenant isolation: the table shows the top tenants by cold starts, then cost).
     #[arg(long, value_enum, default_value_t = ByArg::Function)]
@@ -204,7 +208,9 @@ fn main() -> ExitCode {
     }
 
     let stdout = std::io::stdout();
-    let mut table = Table::new(BufWriter::new(stdout.lock())).top_tenants(args.top);
+    let mut table = Table::new(BufWriter::new(stdout.lock()))
+        .top_tenants(args.top)
+        .wide(args.wide);
     let mut json = Json::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let mut svg = match &args.svg {
         None => None,

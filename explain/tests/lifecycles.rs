@@ -148,9 +148,12 @@ fn by_tenant_ranks_tenants_by_cold_starts() {
     // The table row of the failed init says so before its cause's evidence.
     let failed_row = stdout
         .lines()
-        .find(|l| l.contains("env-red-") && l.contains("new-tenant"))
+        .find(|l| l.contains("env-red-1") && l.contains("new-tenant"))
         .unwrap();
-    assert!(failed_row.contains("INIT FAILED (error Runtime.ExitError); tenant red's first"));
+    assert!(
+        failed_row.contains("new-tenant           INIT FAILED (error Runtime.ExitError); tenant"),
+        "{failed_row}"
+    );
 
     // The top tenants only: the rest added up.
     let out = run(

@@ -74,9 +74,11 @@ impl Attribution {
 
     /// Whether Lambda said this init did not succeed (`error`, `failure`, `timeout`).
     pub fn failed(&self) -> bool {
-        self.init_status
-            .as_deref()
-            .is_some_and(|status| status != "success")
+        // `success`, and `unknown` (the extension saw no record and no request), are not.
+        matches!(
+            self.init_status.as_deref(),
+            Some("error" | "failure" | "timeout")
+        )
     }
 }
 

@@ -56,15 +56,6 @@ pub struct InitFields {
     pub init_error_type: Option<String>,
 }
 
-impl InitFields {
-    /// Whether Lambda said the init did not succeed.
-    pub fn failed(&self) -> bool {
-        self.init_status
-            .as_deref()
-            .is_some_and(|status| status != "success")
-    }
-}
-
 /// Where an init marker's figures came from (`source`). Only `telemetry` promises a measured
 /// split; a marker without `source` (or with one this reader does not know) is read as
 /// `extension`, as the contract says, so it is never taken for a measured split.

@@ -118,7 +118,44 @@ pub struct Timeline<W: Write> {
 
 const WIDTH: f64 = 1200.0;
 const LABEL: f64 = 250.0;
-const RIGHT: f64 = 130.0;
+/// Room right of the lanes for how the last ones ended ("no shutdown marker, served nothing").
+const RIGHT: f64 = 190.0;
+/// No lane's life is drawn narrower than this, however short (a 5 ms life in a day would be
+/// a hair): wide enough to see and to point at.
+pub const MIN_LANE_WIDTH: f64 = 4.0;
+/// The width of a text's character, as a share of its font size: a generous average for the
+/// sans-serif faces browsers pick, so that a text fitted with it fits on screen.
+pub const CHAR_WIDTH: f64 = 0.62;
+
+/// `text` cut with "…" to at most `width` pixels at `font_size`; `None` when not even a few
+/// characters fit (the full text stays in the tooltip).
+fn fit(text: &str, width: f64, font_size: f64) -> Option<String> {
+    let room = (width / (font_size * CHAR_WIDTH)).floor() as usize;
+    let len = text.chars().count();
+    if len <= room {
+        return Some(text.to_owned());
+    }
+    (room >= 4).then(|| {
+        let mut cut: String = text.chars().take(room - 1).collect();
+        cut.push('…');
+        cut
+    })
+}
+
+/// Tick steps, in ms, from a second to a day: round times a person reads at a glance.
+const STEPS_MS: [i64; 21] = [
+    1, 10, 100, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
+    900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
+];
+
+/// The smallest round step that puts at most `max` ticks on `span_ms`.
+fn tick_step(span_ms: i64, max: i64) -> i64 {
+    STEPS_MS
+        .iter()
+        .copied()
+        .find(|step| span_ms / step < max)
+        .unwrap_or(86_400_000 * (span_ms / 86_400_000 / max + 1))
+}
 const LANE: f64 = 16.0;
 const TOP: f64 = 56.0;
 const MAX_BANDS: usize = 200;
@@ -169,31 +206,36 @@ impl<W: Write> Timeline<W> {
                         .get(i + 1)
                         .map_or(self.x(self.last_ms), |next| self.x(next.start_ms));
                     let label = format!("{} · {}", band.version, band.fingerprint);
-                    group = group.add(
-                        Group::new()
-                            .set("class", "band")
-                            .set("data-version", band.version.as_str())
-                            .set("data-fingerprint", band.fingerprint.as_str())
-                            .add(
-                                Rectangle::new()
-                                    .set("x", x0)
-                                    .set("y", top)
-                                    .set("width", (x1 - x0).max(0.5))
-                                    .set("height", height)
-                                    .set("fill", if i % 2 == 0 { "#f3f3f3" } else { "#e4e9f2" }),
-                            )
-                            .add(
-                                Text::new(label)
-                                    .set("x", x0 + 3.0)
-                                    .set("y", top + 11.0)
-                                    .set("font-size", 9)
-                                    .set("fill", "#555"),
-                            ),
-                    );
+                    let mut band_group = Group::new()
+                        .set("class", "band")
+                        .set("data-version", band.version.as_str())
+                        .set("data-fingerprint", band.fingerprint.as_str())
+                        .add(Title::new(label.as_str()))
+                        .add(
+                            Rectangle::new()
+                                .set("x", x0)
+                                .set("y", top)
+                                .set("width", (x1 - x0).max(0.5))
+                                .set("height", height)
+                                .set("fill", if i % 2 == 0 { "#f3f3f3" } else { "#e4e9f2" }),
+                        );
+                    // Inside its own band or not at all (the tooltip has it whole).
+                    if let Some(text) = fit(&label, x1 - x0 - 6.0, 9.0) {
+                        band_group = band_group.add(
+                            Text::new(text)
+                                .set("class", "band-label")
+                                .set("x", x0 + 3.0)
+                                .set("y", top + 11.0)
+                                .set("font-size", 9)
+                                .set("fill", "#555"),
+                        );
+                    }
+                    group = group.add(band_group);
                 }
             }
+            let name = fit(function, LABEL - 16.0, 12.0).unwrap_or_default();
             group = group.add(
-                Text::new(*function)
+                Text::new(name)
                     .set("class", "function-label")
                     .set("x", 8)
                     .set("y", top + 11.0)
@@ -231,11 +273,18 @@ impl<W: Write> Timeline<W> {
                 .map(|(c, n)| format!("{c} {n}"))
                 .collect();
             doc = doc.add(
-                Text::new(format!(
-                    "+ {total} more environments not drawn (lanes capped at {}): {}",
-                    self.max_lanes,
-                    parts.join(", ")
-                ))
+                Text::new(
+                    fit(
+                        &format!(
+                            "+ {total} more environments not drawn (lanes capped at {}): {}",
+                            self.max_lanes,
+                            parts.join(", ")
+                        ),
+                        WIDTH - 16.0,
+                        11.0,
+                    )
+                    .unwrap_or_default(),
+                )
                 .set("class", "more")
                 .set("data-count", total)
                 .set("x", 8)
@@ -263,11 +312,17 @@ impl<W: Write> Timeline<W> {
 
     fn axis(&self, bottom: f64) -> Group {
         let mut axis = Group::new().set("class", "axis");
-        for i in 0..=4 {
-            let ms = self.first_ms + (self.last_ms - self.first_ms) * i / 4;
+        let span = (self.last_ms - self.first_ms).max(1);
+        // Labels are about 12 characters at 9 px: at least 90 px apart.
+        let max_ticks = (((WIDTH - LABEL - RIGHT) / 90.0) as i64).max(2);
+        let step = tick_step(span, max_ticks);
+        let first = (self.first_ms.div_euclid(step) + 1) * step;
+        let (from, to) = if step % 1000 == 0 { (11, 19) } else { (11, 23) };
+        let mut ms = first;
+        while ms <= self.last_ms {
             let x = self.x(ms);
             let label = format_ms(ms);
-            let label = label.get(11..23).unwrap_or(&label).to_owned();
+            let label = label.get(from..to).unwrap_or(&label).to_owned();
             axis = axis
                 .add(
                     Line::new()
@@ -280,11 +335,14 @@ impl<W: Write> Timeline<W> {
                 )
                 .add(
                     Text::new(label)
+                        .set("class", "tick")
+                        .set("data-ms", ms)
                         .set("x", x)
                         .set("y", TOP - 10.0)
                         .set("font-size", 9)
                         .set("text-anchor", "middle"),
                 );
+            ms += step;
         }
         axis
     }
@@ -302,7 +360,7 @@ impl<W: Write> Timeline<W> {
         }
         .max(init_end_ms);
         let end = self.x(end_ms);
-        let init_width = (self.x(init_end_ms) - start).max(2.0);
+        let init_width = (self.x(init_end_ms) - start).max(MIN_LANE_WIDTH / 2.0);
         let mut ending = match (&lane.reason, lane.open) {
             (Some(reason), _) => reason.clone(),
             (None, true) => "alive at end".to_owned(),
@@ -329,7 +387,7 @@ impl<W: Write> Timeline<W> {
             a.init_duration_ms
                 .map_or_else(|| "?".to_owned(), |d| format!("{d:.1}")),
             a.cause,
-            a.evidence.words(),
+            a.evidence.words_full(),
             ending
         );
         let mut reinits = Group::new();
@@ -362,19 +420,26 @@ impl<W: Write> Timeline<W> {
             .set("data-unused", lane.unused)
             .add(Title::new(tip))
             .add(
-                Text::new(format!("{} {}", short(&a.env_id), a.cause))
-                    .set("class", "lane-label")
-                    .set("x", 16)
-                    .set("y", y + 11.0)
-                    .set("font-size", 10)
-                    .set("fill", colour),
+                Text::new(
+                    fit(
+                        &format!("{} {}", short(&a.env_id), a.cause),
+                        LABEL - 24.0,
+                        10.0,
+                    )
+                    .unwrap_or_default(),
+                )
+                .set("class", "lane-label")
+                .set("x", 16)
+                .set("y", y + 11.0)
+                .set("font-size", 10)
+                .set("fill", colour),
             )
             .add(
                 Rectangle::new()
                     .set("class", "life")
                     .set("x", start)
                     .set("y", y + 4.0)
-                    .set("width", (end - start).max(1.0))
+                    .set("width", (end - start).max(MIN_LANE_WIDTH))
                     .set("height", LANE - 8.0)
                     .set("fill", colour)
                     .set("fill-opacity", 0.3),
@@ -391,12 +456,19 @@ impl<W: Write> Timeline<W> {
             .add(reinits)
             .add(failed_marks)
             .add(
-                Text::new(ending)
-                    .set("class", "ended")
-                    .set("x", end + 3.0)
-                    .set("y", y + 11.0)
-                    .set("font-size", 9)
-                    .set("fill", "#444"),
+                Text::new(
+                    fit(
+                        &ending,
+                        WIDTH - (end.max(start + MIN_LANE_WIDTH) + 3.0) - 4.0,
+                        9.0,
+                    )
+                    .unwrap_or_default(),
+                )
+                .set("class", "ended")
+                .set("x", end.max(start + MIN_LANE_WIDTH) + 3.0)
+                .set("y", y + 11.0)
+                .set("font-size", 9)
+                .set("fill", "#444"),
             )
     }
 
