@@ -256,3 +256,88 @@ fn the_timeline_marks_failed_inits_and_environments_that_served_nothing() {
         Some("spindown, served nothing")
     );
 }
+
+/// The field names docs/explain.md lists for `--json`: (init record's, summary's).
+fn documented_json_fields() -> (Vec<String>, Vec<String>) {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/explain.md"),
+    )
+    .unwrap();
+    let section = doc
+        .split("### `--json`")
+        .nth(1)
+        .and_then(|s| s.split("`--svg FILE`").next())
+        .expect("docs/explain.md has a --json section");
+    let (init, summary) = section
+        .split_once(r#"`type: "summary"`"#)
+        .expect("the section lists the summary's fields after the init's");
+    let names = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|t| t.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .filter(|t| !["null", "json"].contains(t))
+            .map(str::to_owned)
+            .collect()
+    };
+    (names(init), names(summary))
+}
+
+#[test]
+fn json_records_have_every_documented_field() {
+    let (init_fields, summary_fields) = documented_json_fields();
+    assert!(init_fields.len() >= 18, "{init_fields:?}");
+    assert!(summary_fields.len() >= 14, "{summary_fields:?}");
+    // Fields written only sometimes, and when.
+    let conditional = ["tenant_id", "init_error_type"];
+    for by in ["function", "tenant"] {
+        let out = run(
+            &[
+                "--json",
+                "--price-per-gb-second",
+                "0.0000166667",
+                "--by",
+                by,
+            ],
+            ndjson(&tenants_day()).as_bytes(),
+        );
+        let (inits, summaries) = parse_json(&out);
+        for field in &init_fields {
+            let carried = inits
+                .iter()
+                .filter(|i| i.get(field.as_str()).is_some())
+                .count();
+            if conditional.contains(&field.as_str()) {
+                assert!(carried > 0, "no init record has {field}");
+            } else {
+                assert_eq!(
+                    carried,
+                    inits.len(),
+                    "{field} missing from some init records"
+                );
+            }
+        }
+        assert!(inits.iter().all(|i| i["type"] == "init"));
+        for s in &summaries {
+            for field in &summary_fields {
+                if field == "tenant_id" && by == "function" {
+                    assert!(s.get("tenant_id").is_none(), "{s}");
+                    continue;
+                }
+                assert!(
+                    s.get(field.as_str()).is_some(),
+                    "summary without {field}: {s}"
+                );
+                if !["tenant_id", "causes"].contains(&field.as_str()) {
+                    // The same per cause.
+                    for (cause, totals) in s["causes"].as_object().unwrap() {
+                        assert!(
+                            totals.get(field.as_str()).is_some(),
+                            "{cause} without {field}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
