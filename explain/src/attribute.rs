@@ -466,10 +466,10 @@ impl Attributor {
             }
         }
         self.report_end(
-            marker.env_id,
+            &marker.env_id,
             &env,
             at,
-            Some(reason),
+            Some(&reason),
             marker.invocations,
             out,
         );
@@ -566,7 +566,7 @@ impl Attributor {
                 self.streams.remove(stream);
             }
             let at = env.last_seen_ms;
-            self.report_end(id.to_owned(), &env, at, None, None, out);
+            self.report_end(id, &env, at, None, None, out);
         }
     }
 
@@ -595,29 +595,31 @@ impl Attributor {
         if let Some(stream) = &env.stream {
             self.streams.remove(stream);
         }
+        // Reported first, so that the id and reason then move into the pool's last end (one
+        // end per environment: a copy only when a renderer wants the end too).
+        self.report_end(&env_id, &env, at_ms, reason.as_deref(), invocations, out);
         match self.pool_of(&env) {
             Some(pool) => {
                 pool.alive = pool.alive.saturating_sub(1);
                 pool.last_end = Some(LastEnd {
-                    env_id: env_id.clone(),
+                    env_id,
                     at_ms,
-                    reason: reason.clone(),
+                    reason,
                     replaced: false,
                 });
             }
             None => self.forget_unknown(&env),
         }
-        self.report_end(env_id, &env, at_ms, reason, invocations, out);
     }
 
     /// Yields the end (when ends are reported) and, for an environment that served nothing,
     /// its unused init.
     fn report_end(
         &mut self,
-        env_id: String,
+        env_id: &str,
         env: &Env,
         at_ms: i64,
-        reason: Option<String>,
+        reason: Option<&str>,
         invocations: Option<u64>,
         out: &mut Vec<Explained>,
     ) {
@@ -625,7 +627,7 @@ impl Attributor {
         if unused {
             if let Some(cost) = env.cost {
                 out.push(Explained::Unused(UnusedInit {
-                    env_id: env_id.clone(),
+                    env_id: env_id.to_owned(),
                     function_name: env.function.to_string(),
                     tenant_id: env.tenant.as_deref().map(str::to_owned),
                     cause: cost.cause,
@@ -636,11 +638,11 @@ impl Attributor {
         }
         if self.settings.report_ended {
             out.push(Explained::Ended(Ended {
-                env_id,
+                env_id: env_id.to_owned(),
                 function_name: env.function.to_string(),
                 tenant_id: env.tenant.as_deref().map(str::to_owned),
                 at_ms,
-                reason,
+                reason: reason.map(str::to_owned),
                 invocations,
                 unused,
                 open: false,
