@@ -677,4 +677,29 @@ async fn a_failed_init_is_retried_by_the_first_invocation_in_the_same_environmen
         .find(|r| r["type"] == "platform.initStart" && r["record"]["phase"] == "invoke")
         .unwrap_or_else(|| panic!("no invoke-phase initStart: {records:#?}"));
     assert_eq!(start["record"]["instanceId"], failed_id.as_str());
+    // Lambda resets the environment after the failed init, as after a crash: the extension got
+    // the failed init's report, then SHUTDOWN (reason failure), before the retry began.
+    let failed_report = records
+        .iter()
+        .position(|r| {
+            r["type"] == "platform.initReport"
+                && r["record"]["phase"] == "init"
+                && r["record"]["status"] == "error"
+        })
+        .unwrap_or_else(|| panic!("the failed init's report was delivered: {records:#?}"));
+    let retry = records
+        .iter()
+        .position(|r| r["type"] == "platform.initStart" && r["record"]["phase"] == "invoke")
+        .unwrap();
+    assert!(failed_report < retry, "{records:#?}");
+    let shutdowns: Vec<Value> = scratch
+        .recorded("events", "telemetry")
+        .into_iter()
+        .filter(|e| e["eventType"] == "SHUTDOWN")
+        .collect();
+    assert_eq!(
+        shutdowns.first().map(|e| e["shutdownReason"].clone()),
+        Some(json!("failure")),
+        "{shutdowns:#?}"
+    );
 }
