@@ -272,13 +272,11 @@ impl Attributor {
             previous_fingerprint,
             fingerprint: &init.config_fingerprint,
             new_tenant: match tenant {
-                Some(t) if config.pool(Some(t)).is_none() && config.seen() => {
-                    Some(rules::NewTenant {
-                        tenant_id: t,
-                        previous_fingerprint: tenant_previous_fingerprint,
-                        other_tenants_alive: config.other_tenants_alive(t),
-                    })
-                }
+                Some(t) if config.pool(Some(t)).is_none() => Some(rules::NewTenant {
+                    tenant_id: t,
+                    previous_fingerprint: tenant_previous_fingerprint,
+                    other_tenants_alive: config.other_tenants_alive(t),
+                }),
                 _ => None,
             },
             pool: config.pool(tenant),

@@ -289,7 +289,7 @@ fn each_tenant_has_its_own_pool() {
     assert_eq!(
         causes,
         vec![
-            Cause::FirstSeen,
+            Cause::NewTenant,
             Cause::NewTenant,
             Cause::ScaleOut,
             Cause::Replacement,
