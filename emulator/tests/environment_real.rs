@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
 use support::{cp_build, env_support};
 
 use cp_build::{artifacts, built, config};
@@ -191,18 +190,25 @@ async fn telemetry_lost_in_transit_reaches_coldmark_as_logs_dropped() {
     lossy.freeze = false;
     let logs = Logs::new();
     let (_layer, env) = start_clock_with_coldmark(lossy, &[], &logs).await;
-    for _ in 0..2 {
-        env.invoke(request(json!({}))).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // The first batch is lost; the next one, after the next invocation, opens with
+    // platform.logsDropped. Invoke until coldmark's warning is there (each time waiting for it
+    // up to 2 s), at most five times, instead of guessing when a batch went out.
     let coldmark = LogSource::Extension("coldmark".into());
-    assert!(
-        logs.wait_line(&coldmark, |line| line.contains("Lambda dropped")
-            && line.contains("telemetry records"))
-            .await,
-        "coldmark's warning about the dropped records\n{}",
-        logs.dump()
-    );
+    let warned =
+        |line: &str| line.contains("Lambda dropped") && line.contains("telemetry records");
+    let mut invocations = 0;
+    loop {
+        env.invoke(request(json!({}))).await.unwrap();
+        invocations += 1;
+        if logs.wait_line(&coldmark, warned).await {
+            break;
+        }
+        assert!(
+            invocations < 5,
+            "coldmark's warning about the dropped records\n{}",
+            logs.dump()
+        );
+    }
     env.shutdown(ShutdownReason::Spindown).await;
     let warnings = logs
         .dump()
