@@ -178,7 +178,10 @@ fn check(root: &Path, files: &[PathBuf], citation: &Citation) -> Result<(), Stri
     let mut all = Vec::new();
     functions(&parsed.items, &mut all);
     match all.iter().find(|f| f.sig.ident == test.as_str()) {
-        None => Err(format!("no `fn {test}` in {}", checker::relative(root, &path))),
+        None => Err(format!(
+            "no `fn {test}` in {}",
+            checker::relative(root, &path)
+        )),
         Some(f) if !is_test(f) => Err(format!(
             "`fn {test}` in {} is not a test (#[test] or #[tokio::test])",
             checker::relative(root, &path)
@@ -205,9 +208,17 @@ fn every_test_docs_security_cites_exists_and_is_a_test() {
     );
     let broken: Vec<String> = cited
         .iter()
-        .filter_map(|c| check(&root, &files, c).err().map(|why| format!("{c}: {why}")))
+        .filter_map(|c| {
+            check(&root, &files, c)
+                .err()
+                .map(|why| format!("{c}: {why}"))
+        })
         .collect();
-    assert!(broken.is_empty(), "broken citations:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "broken citations:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]

@@ -121,13 +121,18 @@ async fn coldmark_listens_on_the_telemetry_port_it_is_given() {
         &logs,
     )
     .await;
-    assert!(held(port), "coldmark should listen on {port}\n{}", logs.dump());
+    assert!(
+        held(port),
+        "coldmark should listen on {port}\n{}",
+        logs.dump()
+    );
     env.invoke(request(json!({}))).await.unwrap();
     let env_id = env.id().to_string();
     env.shutdown(ShutdownReason::Spindown).await;
     let coldmark = LogSource::Extension("coldmark".into());
     assert!(
-        logs.wait_line(&coldmark, telemetry_init_marker(&env_id)).await,
+        logs.wait_line(&coldmark, telemetry_init_marker(&env_id))
+            .await,
         "{}",
         logs.dump()
     );
@@ -156,7 +161,8 @@ async fn coldmark_listens_on_its_default_telemetry_port_or_says_why_not() {
     env.shutdown(ShutdownReason::Spindown).await;
     let coldmark = LogSource::Extension("coldmark".into());
     assert!(
-        logs.wait_line(&coldmark, telemetry_init_marker(&env_id)).await,
+        logs.wait_line(&coldmark, telemetry_init_marker(&env_id))
+            .await,
         "{}",
         logs.dump()
     );
@@ -166,7 +172,11 @@ async fn coldmark_listens_on_its_default_telemetry_port_or_says_why_not() {
         .filter(|l| l.starts_with("coldmark warn"))
         .collect();
     match warnings.as_slice() {
-        [] => assert!(holds_default, "no warning, yet 4243 is free\n{}", logs.dump()),
+        [] => assert!(
+            holds_default,
+            "no warning, yet 4243 is free\n{}",
+            logs.dump()
+        ),
         [one] => {
             eprintln!("4243 was taken on this host: {one}");
             assert!(
@@ -194,8 +204,7 @@ async fn telemetry_lost_in_transit_reaches_coldmark_as_logs_dropped() {
     // platform.logsDropped. Invoke until coldmark's warning is there (each time waiting for it
     // up to 2 s), at most five times, instead of guessing when a batch went out.
     let coldmark = LogSource::Extension("coldmark".into());
-    let warned =
-        |line: &str| line.contains("Lambda dropped") && line.contains("telemetry records");
+    let warned = |line: &str| line.contains("Lambda dropped") && line.contains("telemetry records");
     let mut invocations = 0;
     loop {
         env.invoke(request(json!({}))).await.unwrap();

@@ -300,7 +300,11 @@ async fn init_records_follow_lambdas_order_and_the_old_order_on_request() {
     // slow one took 300 ms after registering), then platform.extension per extension with its
     // final state, then initReport.
     let records = init_records(InitRecordOrder::Lambda).await;
-    assert_eq!(position(&records, "platform.initStart").len(), 1, "{records:#?}");
+    assert_eq!(
+        position(&records, "platform.initStart").len(),
+        1,
+        "{records:#?}"
+    );
     assert_eq!(position(&records, "platform.initReport").len(), 1);
     let start = position(&records, "platform.initStart")[0];
     let done = position(&records, "platform.initRuntimeDone");
@@ -323,7 +327,11 @@ async fn init_records_follow_lambdas_order_and_the_old_order_on_request() {
     let records = init_records(InitRecordOrder::AtRuntimeNext).await;
     // One of each init record, and one platform.extension per extension (the fixture's two):
     // "every extension record before initRuntimeDone" must not hold of none.
-    assert_eq!(position(&records, "platform.initStart").len(), 1, "{records:#?}");
+    assert_eq!(
+        position(&records, "platform.initStart").len(),
+        1,
+        "{records:#?}"
+    );
     assert_eq!(position(&records, "platform.initRuntimeDone").len(), 1);
     assert_eq!(position(&records, "platform.initReport").len(), 1);
     let start = position(&records, "platform.initStart")[0];

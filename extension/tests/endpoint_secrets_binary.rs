@@ -45,7 +45,10 @@ async fn run_against(endpoint: &str) -> Finished {
     let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     assert!(out.status.success(), "{}", out.stderr);
     assert!(out.exit_after < SHUTDOWN_DEADLINE, "{:?}", out.exit_after);
-    assert_eq!(out.kinds(), ["init", "invoke", "invoke", "invoke", "shutdown"]);
+    assert_eq!(
+        out.kinds(),
+        ["init", "invoke", "invoke", "invoke", "shutdown"]
+    );
     assert!(
         out.of_kind("shutdown")[0]["dropped"].as_u64().unwrap() >= 1,
         "the collector took markers: the test did not reach a failure"

@@ -45,7 +45,12 @@ async fn run(memory: Option<&str>) -> Finished {
         .await;
     let out = lambda.spindown(coldmark, EXIT_LIMIT).await;
     assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(out.kinds(), ["init", "invoke", "shutdown"], "{}", out.stdout);
+    assert_eq!(
+        out.kinds(),
+        ["init", "invoke", "shutdown"],
+        "{}",
+        out.stdout
+    );
     assert_eq!(out.of_kind("init")[0]["source"], "telemetry");
     out
 }

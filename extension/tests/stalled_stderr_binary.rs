@@ -87,15 +87,26 @@ async fn a_stderr_nobody_reads_holds_neither_markers_nor_invocations_nor_the_exi
     );
 
     // stderr really was stalled: it holds a page at most, far fewer lines than were logged.
-    assert!(stderr.len() <= PIPE_BYTES, "stderr was read: {} bytes", stderr.len());
     assert!(
-        stderr.lines().filter(|l| l.contains("marker invoke")).count() < invocations / 10,
+        stderr.len() <= PIPE_BYTES,
+        "stderr was read: {} bytes",
+        stderr.len()
+    );
+    assert!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("marker invoke"))
+            .count()
+            < invocations / 10,
         "the diagnostics were not stalled"
     );
     // Nothing else was.
     assert!(status.success(), "{status:?}");
     assert!(exit_after < SHUTDOWN_DEADLINE, "exit took {exit_after:?}");
-    assert!(median < GAP_BOUND, "invocations were held: median {median:?}");
+    assert!(
+        median < GAP_BOUND,
+        "invocations were held: median {median:?}"
+    );
     let kinds: Vec<String> = stdout
         .lines()
         .map(|l| {

@@ -107,7 +107,10 @@ async fn load_then_idle_then_ctrl_c_prints_every_environments_shutdown_marker() 
             *failed.entry(outcome).or_default() += 1;
         }
     }
-    assert!(failed.is_empty(), "requests that did not succeed: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "requests that did not succeed: {failed:?}"
+    );
     // Idle: every environment frozen.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (inits, shutdowns) = ctrl_c(sandbox).await;

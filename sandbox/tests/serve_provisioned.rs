@@ -99,7 +99,9 @@ async fn snap_start_environments_report_a_restore() {
     let lines = serve_one_request(&["--show-logs", "--snap-start"], 1, |l| {
         l["type"] == "log"
             && l["source"] == "platform"
-            && l["line"].as_str().is_some_and(|t| t.starts_with("INIT_START"))
+            && l["line"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("INIT_START"))
     })
     .await;
     assert_eq!(
