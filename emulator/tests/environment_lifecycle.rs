@@ -481,7 +481,13 @@ async fn an_extension_that_died_while_idle_makes_the_next_request_pay_a_reinit()
         .status()
         .unwrap();
     assert!(killed.success());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Dead (a zombie until the environment reaps it) before the next request, whatever the
+    // machine's load: wait for it, up to 5 s.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while matches!(process_state(extension), Some(s) if s != 'Z') {
+        assert!(Instant::now() < deadline, "the extension survived SIGKILL");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let next = env.invoke(request(json!({}))).await.unwrap();
     assert_success(&next);
     assert!(next.report.init_duration_ms.is_some());
