@@ -59,6 +59,8 @@ struct InitCost {
     managed: bool,
     /// Initialised ahead of demand: provisioned, proactive or started ahead.
     ahead: bool,
+    /// Every init of the environment failed: its cost is counted with the failed inits.
+    failed: bool,
 }
 
 #[derive(Debug)]
@@ -84,6 +86,10 @@ impl Env {
     /// Whether it ended having served nothing: its shutdown marker says so, or (without one)
     /// it was started ahead of demand and no invoke marker of it came.
     fn unused(&self, invocations: Option<u64>) -> bool {
+        if self.cost.is_some_and(|c| c.failed) {
+            // Already paid for nothing as failed inits; counting it again would add it twice.
+            return false;
+        }
         match invocations {
             Some(n) => n == 0,
             None => !self.served && self.cost.is_some_and(|c| c.ahead),
@@ -339,6 +345,7 @@ impl Attributor {
             gb_seconds: attribution.gb_seconds(),
             managed,
             ahead: attribution.proactive || attribution.init_type == "provisioned-concurrency",
+            failed: attribution.failed(),
         };
         // Only an environment seen before is looked up again; a new one is inserted at once.
         match existing.and_then(|_| self.envs.get_mut(attribution.env_id.as_str())) {
@@ -354,6 +361,7 @@ impl Attributor {
                 env.cost = Some(match env.cost {
                     Some(first) => InitCost {
                         gb_seconds: first.gb_seconds.zip(cost.gb_seconds).map(|(a, b)| a + b),
+                        failed: first.failed && cost.failed,
                         ..first
                     },
                     None => cost,

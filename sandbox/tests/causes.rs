@@ -654,6 +654,7 @@ fn on_managed_instances_coldmark_explain_gives_every_start_the_sandbox_reason() 
         .filter(|s| s["reset"] == false && s["invocations"] == 0)
         .collect();
     assert!(!unused.is_empty(), "{text}");
+    let unused_count = unused.len();
     for stop in unused {
         let marker = shutdowns
             .iter()
@@ -667,6 +668,12 @@ fn on_managed_instances_coldmark_explain_gives_every_start_the_sandbox_reason() 
     assert_eq!(
         summaries[0]["managed_instances"],
         starts.len(),
+        "{:#}",
+        summaries[0]
+    );
+    // coldmark-explain counts the same inits nobody used, from the markers alone.
+    assert_eq!(
+        summaries[0]["unused_inits"], unused_count,
         "{:#}",
         summaries[0]
     );
