@@ -138,36 +138,36 @@ type Causes = BTreeMap<Cause, CauseTotals>;
 #[derive(Debug, Default)]
 pub struct Summary {
     by: By,
-    /// Function → tenant (`""`: none, or not grouped by tenant; Lambda's tenant ids are never
-    /// empty) → causes. Keyed by `String` so that an init finds its group without allocating.
-    groups: BTreeMap<String, BTreeMap<String, Causes>>,
+    /// Function → causes. Keyed by `String` so that an init finds its group without
+    /// allocating (the summary is on every init's path).
+    functions: BTreeMap<String, Causes>,
+    /// `--by tenant`: (function, tenant; `""` for none: Lambda's tenant ids are never empty)
+    /// → causes.
+    tenants: BTreeMap<(String, String), Causes>,
 }
 
 impl Summary {
     pub fn new(by: By) -> Summary {
         Summary {
             by,
-            groups: BTreeMap::new(),
+            ..Summary::default()
         }
     }
 
     fn group(&mut self, function: &str, tenant: Option<&str>, cause: Cause) -> &mut CauseTotals {
-        let tenant = match self.by {
-            By::Function => "",
-            By::Tenant => tenant.unwrap_or(""),
+        let causes = match self.by {
+            By::Function => {
+                if !self.functions.contains_key(function) {
+                    self.functions.insert(function.to_owned(), Causes::new());
+                }
+                self.functions.get_mut(function).expect("inserted above")
+            }
+            By::Tenant => self
+                .tenants
+                .entry((function.to_owned(), tenant.unwrap_or("").to_owned()))
+                .or_default(),
         };
-        if !self.groups.contains_key(function) {
-            self.groups.insert(function.to_owned(), BTreeMap::new());
-        }
-        let tenants = self.groups.get_mut(function).expect("inserted above");
-        if !tenants.contains_key(tenant) {
-            tenants.insert(tenant.to_owned(), BTreeMap::new());
-        }
-        tenants
-            .get_mut(tenant)
-            .expect("inserted above")
-            .entry(cause)
-            .or_default()
+        causes.entry(cause).or_default()
     }
 
     pub fn add(&mut self, a: &Attribution) {
@@ -181,7 +181,7 @@ impl Summary {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.functions.is_empty() && self.tenants.is_empty()
     }
 
     /// One record per function (or per function and tenant, the function's tenants by cold
@@ -189,13 +189,14 @@ impl Summary {
     /// given.
     pub fn records(&self, price_per_gb_second: Option<f64>) -> Vec<FunctionSummary> {
         let mut records: Vec<FunctionSummary> = self
-            .groups
+            .functions
             .iter()
-            .flat_map(|(function, tenants)| {
-                tenants
+            .map(|(function, causes)| (function, None, causes))
+            .chain(
+                self.tenants
                     .iter()
-                    .map(move |(tenant, causes)| (function, tenant, causes))
-            })
+                    .map(|((function, tenant), causes)| (function, Some(tenant), causes)),
+            )
             .map(|(function, tenant, causes)| {
                 let mut total = CauseTotals::default();
                 let mut priced = BTreeMap::new();
@@ -209,8 +210,7 @@ impl Summary {
                 FunctionSummary {
                     record: "summary",
                     function_name: function.clone(),
-                    tenant_id: (self.by == By::Tenant)
-                        .then(|| (!tenant.is_empty()).then(|| tenant.clone())),
+                    tenant_id: tenant.map(|t| (!t.is_empty()).then(|| t.clone())),
                     total,
                     causes: priced,
                 }
