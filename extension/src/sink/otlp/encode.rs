@@ -291,7 +291,9 @@ pub(crate) fn points(init: &InitMarker, now: DateTime<Utc>) -> Vec<Point> {
         ..NumberDataPoint::default()
     })];
     if let Some(ms) = init.init_duration_ms {
-        let seconds = ms.max(0.0) / 1000.0;
+        // Through whole microseconds (the markers' precision): 9.694 ms is 0.009694 s, not
+        // 0.009694000000000001.
+        let seconds = (ms.max(0.0) * 1000.0).round() / 1_000_000.0;
         let bucket = INIT_DURATION_BOUNDS
             .iter()
             .position(|bound| seconds <= *bound)
