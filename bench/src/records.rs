@@ -107,12 +107,14 @@ impl EnvFacts {
         [
             Self::record(RecordBody::Start(Start {
                 request_id: request_id.to_string(),
+                tenant_id: None,
                 version: Some(self.function_version.clone()),
                 tracing: None,
             })),
             Self::record(RecordBody::Function(function_line(request_id))),
             Self::record(RecordBody::RuntimeDone(RuntimeDone {
                 request_id: request_id.to_string(),
+                tenant_id: None,
                 status: "success".into(),
                 error_type: None,
                 metrics: Some(RuntimeDoneMetrics {
@@ -124,6 +126,7 @@ impl EnvFacts {
             })),
             Self::record(RecordBody::Report(Report {
                 request_id: request_id.to_string(),
+                tenant_id: None,
                 status: "success".into(),
                 error_type: None,
                 metrics: ReportMetrics {
@@ -233,6 +236,7 @@ impl EnvFacts {
             at,
             RecordBody::Start(Start {
                 request_id: request_id.to_string(),
+                tenant_id: None,
                 version: Some(self.function_version.clone()),
                 tracing: None,
             }),
@@ -246,6 +250,7 @@ impl EnvFacts {
             at,
             RecordBody::Report(Report {
                 request_id: request_id.to_string(),
+                tenant_id: None,
                 status: "success".into(),
                 error_type: None,
                 metrics: ReportMetrics::duration_only(duration_ms),

@@ -7,13 +7,17 @@
 //!
 //! The rules, in the order they are tried, are documented in `docs/explain.md`.
 
-use hashbrown::hash_map::EntryRef;
-
 mod env_id;
+mod output;
+mod rules;
+mod state;
 use env_id::EnvId;
-use serde::{Deserialize, Serialize};
+pub use output::{
+    Attribution, AttributorCounts, Ended, Explained, Settings, UnusedInit, MANAGED_INSTANCES,
+};
+use state::{entry, AheadBatch, FunctionState, LastEnd, Map, Name, Pool};
 
-use crate::cause::{Cause, Evidence};
+use crate::cause::Cause;
 use crate::marker::{Kind, Marker};
 
 /// One thing the readers saw.
@@ -46,112 +50,15 @@ impl Observation {
     }
 }
 
-/// Tunables of the "alive" decision.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Settings {
-    /// An environment without a shutdown marker counts as alive until this long after the
-    /// last sign of life (marker or log line). Lambda keeps idle environments for minutes and
-    /// busy ones for hours, and coldmark writes only the first invoke marker by default, so
-    /// the default is generous: a missing shutdown marker is rarer than a long quiet spell.
-    pub alive_grace_ms: i64,
-    /// Yield [`Explained::Ended`] per environment (the timeline needs them; a table does not).
-    pub report_ended: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            alive_grace_ms: 30 * 60 * 1000,
-            report_ended: true,
-        }
-    }
-}
-
-/// One init marker, explained.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Attribution {
-    /// Epoch milliseconds of the init's start.
-    pub timestamp_ms: i64,
-    pub function_name: String,
-    pub function_version: String,
-    pub env_id: String,
-    pub init_type: String,
-    pub init_phase: String,
-    pub init_duration_ms: Option<f64>,
-    pub runtime_init_ms: Option<f64>,
-    pub extensions_init_ms: Option<f64>,
-    pub function_memory_size: Option<u64>,
-    pub config_fingerprint: String,
-    pub proactive: bool,
-    pub cause: Cause,
-    pub evidence: Evidence,
-}
-
-/// `init_type` of an environment on Lambda Managed Instances.
-pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
-
-impl Attribution {
-    /// Billed init in GB-seconds (init duration × memory), when both are known. None on
-    /// Lambda Managed Instances: their capacity is priced per EC2 instance, not per GB-second
-    /// of init.
-    pub fn gb_seconds(&self) -> Option<f64> {
-        if self.on_managed_instances() {
-            return None;
-        }
-        Some(self.init_duration_ms? / 1000.0 * self.function_memory_size? as f64 / 1024.0)
-    }
-
-    /// Whether the environment ran on Lambda Managed Instances.
-    pub fn on_managed_instances(&self) -> bool {
-        self.init_type == MANAGED_INSTANCES
-    }
-}
-
-/// How an environment's life ended, as far as the input tells.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ended {
-    pub env_id: String,
-    pub function_name: String,
-    /// When it ended: the shutdown marker's time, else its last sign of life.
-    pub at_ms: i64,
-    /// The shutdown reason; `None` when no shutdown marker came.
-    pub reason: Option<String>,
-    /// True when the input ended with the environment still alive (not presumed dead).
-    pub open: bool,
-}
-
-/// What the attributor yields.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Explained {
-    Init(Attribution),
-    Ended(Ended),
-}
-
-/// Counts of what the attributor could not use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct AttributorCounts {
-    /// The same init marker seen twice (overlapping inputs).
-    pub duplicate_inits: u64,
-    /// Shutdown or invoke markers of environments whose init came before the input began.
-    pub before_input: u64,
-}
-
-/// hashbrown's map for its `entry_ref`: a name looked up once, copied only when it is new.
-type Map<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
-
-/// A function name, version or fingerprint as the attribution keeps it: shared between the
-/// state maps' keys and every alive environment of it, so that a new environment copies a
-/// pointer, not a string (about 24,000 environments are alive in a busy fleet, and one is
-/// born per init marker).
-type Name = std::sync::Arc<str>;
-
-/// The value under `name`, created when missing; its key shared. One lookup.
-fn entry<'m, V: Default>(map: &'m mut Map<Name, V>, name: &str) -> (Name, &'m mut V) {
-    let entry = match map.entry_ref(name) {
-        EntryRef::Occupied(entry) => entry,
-        EntryRef::Vacant(entry) => entry.insert_entry_with_key(name.into(), V::default()),
-    };
-    (entry.key().clone(), entry.into_mut())
+/// What an environment's inits cost, kept until it ends: an environment that served nothing
+/// is reported with it ([`UnusedInit`]).
+#[derive(Debug, Clone, Copy)]
+struct InitCost {
+    cause: Cause,
+    gb_seconds: Option<f64>,
+    managed: bool,
+    /// Initialised ahead of demand: provisioned, proactive or started ahead.
+    ahead: bool,
 }
 
 #[derive(Debug)]
@@ -160,64 +67,43 @@ struct Env {
     version: Name,
     /// `None` when the init came before the input (known from an invoke marker only).
     fingerprint: Option<Name>,
+    tenant: Option<Name>,
     started_ms: i64,
     last_seen_ms: i64,
     stream: Option<String>,
     /// Its configuration's batch ahead of traffic is still open (Lambda Managed Instances): its
     /// first invoke marker closes it.
     closes_batch: bool,
+    /// `None` when its init came before the input.
+    cost: Option<InitCost>,
+    /// An invoke marker of it was seen.
+    served: bool,
 }
 
-/// Lambda Managed Instances start several environments of a version ahead of traffic at once.
-/// Every init of a configuration before its first invocation belongs to that batch and shares
-/// the first init's cause (none of them is a scale-out of another: scaling out there follows
-/// load, and there was none yet).
+impl Env {
+    /// Whether it ended having served nothing: its shutdown marker says so, or (without one)
+    /// it was started ahead of demand and no invoke marker of it came.
+    fn unused(&self, invocations: Option<u64>) -> bool {
+        match invocations {
+            Some(n) => n == 0,
+            None => !self.served && self.cost.is_some_and(|c| c.ahead),
+        }
+    }
+}
+
+/// At most this many environments presumed ended wait for a late marker; the oldest
+/// presumption is then taken as final (its end is reported). About 150 bytes each.
+const PRESUMED_MAX: usize = 32_768;
+
+/// Environments the grace presumed ended: no longer alive for the rules, but kept, so that a
+/// later marker of theirs still counts. A shutdown marker says how and when it really ended
+/// (a crash after an hour of quiet service is a failure, and the next environment an
+/// `after-failure`); an invoke marker or a log line says it is alive after all.
 #[derive(Debug, Default)]
-enum AheadBatch {
-    /// No init of the configuration on Managed Instances yet.
-    #[default]
-    NotYet,
-    /// The first init's cause and evidence, until the configuration's first invocation.
-    Open(Cause, Evidence),
-    /// The configuration has served an invocation: later inits follow the usual rules.
-    Closed,
-}
-
-#[derive(Debug, Default)]
-struct ConfigState {
-    alive: usize,
-    /// Lambda Managed Instances: the batch started ahead of traffic ([`AheadBatch`]).
-    ahead_batch: AheadBatch,
-    /// The last environment of this configuration that ended, and whether another of the
-    /// configuration started since.
-    last_end: Option<LastEnd>,
-}
-
-#[derive(Debug, Clone)]
-struct LastEnd {
-    env_id: String,
-    at_ms: i64,
-    /// `None`: presumed ended (no shutdown marker, silent past the grace).
-    reason: Option<String>,
-    replaced: bool,
-}
-
-/// One version of a function: its configuration generations.
-#[derive(Debug, Default)]
-struct VersionState {
-    /// Whether an init of this version was seen (not only invoke markers).
-    initialised: bool,
-    /// The current generation: the fingerprint of the version's latest init.
-    current_fingerprint: Option<Name>,
-    configs: Map<Name, ConfigState>,
-    /// Environments whose configuration is unknown (init before the input).
-    unknown_alive: usize,
-}
-
-#[derive(Debug, Default)]
-struct FunctionState {
-    versions: Map<Name, VersionState>,
-    last_version: Option<Name>,
+struct Presumed {
+    envs: Map<EnvId, Env>,
+    /// Presumption order, for the bound; ids revived or ended since are skipped.
+    order: std::collections::VecDeque<String>,
 }
 
 /// The streaming attribution. Feed observations in time order with [`Attributor::push`]; call
@@ -226,6 +112,7 @@ struct FunctionState {
 pub struct Attributor {
     settings: Settings,
     envs: Map<EnvId, Env>,
+    presumed: Presumed,
     streams: Map<String, String>,
     functions: Map<Name, FunctionState>,
     now_ms: i64,
@@ -271,11 +158,11 @@ impl Attributor {
         }
         match observation {
             Observation::Activity { stream, at_ms } => {
-                if let Some(env) = self
-                    .streams
-                    .get(&stream)
-                    .and_then(|id| self.envs.get_mut(id.as_str()))
-                {
+                let Some(id) = self.streams.get(&stream).cloned() else {
+                    return;
+                };
+                self.revive(&id);
+                if let Some(env) = self.envs.get_mut(id.as_str()) {
                     env.last_seen_ms = env.last_seen_ms.max(at_ms);
                 }
             }
@@ -287,8 +174,13 @@ impl Attributor {
         }
     }
 
-    /// The input is over: every environment still alive is reported open.
+    /// The input is over: every environment still alive is reported open, and every one
+    /// presumed ended is reported ended at its last sign of life.
     pub fn finish(&mut self, out: &mut Vec<Explained>) {
+        let presumed: Vec<String> = self.presumed.order.drain(..).collect();
+        for id in presumed {
+            self.settle(&id, out);
+        }
         self.streams.clear();
         if !self.settings.report_ended {
             self.envs.clear();
@@ -304,17 +196,20 @@ impl Attributor {
             out.push(Explained::Ended(Ended {
                 env_id,
                 function_name: env.function.to_string(),
+                tenant_id: env.tenant.as_deref().map(str::to_owned),
                 at_ms: env.last_seen_ms,
                 reason: None,
+                invocations: None,
+                unused: false,
                 open: true,
             }));
         }
-        self.streams.clear();
     }
 
     fn init(&mut self, marker: Marker, stream: Option<String>, out: &mut Vec<Explained>) {
         let Some(init) = marker.init else { return };
         let at = marker.timestamp_ms;
+        self.revive(&marker.env_id);
         let existing = self.envs.get(marker.env_id.as_str()).map(|e| {
             (
                 e.started_ms,
@@ -331,6 +226,7 @@ impl Attributor {
         }
         let known_here = existing.is_some_and(|(_, same, _)| same);
         let was_unknown = existing.is_some_and(|(_, _, unknown)| unknown);
+        let tenant = marker.tenant_id.as_deref();
 
         let (function_key, function) = entry(&mut self.functions, &marker.function_name);
         let any_initialised = function.versions.values().any(|v| v.initialised);
@@ -349,90 +245,48 @@ impl Attributor {
             .as_deref()
             .filter(|fp| *fp != init.config_fingerprint)
             .map(str::to_owned);
+        let tenant_previous_fingerprint = tenant
+            .and_then(|t| version.tenant_fingerprints.get(t))
+            .filter(|fp| ***fp != *init.config_fingerprint)
+            .map(|fp| fp.to_string());
         let unknown = version
-            .unknown_alive
+            .unknown(tenant)
             .saturating_sub(usize::from(was_unknown));
+        let tenant_key: Option<Name> =
+            tenant.map(|t| match version.tenant_fingerprints.get_key_value(t) {
+                Some((k, _)) => k.clone(),
+                None => Name::from(t),
+            });
         let (fingerprint_key, config) = entry(&mut version.configs, &init.config_fingerprint);
-        let alive_others = config.alive - usize::from(known_here);
-
-        let failed_end = config.last_end.as_ref().filter(|e| {
-            !e.replaced && matches!(e.reason.as_deref(), Some("failure") | Some("timeout"))
-        });
         let managed = init.init_type == MANAGED_INSTANCES;
-        let batch = match &config.ahead_batch {
-            AheadBatch::Open(cause, evidence) if managed => Some((*cause, evidence.clone())),
-            _ => None,
+        let facts = rules::Facts {
+            reinit: init.init_phase == "invoke",
+            function_request_id: init.function_request_id.as_deref(),
+            init_type: &init.init_type,
+            proactive: init.proactive,
+            batch: match &config.ahead_batch {
+                AheadBatch::Open(cause, evidence) if managed => Some((*cause, evidence)),
+                _ => None,
+            },
+            new_version: new_version.then_some((marker.function_version.as_str(), last_version)),
+            previous_fingerprint,
+            fingerprint: &init.config_fingerprint,
+            new_tenant: match tenant {
+                Some(t) if config.pool(Some(t)).is_none() && config.seen() => {
+                    Some(rules::NewTenant {
+                        tenant_id: t,
+                        previous_fingerprint: tenant_previous_fingerprint,
+                        other_tenants_alive: config.other_tenants_alive(t),
+                    })
+                }
+                _ => None,
+            },
+            pool: config.pool(tenant),
+            alive_here: usize::from(known_here),
+            unknown,
+            at_ms: at,
         };
-        let (cause, evidence) = if init.init_phase == "invoke" {
-            (
-                Cause::AfterFailure,
-                Evidence::ReinitInInvoke {
-                    function_request_id: init.function_request_id.clone(),
-                },
-            )
-        } else if let Some(end) = failed_end {
-            (
-                Cause::AfterFailure,
-                Evidence::ReplacesFailed {
-                    env_id: end.env_id.clone(),
-                    reason: end.reason.clone().unwrap_or_default(),
-                    gap_ms: at - end.at_ms,
-                },
-            )
-        } else if let Some(batch) = batch {
-            batch
-        } else if init.init_type == "provisioned-concurrency" {
-            (Cause::Provisioned, Evidence::Provisioned)
-        } else if init.init_type == "snap-start" {
-            (Cause::SnapStart, Evidence::SnapStart)
-        } else if new_version {
-            (
-                Cause::NewVersion,
-                Evidence::NewVersion {
-                    version: marker.function_version.clone(),
-                    previous_version: last_version.unwrap_or_default(),
-                },
-            )
-        } else if let Some(previous) = previous_fingerprint {
-            (
-                Cause::ConfigurationChange,
-                Evidence::ConfigurationChange {
-                    previous_fingerprint: previous,
-                    fingerprint: init.config_fingerprint.clone(),
-                },
-            )
-        } else if init.init_type == "on-demand" && init.proactive {
-            (Cause::Proactive, Evidence::Proactive)
-        } else if alive_others + unknown > 0 {
-            (
-                Cause::ScaleOut,
-                Evidence::ScaleOut {
-                    alive: alive_others + unknown,
-                    unknown_configuration: unknown,
-                },
-            )
-        } else if let Some(end) = config
-            .last_end
-            .as_ref()
-            .filter(|e| e.reason.as_deref() == Some("spindown"))
-        {
-            (
-                Cause::Replacement,
-                Evidence::Replacement {
-                    env_id: end.env_id.clone(),
-                    gap_ms: at - end.at_ms,
-                },
-            )
-        } else {
-            let presumed = config.last_end.as_ref().filter(|e| e.reason.is_none());
-            (
-                Cause::FirstSeen,
-                Evidence::FirstSeen {
-                    last_seen_env: presumed.map(|e| e.env_id.clone()),
-                    last_seen_gap_ms: presumed.map(|e| at - e.at_ms),
-                },
-            )
-        };
+        let (cause, evidence) = rules::decide(facts);
 
         // The new state: this environment is alive in its configuration's generation.
         if managed
@@ -442,55 +296,33 @@ impl Attributor {
             config.ahead_batch = AheadBatch::Open(cause, evidence.clone());
         }
         let closes_batch = matches!(config.ahead_batch, AheadBatch::Open(..));
-        if let Some(end) = config.last_end.as_mut() {
+        let pool = config.pool_mut(tenant_key.as_ref());
+        if let Some(end) = pool.last_end.as_mut() {
             end.replaced = true;
         }
         if !known_here {
-            config.alive += 1;
+            pool.alive += 1;
         }
         if was_unknown {
-            version.unknown_alive = version.unknown_alive.saturating_sub(1);
+            let unknown = version.unknown_mut(tenant_key.as_ref());
+            *unknown = unknown.saturating_sub(1);
         }
         version.initialised = true;
         if version.current_fingerprint.as_deref() != Some(init.config_fingerprint.as_str()) {
             version.current_fingerprint = Some(fingerprint_key.clone());
         }
-        // Only an environment seen before is looked up again; a new one is inserted at once.
-        match existing.and_then(|_| self.envs.get_mut(marker.env_id.as_str())) {
-            Some(env) => {
-                if env.fingerprint.is_none() {
-                    // Known from an invoke marker before its init marker was reordered in.
-                    env.fingerprint = Some(fingerprint_key);
-                }
-                env.started_ms = env.started_ms.min(at);
-                env.last_seen_ms = env.last_seen_ms.max(at);
-                env.closes_batch = closes_batch;
-            }
-            None => {
-                if let Some(stream) = &stream {
-                    self.streams.insert(stream.clone(), marker.env_id.clone());
-                }
-                self.envs.insert(
-                    EnvId::new(&marker.env_id),
-                    Env {
-                        function: function_key,
-                        version: version_key,
-                        fingerprint: Some(fingerprint_key),
-                        started_ms: at,
-                        last_seen_ms: at,
-                        stream,
-                        closes_batch,
-                    },
-                );
-            }
+        if let Some(t) = &tenant_key {
+            version
+                .tenant_fingerprints
+                .insert(t.clone(), fingerprint_key.clone());
         }
 
-        let init = *init;
-        out.push(Explained::Init(Attribution {
+        let attribution = Attribution {
             timestamp_ms: at,
             function_name: marker.function_name,
             function_version: marker.function_version,
             env_id: marker.env_id,
+            tenant_id: marker.tenant_id,
             init_type: init.init_type,
             init_phase: init.init_phase,
             init_duration_ms: init.init_duration_ms,
@@ -499,15 +331,67 @@ impl Attributor {
             function_memory_size: init.function_memory_size,
             config_fingerprint: init.config_fingerprint,
             proactive: init.proactive,
+            init_status: init.init_status,
+            init_error_type: init.init_error_type,
             cause,
             evidence,
-        }));
+        };
+        let cost = InitCost {
+            cause,
+            gb_seconds: attribution.gb_seconds(),
+            managed,
+            ahead: attribution.proactive || attribution.init_type == "provisioned-concurrency",
+        };
+        // Only an environment seen before is looked up again; a new one is inserted at once.
+        match existing.and_then(|_| self.envs.get_mut(attribution.env_id.as_str())) {
+            Some(env) => {
+                if env.fingerprint.is_none() {
+                    // Known from an invoke marker before its init marker was reordered in.
+                    env.fingerprint = Some(fingerprint_key);
+                }
+                env.started_ms = env.started_ms.min(at);
+                env.last_seen_ms = env.last_seen_ms.max(at);
+                env.closes_batch = closes_batch;
+                // A re-init adds its cost to the environment's first init's.
+                env.cost = Some(match env.cost {
+                    Some(first) => InitCost {
+                        gb_seconds: first.gb_seconds.zip(cost.gb_seconds).map(|(a, b)| a + b),
+                        ..first
+                    },
+                    None => cost,
+                });
+            }
+            None => {
+                if let Some(stream) = &stream {
+                    self.streams
+                        .insert(stream.clone(), attribution.env_id.clone());
+                }
+                self.envs.insert(
+                    EnvId::new(&attribution.env_id),
+                    Env {
+                        function: function_key,
+                        version: version_key,
+                        fingerprint: Some(fingerprint_key),
+                        tenant: tenant_key,
+                        started_ms: at,
+                        last_seen_ms: at,
+                        stream,
+                        closes_batch,
+                        cost: Some(cost),
+                        served: false,
+                    },
+                );
+            }
+        }
+        out.push(Explained::Init(attribution));
     }
 
     fn invoke(&mut self, marker: Marker, stream: Option<String>) {
         let at = marker.timestamp_ms;
+        self.revive(&marker.env_id);
         if let Some(env) = self.envs.get_mut(marker.env_id.as_str()) {
             env.last_seen_ms = env.last_seen_ms.max(at);
+            env.served = true;
             if env.closes_batch {
                 // The configuration's first invocation on Managed Instances: its batch ahead
                 // of traffic is complete.
@@ -528,7 +412,8 @@ impl Attributor {
         self.counts.before_input += 1;
         let (function_key, function) = entry(&mut self.functions, &marker.function_name);
         let (version_key, version) = entry(&mut function.versions, &marker.function_version);
-        version.unknown_alive += 1;
+        let tenant: Option<Name> = marker.tenant_id.as_deref().map(Name::from);
+        *version.unknown_mut(tenant.as_ref()) += 1;
         if let Some(stream) = &stream {
             self.streams.insert(stream.clone(), marker.env_id.clone());
         }
@@ -538,24 +423,104 @@ impl Attributor {
                 function: function_key,
                 version: version_key,
                 fingerprint: None,
+                tenant,
                 started_ms: at,
                 last_seen_ms: at,
                 stream,
                 closes_batch: false,
+                cost: None,
+                served: true,
             },
         );
     }
 
     fn shutdown(&mut self, marker: Marker, out: &mut Vec<Explained>) {
         let reason = marker.reason.unwrap_or_else(|| "unknown".to_owned());
-        match self.envs.remove(marker.env_id.as_str()) {
-            Some(env) => self.end(marker.env_id, env, marker.timestamp_ms, Some(reason), out),
-            None => self.counts.before_input += 1,
+        let at = marker.timestamp_ms;
+        if let Some(env) = self.envs.remove(marker.env_id.as_str()) {
+            self.end(
+                marker.env_id,
+                env,
+                at,
+                Some(reason),
+                marker.invocations,
+                out,
+            );
+            return;
         }
+        let Some(env) = self.presumed.envs.remove(marker.env_id.as_str()) else {
+            self.counts.before_input += 1;
+            return;
+        };
+        // Presumed ended by the grace, it was alive until now: how it ended is what the
+        // configuration's next environment is judged by.
+        self.counts.late_shutdowns += 1;
+        if let Some(pool) = self.pool_of(&env) {
+            if pool.last_end.as_ref().is_none_or(|e| e.at_ms <= at) {
+                pool.last_end = Some(LastEnd {
+                    env_id: marker.env_id.clone(),
+                    at_ms: at,
+                    reason: Some(reason.clone()),
+                    replaced: false,
+                });
+            }
+        }
+        self.report_end(
+            marker.env_id,
+            &env,
+            at,
+            Some(reason),
+            marker.invocations,
+            out,
+        );
+    }
+
+    /// The pool an environment of a known configuration belongs to.
+    fn pool_of(&mut self, env: &Env) -> Option<&mut Pool> {
+        let config = self
+            .functions
+            .get_mut(&env.function)?
+            .versions
+            .get_mut(&env.version)?
+            .configs
+            .get_mut(env.fingerprint.as_ref()?)?;
+        Some(config.pool_mut(env.tenant.as_ref()))
+    }
+
+    /// A marker or log line of an environment presumed ended: it is alive after all.
+    fn revive(&mut self, env_id: &str) {
+        if self.presumed.envs.is_empty() {
+            return;
+        }
+        let Some(env) = self.presumed.envs.remove(env_id) else {
+            return;
+        };
+        match self.pool_of(&env) {
+            Some(pool) => {
+                pool.alive += 1;
+                if pool
+                    .last_end
+                    .as_ref()
+                    .is_some_and(|e| e.env_id == env_id && e.reason.is_none())
+                {
+                    pool.last_end = None;
+                }
+            }
+            None => {
+                if let Some(version) = self
+                    .functions
+                    .get_mut(&env.function)
+                    .and_then(|f| f.versions.get_mut(&env.version))
+                {
+                    *version.unknown_mut(env.tenant.as_ref()) += 1;
+                }
+            }
+        }
+        self.envs.insert(EnvId::new(env_id), env);
     }
 
     /// Retires environments silent for longer than the grace: presumed ended at their last
-    /// sign of life.
+    /// sign of life, and kept in case a later marker says otherwise.
     fn sweep(&mut self, now: i64, out: &mut Vec<Explained>) {
         let grace = self.settings.alive_grace_ms;
         let mut dead: Vec<String> = self
@@ -566,56 +531,118 @@ impl Attributor {
             .collect();
         dead.sort();
         for id in dead {
-            if let Some(env) = self.envs.remove(id.as_str()) {
-                let at = env.last_seen_ms;
-                self.end(id, env, at, None, out);
+            let Some(env) = self.envs.remove(id.as_str()) else {
+                continue;
+            };
+            let at = env.last_seen_ms;
+            match self.pool_of(&env) {
+                Some(pool) => {
+                    pool.alive = pool.alive.saturating_sub(1);
+                    pool.last_end = Some(LastEnd {
+                        env_id: id.clone(),
+                        at_ms: at,
+                        reason: None,
+                        replaced: false,
+                    });
+                }
+                None => self.forget_unknown(&env),
             }
+            self.presumed.envs.insert(EnvId::new(&id), env);
+            self.presumed.order.push_back(id);
+        }
+        while self.presumed.envs.len() > PRESUMED_MAX {
+            let Some(id) = self.presumed.order.pop_front() else {
+                break;
+            };
+            self.settle(&id, out);
         }
     }
 
+    /// A presumption taken as final: the environment is reported ended at its last sign of
+    /// life (nothing if it was revived or ended since).
+    fn settle(&mut self, id: &str, out: &mut Vec<Explained>) {
+        if let Some(env) = self.presumed.envs.remove(id) {
+            if let Some(stream) = &env.stream {
+                self.streams.remove(stream);
+            }
+            let at = env.last_seen_ms;
+            self.report_end(id.to_owned(), &env, at, None, None, out);
+        }
+    }
+
+    /// An environment of unknown configuration is no longer alive.
+    fn forget_unknown(&mut self, env: &Env) {
+        if let Some(version) = self
+            .functions
+            .get_mut(&env.function)
+            .and_then(|f| f.versions.get_mut(&env.version))
+        {
+            let unknown = version.unknown_mut(env.tenant.as_ref());
+            *unknown = unknown.saturating_sub(1);
+        }
+    }
+
+    /// An environment's shutdown marker: it is no longer alive, and its pool's last end.
     fn end(
         &mut self,
         env_id: String,
         env: Env,
         at_ms: i64,
         reason: Option<String>,
+        invocations: Option<u64>,
         out: &mut Vec<Explained>,
     ) {
         if let Some(stream) = &env.stream {
             self.streams.remove(stream);
         }
-        // Copies only when a renderer wants the end too; otherwise the id and reason move
-        // into the configuration's last end (one shutdown marker per environment).
-        let report = self
-            .settings
-            .report_ended
-            .then(|| (env_id.clone(), reason.clone()));
-        if let Some(version) = self
-            .functions
-            .get_mut(&env.function)
-            .and_then(|f| f.versions.get_mut(&env.version))
-        {
-            match &env.fingerprint {
-                Some(fp) => {
-                    if let Some(config) = version.configs.get_mut(fp) {
-                        config.alive = config.alive.saturating_sub(1);
-                        config.last_end = Some(LastEnd {
-                            env_id,
-                            at_ms,
-                            reason,
-                            replaced: false,
-                        });
-                    }
-                }
-                None => version.unknown_alive = version.unknown_alive.saturating_sub(1),
+        match self.pool_of(&env) {
+            Some(pool) => {
+                pool.alive = pool.alive.saturating_sub(1);
+                pool.last_end = Some(LastEnd {
+                    env_id: env_id.clone(),
+                    at_ms,
+                    reason: reason.clone(),
+                    replaced: false,
+                });
+            }
+            None => self.forget_unknown(&env),
+        }
+        self.report_end(env_id, &env, at_ms, reason, invocations, out);
+    }
+
+    /// Yields the end (when ends are reported) and, for an environment that served nothing,
+    /// its unused init.
+    fn report_end(
+        &mut self,
+        env_id: String,
+        env: &Env,
+        at_ms: i64,
+        reason: Option<String>,
+        invocations: Option<u64>,
+        out: &mut Vec<Explained>,
+    ) {
+        let unused = env.unused(invocations);
+        if unused {
+            if let Some(cost) = env.cost {
+                out.push(Explained::Unused(UnusedInit {
+                    env_id: env_id.clone(),
+                    function_name: env.function.to_string(),
+                    tenant_id: env.tenant.as_deref().map(str::to_owned),
+                    cause: cost.cause,
+                    gb_seconds: cost.gb_seconds,
+                    managed_instances: cost.managed,
+                }));
             }
         }
-        if let Some((env_id, reason)) = report {
+        if self.settings.report_ended {
             out.push(Explained::Ended(Ended {
                 env_id,
                 function_name: env.function.to_string(),
+                tenant_id: env.tenant.as_deref().map(str::to_owned),
                 at_ms,
                 reason,
+                invocations,
+                unused,
                 open: false,
             }));
         }
@@ -639,242 +666,10 @@ pub fn attribute_all(
     out.into_iter()
         .filter_map(|e| match e {
             Explained::Init(a) => Some(a),
-            Explained::Ended(_) => None,
+            Explained::Ended(_) | Explained::Unused(_) => None,
         })
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::marker::InitFields;
-
-    fn init(env: &str, at_ms: i64, fp: &str) -> Observation {
-        Observation::Marker {
-            marker: Marker {
-                kind: Kind::Init,
-                timestamp_ms: at_ms,
-                function_name: "f".into(),
-                function_version: "$LATEST".into(),
-                env_id: env.into(),
-                init: Some(Box::new(InitFields {
-                    init_type: "on-demand".into(),
-                    init_phase: "init".into(),
-                    init_duration_ms: Some(100.0),
-                    config_fingerprint: fp.into(),
-                    function_memory_size: Some(512),
-                    ..InitFields::default()
-                })),
-                reason: None,
-            },
-            stream: Some(format!("stream-{env}")),
-        }
-    }
-
-    fn other(kind: Kind, env: &str, at_ms: i64, reason: Option<&str>) -> Observation {
-        Observation::marker(Marker {
-            kind,
-            timestamp_ms: at_ms,
-            function_name: "f".into(),
-            function_version: "$LATEST".into(),
-            env_id: env.into(),
-            init: None,
-            reason: reason.map(str::to_owned),
-        })
-    }
-
-    fn run(settings: Settings, input: Vec<Observation>) -> Vec<Attribution> {
-        attribute_all(input, settings)
-    }
-
-    const GRACE: Settings = Settings {
-        alive_grace_ms: 60_000,
-        report_ended: true,
-    };
-
-    #[test]
-    fn without_a_shutdown_marker_an_environment_is_presumed_gone_after_the_grace() {
-        let out = run(GRACE, vec![init("a", 0, "x"), init("b", 600_000, "x")]);
-        assert_eq!(out[1].cause, Cause::FirstSeen);
-        assert_eq!(
-            out[1].evidence,
-            Evidence::FirstSeen {
-                last_seen_env: Some("a".into()),
-                last_seen_gap_ms: Some(600_000)
-            }
-        );
-        // Within the grace it is still alive: scale-out.
-        let out = run(GRACE, vec![init("a", 0, "x"), init("b", 30_000, "x")]);
-        assert_eq!(out[1].cause, Cause::ScaleOut);
-    }
-
-    #[test]
-    fn a_line_in_its_log_stream_keeps_an_environment_alive() {
-        let mut input = vec![init("a", 0, "x")];
-        for t in (50_000..600_000).step_by(50_000) {
-            input.push(Observation::Activity {
-                stream: "stream-a".into(),
-                at_ms: t,
-            });
-        }
-        input.push(init("b", 600_000, "x"));
-        let out = run(GRACE, input);
-        assert_eq!(
-            out[1].evidence,
-            Evidence::ScaleOut {
-                alive: 1,
-                unknown_configuration: 0
-            }
-        );
-    }
-
-    #[test]
-    fn environments_from_before_the_input_count_for_scale_out() {
-        let out = run(
-            GRACE,
-            vec![other(Kind::Invoke, "old", 0, None), init("b", 1000, "x")],
-        );
-        assert_eq!(
-            out[0].evidence,
-            Evidence::ScaleOut {
-                alive: 1,
-                unknown_configuration: 1
-            }
-        );
-    }
-
-    /// An init on Lambda Managed Instances, marked proactive by the extension (no request
-    /// waits for one there).
-    fn managed_init(env: &str, at_ms: i64, fp: &str) -> Observation {
-        let mut o = init(env, at_ms, fp);
-        if let Observation::Marker { marker, .. } = &mut o {
-            let fields = marker.init.as_mut().expect("init fields");
-            fields.init_type = MANAGED_INSTANCES.into();
-            fields.proactive = true;
-        }
-        o
-    }
-
-    #[test]
-    fn managed_instances_inits_follow_the_rules_and_are_never_proactive_or_billed() {
-        // Lambda starts a version's environments ahead of traffic, several at once: those
-        // before the configuration's first invocation share the first one's cause; one after
-        // it is a scale-out.
-        let out = run(
-            GRACE,
-            vec![
-                managed_init("a", 0, "x"),
-                managed_init("a2", 40, "x"),
-                other(Kind::Invoke, "a", 100, None),
-                managed_init("a3", 150, "x"),
-                managed_init("b", 10_000, "x"),
-                managed_init("c", 20_000, "y"),
-                managed_init("c2", 20_030, "y"),
-            ],
-        );
-        let causes: Vec<Cause> = out.iter().map(|a| a.cause).collect();
-        assert_eq!(
-            causes,
-            vec![
-                Cause::FirstSeen,
-                Cause::FirstSeen,
-                Cause::ScaleOut,
-                Cause::ScaleOut,
-                Cause::ConfigurationChange,
-                Cause::ConfigurationChange
-            ]
-        );
-        assert_eq!(out[5].evidence, out[4].evidence);
-        assert!(out.iter().all(|a| a.gb_seconds().is_none()));
-        let mut summary = crate::summary::Summary::default();
-        out.iter().for_each(|a| summary.add(a));
-        let records = summary.records(Some(0.0000166667));
-        let total = &records[0].total;
-        assert_eq!(total.cold_starts, 6);
-        assert_eq!(total.managed_instances, 6);
-        assert_eq!(total.unknown_duration, 0);
-        assert_eq!(total.init_ms, 600.0);
-        assert_eq!(total.gb_seconds, 0.0);
-    }
-
-    #[test]
-    fn timeout_then_replacement_and_duplicates() {
-        let out = run(
-            GRACE,
-            vec![
-                init("a", 0, "x"),
-                init("a", 0, "x"),
-                other(Kind::Shutdown, "a", 5_000, Some("timeout")),
-                init("b", 6_000, "x"),
-                other(Kind::Shutdown, "b", 7_000, Some("spindown")),
-                init("c", 9_000, "x"),
-            ],
-        );
-        let causes: Vec<Cause> = out.iter().map(|a| a.cause).collect();
-        assert_eq!(
-            causes,
-            vec![Cause::FirstSeen, Cause::AfterFailure, Cause::Replacement]
-        );
-        assert_eq!(
-            out[2].evidence,
-            Evidence::Replacement {
-                env_id: "b".into(),
-                gap_ms: 2_000
-            }
-        );
-        assert_eq!(out[0].gb_seconds(), Some(0.05));
-    }
-
-    /// `observation` moved to another version (its marker's `function_version`).
-    fn of_version(mut observation: Observation, version: &str) -> Observation {
-        if let Observation::Marker { marker, .. } = &mut observation {
-            marker.function_version = version.into();
-        }
-        observation
-    }
-
-    #[test]
-    fn returning_to_a_version_after_its_environments_were_reclaimed_is_a_replacement() {
-        // $LATEST serves and is reclaimed, version 1 serves, then $LATEST again: its own
-        // configuration was seen and spun down, so a replacement (as the sandbox says), not a
-        // new version; and version 1's reclaim says nothing about $LATEST.
-        let out = run(
-            GRACE,
-            vec![
-                init("a", 0, "x"),
-                other(Kind::Shutdown, "a", 5_000, Some("spindown")),
-                of_version(init("v1", 6_000, "y"), "1"),
-                of_version(other(Kind::Shutdown, "v1", 8_000, Some("spindown")), "1"),
-                init("b", 9_000, "x"),
-            ],
-        );
-        let causes: Vec<Cause> = out.iter().map(|a| a.cause).collect();
-        assert_eq!(
-            causes,
-            vec![Cause::FirstSeen, Cause::NewVersion, Cause::Replacement]
-        );
-        assert_eq!(
-            out[2].evidence,
-            Evidence::Replacement {
-                env_id: "a".into(),
-                gap_ms: 4_000
-            }
-        );
-    }
-
-    #[test]
-    fn memory_follows_the_environments_alive_not_the_input() {
-        let mut attributor = Attributor::new(GRACE);
-        let mut out = Vec::new();
-        for i in 0..10_000i64 {
-            let env = format!("e{i}");
-            attributor.push(init(&env, i * 1000, "x"), &mut out);
-            attributor.push(
-                other(Kind::Shutdown, &env, i * 1000 + 500, Some("spindown")),
-                &mut out,
-            );
-            assert!(attributor.alive() <= 1);
-        }
-        assert!(attributor.streams.is_empty());
-    }
-}
+mod tests;

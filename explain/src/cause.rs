@@ -1,5 +1,6 @@
 //! The fixed vocabulary of causes and the evidence behind each.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ pub enum Cause {
     SnapStart,
     NewVersion,
     ConfigurationChange,
+    NewTenant,
     Proactive,
     ScaleOut,
     Replacement,
@@ -23,12 +25,13 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 9] = [
+    pub const ALL: [Cause; 10] = [
         Cause::AfterFailure,
         Cause::Provisioned,
         Cause::SnapStart,
         Cause::NewVersion,
         Cause::ConfigurationChange,
+        Cause::NewTenant,
         Cause::Proactive,
         Cause::ScaleOut,
         Cause::Replacement,
@@ -43,6 +46,7 @@ impl Cause {
             Cause::SnapStart => "snap-start",
             Cause::NewVersion => "new-version",
             Cause::ConfigurationChange => "configuration-change",
+            Cause::NewTenant => "new-tenant",
             Cause::Proactive => "proactive",
             Cause::ScaleOut => "scale-out",
             Cause::Replacement => "replacement",
@@ -58,6 +62,7 @@ impl Cause {
             Cause::SnapStart => "SnapStart restore",
             Cause::NewVersion => "new version",
             Cause::ConfigurationChange => "configuration change",
+            Cause::NewTenant => "new tenant",
             Cause::Proactive => "proactive init",
             Cause::ScaleOut => "scale-out",
             Cause::Replacement => "replacement",
@@ -73,6 +78,7 @@ impl Cause {
             Cause::SnapStart => "SnapStart restores",
             Cause::NewVersion => "new versions",
             Cause::ConfigurationChange => "configuration changes",
+            Cause::NewTenant => "new tenants",
             Cause::Proactive => "proactive inits",
             Cause::ScaleOut => "scale-outs",
             Cause::Replacement => "replacements",
@@ -111,6 +117,16 @@ pub enum Evidence {
         previous_fingerprint: String,
         fingerprint: String,
     },
+    /// The first environment of a tenant (tenant isolation) for its function, version and
+    /// configuration, where other tenants' environments of it were seen.
+    NewTenant {
+        tenant_id: String,
+        /// The configuration the tenant's previous environment ran, when it ran another one
+        /// of this version (the configuration changed under it).
+        previous_fingerprint: Option<String>,
+        /// Other tenants with an environment of this configuration alive.
+        other_tenants_alive: usize,
+    },
     Proactive,
     ScaleOut {
         /// Environments of this version and configuration alive when it started.
@@ -131,8 +147,17 @@ pub enum Evidence {
 }
 
 impl Evidence {
-    /// The evidence in words, for the table.
+    /// The evidence in words, with environment ids shortened as the table shows them.
     pub fn words(&self) -> String {
+        self.say(short)
+    }
+
+    /// The evidence in words, with whole environment ids (`--json`, `--wide`).
+    pub fn words_full(&self) -> String {
+        self.say(Cow::Borrowed)
+    }
+
+    fn say<'a>(&'a self, short: impl Fn(&'a str) -> Cow<'a, str>) -> String {
         match self {
             Evidence::ReinitInInvoke {
                 function_request_id,
@@ -161,6 +186,19 @@ impl Evidence {
             } => format!(
                 "configuration changed: fingerprint {previous_fingerprint} → {fingerprint}"
             ),
+            Evidence::NewTenant {
+                tenant_id,
+                previous_fingerprint,
+                other_tenants_alive,
+            } => {
+                let mut text = format!(
+                    "tenant {tenant_id}'s first environment of this configuration ({other_tenants_alive} of other tenants alive)"
+                );
+                if let Some(fp) = previous_fingerprint {
+                    text.push_str(&format!("; its last one ran fingerprint {fp}"));
+                }
+                text
+            }
             Evidence::Proactive => {
                 "on-demand init ahead of demand: no request waited for it".into()
             }
@@ -208,10 +246,18 @@ fn plural_s(n: usize) -> &'static str {
     }
 }
 
-/// The first 8 characters of an environment id: enough to tell environments apart on screen.
-pub fn short(id: &str) -> &str {
-    match id.char_indices().nth(8) {
-        Some((i, _)) => &id[..i],
-        None => id,
+/// Characters of an environment id shown on screen: ids up to this long are shown whole.
+pub const SHORT_ID: usize = 13;
+
+/// An environment id as a person reads it on screen: whole up to [`SHORT_ID`] characters, else
+/// its first and last six around "…". Both ends, because ids that differ only at one end are
+/// common (`env-scale-1`, `env-scale-2`; a UUID's random head, an instance counter's tail).
+pub fn short(id: &str) -> Cow<'_, str> {
+    let count = id.chars().count();
+    if count <= SHORT_ID {
+        return Cow::Borrowed(id);
     }
+    let head: String = id.chars().take(6).collect();
+    let tail: String = id.chars().skip(count - 6).collect();
+    Cow::Owned(format!("{head}…{tail}"))
 }

@@ -64,7 +64,8 @@ pub fn query(request: &Request) -> Result<String, String> {
          init_type, init_phase, round(init_duration_ms, 9) AS init_duration_ms, \
          round(runtime_init_ms, 9) AS runtime_init_ms, \
          round(extensions_init_ms, 9) AS extensions_init_ms, \
-         proactive, config_fingerprint, function_memory_size, function_request_id, reason \
+         proactive, config_fingerprint, function_memory_size, function_request_id, reason, \
+         invocations, tenant_id, init_status, init_error_type \
          FROM {} WHERE {filter} ORDER BY ts_ms, env_id, coldmark FORMAT JSONEachRow",
         request.table
     ))

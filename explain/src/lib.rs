@@ -17,7 +17,7 @@ pub mod summary;
 pub mod time;
 
 pub use attribute::{
-    attribute_all, Attribution, Attributor, Ended, Explained, Observation, Settings,
+    attribute_all, Attribution, Attributor, Ended, Explained, Observation, Settings, UnusedInit,
 };
 pub use cause::{Cause, Evidence};
 pub use marker::{Kind, Marker, Parsed};

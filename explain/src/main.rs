@@ -18,6 +18,7 @@ use coldmark_explain::render::json::Json;
 use coldmark_explain::render::svg::Timeline;
 use coldmark_explain::render::table::Table;
 use coldmark_explain::render::Render;
+use coldmark_explain::summary::By;
 use coldmark_explain::Observation;
 #[cfg(feature = "cloud")]
 use coldmark_explain::{clickhouse, cloudwatch};
@@ -27,6 +28,13 @@ use coldmark_explain::{clickhouse, cloudwatch};
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `--by`: what the summary is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ByArg {
+    Function,
+    Tenant,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -93,6 +101,17 @@ struct Args {
     /// Environments drawn in the SVG; the rest are counted per cause.
     #[arg(long, default_value_t = 60, value_name = "N")]
     svg_lanes: usize,
+    /// Every column of the table, whole environment ids, the evidence unwrapped (the default
+    /// fits 120 columns).
+    #[arg(long)]
+    wide: bool,
+    /// Group the summary by `function` or by `tenant` (each tenant of each function, with
+    /// tenant isolation: the table shows the top tenants by cold starts, then cost).
+    #[arg(long, value_enum, default_value_t = ByArg::Function)]
+    by: ByArg,
+    /// With `--by tenant`: tenants shown per function in the table (`--json` has them all).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
     /// Price of one GB-second of billed init, to put money on the summary.
     #[arg(long, value_name = "USD")]
     price_per_gb_second: Option<f64>,
@@ -189,7 +208,9 @@ fn main() -> ExitCode {
     }
 
     let stdout = std::io::stdout();
-    let mut table = Table::new(BufWriter::new(stdout.lock()));
+    let mut table = Table::new(BufWriter::new(stdout.lock()))
+        .top_tenants(args.top)
+        .wide(args.wide);
     let mut json = Json::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let mut svg = match &args.svg {
         None => None,
@@ -217,6 +238,10 @@ fn main() -> ExitCode {
         },
         reorder_window_ms: args.reorder_window.as_millis() as i64,
         price_per_gb_second: args.price_per_gb_second,
+        by: match args.by {
+            ByArg::Function => By::Function,
+            ByArg::Tenant => By::Tenant,
+        },
         ..Options::default()
     };
     let mut pipeline = Pipeline::new(options, renderers);

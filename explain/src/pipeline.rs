@@ -3,7 +3,7 @@
 use crate::attribute::{Attributor, AttributorCounts, Explained, Observation, Settings};
 use crate::order::Reorder;
 use crate::render::Render;
-use crate::summary::Summary;
+use crate::summary::{By, Summary};
 
 /// Tunables of a run.
 #[derive(Debug, Clone, Copy)]
@@ -14,6 +14,8 @@ pub struct Options {
     /// At most this many observations wait to be put in order (bounds memory).
     pub reorder_capacity: usize,
     pub price_per_gb_second: Option<f64>,
+    /// What the summary is grouped by.
+    pub by: By,
 }
 
 impl Default for Options {
@@ -23,6 +25,7 @@ impl Default for Options {
             reorder_window_ms: 60_000,
             reorder_capacity: 100_000,
             price_per_gb_second: None,
+            by: By::Function,
         }
     }
 }
@@ -56,7 +59,7 @@ impl<'r> Pipeline<'r> {
             options,
             reorder: Reorder::new(options.reorder_window_ms, options.reorder_capacity),
             attributor: Attributor::new(settings),
-            summary: Summary::default(),
+            summary: Summary::new(options.by),
             renderers,
             explained: Vec::new(),
             inits: 0,
@@ -87,10 +90,15 @@ impl<'r> Pipeline<'r> {
         // Read in place, then cleared: the records are large, and moving each out of the
         // vector only to drop it was a measurable share of a run.
         for item in explained.iter() {
+            if let Explained::Unused(u) = item {
+                summary.add_unused(u);
+                continue;
+            }
             for r in renderers.iter_mut() {
                 let written = match item {
                     Explained::Init(a) => r.init(a),
                     Explained::Ended(e) => r.ended(e),
+                    Explained::Unused(_) => Ok(()),
                 };
                 if let Err(e) = written {
                     error.get_or_insert(e);

@@ -93,11 +93,30 @@ fn pulls_log_groups_page_by_page_with_the_same_answer_as_files() {
         "--end",
         &end,
     ];
-    // Small pages: the pagination is exercised (19 markers → 7 pages in clock).
+    // Small pages: the pagination is exercised, counted on the wire by a proxy in front of
+    // moto.
+    let (proxy, pages) = counting_proxy(moto.port);
     let mut args = base.to_vec();
     args.extend(["--page-size", "3"]);
+    args[2] = proxy.as_str();
     let out = run_aws(&args, true);
     assert_expected(&s, &out, "CloudWatch via moto");
+    // Pages of 3 events: at least ceil(n / 3) requests per log group (a server may also
+    // answer a page short of the size, never one longer).
+    let fetched = pages.load(Ordering::SeqCst);
+    let per_group = |f: &str| {
+        s.lines
+            .iter()
+            .filter(|l| l.marker["function_name"] == f)
+            .count()
+    };
+    let (clock, api) = (per_group("clock"), per_group("api"));
+    let least = clock.div_ceil(3) + api.div_ceil(3);
+    assert!(least >= 7, "the scenario pages: {clock} + {api} markers");
+    assert!(
+        fetched >= least,
+        "{fetched} FilterLogEvents requests for {clock} + {api} markers in pages of 3"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The default filter pattern kept the platform's lines on the server.
     assert!(
@@ -112,6 +131,22 @@ fn pulls_log_groups_page_by_page_with_the_same_answer_as_files() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&file.stdout)
     );
+
+    // --function on CloudWatch: only clock's inits, with the causes the whole run gives them.
+    let mut args = base.to_vec();
+    args.extend(["--function", "clock"]);
+    let out = run_aws(&args, true);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (inits, summaries) = parse_json(&out);
+    let want: std::collections::BTreeMap<String, Vec<String>> = s
+        .expected
+        .iter()
+        .filter(|(env, _)| !env.starts_with("env-api"))
+        .map(|(k, v)| (k.clone(), v.iter().map(|c| c.to_string()).collect()))
+        .collect();
+    assert_eq!(causes(&inits), want);
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0]["function_name"], "clock");
 
     // No filter pattern: every line comes, and the platform's lines are skipped and counted.
     let mut args = base.to_vec();
@@ -155,16 +190,61 @@ fn missing_credentials_and_missing_log_group_are_one_clear_line() {
     );
 }
 
-/// A CloudWatch Logs endpoint that throttles every request, as the service does under load.
-fn throttling_server() -> (String, Arc<AtomicUsize>) {
+/// A TCP proxy to moto on `port` that counts the FilterLogEvents requests passing through
+/// (each carries its `X-Amz-Target` header): the pages the tool really fetched.
+fn counting_proxy(port: u16) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
+    let pages = Arc::new(AtomicUsize::new(0));
+    let counter = pages.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let needle = b"logs_20140328.filterlogevents";
+                let mut window: Vec<u8> = Vec::new();
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    window.extend(buf[..n].iter().map(u8::to_ascii_lowercase));
+                    while let Some(at) = window.windows(needle.len()).position(|w| w == needle) {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        window.drain(..at + needle.len());
+                    }
+                    let keep = window.len().saturating_sub(needle.len());
+                    window.drain(..keep);
+                }
+                let _ = s_write.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_read, mut c_write) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (url, pages)
+}
+
+/// A CloudWatch Logs endpoint that throttles every request, as the service does under load;
+/// it records when each request came.
+fn throttling_server() -> (String, Arc<std::sync::Mutex<Vec<std::time::Instant>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let arrivals = requests.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
+            arrivals.lock().unwrap().push(std::time::Instant::now());
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut length = 0usize;
             loop {
@@ -199,20 +279,30 @@ fn throttling_is_retried_with_backoff_then_names_the_log_group() {
             "--log-group",
             "/aws/lambda/busy",
             "--max-attempts",
-            "3",
+            "5",
         ],
         true,
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(
-        requests.load(Ordering::SeqCst),
-        3,
-        "three attempts: {stderr}"
+    let arrivals = requests.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 5, "five attempts: {stderr}");
+    // The backoff: the SDK's standard retry waits up to 200 ms × 2^n before attempt n + 1,
+    // times a random factor in [0, 1) (full jitter). So the four waits add up to at most
+    // 3.0 s, and, unless all four factors are tiny (about 1 chance in 10,000 of under 50 ms),
+    // clearly more than back-to-back attempts (a millisecond or so each).
+    let waited = *arrivals.last().unwrap() - arrivals[0];
+    assert!(
+        waited >= std::time::Duration::from_millis(50),
+        "attempts {waited:?} apart in all: no backoff"
+    );
+    assert!(
+        waited <= std::time::Duration::from_millis(3_000 + 500),
+        "{waited:?}: longer than the documented backoff"
     );
     assert!(
         stderr.contains(
-            "kept throttling FilterLogEvents on log group /aws/lambda/busy after 3 attempts"
+            "kept throttling FilterLogEvents on log group /aws/lambda/busy after 5 attempts"
         ),
         "{stderr}"
     );

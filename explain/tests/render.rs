@@ -16,36 +16,89 @@ fn table_rows_evidence_and_summary() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     assert_eq!(out.status.code(), Some(0));
-    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("2026-")).collect();
+    // It fits a 120-column terminal: the evidence wraps under its column.
+    for line in stdout.lines() {
+        assert!(
+            line.chars().count() <= 120,
+            "{} wide: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(stdout.contains("── 2026-11-25 ──"), "the date, once");
+    // One row per init; ids a person can tell apart (both scale-outs, in full).
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("10:")).collect();
     assert_eq!(rows.len(), 12, "one row per init");
     let row = |env: &str| {
         rows.iter()
-            .find(|r| r.contains(&env[..8]) && !r.contains("(invoke)"))
+            .find(|r| r.contains(env) && !r.contains("re-ran"))
             .copied()
             .unwrap_or_else(|| panic!("no row for {env}"))
     };
-    assert!(row("env-conf").contains(
-        "configuration-change configuration changed: fingerprint 1c5492cf7f84 → 1402bb942569"
-    ));
-    assert!(row("env-scal").contains("scale-out"));
-    assert!(stdout.contains("2 environments of this configuration were busy"));
-    assert!(
-        row("env-repl").contains("spun down 58.0 s before"),
-        "{}",
-        row("env-repl")
+    let envs: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        envs.len(),
+        11,
+        "eleven environments, eleven ids on screen: {envs:?}"
     );
-    assert!(row("env-vers").contains("version 1 first seen; before it $LATEST served"));
-    assert!(stdout.contains("on-demand (invoke)"));
-    assert!(row("env-firs").contains("400.0 (390.0+10.0)"));
-    // Summary: clock has 11 inits of 400 ms at 1024 MB = 0.4 GB-s each.
     assert!(
-        stdout.contains("clock: 11 cold starts, 4.4 s of init, 4.400 GB-s billed  $0.000073"),
+        row("env-config-06").contains("configuration-change configuration changed: fingerprint")
+    );
+    assert!(stdout.contains("1c5492cf7f84\n") && stdout.contains("→ 1402bb942569"));
+    assert!(row("env-scale-02").contains("scale-out            1 environment of this"));
+    assert!(row("env-scale-03").contains("2 environments of this configuration were busy"));
+    assert!(
+        row("env-re…ace-04").contains("none of this configuration alive; env-first-01"),
+        "{}",
+        row("env-re…ace-04")
+    );
+    assert!(stdout.contains("spun down 58.0 s before"));
+    assert!(row("env-ve…ion-08").contains("version 1 first seen; before it $LATEST served"));
+    assert!(row("env-first-01").contains(" 400.0 "));
+    // Summary: clock has 11 inits of 400 ms at 1024 MB = 0.4 GB-s each; money and GB-seconds
+    // with the digits they have.
+    assert!(
+        stdout.contains("clock: 11 cold starts, 4.4 s of init, 4.40 GB-s billed  $0.0000733"),
         "{stdout}"
     );
-    assert!(stdout.contains("  2 scale-outs cost 2 cold starts and 0.80 s of init, 0.800 GB-s"));
-    assert!(stdout.contains("  1 configuration change cost 1 cold start and 0.40 s of init"));
+    assert!(stdout.contains("  2 scale-outs: 800.0 ms of init, 0.800 GB-s  $0.0000133"));
+    assert!(stdout.contains("  1 configuration change: 400.0 ms of init, 0.400 GB-s"));
     // api: 250 ms at 128 MB = 0.03125 GB-s.
-    assert!(stdout.contains("api: 1 cold start, 0.25 s of init, 0.031 GB-s billed"));
+    assert!(
+        stdout.contains("api: 1 cold start, 250.0 ms of init, 0.0312 GB-s billed  $0.000000521")
+    );
+}
+
+#[test]
+fn wide_table_has_every_column_and_whole_ids() {
+    let s = Scenario::day();
+    let out = run(&["--wide"], s.ndjson().as_bytes());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    let header = stdout.lines().next().unwrap();
+    for column in [
+        "TIME",
+        "FUNCTION",
+        "ENV",
+        "INIT TYPE",
+        "INIT ms",
+        "CAUSE",
+        "EVIDENCE",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("2026-")).collect();
+    assert_eq!(rows.len(), 12);
+    assert!(stdout.contains("on-demand (invoke)"));
+    assert!(stdout.contains("400.0 (390.0+10.0)"));
+    // Whole ids, in the column and in the evidence; one line per row.
+    let replacement = rows.iter().find(|r| r.contains("replacement")).unwrap();
+    assert!(replacement.contains("env-replace-04"), "{replacement}");
+    assert!(replacement
+        .contains("none of this configuration alive; env-first-01 spun down 58.0 s before"));
+    assert!(rows.iter().any(|r| r.len() > 120));
 }
 
 #[test]
@@ -159,7 +212,7 @@ fn svg_timeline_has_lanes_bands_and_labels() {
         .map(|n| n.text().unwrap().to_owned())
         .collect();
     for label in [
-        "env-conf configuration-change",
+        "env-config-06 configuration-change",
         "spindown",
         "failure",
         "12 cold starts",
@@ -174,8 +227,13 @@ fn svg_timeline_has_lanes_bands_and_labels() {
         .descendants()
         .filter(|n| n.attribute("class") == Some("legend-label"))
         .filter_map(|n| n.text())
+        .map(str::trim)
         .collect();
-    assert_eq!(legend.len(), 9);
+    let every: Vec<&str> = coldmark_explain::Cause::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(legend, every);
 }
 
 #[test]

@@ -172,3 +172,103 @@ fn a_recorded_sandbox_causes_run_agrees_with_the_sandbox() {
         "{stderr}"
     );
 }
+
+/// `--function clock` on `input`: only clock's inits and summary, with the causes the
+/// unfiltered run gives them.
+fn assert_only_clock(s: &Scenario, out: &std::process::Output, what: &str) {
+    assert_eq!(out.status.code(), Some(0), "{what}: {out:?}");
+    let (inits, summaries) = parse_json(out);
+    let want: std::collections::BTreeMap<String, Vec<String>> = s
+        .expected
+        .iter()
+        .filter(|(env, _)| !env.starts_with("env-api"))
+        .map(|(k, v)| (k.clone(), v.iter().map(|c| c.to_string()).collect()))
+        .collect();
+    assert_eq!(causes(&inits), want, "{what}");
+    assert!(
+        inits.iter().all(|i| i["function_name"] == "clock"),
+        "{what}"
+    );
+    assert_eq!(summaries.len(), 1, "{what}");
+    assert_eq!(summaries[0]["function_name"], "clock", "{what}");
+}
+
+#[test]
+fn function_filter_on_files_and_stdin() {
+    let s = Scenario::day();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "markers.ndjson", &s.ndjson());
+    let events = write(dir.path(), "events.json", &s.filter_log_events());
+    assert_only_clock(
+        &s,
+        &run(&["--json", "--function", "clock", &file], b""),
+        "file",
+    );
+    assert_only_clock(
+        &s,
+        &run(&["--json", "--function", "clock"], s.ndjson().as_bytes()),
+        "stdin",
+    );
+    assert_only_clock(
+        &s,
+        &run(&["--json", "--function", "clock", &events], b""),
+        "filter-log-events file",
+    );
+    let roots = s.write_export(dir.path());
+    let mut args = vec!["--json", "--function", "clock"];
+    let roots: Vec<String> = roots
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    args.extend(roots.iter().map(String::as_str));
+    assert_only_clock(&s, &run(&args, b""), "export files");
+}
+
+/// Lambda's JSON log format (`LoggingConfig.LogFormat = JSON`): every line an object with
+/// `timestamp`, `level`, `requestId` and the line as `message`: as text when the runtime wrote
+/// text, as an object when it wrote JSON.
+#[test]
+fn lambda_json_log_format() {
+    let s = Scenario::day();
+    let mut text = String::new();
+    for (i, l) in s.lines.iter().enumerate() {
+        let message = if i % 2 == 0 {
+            Value::String(l.marker.to_string())
+        } else {
+            l.marker.clone()
+        };
+        let line = serde_json::json!({
+            "timestamp": rfc3339(l.written_ms),
+            "level": "INFO",
+            "requestId": "8476a536-e9f4-4a8b-a6b6-0ee1c6e3c2d5",
+            "message": message,
+        });
+        text.push_str(&format!("{line}\n"));
+        text.push_str(
+            "{\"time\":\"2026-11-25T10:00:00.000Z\",\"type\":\"platform.report\",\"record\":{\"requestId\":\"8476a536\",\"metrics\":{\"durationMs\":3.25}}}\n",
+        );
+    }
+    assert_eq!(text.lines().count(), 2 * s.lines.len());
+    let out = run(&["--json"], text.as_bytes());
+    assert_expected(&s, &out, "Lambda JSON log format");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} other lines skipped", s.lines.len())),
+        "the platform's JSON records are skipped and counted: {stderr}"
+    );
+}
+
+/// `aws logs filter-log-events --query events`: the bare array of events.
+#[test]
+fn the_bare_events_array_of_query_events() {
+    let s = Scenario::day();
+    let whole: Value = serde_json::from_str(&s.filter_log_events()).unwrap();
+    let bare = serde_json::to_string_pretty(&whole["events"]).unwrap();
+    assert!(bare.trim_start().starts_with('['));
+    assert_expected(&s, &run(&["--json"], bare.as_bytes()), "bare events array");
+    assert_only_clock(
+        &s,
+        &run(&["--json", "--function", "clock"], bare.as_bytes()),
+        "bare events array, --function",
+    );
+}

@@ -10,6 +10,8 @@
 //! (`coldmark-explain` and the sandbox's front-ends) use `coldmark-explain`'s reader instead.
 //! The EMF directive is the writer's alone and is not read back.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -55,6 +57,11 @@ pub struct Common {
     pub function_name: String,
     pub function_version: String,
     pub env_id: String,
+    /// The tenant the environment serves (Lambda tenant isolation), from the Telemetry API's
+    /// `tenantId`; absent without tenant isolation. Shared, not copied, by an environment's
+    /// markers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<Arc<str>>,
     /// [`VERSION`] of the coldmark that wrote the marker; empty when read from a line that
     /// predates the field.
     pub coldmark_version: String,
@@ -68,6 +75,12 @@ pub struct InitMarker {
     pub common: Common,
     pub init_type: String,
     pub init_phase: String,
+    /// How the init went: Lambda's `status` (`success`, `error`, `failure`, `timeout`);
+    /// `success` when Lambda gave none and a request followed; `unknown` when neither tells.
+    pub init_status: String,
+    /// Lambda's `errorType`, only for an init that did not succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_error_type: Option<String>,
     pub init_duration_ms: Option<f64>,
     pub proactive: bool,
     pub config_fingerprint: String,
@@ -99,6 +112,9 @@ pub struct InitMarker {
         skip_serializing_if = "Option::is_none"
     )]
     pub extensions_init_metric: Option<f64>,
+    /// 1 on an init that did not succeed, absent otherwise.
+    #[serde(rename = "InitError", skip_serializing_if = "Option::is_none")]
+    pub init_error_metric: Option<u32>,
 }
 
 /// Where the init marker's figures came from.
@@ -224,6 +240,20 @@ impl Emf {
     }
 }
 
+impl Emf {
+    /// Adds the `InitError` metric (Count) to the directive: for a failed init only, so that
+    /// its sum counts failed inits.
+    pub fn with_init_error(mut self) -> Emf {
+        for directive in &mut self.cloudwatch_metrics {
+            directive.metrics.push(MetricDefinition {
+                name: "InitError",
+                unit: "Count",
+            });
+        }
+        self
+    }
+}
+
 /// RFC 3339, UTC, milliseconds, `Z` suffix: "2026-11-25T19:10:18.123Z".
 fn rfc3339_ms<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -252,6 +282,7 @@ mod tests {
             function_name: "f".into(),
             function_version: "$LATEST".into(),
             env_id: "e1".into(),
+            tenant_id: None,
             coldmark_version: VERSION.into(),
         }
     }
@@ -263,6 +294,8 @@ mod tests {
             common: common(),
             init_type: "on-demand".into(),
             init_phase: "init".into(),
+            init_status: "success".into(),
+            init_error_type: None,
             init_duration_ms: Some(12.5),
             proactive: false,
             config_fingerprint: "abc".into(),
@@ -280,6 +313,7 @@ mod tests {
             init_duration_metric: Some(12.5),
             runtime_init_metric: None,
             extensions_init_metric: None,
+            init_error_metric: None,
         }));
         let line = m.to_line();
         assert!(line.starts_with(r#"{"coldmark":"init","schema":1,"timestamp":"20"#));
@@ -303,6 +337,48 @@ mod tests {
         );
         assert_eq!(metrics["Metrics"].as_array().unwrap().len(), 2);
         assert_eq!(v["_aws"]["Timestamp"], 1_795_000_000_123i64);
+    }
+
+    #[test]
+    fn tenant_id_is_skipped_without_a_tenant_and_read_back_with_one() {
+        let shutdown = |tenant_id: Option<Arc<str>>| {
+            Marker::Shutdown(ShutdownMarker {
+                common: Common {
+                    tenant_id,
+                    ..common()
+                },
+                reason: "spindown".into(),
+                ..ShutdownMarker::default()
+            })
+            .to_line()
+        };
+        assert!(!shutdown(None).contains("tenant"), "{}", shutdown(None));
+        let line = shutdown(Some("BlueTenant".into()));
+        assert!(
+            line.contains(r#""env_id":"e1","tenant_id":"BlueTenant","coldmark_version""#),
+            "{line}"
+        );
+        let Ok(Marker::Shutdown(read)) = serde_json::from_str(&line) else {
+            panic!("{line}");
+        };
+        assert_eq!(read.common.tenant_id.as_deref(), Some("BlueTenant"));
+    }
+
+    #[test]
+    fn init_error_is_declared_only_when_added() {
+        let t = common().timestamp;
+        let names = |emf: &Emf| -> Vec<&str> {
+            emf.cloudwatch_metrics[0]
+                .metrics
+                .iter()
+                .map(|m| m.name)
+                .collect()
+        };
+        let plain = Emf::for_init(t, "coldmark", Some(1.0), None, None);
+        assert_eq!(names(&plain), ["ColdStart", "InitDuration"]);
+        let failed = plain.with_init_error();
+        assert_eq!(names(&failed), ["ColdStart", "InitDuration", "InitError"]);
+        assert_eq!(failed.cloudwatch_metrics[0].metrics[2].unit, "Count");
     }
 
     #[test]

@@ -28,6 +28,8 @@ fn common(t: DateTime<Utc>, version: &str, env: &str) -> Common {
         function_name: "clock".into(),
         function_version: version.into(),
         env_id: env.into(),
+        // e3 serves a tenant (tenant isolation): every marker of it says which.
+        tenant_id: (env == "e3").then(|| "BlueTenant".into()),
         coldmark_version: VERSION.into(),
     }
 }
@@ -39,13 +41,24 @@ struct Init {
     fingerprint: &'static str,
     duration: f64,
     proactive: bool,
+    /// Lambda's `errorType` of an init that failed (`init_status` `error`); `None`: it
+    /// succeeded.
+    error_type: Option<&'static str>,
 }
 
 fn init(i: Init) -> Marker {
+    let emf = Emf::for_init(i.t, "coldmark", Some(i.duration), None, None);
     Marker::Init(Box::new(InitMarker {
         common: common(i.t, i.version, i.env),
         init_type: "on-demand".into(),
         init_phase: "init".into(),
+        init_status: if i.error_type.is_some() {
+            "error"
+        } else {
+            "success"
+        }
+        .into(),
+        init_error_type: i.error_type.map(Into::into),
         init_duration_ms: Some(i.duration),
         proactive: i.proactive,
         config_fingerprint: i.fingerprint.into(),
@@ -62,11 +75,16 @@ fn init(i: Init) -> Marker {
         }]),
         function_request_id: None,
         max_concurrency: None,
-        aws: Emf::for_init(i.t, "coldmark", Some(i.duration), None, None),
+        aws: if i.error_type.is_some() {
+            emf.with_init_error()
+        } else {
+            emf
+        },
         cold_start_metric: 1,
         init_duration_metric: Some(i.duration),
         runtime_init_metric: None,
         extensions_init_metric: None,
+        init_error_metric: i.error_type.map(|_| 1),
     }))
 }
 
@@ -96,8 +114,8 @@ fn shutdown(t: DateTime<Utc>, env: &str, reason: &str, invocations: u64, dropped
     })
 }
 
-/// Three environments: e1 (user-facing, config A), e2 (proactive, config A), e3 (version 2,
-/// config B: a configuration-change cold start).
+/// Three environments: e1 (user-facing, config A), e2 (proactive, config A, its init failed),
+/// e3 (version 2, config B: a configuration-change cold start; tenant `BlueTenant`).
 fn dataset() -> Vec<Marker> {
     vec![
         init(Init {
@@ -107,6 +125,7 @@ fn dataset() -> Vec<Marker> {
             fingerprint: "A",
             duration: 100.0,
             proactive: false,
+            error_type: None,
         }),
         invoke(at(1, 0, 200), "e1", true),
         init(Init {
@@ -116,6 +135,7 @@ fn dataset() -> Vec<Marker> {
             fingerprint: "A",
             duration: 200.0,
             proactive: true,
+            error_type: Some("Runtime.ExitError"),
         }),
         invoke(at(4, 0, 0), "e2", false),
         init(Init {
@@ -125,6 +145,7 @@ fn dataset() -> Vec<Marker> {
             fingerprint: "B",
             duration: 300.0,
             proactive: false,
+            error_type: None,
         }),
         invoke(at(7, 0, 300), "e3", true),
         shutdown(at(20, 0, 0), "e1", "spindown", 3, 0),

@@ -67,7 +67,7 @@ async fn run(rotel: &Rotel, extra: &[(&str, &str)]) -> (Finished, String) {
 /// The attribute line rotel prints for a marker field (the mapping of docs/markers.md), or
 /// `None` for a field that is not an attribute.
 fn attribute_line(field: &str, value: &Value) -> Option<String> {
-    const NOT_ATTRIBUTES: [&str; 9] = [
+    const NOT_ATTRIBUTES: [&str; 10] = [
         "coldmark",
         "timestamp",
         "function_name",
@@ -77,6 +77,7 @@ fn attribute_line(field: &str, value: &Value) -> Option<String> {
         "InitDuration",
         "RuntimeInitDuration",
         "ExtensionsInitDuration",
+        "InitError",
     ];
     if NOT_ATTRIBUTES.contains(&field) || value.is_null() {
         return None;
@@ -152,6 +153,7 @@ fn assert_metrics(printed: &str) {
     for attribute in [
         "-> coldmark.init_type: Str(on-demand)",
         "-> coldmark.init_phase: Str(init)",
+        "-> coldmark.init_status: Str(success)",
         "-> coldmark.proactive: Bool(false)",
     ] {
         assert!(count.contains(attribute), "{attribute}: {count}");

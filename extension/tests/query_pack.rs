@@ -32,6 +32,8 @@ const REQUIRED_QUERIES: &[&str] = &[
     "cold_invocation_share.cwl",
     "extensions_share_of_init.cwl",
     "reinits_inside_invocations.cwl",
+    "cold_starts_by_tenant.cwl",
+    "failed_inits.cwl",
 ];
 
 fn common() -> Common {
@@ -41,6 +43,7 @@ fn common() -> Common {
         function_name: "clock".into(),
         function_version: "$LATEST".into(),
         env_id: "env-1".into(),
+        tenant_id: Some("BlueTenant".into()),
         coldmark_version: VERSION.into(),
     }
 }
@@ -52,6 +55,8 @@ fn example_markers() -> Vec<Marker> {
         common: common(),
         init_type: "on-demand".into(),
         init_phase: "invoke".into(),
+        init_status: "error".into(),
+        init_error_type: Some("Runtime.ExitError".into()),
         init_duration_ms: Some(120.0),
         proactive: false,
         config_fingerprint: "fp".into(),
@@ -68,11 +73,12 @@ fn example_markers() -> Vec<Marker> {
         }]),
         function_request_id: Some("req-1".into()),
         max_concurrency: Some(4),
-        aws: Emf::for_init(at, "coldmark", Some(120.0), Some(80.0), Some(40.0)),
+        aws: Emf::for_init(at, "coldmark", Some(120.0), Some(80.0), Some(40.0)).with_init_error(),
         cold_start_metric: 1,
         init_duration_metric: Some(120.0),
         runtime_init_metric: Some(80.0),
         extensions_init_metric: Some(40.0),
+        init_error_metric: Some(1),
     };
     let invoke = InvokeMarker {
         common: common(),

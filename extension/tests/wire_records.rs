@@ -90,7 +90,7 @@ fn init_records_parse_with_instance_and_memory_in_mb() {
         }),
     ));
     assert!(
-        matches!(&parsed, Parsed::InitRuntimeDone { status: Some(s), .. } if s == "success"),
+        matches!(&parsed, Parsed::InitRuntimeDone { outcome, .. } if outcome.status.as_deref() == Some("success")),
         "{parsed:?}"
     );
 }
@@ -200,4 +200,70 @@ fn restore_extension_subscription_and_dropped_records_parse() {
             dropped_records: 12
         }
     );
+}
+
+#[test]
+fn failed_inits_and_tenants_parse() {
+    let t = at("2026-11-25T10:00:03Z");
+    let parsed = one(Record::new(
+        t,
+        RecordBody::InitReport(InitReport {
+            initialization_type: ON_DEMAND.into(),
+            phase: "init".into(),
+            status: "error".into(),
+            error_type: Some("Runtime.ExitError".into()),
+            metrics: DurationMetrics { duration_ms: 41.0 },
+            spans: Vec::new(),
+        }),
+    ));
+    let Parsed::InitReport { outcome, .. } = &parsed else {
+        panic!("not an initReport: {parsed:?}");
+    };
+    assert_eq!(outcome.status.as_deref(), Some("error"));
+    assert_eq!(outcome.error_type.as_deref(), Some("Runtime.ExitError"));
+    let parsed = one(Record::new(
+        t,
+        RecordBody::RestoreRuntimeDone(RestoreRuntimeDone {
+            status: "failure".into(),
+            error_type: Some("Runtime.RestoreHookError".into()),
+            spans: Vec::new(),
+        }),
+    ));
+    assert!(
+        matches!(&parsed, Parsed::RestoreRuntimeDone { outcome, .. }
+            if outcome.status.as_deref() == Some("failure")
+                && outcome.error_type.as_deref() == Some("Runtime.RestoreHookError")),
+        "{parsed:?}"
+    );
+    // AWS's tenant isolation example: tenantId beside requestId on the invocation's records.
+    let mut sent = invocation("req-1", t, None);
+    for record in &mut sent {
+        match &mut record.body {
+            RecordBody::Start(r) => r.tenant_id = Some("BlueTenant".into()),
+            RecordBody::RuntimeDone(r) => r.tenant_id = Some("BlueTenant".into()),
+            RecordBody::Report(r) => r.tenant_id = Some("BlueTenant".into()),
+            _ => {}
+        }
+    }
+    let (records, warnings) = parse(&sent);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let tenants: Vec<Option<&str>> = records
+        .iter()
+        .map(|r| match r {
+            Parsed::Start { tenant_id, .. }
+            | Parsed::RuntimeDone { tenant_id, .. }
+            | Parsed::Report { tenant_id, .. } => tenant_id.as_deref(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(tenants, [Some("BlueTenant"); 3]);
+    // Without tenant isolation Lambda sends none.
+    let (records, _) = parse(&invocation("req-2", t, None));
+    assert!(matches!(
+        &records[0],
+        Parsed::Start {
+            tenant_id: None,
+            ..
+        }
+    ));
 }

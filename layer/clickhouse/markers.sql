@@ -16,6 +16,11 @@
 -- Durations are Float64. ClickHouse 18.16 reads JSON numbers with a fast parser that can store
 -- one unit in the last place away (2.829 becomes 2.8289999999999997, about 1 value in 110);
 -- round(x, 3) in a query gives the marker's microsecond figure back.
+-- A table created before tenant_id, init_status and init_error_type existed keeps taking rows
+-- (the new fields are skipped as unknown); to keep them too, add the columns once:
+--   ALTER TABLE markers ADD COLUMN tenant_id Nullable(String) AFTER env_id,
+--       ADD COLUMN init_status Nullable(String) AFTER init_phase,
+--       ADD COLUMN init_error_type Nullable(String) AFTER init_status
 CREATE TABLE IF NOT EXISTS markers
 (
     coldmark             String,
@@ -27,9 +32,13 @@ CREATE TABLE IF NOT EXISTS markers
     function_name        String,
     function_version     String,
     env_id               String,
+    -- every marker of an environment that serves a tenant (tenant isolation); NULL otherwise
+    tenant_id            Nullable(String),
     -- init
     init_type            Nullable(String),
     init_phase           Nullable(String),
+    init_status          Nullable(String),
+    init_error_type      Nullable(String),
     init_duration_ms     Nullable(Float64),
     proactive            Nullable(UInt8),
     config_fingerprint   Nullable(String),

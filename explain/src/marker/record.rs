@@ -27,6 +27,10 @@ pub struct Marker {
     pub init: Option<Box<InitFields>>,
     /// Only on `shutdown` markers: `spindown`, `timeout`, `failure`.
     pub reason: Option<String>,
+    /// The tenant the environment serves (tenant isolation); on every kind of marker.
+    pub tenant_id: Option<String>,
+    /// Only on `shutdown` markers: the requests the environment served in its life.
+    pub invocations: Option<u64>,
 }
 
 /// The figures of an `init` marker.
@@ -45,6 +49,11 @@ pub struct InitFields {
     pub config_fingerprint: String,
     pub function_memory_size: Option<u64>,
     pub function_request_id: Option<String>,
+    /// Lambda's status of the init (`success`, `error`, `failure`, `timeout`); `None` on a
+    /// marker written before the field existed (read as a success).
+    pub init_status: Option<String>,
+    /// Lambda's `errorType` of an init that did not succeed.
+    pub init_error_type: Option<String>,
 }
 
 /// Where an init marker's figures came from (`source`). Only `telemetry` promises a measured

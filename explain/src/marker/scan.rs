@@ -121,6 +121,10 @@ enum Field {
     FunctionMemorySize,
     FunctionRequestId,
     Reason,
+    TenantId,
+    InitStatus,
+    InitErrorType,
+    Invocations,
 }
 
 fn field(key: &[u8]) -> Option<Field> {
@@ -143,6 +147,10 @@ fn field(key: &[u8]) -> Option<Field> {
         b"function_memory_size" => Field::FunctionMemorySize,
         b"function_request_id" => Field::FunctionRequestId,
         b"reason" => Field::Reason,
+        b"tenant_id" => Field::TenantId,
+        b"init_status" => Field::InitStatus,
+        b"init_error_type" => Field::InitErrorType,
+        b"invocations" => Field::Invocations,
         _ => return None,
     })
 }
@@ -440,6 +448,10 @@ impl<'a> Scan<'a, '_> {
             Field::ConfigFingerprint => wire.config_fingerprint = self.text_field()?,
             Field::FunctionRequestId => wire.function_request_id = self.text_field()?,
             Field::Reason => wire.reason = self.text_field()?,
+            Field::TenantId => wire.tenant_id = self.text_field()?,
+            Field::InitStatus => wire.init_status = self.text_field()?,
+            Field::InitErrorType => wire.init_error_type = self.text_field()?,
+            Field::Invocations => wire.invocations = self.scalar_field()?.into_u64(),
             Field::Source => wire.source = self.text_field()?,
             Field::Schema => wire.schema = self.scalar_field()?.into_u64(),
             Field::FunctionMemorySize => {

@@ -81,6 +81,14 @@ pub(super) struct Wire<'a> {
     pub(super) function_request_id: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub(super) reason: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub(super) tenant_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub(super) init_status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub(super) init_error_type: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub(super) invocations: Option<u64>,
 }
 
 impl Wire<'_> {
@@ -131,6 +139,8 @@ impl Wire<'_> {
                 config_fingerprint: self.config_fingerprint.map(Text::owned).unwrap_or_default(),
                 function_memory_size: self.function_memory_size,
                 function_request_id: self.function_request_id.map(Text::owned),
+                init_status: self.init_status.map(Text::owned),
+                init_error_type: self.init_error_type.map(Text::owned),
             })
         });
         Parsed::Marker(Marker {
@@ -142,6 +152,16 @@ impl Wire<'_> {
             init,
             reason: if kind == Kind::Shutdown {
                 self.reason.map(Text::owned)
+            } else {
+                None
+            },
+            // An empty tenant (a store's default for a missing column) is no tenant.
+            tenant_id: self
+                .tenant_id
+                .filter(|t| !t.as_str().is_empty())
+                .map(Text::owned),
+            invocations: if kind == Kind::Shutdown {
+                self.invocations
             } else {
                 None
             },

@@ -21,6 +21,9 @@ pub struct InitRecord<'a> {
     pub function_name: &'a str,
     pub function_version: &'a str,
     pub env_id: &'a str,
+    /// Only on a function with tenant isolation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<&'a str>,
     pub init_type: &'a str,
     pub init_phase: &'a str,
     #[serde(serialize_with = "round::ms_opt")]
@@ -34,6 +37,11 @@ pub struct InitRecord<'a> {
     pub gb_seconds: Option<f64>,
     pub config_fingerprint: &'a str,
     pub proactive: bool,
+    /// Lambda's status of the init; `null` from a marker that predates the field.
+    pub init_status: Option<&'a str>,
+    /// Only when the init did not succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_error_type: Option<&'a str>,
     pub cause: Cause,
     /// The evidence in words (as in the table).
     pub evidence: String,
@@ -49,6 +57,7 @@ impl<'a> InitRecord<'a> {
             function_name: &a.function_name,
             function_version: &a.function_version,
             env_id: &a.env_id,
+            tenant_id: a.tenant_id.as_deref(),
             init_type: &a.init_type,
             init_phase: &a.init_phase,
             init_duration_ms: a.init_duration_ms,
@@ -58,6 +67,8 @@ impl<'a> InitRecord<'a> {
             gb_seconds: a.gb_seconds(),
             config_fingerprint: &a.config_fingerprint,
             proactive: a.proactive,
+            init_status: a.init_status.as_deref(),
+            init_error_type: a.init_error_type.as_deref().filter(|_| a.failed()),
             cause: a.cause,
             evidence: a.evidence.words(),
             details: &a.evidence,

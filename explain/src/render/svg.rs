@@ -31,6 +31,7 @@ pub fn colour(cause: Cause) -> &'static str {
         Cause::SnapStart => "#17becf",
         Cause::NewVersion => "#ff7f0e",
         Cause::ConfigurationChange => "#e377c2",
+        Cause::NewTenant => "#bcbd22",
         Cause::Proactive => "#8c564b",
         Cause::ScaleOut => "#1f77b4",
         Cause::Replacement => "#2ca02c",
@@ -43,9 +44,57 @@ struct Lane {
     end_ms: Option<i64>,
     reason: Option<String>,
     open: bool,
-    /// Later inits of the same environment (Lambda re-ran init inside an invocation):
-    /// start, duration, cause.
-    reinits: Vec<(i64, f64, Cause)>,
+    /// It ended without serving a request.
+    unused: bool,
+    /// Later inits of the same environment (Lambda re-ran init inside an invocation).
+    reinits: Vec<Reinit>,
+}
+
+struct Reinit {
+    at_ms: i64,
+    duration_ms: f64,
+    cause: Cause,
+    /// Lambda's status and error type, when the init did not succeed.
+    failure: Option<String>,
+}
+
+/// "error Runtime.ExitError" for an init that did not succeed.
+fn failure(a: &Attribution) -> Option<String> {
+    a.failed().then(|| {
+        let status = a.init_status.as_deref().unwrap_or("?");
+        match &a.init_error_type {
+            Some(kind) => format!("{status} {kind}"),
+            None => status.to_owned(),
+        }
+    })
+}
+
+/// A red cross over an init that failed: seen at any zoom, whatever the cause's colour.
+fn failed_mark(x: f64, y: f64, width: f64, failure: &str) -> Group {
+    let (x0, x1) = (x, x + width.max(LANE - 4.0));
+    let (y0, y1) = (y + 1.0, y + LANE - 1.0);
+    Group::new()
+        .set("class", "failed-init")
+        .set("data-failure", failure)
+        .add(Title::new(format!("init failed: {failure}")))
+        .add(
+            Line::new()
+                .set("x1", x0)
+                .set("y1", y0)
+                .set("x2", x1)
+                .set("y2", y1)
+                .set("stroke", "#b00000")
+                .set("stroke-width", 2),
+        )
+        .add(
+            Line::new()
+                .set("x1", x0)
+                .set("y1", y1)
+                .set("x2", x1)
+                .set("y2", y0)
+                .set("stroke", "#b00000")
+                .set("stroke-width", 2),
+        )
 }
 
 struct Band {
@@ -69,7 +118,44 @@ pub struct Timeline<W: Write> {
 
 const WIDTH: f64 = 1200.0;
 const LABEL: f64 = 250.0;
-const RIGHT: f64 = 130.0;
+/// Room right of the lanes for how the last ones ended ("no shutdown marker, served nothing").
+const RIGHT: f64 = 190.0;
+/// No lane's life is drawn narrower than this, however short (a 5 ms life in a day would be
+/// a hair): wide enough to see and to point at.
+pub const MIN_LANE_WIDTH: f64 = 4.0;
+/// The width of a text's character, as a share of its font size: a generous average for the
+/// sans-serif faces browsers pick, so that a text fitted with it fits on screen.
+pub const CHAR_WIDTH: f64 = 0.62;
+
+/// `text` cut with "…" to at most `width` pixels at `font_size`; `None` when not even a few
+/// characters fit (the full text stays in the tooltip).
+fn fit(text: &str, width: f64, font_size: f64) -> Option<String> {
+    let room = (width / (font_size * CHAR_WIDTH)).floor() as usize;
+    let len = text.chars().count();
+    if len <= room {
+        return Some(text.to_owned());
+    }
+    (room >= 4).then(|| {
+        let mut cut: String = text.chars().take(room - 1).collect();
+        cut.push('…');
+        cut
+    })
+}
+
+/// Tick steps, in ms, from a second to a day: round times a person reads at a glance.
+const STEPS_MS: [i64; 21] = [
+    1, 10, 100, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
+    900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
+];
+
+/// The smallest round step that puts at most `max` ticks on `span_ms`.
+fn tick_step(span_ms: i64, max: i64) -> i64 {
+    STEPS_MS
+        .iter()
+        .copied()
+        .find(|step| span_ms / step < max)
+        .unwrap_or(86_400_000 * (span_ms / 86_400_000 / max + 1))
+}
 const LANE: f64 = 16.0;
 const TOP: f64 = 56.0;
 const MAX_BANDS: usize = 200;
@@ -120,31 +206,36 @@ impl<W: Write> Timeline<W> {
                         .get(i + 1)
                         .map_or(self.x(self.last_ms), |next| self.x(next.start_ms));
                     let label = format!("{} · {}", band.version, band.fingerprint);
-                    group = group.add(
-                        Group::new()
-                            .set("class", "band")
-                            .set("data-version", band.version.as_str())
-                            .set("data-fingerprint", band.fingerprint.as_str())
-                            .add(
-                                Rectangle::new()
-                                    .set("x", x0)
-                                    .set("y", top)
-                                    .set("width", (x1 - x0).max(0.5))
-                                    .set("height", height)
-                                    .set("fill", if i % 2 == 0 { "#f3f3f3" } else { "#e4e9f2" }),
-                            )
-                            .add(
-                                Text::new(label)
-                                    .set("x", x0 + 3.0)
-                                    .set("y", top + 11.0)
-                                    .set("font-size", 9)
-                                    .set("fill", "#555"),
-                            ),
-                    );
+                    let mut band_group = Group::new()
+                        .set("class", "band")
+                        .set("data-version", band.version.as_str())
+                        .set("data-fingerprint", band.fingerprint.as_str())
+                        .add(Title::new(label.as_str()))
+                        .add(
+                            Rectangle::new()
+                                .set("x", x0)
+                                .set("y", top)
+                                .set("width", (x1 - x0).max(0.5))
+                                .set("height", height)
+                                .set("fill", if i % 2 == 0 { "#f3f3f3" } else { "#e4e9f2" }),
+                        );
+                    // Inside its own band or not at all (the tooltip has it whole).
+                    if let Some(text) = fit(&label, x1 - x0 - 6.0, 9.0) {
+                        band_group = band_group.add(
+                            Text::new(text)
+                                .set("class", "band-label")
+                                .set("x", x0 + 3.0)
+                                .set("y", top + 11.0)
+                                .set("font-size", 9)
+                                .set("fill", "#555"),
+                        );
+                    }
+                    group = group.add(band_group);
                 }
             }
+            let name = fit(function, LABEL - 16.0, 12.0).unwrap_or_default();
             group = group.add(
-                Text::new(*function)
+                Text::new(name)
                     .set("class", "function-label")
                     .set("x", 8)
                     .set("y", top + 11.0)
@@ -182,11 +273,18 @@ impl<W: Write> Timeline<W> {
                 .map(|(c, n)| format!("{c} {n}"))
                 .collect();
             doc = doc.add(
-                Text::new(format!(
-                    "+ {total} more environments not drawn (lanes capped at {}): {}",
-                    self.max_lanes,
-                    parts.join(", ")
-                ))
+                Text::new(
+                    fit(
+                        &format!(
+                            "+ {total} more environments not drawn (lanes capped at {}): {}",
+                            self.max_lanes,
+                            parts.join(", ")
+                        ),
+                        WIDTH - 16.0,
+                        11.0,
+                    )
+                    .unwrap_or_default(),
+                )
                 .set("class", "more")
                 .set("data-count", total)
                 .set("x", 8)
@@ -214,11 +312,17 @@ impl<W: Write> Timeline<W> {
 
     fn axis(&self, bottom: f64) -> Group {
         let mut axis = Group::new().set("class", "axis");
-        for i in 0..=4 {
-            let ms = self.first_ms + (self.last_ms - self.first_ms) * i / 4;
+        let span = (self.last_ms - self.first_ms).max(1);
+        // Labels are about 12 characters at 9 px: at least 90 px apart.
+        let max_ticks = (((WIDTH - LABEL - RIGHT) / 90.0) as i64).max(2);
+        let step = tick_step(span, max_ticks);
+        let first = (self.first_ms.div_euclid(step) + 1) * step;
+        let (from, to) = if step % 1000 == 0 { (11, 19) } else { (11, 23) };
+        let mut ms = first;
+        while ms <= self.last_ms {
             let x = self.x(ms);
             let label = format_ms(ms);
-            let label = label.get(11..23).unwrap_or(&label).to_owned();
+            let label = label.get(from..to).unwrap_or(&label).to_owned();
             axis = axis
                 .add(
                     Line::new()
@@ -231,11 +335,14 @@ impl<W: Write> Timeline<W> {
                 )
                 .add(
                     Text::new(label)
+                        .set("class", "tick")
+                        .set("data-ms", ms)
                         .set("x", x)
                         .set("y", TOP - 10.0)
                         .set("font-size", 9)
                         .set("text-anchor", "middle"),
                 );
+            ms += step;
         }
         axis
     }
@@ -253,14 +360,25 @@ impl<W: Write> Timeline<W> {
         }
         .max(init_end_ms);
         let end = self.x(end_ms);
-        let init_width = (self.x(init_end_ms) - start).max(2.0);
-        let ending = match (&lane.reason, lane.open) {
+        let init_width = (self.x(init_end_ms) - start).max(MIN_LANE_WIDTH / 2.0);
+        let mut ending = match (&lane.reason, lane.open) {
             (Some(reason), _) => reason.clone(),
             (None, true) => "alive at end".to_owned(),
             (None, false) => "no shutdown marker".to_owned(),
         };
+        if lane.unused {
+            ending.push_str(", served nothing");
+        }
+        let failure = failure(a);
+        let tenant = a
+            .tenant_id
+            .as_deref()
+            .map_or_else(String::new, |t| format!(" tenant {t}"));
+        let failed = failure
+            .as_deref()
+            .map_or_else(String::new, |f| format!(" (failed: {f})"));
         let tip = format!(
-            "{} {} ({} {}) started {}, init {} ms: {} — {}; ended: {}",
+            "{} {}{tenant} ({} {}) started {}, init {} ms{failed}: {} — {}; ended: {}",
             a.function_name,
             a.env_id,
             a.function_version,
@@ -269,44 +387,59 @@ impl<W: Write> Timeline<W> {
             a.init_duration_ms
                 .map_or_else(|| "?".to_owned(), |d| format!("{d:.1}")),
             a.cause,
-            a.evidence.words(),
+            a.evidence.words_full(),
             ending
         );
         let mut reinits = Group::new();
-        for (at, duration, cause) in &lane.reinits {
-            let x = self.x(*at);
-            let width = (self.x(*at + duration.round() as i64) - x).max(2.0);
+        for r in &lane.reinits {
+            let x = self.x(r.at_ms);
+            let width = (self.x(r.at_ms + r.duration_ms.round() as i64) - x).max(2.0);
             reinits = reinits.add(
                 Rectangle::new()
                     .set("class", "reinit")
-                    .set("data-cause", cause.as_str())
+                    .set("data-cause", r.cause.as_str())
                     .set("x", x)
                     .set("y", y + 2.0)
                     .set("width", width)
                     .set("height", LANE - 4.0)
-                    .set("fill", self::colour(*cause)),
+                    .set("fill", self::colour(r.cause)),
             );
+            if let Some(f) = &r.failure {
+                reinits = reinits.add(failed_mark(x, y, width, f));
+            }
+        }
+        let mut failed_marks = Group::new();
+        if let Some(f) = &failure {
+            failed_marks = failed_marks.add(failed_mark(start, y, init_width, f));
         }
         Group::new()
             .set("class", "lane")
             .set("data-env-id", a.env_id.as_str())
             .set("data-cause", a.cause.as_str())
             .set("data-ended", ending.as_str())
+            .set("data-unused", lane.unused)
             .add(Title::new(tip))
             .add(
-                Text::new(format!("{} {}", short(&a.env_id), a.cause))
-                    .set("class", "lane-label")
-                    .set("x", 16)
-                    .set("y", y + 11.0)
-                    .set("font-size", 10)
-                    .set("fill", colour),
+                Text::new(
+                    fit(
+                        &format!("{} {}", short(&a.env_id), a.cause),
+                        LABEL - 24.0,
+                        10.0,
+                    )
+                    .unwrap_or_default(),
+                )
+                .set("class", "lane-label")
+                .set("x", 16)
+                .set("y", y + 11.0)
+                .set("font-size", 10)
+                .set("fill", colour),
             )
             .add(
                 Rectangle::new()
                     .set("class", "life")
                     .set("x", start)
                     .set("y", y + 4.0)
-                    .set("width", (end - start).max(1.0))
+                    .set("width", (end - start).max(MIN_LANE_WIDTH))
                     .set("height", LANE - 8.0)
                     .set("fill", colour)
                     .set("fill-opacity", 0.3),
@@ -321,13 +454,21 @@ impl<W: Write> Timeline<W> {
                     .set("fill", colour),
             )
             .add(reinits)
+            .add(failed_marks)
             .add(
-                Text::new(ending)
-                    .set("class", "ended")
-                    .set("x", end + 3.0)
-                    .set("y", y + 11.0)
-                    .set("font-size", 9)
-                    .set("fill", "#444"),
+                Text::new(
+                    fit(
+                        &ending,
+                        WIDTH - (end.max(start + MIN_LANE_WIDTH) + 3.0) - 4.0,
+                        9.0,
+                    )
+                    .unwrap_or_default(),
+                )
+                .set("class", "ended")
+                .set("x", end.max(start + MIN_LANE_WIDTH) + 3.0)
+                .set("y", y + 11.0)
+                .set("font-size", 9)
+                .set("fill", "#444"),
             )
     }
 
@@ -424,11 +565,12 @@ impl<W: Write> Render for Timeline<W> {
         }
         if let Some(&i) = self.index.get(&a.env_id) {
             // A re-init of a drawn environment: on its own lane.
-            self.lanes[i].reinits.push((
-                a.timestamp_ms,
-                a.init_duration_ms.unwrap_or(0.0),
-                a.cause,
-            ));
+            self.lanes[i].reinits.push(Reinit {
+                at_ms: a.timestamp_ms,
+                duration_ms: a.init_duration_ms.unwrap_or(0.0),
+                cause: a.cause,
+                failure: failure(a),
+            });
         } else if self.lanes.len() < self.max_lanes {
             self.index.insert(a.env_id.clone(), self.lanes.len());
             self.lanes.push(Lane {
@@ -436,6 +578,7 @@ impl<W: Write> Render for Timeline<W> {
                 end_ms: None,
                 reason: None,
                 open: false,
+                unused: false,
                 reinits: Vec::new(),
             });
         } else if a.init_phase == "invoke" {
@@ -449,6 +592,7 @@ impl<W: Write> Render for Timeline<W> {
                     end_ms: None,
                     reason: None,
                     open: false,
+                    unused: false,
                     reinits: Vec::new(),
                 },
             );
@@ -472,6 +616,7 @@ impl<W: Write> Render for Timeline<W> {
             lane.end_ms = Some(e.at_ms);
             lane.reason = e.reason.clone();
             lane.open = e.open;
+            lane.unused = e.unused;
         }
         Ok(())
     }

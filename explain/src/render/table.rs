@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::attribute::Attribution;
-use crate::cause::short;
+use crate::cause::{short, Cause};
 use crate::render::Render;
 use crate::summary::{CauseTotals, FunctionSummary};
 use crate::time::ms_text;
@@ -13,10 +13,16 @@ use crate::time::ms_text;
 pub struct Table<W: Write> {
     out: W,
     header_written: bool,
+    /// Every column, whole ids and unwrapped evidence (`--wide`); else [`COMPACT`] columns.
+    wide: bool,
+    /// The UTC day of the last row (compact rows show the time; a line shows each new day).
+    day: Option<i64>,
     /// The row being written, and a cell being built: reused, so that a row costs no
     /// allocation of its own (a busy day's table has hundreds of thousands of rows).
     row: String,
     cell: String,
+    /// Summaries by tenant: at most this many tenants per function.
+    top_tenants: usize,
 }
 
 impl<W: Write> Table<W> {
@@ -24,9 +30,25 @@ impl<W: Write> Table<W> {
         Table {
             out,
             header_written: false,
+            wide: false,
+            day: None,
             row: String::with_capacity(256),
             cell: String::with_capacity(32),
+            top_tenants: usize::MAX,
         }
+    }
+
+    /// Shows at most `n` tenants per function when the summary is by tenant (the records come
+    /// most cold starts first); the rest are added up in one line.
+    pub fn top_tenants(mut self, n: usize) -> Table<W> {
+        self.top_tenants = n.max(1);
+        self
+    }
+
+    /// Every column, whole ids and unwrapped evidence: rows as wide as they need.
+    pub fn wide(mut self, wide: bool) -> Table<W> {
+        self.wide = wide;
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -44,8 +66,64 @@ const HEADER: [&str; 7] = [
     "EVIDENCE",
 ];
 
-/// The widths of the columns before the evidence (which ends the row).
-const WIDTHS: [usize; 6] = [24, 20, 8, 23, 22, 20];
+/// `--wide`: the widths of the columns before the evidence (which ends the row).
+const WIDTHS: [usize; 6] = [24, 20, 36, 23, 22, 20];
+
+/// The default table fits a terminal of this many columns.
+pub const COLUMNS: usize = 120;
+
+/// The default table's columns before the evidence: the time of day (a line gives the date),
+/// function, environment (ids shortened so that they stay apart, [`short`]), init duration,
+/// cause. The evidence wraps in what is left of [`COLUMNS`].
+const COMPACT: [(&str, usize); 5] = [
+    ("TIME (UTC)", 12),
+    ("FUNCTION", 14),
+    ("ENV", crate::cause::SHORT_ID),
+    ("INIT ms", 8),
+    ("CAUSE", 20),
+];
+
+/// Where the compact evidence starts, and how wide it may be.
+const EVIDENCE_AT: usize = 12 + 1 + 14 + 1 + crate::cause::SHORT_ID + 1 + 8 + 1 + 20 + 1;
+const EVIDENCE_WIDTH: usize = COLUMNS - EVIDENCE_AT;
+
+/// Appends `text` in lines of at most `width` characters, broken at spaces (a longer word is
+/// cut), every line after the first indented by `indent` spaces.
+fn push_wrapped(row: &mut String, text: &str, indent: usize, width: usize) {
+    let mut used = 0;
+    for word in text.split(' ') {
+        let mut word = word;
+        loop {
+            let len = word.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + len <= width {
+                if gap == 1 {
+                    row.push(' ');
+                }
+                row.push_str(word);
+                used += gap + len;
+                break;
+            }
+            if used > 0 {
+                row.push('\n');
+                row.extend(std::iter::repeat_n(' ', indent));
+                used = 0;
+                continue;
+            }
+            // A word longer than a whole line: cut it.
+            let cut = word
+                .char_indices()
+                .nth(width)
+                .map_or(word.len(), |(i, _)| i);
+            row.push_str(&word[..cut]);
+            used = width;
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+}
 
 /// `text` left-aligned in `width` characters, cut with "…" when longer, then a space.
 fn push_cell(row: &mut String, text: &str, width: usize) {
@@ -96,7 +174,21 @@ fn push_init_split(out: &mut String, a: &Attribution) {
     }
 }
 
-/// Seconds for the summary: "1.9 s", "52 s", "0.04 s".
+/// A failed init's outcome, before why it happened: it bought nothing.
+fn push_outcome(out: &mut String, a: &Attribution) {
+    if a.failed() {
+        out.push_str("INIT FAILED (");
+        out.push_str(a.init_status.as_deref().unwrap_or("?"));
+        if let Some(kind) = &a.init_error_type {
+            out.push(' ');
+            out.push_str(kind);
+        }
+        out.push_str("); ");
+    }
+}
+
+/// Durations for the summary: "1.9 s", "52 s", "13.8 ms" (markers measure microseconds, so a
+/// short init keeps its tenth of a millisecond instead of becoming "0.01 s").
 fn seconds(ms: f64) -> String {
     let s = ms / 1000.0;
     if s >= 100.0 {
@@ -104,23 +196,57 @@ fn seconds(ms: f64) -> String {
     } else if s >= 1.0 {
         format!("{s:.1} s")
     } else {
-        format!("{s:.2} s")
+        format!("{ms:.1} ms")
     }
 }
 
+/// `value` with `digits` significant digits (whole numbers are never cut): `0.0000733`,
+/// `4.40`, `1234`.
+fn significant(value: f64, digits: i32) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).clamp(0, 15) as usize;
+    format!("{value:.decimals$}")
+}
+
+/// Money with three significant digits below a dollar (a day of inits costs fractions of a
+/// cent), cents above.
 fn money(cost: Option<f64>) -> String {
-    cost.map_or_else(String::new, |c| format!("  ${c:.6}"))
+    cost.map_or_else(String::new, |c| {
+        if c.abs() >= 1.0 {
+            format!("  ${c:.2}")
+        } else {
+            format!("  ${}", significant(c, 3))
+        }
+    })
+}
+
+/// GB-seconds with three significant digits (a 128 MB function's 10 ms init is 0.00125 GB-s).
+fn gb_s(value: f64) -> String {
+    if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        significant(value, 3)
+    }
 }
 
 fn totals_line(t: &CauseTotals) -> String {
     let mut line = format!(
-        "{} cold start{}, {} of init, {:.3} GB-s billed{}",
+        "{} cold start{}, {} of init",
         t.cold_starts,
         if t.cold_starts == 1 { "" } else { "s" },
         seconds(t.init_ms),
-        t.gb_seconds,
-        money(t.cost)
     );
+    // All on Managed Instances: no GB-s figure at all, the note says why.
+    if t.managed_instances < t.cold_starts {
+        line.push_str(&format!(
+            ", {} GB-s billed{}",
+            gb_s(t.gb_seconds),
+            money(t.cost)
+        ));
+    }
     if t.unknown_duration > 0 {
         line.push_str(&format!(
             " ({} without a known duration or memory size)",
@@ -129,6 +255,30 @@ fn totals_line(t: &CauseTotals) -> String {
     }
     line.push_str(&managed_instances_note(t));
     line
+}
+
+/// What bought nothing: failed inits and environments that never served a request.
+fn waste_line(t: &CauseTotals) -> Option<String> {
+    let mut parts = Vec::new();
+    if t.failed_inits > 0 {
+        parts.push(format!(
+            "{} failed init{} ({} GB-s{})",
+            t.failed_inits,
+            if t.failed_inits == 1 { "" } else { "s" },
+            gb_s(t.failed_gb_seconds),
+            money(t.failed_cost)
+        ));
+    }
+    if t.unused_inits > 0 {
+        parts.push(format!(
+            "{} environment{} that served no request ({} GB-s of init{})",
+            t.unused_inits,
+            if t.unused_inits == 1 { "" } else { "s" },
+            gb_s(t.unused_gb_seconds),
+            money(t.unused_cost)
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("paid for nothing: {}", parts.join("; ")))
 }
 
 /// Lambda Managed Instances' inits are not billed per GB-second: say so instead of a figure.
@@ -146,6 +296,54 @@ fn managed_instances_note(t: &CauseTotals) -> String {
 
 impl<W: Write> Render for Table<W> {
     fn init(&mut self, a: &Attribution) -> std::io::Result<()> {
+        if self.wide {
+            self.wide_row(a)
+        } else {
+            self.compact_row(a)
+        }
+    }
+
+    fn finish(&mut self, summary: &[FunctionSummary]) -> std::io::Result<()> {
+        let mut shown: Option<(&str, usize)> = None;
+        let mut rest = CauseTotals::default();
+        let mut rest_tenants = 0usize;
+        for (i, f) in summary.iter().enumerate() {
+            let count = match shown {
+                Some((name, n)) if name == f.function_name => n + 1,
+                _ => 1,
+            };
+            shown = Some((&f.function_name, count));
+            if f.tenant_id.is_some() && count > self.top_tenants {
+                rest.cold_starts += f.total.cold_starts;
+                rest.gb_seconds += f.total.gb_seconds;
+                rest_tenants += 1;
+            } else {
+                self.group(f)?;
+            }
+            let last_of_function = summary
+                .get(i + 1)
+                .is_none_or(|next| next.function_name != f.function_name);
+            if last_of_function && rest_tenants > 0 {
+                writeln!(
+                    self.out,
+                    "\n{} · {rest_tenants} more tenant{}: {} cold start{}, {} GB-s billed",
+                    f.function_name,
+                    if rest_tenants == 1 { "" } else { "s" },
+                    rest.cold_starts,
+                    if rest.cold_starts == 1 { "" } else { "s" },
+                    gb_s(rest.gb_seconds)
+                )?;
+                rest = CauseTotals::default();
+                rest_tenants = 0;
+            }
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Table<W> {
+    /// `--wide`: every column, whole ids, the evidence unwrapped.
+    fn wide_row(&mut self, a: &Attribution) -> std::io::Result<()> {
         let Table { row, cell, .. } = self;
         row.clear();
         if !self.header_written {
@@ -158,7 +356,7 @@ impl<W: Write> Render for Table<W> {
         }
         push_cell(row, ms_text(a.timestamp_ms).as_str(), WIDTHS[0]);
         push_cell(row, &a.function_name, WIDTHS[1]);
-        push_cell(row, short(&a.env_id), WIDTHS[2]);
+        push_cell(row, &a.env_id, WIDTHS[2]);
         cell.clear();
         cell.push_str(&a.init_type);
         if a.init_phase == "invoke" {
@@ -169,35 +367,98 @@ impl<W: Write> Render for Table<W> {
         push_init_split(cell, a);
         push_cell(row, cell, WIDTHS[4]);
         push_cell(row, a.cause.as_str(), WIDTHS[5]);
-        row.push_str(&a.evidence.words());
+        push_outcome(row, a);
+        row.push_str(&a.evidence.words_full());
         row.push('\n');
         self.out.write_all(row.as_bytes())
     }
 
-    fn finish(&mut self, summary: &[FunctionSummary]) -> std::io::Result<()> {
-        for f in summary {
-            writeln!(self.out)?;
-            writeln!(self.out, "{}: {}", f.function_name, totals_line(&f.total))?;
-            for (cause, t) in &f.causes {
-                writeln!(
-                    self.out,
-                    "  {} {} cost {} cold start{} and {} of init, {:.3} GB-s{}{}",
-                    t.cold_starts,
-                    if t.cold_starts == 1 {
-                        cause.singular()
-                    } else {
-                        cause.plural()
-                    },
-                    t.cold_starts,
-                    if t.cold_starts == 1 { "" } else { "s" },
-                    seconds(t.init_ms),
-                    t.gb_seconds,
-                    money(t.cost),
-                    managed_instances_note(t)
-                )?;
+    /// The default row: at most [`COLUMNS`] wide, the evidence wrapped under its column.
+    fn compact_row(&mut self, a: &Attribution) -> std::io::Result<()> {
+        let Table { row, cell, .. } = self;
+        row.clear();
+        if !self.header_written {
+            self.header_written = true;
+            for (title, width) in COMPACT {
+                push_cell(row, title, width);
             }
+            row.push_str(HEADER[6]);
+            row.push('\n');
         }
-        self.out.flush()
+        let time = ms_text(a.timestamp_ms);
+        let day = a.timestamp_ms.div_euclid(86_400_000);
+        if self.day != Some(day) {
+            self.day = Some(day);
+            row.push_str("── ");
+            row.push_str(time.as_str().get(..10).unwrap_or(time.as_str()));
+            row.push_str(" ──\n");
+        }
+        push_cell(
+            row,
+            time.as_str().get(11..23).unwrap_or(time.as_str()),
+            COMPACT[0].1,
+        );
+        push_cell(row, &a.function_name, COMPACT[1].1);
+        push_cell(row, &short(&a.env_id), COMPACT[2].1);
+        cell.clear();
+        push_ms(cell, a.init_duration_ms);
+        push_cell(row, cell, COMPACT[3].1);
+        push_cell(row, a.cause.as_str(), COMPACT[4].1);
+        cell.clear();
+        push_outcome(cell, a);
+        // The init type where the cause does not say it already.
+        let said = matches!(a.cause, Cause::Provisioned | Cause::SnapStart);
+        if a.init_type != "on-demand" && !said {
+            cell.push('[');
+            cell.push_str(&a.init_type);
+            cell.push_str("] ");
+        }
+        cell.push_str(&a.evidence.words());
+        push_wrapped(row, cell, EVIDENCE_AT, EVIDENCE_WIDTH);
+        row.push('\n');
+        self.out.write_all(row.as_bytes())
+    }
+
+    /// One summary group: its totals, what bought nothing, and each cause's share.
+    fn group(&mut self, f: &FunctionSummary) -> std::io::Result<()> {
+        writeln!(self.out)?;
+        match &f.tenant_id {
+            None => writeln!(self.out, "{}: {}", f.function_name, totals_line(&f.total))?,
+            Some(tenant) => writeln!(
+                self.out,
+                "{} · tenant {}: {}",
+                f.function_name,
+                tenant.as_deref().unwrap_or("(none)"),
+                totals_line(&f.total)
+            )?,
+        }
+        if let Some(line) = waste_line(&f.total) {
+            writeln!(self.out, "  {line}")?;
+        }
+        for (cause, t) in &f.causes {
+            let unused = match t.unused_inits {
+                0 => String::new(),
+                n => format!(
+                    " ({n} served no request: {} GB-s)",
+                    gb_s(t.unused_gb_seconds)
+                ),
+            };
+            writeln!(
+                self.out,
+                "  {} {}: {} of init, {} GB-s{}{}{unused}",
+                t.cold_starts,
+                if t.cold_starts == 1 {
+                    cause.singular()
+                } else {
+                    cause.plural()
+                },
+                seconds(t.init_ms),
+                gb_s(t.gb_seconds),
+                money(t.cost),
+                managed_instances_note(t)
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -245,7 +506,7 @@ mod tests {
         };
         assert_eq!(
             totals_line(&all),
-            "2 cold starts, 3.0 s of init, 0.000 GB-s billed \
+            "2 cold starts, 3.0 s of init \
              (Managed Instances: no GB-s, capacity is priced per EC2 instance)"
         );
         let some = CauseTotals {

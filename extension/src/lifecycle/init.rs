@@ -1,10 +1,11 @@
 //! One init of the environment (the first, a re-init inside an invocation, or a SnapStart
 //! restore): what its records said, and the figures they give — its duration, the runtime's
-//! and the extensions' share, when it ended, whether a request waited for it.
+//! and the extensions' share, when it ended, how it went, whether a request waited for it.
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::marker::{ms_between, round_ms};
+use crate::telemetry::record::Outcome;
 
 /// One init, as far as its records and the INVOKEs after it tell.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +23,10 @@ pub(super) struct EnvInit {
     pub(super) runtime_done_at_end: bool,
     pub(super) report_time: Option<DateTime<Utc>>,
     pub(super) duration_ms: Option<f64>,
+    /// How the init went by its own report (`initReport`/`restoreReport`): the last word.
+    pub(super) report_outcome: Outcome,
+    /// How it went by `initRuntimeDone`/`restoreRuntimeDone`: used when no report says.
+    pub(super) runtime_done_outcome: Outcome,
     /// `initDurationMs`/`restoreDurationMs` of the first invocation's `platform.report`.
     pub(super) report_init_duration_ms: Option<f64>,
     /// The first INVOKE after this init.
@@ -39,6 +44,45 @@ pub(super) struct FirstRequest {
     pub(super) at: DateTime<Utc>,
     /// Its sequence number among the environment's invocations (1 is the first).
     pub(super) seq: u64,
+}
+
+/// How an init went, as its marker says it (`init_status`, `init_error_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InitStatus<'a> {
+    /// Lambda's `status` (`success`, `error`, `failure`, `timeout`) and, when there is one,
+    /// its `errorType`.
+    Reported {
+        status: &'a str,
+        error_type: Option<&'a str>,
+    },
+    /// No record said, but a request came after the init: it completed.
+    Completed,
+    /// No record said, and nothing shows that the init completed.
+    Unknown,
+}
+
+impl<'a> InitStatus<'a> {
+    /// `init_status`.
+    pub(super) fn as_str(self) -> &'a str {
+        match self {
+            InitStatus::Reported { status, .. } => status,
+            InitStatus::Completed => "success",
+            InitStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Lambda said the init did not succeed.
+    pub(super) fn failed(self) -> bool {
+        matches!(self, InitStatus::Reported { status, .. } if status != "success")
+    }
+
+    /// `init_error_type`: Lambda's `errorType`, only for an init that did not succeed.
+    pub(super) fn error_type(self) -> Option<&'a str> {
+        match self {
+            InitStatus::Reported { error_type, .. } if self.failed() => error_type,
+            _ => None,
+        }
+    }
 }
 
 /// An init's durations in milliseconds; `None` where its records do not tell.
@@ -87,6 +131,24 @@ impl EnvInit {
         }
     }
 
+    /// How this init went: its report's `status`, else its `initRuntimeDone`'s; the
+    /// `errorType` of either (the report's first).
+    pub(super) fn status(&self) -> InitStatus<'_> {
+        let (said, other) = if self.report_outcome.status.is_some() {
+            (&self.report_outcome, &self.runtime_done_outcome)
+        } else {
+            (&self.runtime_done_outcome, &self.report_outcome)
+        };
+        match &said.status {
+            Some(status) => InitStatus::Reported {
+                status,
+                error_type: said.error_type.as_deref().or(other.error_type.as_deref()),
+            },
+            None if self.first_request.is_some() => InitStatus::Completed,
+            None => InitStatus::Unknown,
+        }
+    }
+
     /// When this init ended, as its records tell (exact); `None` when they do not.
     pub(super) fn recorded_end(&self) -> Option<DateTime<Utc>> {
         if let Some(t) = self.report_time {
@@ -100,11 +162,14 @@ impl EnvInit {
 
     /// True when no request waited for this init. `fallback_init_type` is the environment's
     /// (`AWS_LAMBDA_INITIALIZATION_TYPE`); `end` is when the init ended and whether that time
-    /// is exact (from records) or a lower bound (coldmark's own readiness).
+    /// is exact (from records) or a lower bound (coldmark's own readiness); `retry_start` is,
+    /// for a failed init, when Lambda began running it again inside an invocation (the request
+    /// that came then is the one that may have waited for it).
     pub(super) fn proactive(
         &self,
         fallback_init_type: Option<&str>,
         end: Option<(DateTime<Utc>, bool)>,
+        retry_start: Option<DateTime<Utc>>,
         threshold_ms: u64,
         init_limit_ms: u64,
     ) -> bool {
@@ -120,15 +185,17 @@ impl EnvInit {
         if self.phase.as_deref() == Some("invoke") {
             return false;
         }
-        let Some(FirstRequest { at: first_at, .. }) = &self.first_request else {
-            // Served no request: nobody waited for it.
-            return true;
+        let first_at = match (&self.first_request, retry_start) {
+            (Some(FirstRequest { at, .. }), _) => *at,
+            (None, Some(retry)) => retry,
+            // Served no request, and no retry came: nobody waited for it.
+            (None, None) => return true,
         };
         match end {
             Some((end, exact)) => {
                 let slack = if exact { 0 } else { init_limit_ms };
                 let threshold = (threshold_ms.saturating_add(slack)) as f64;
-                ms_between(end, *first_at) > threshold
+                ms_between(end, first_at) > threshold
             }
             None => false,
         }

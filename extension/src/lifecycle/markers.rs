@@ -62,6 +62,18 @@ impl Lifecycle {
         } else {
             None
         };
+        let status = c.status();
+        let failed = status.failed();
+        let mut aws = Emf::for_init(
+            timestamp,
+            &self.settings.namespace,
+            figures.init_duration,
+            figures.runtime_init,
+            figures.extensions_init,
+        );
+        if failed {
+            aws = aws.with_init_error();
+        }
         let marker = InitMarker {
             common: self.common(timestamp),
             init_type: c
@@ -70,6 +82,8 @@ impl Lifecycle {
                 .or_else(|| self.id.init_type.clone())
                 .unwrap_or_else(|| "unknown".to_string()),
             init_phase: phase,
+            init_status: status.as_str().to_string(),
+            init_error_type: status.error_type().map(str::to_string),
             init_duration_ms: figures.init_duration,
             proactive: self.proactive(idx),
             config_fingerprint: self.id.config_fingerprint.clone(),
@@ -90,17 +104,12 @@ impl Lifecycle {
             },
             function_request_id,
             max_concurrency: self.id.max_concurrency,
-            aws: Emf::for_init(
-                timestamp,
-                &self.settings.namespace,
-                figures.init_duration,
-                figures.runtime_init,
-                figures.extensions_init,
-            ),
+            aws,
             cold_start_metric: 1,
             init_duration_metric: figures.init_duration,
             runtime_init_metric: figures.runtime_init,
             extensions_init_metric: figures.extensions_init,
+            init_error_metric: failed.then_some(1),
         };
         Some(Marker::Init(Box::new(marker)))
     }
@@ -142,11 +151,23 @@ impl Lifecycle {
         None
     }
 
-    /// True when no request waited for init `idx`.
+    /// True when no request waited for init `idx`. A failed init served no request, but the
+    /// one that came next may have waited for it: Lambda ran init again inside that request's
+    /// invocation (the next init, phase `invoke`), so the gap runs to that retry's start.
     fn proactive(&self, idx: usize) -> bool {
-        self.inits[idx].proactive(
+        let c = &self.inits[idx];
+        let retry_start = if c.first_request.is_none() && c.status().failed() {
+            self.inits
+                .get(idx + 1)
+                .filter(|next| next.phase.as_deref() == Some("invoke"))
+                .and_then(|next| next.start)
+        } else {
+            None
+        };
+        c.proactive(
             self.id.init_type.as_deref(),
             self.init_end(idx),
+            retry_start,
             self.settings.proactive_threshold_ms,
             INIT_LIMIT_MS,
         )
@@ -159,6 +180,7 @@ impl Lifecycle {
             function_name: self.id.function_name.clone(),
             function_version: self.id.function_version.clone(),
             env_id: self.id.env_id.clone(),
+            tenant_id: self.tenant.clone(),
             coldmark_version: VERSION.to_string(),
         }
     }

@@ -5,17 +5,21 @@
 //! 25 ms), and an environment is frozen between invocations, so the `platform.report` of
 //! invocation N may arrive during N+1 or only at shutdown. The machine therefore *holds* what
 //! it cannot complete yet and releases it on the first of:
-//! - init marker: once the first INVOKE came and the init's own report (`platform.initReport`
-//!   or `platform.restoreReport`) is in — usually at that INVOKE or during the first
-//!   invocation; else the first invocation's `platform.runtimeDone`/`platform.report`; else
-//!   once it is overdue by the same rule as an invoke marker (two more INVOKEs after the first
-//!   *and* `REPORT_GRACE_MS` since it), a newer init, or shutdown; without telemetry
-//!   (nothing will come) at the first INVOKE. Some records of an init arriving early does not
-//!   make it complete: an init longer than the buffering window delivers `initStart` before
-//!   the first INVOKE and `initReport` only at the thaw after the second. Registered for
-//!   SHUTDOWN only (Lambda Managed Instances, or a Lambda that refused INVOKE), no INVOKE will
-//!   come to wait for: the init marker goes as soon as the init's own report is in, and
-//!   without telemetry as soon as coldmark is ready;
+//! - init marker: once the first INVOKE came, the init's own report (`platform.initReport`
+//!   or `platform.restoreReport`) is in, and an invocation's record (the first
+//!   `platform.start`, usually) said which tenant the environment serves, if any (Lambda names
+//!   it in invocation records only, which may come a batch after the init's, or at the thaw
+//!   after a freeze); else the first invocation's `platform.runtimeDone`/`platform.report`;
+//!   else once it is overdue by the same rule as an invoke marker (two more INVOKEs after the
+//!   first *and* `REPORT_GRACE_MS` since it), or shutdown; without telemetry (nothing will
+//!   come) at the first INVOKE. Some records of an init arriving early does not make it
+//!   complete: an init longer than the buffering window delivers `initStart` before the first
+//!   INVOKE and `initReport` only at the thaw after the second. An init a newer one followed
+//!   (a failed init, retried inside the next invocation) has all its records and serves no
+//!   invocation: it waits only for the tenant, overdue by the newer init's first invocation.
+//!   Registered for SHUTDOWN only (Lambda Managed Instances, or a Lambda that refused INVOKE),
+//!   no INVOKE will come to wait for: the init marker goes as soon as the init's own report is
+//!   in (or a newer init began), and without telemetry as soon as coldmark is ready;
 //! - invoke marker: its `platform.report`; it is overdue (released with what is known) once two
 //!   more INVOKEs came *and* `REPORT_GRACE_MS` passed — the count covers records held up by a
 //!   freeze (they arrive at the thaw), the time covers bursts of invocations inside one
@@ -45,6 +49,7 @@ mod state;
 mod tests;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -132,6 +137,12 @@ pub struct Lifecycle {
     in_flight: HashSet<String>,
     peak_concurrency: u64,
     held: Vec<Held>,
+    /// The tenant the environment serves (tenant isolation: one per environment), from the
+    /// first invocation record that names one.
+    tenant: Option<Arc<str>>,
+    /// An invocation's record (`platform.start`, `platform.runtimeDone`, `platform.report`)
+    /// has come: it names the tenant when there is one, so whether there is one is known.
+    tenant_settled: bool,
     /// The records applied so far (bounded).
     seen: Seen,
 }
@@ -153,6 +164,8 @@ impl Lifecycle {
             in_flight: HashSet::new(),
             peak_concurrency: 0,
             held: Vec::new(),
+            tenant: None,
+            tenant_settled: false,
             seen: Seen::default(),
         }
     }
@@ -268,17 +281,24 @@ impl Lifecycle {
                     function_version,
                     memory_mb: instance_max_memory_mb,
                 };
-                out =
-                    self.on_init_start(time, initialization_type, phase, runtime_version, instance);
+                self.on_init_start(time, initialization_type, phase, runtime_version, instance);
             }
             // A restore's records complete its init just as an init's do.
-            Record::InitRuntimeDone { time, .. } | Record::RestoreRuntimeDone { time, .. } => {
-                self.on_init_runtime_done(time);
+            Record::InitRuntimeDone { time, outcome, .. }
+            | Record::RestoreRuntimeDone { time, outcome } => {
+                self.on_init_runtime_done(time, outcome);
             }
             Record::InitReport {
-                time, duration_ms, ..
+                time,
+                duration_ms,
+                outcome,
+                ..
             }
-            | Record::RestoreReport { time, duration_ms } => self.on_init_report(time, duration_ms),
+            | Record::RestoreReport {
+                time,
+                duration_ms,
+                outcome,
+            } => self.on_init_report(time, duration_ms, outcome),
             Record::RestoreStart {
                 time,
                 runtime_version,
@@ -295,12 +315,23 @@ impl Lifecycle {
                 };
                 out = self.on_restore_start(time, runtime_version, instance);
             }
-            Record::RuntimeDone { request_id, .. } => self.on_runtime_done(&request_id),
+            Record::RuntimeDone {
+                request_id,
+                tenant_id,
+                ..
+            } => {
+                self.on_tenant(tenant_id);
+                self.on_runtime_done(&request_id);
+            }
             Record::Report {
                 request_id,
                 metrics,
+                tenant_id,
                 ..
-            } => self.on_report(&request_id, metrics),
+            } => {
+                self.on_tenant(tenant_id);
+                self.on_report(&request_id, metrics);
+            }
             Record::Extension {
                 name,
                 state,
@@ -310,12 +341,17 @@ impl Lifecycle {
                 state,
                 events,
             }),
-            Record::Start { time, request_id } if !self.invoke_events => {
-                out = self.on_start(request_id, time);
+            Record::Start {
+                time,
+                request_id,
+                tenant_id,
+            } => {
+                self.on_tenant(tenant_id);
+                if !self.invoke_events {
+                    out = self.on_start(request_id, time);
+                }
             }
-            Record::Start { .. }
-            | Record::TelemetrySubscription { .. }
-            | Record::LogsDropped { .. } => {}
+            Record::TelemetrySubscription { .. } | Record::LogsDropped { .. } => {}
         }
         out.extend(self.ready_markers());
         out

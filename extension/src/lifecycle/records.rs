@@ -1,6 +1,8 @@
 //! One handler per Telemetry API record kind: what each record changes in the state. Deciding
 //! which markers are then complete is [`super::release`]'s.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -8,10 +10,12 @@ use super::init::EnvInit;
 use super::state::{Instance, Invoke};
 use super::{Lifecycle, MAX_EXTENSIONS, MAX_IN_FLIGHT};
 use crate::marker::{ExtensionInfo, Marker};
-use crate::telemetry::record::ReportMetrics;
+use crate::telemetry::record::{Outcome, ReportMetrics};
 
 impl Lifecycle {
     /// `platform.initStart`: an init begins (or the records of one already counted arrive).
+    /// The init before it, if any, has all its records now; `release` decides when its marker
+    /// goes (a failed init's waits for the tenant its retry's invocation names).
     pub(super) fn on_init_start(
         &mut self,
         time: DateTime<Utc>,
@@ -19,17 +23,13 @@ impl Lifecycle {
         phase: Option<String>,
         runtime_version: Option<String>,
         instance: Instance,
-    ) -> Vec<Marker> {
-        let mut out = Vec::new();
+    ) {
         // The records of an init coldmark already counted from the Extensions API alone (they
         // came late) fill that init rather than starting another: only a re-init inside an
         // invocation is a new init of the same process.
         let late = phase.as_deref() != Some("invoke");
         let reuse = matches!(self.inits.last(), Some(c) if c.start.is_none() && !c.restore && (!c.emitted || late));
         if !reuse {
-            if let Some(last) = self.inits.len().checked_sub(1) {
-                out.extend(self.emit_init(last));
-            }
             self.inits.push(EnvInit::default());
         }
         let c = self.inits.last_mut().expect("an init was just ensured");
@@ -39,22 +39,39 @@ impl Lifecycle {
         c.runtime_version = runtime_version;
         c.from_telemetry = true;
         self.adopt(instance);
-        out
     }
 
     /// `platform.initRuntimeDone` / `platform.restoreRuntimeDone`.
-    pub(super) fn on_init_runtime_done(&mut self, time: DateTime<Utc>) {
+    pub(super) fn on_init_runtime_done(&mut self, time: DateTime<Utc>, outcome: Outcome) {
         let c = self.current();
         c.runtime_done = Some(time);
+        c.runtime_done_outcome = outcome;
         c.from_telemetry = true;
     }
 
-    /// `platform.initReport` / `platform.restoreReport`: the init's own figures, final.
-    pub(super) fn on_init_report(&mut self, time: DateTime<Utc>, duration_ms: Option<f64>) {
+    /// `platform.initReport` / `platform.restoreReport`: the init's own figures and status,
+    /// final.
+    pub(super) fn on_init_report(
+        &mut self,
+        time: DateTime<Utc>,
+        duration_ms: Option<f64>,
+        outcome: Outcome,
+    ) {
         let c = self.current();
         c.report_time = Some(time);
         c.duration_ms = duration_ms;
+        c.report_outcome = outcome;
         c.from_telemetry = true;
+    }
+
+    /// The `tenantId` of an invocation's record (`platform.start`, `platform.runtimeDone`,
+    /// `platform.report`): an environment serves one tenant, so the first named is kept (one
+    /// allocation per environment; markers share it). A record naming none says there is none.
+    pub(super) fn on_tenant(&mut self, tenant_id: Option<String>) {
+        self.tenant_settled = true;
+        if self.tenant.is_none() {
+            self.tenant = tenant_id.filter(|t| !t.is_empty()).map(Arc::from);
+        }
     }
 
     /// `platform.restoreStart`: a SnapStart restore, a new environment from the snapshot.

@@ -77,7 +77,9 @@ pub(crate) fn identity(record: &Record) -> Option<u64> {
             5u8.hash(&mut h);
             time
         }
-        Record::Start { time, request_id } => {
+        Record::Start {
+            time, request_id, ..
+        } => {
             (6u8, request_id).hash(&mut h);
             time
         }
@@ -112,6 +114,7 @@ mod tests {
             time: Utc.timestamp_millis_opt(1_795_000_000_000 + ms).unwrap(),
             request_id: request_id.into(),
             metrics: Default::default(),
+            tenant_id: None,
         }
     }
 

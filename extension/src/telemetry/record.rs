@@ -30,12 +30,13 @@ pub enum Record {
     InitRuntimeDone {
         time: DateTime<Utc>,
         phase: Option<String>,
-        status: Option<String>,
+        outcome: Outcome,
     },
     InitReport {
         time: DateTime<Utc>,
         phase: Option<String>,
         duration_ms: Option<f64>,
+        outcome: Outcome,
     },
     RestoreStart {
         time: DateTime<Utc>,
@@ -48,25 +49,31 @@ pub enum Record {
     },
     RestoreRuntimeDone {
         time: DateTime<Utc>,
-        status: Option<String>,
+        outcome: Outcome,
     },
     RestoreReport {
         time: DateTime<Utc>,
         duration_ms: Option<f64>,
+        outcome: Outcome,
     },
     Start {
         time: DateTime<Utc>,
         request_id: String,
+        /// The tenant the request was invoked for (tenant isolation); Lambda omits it
+        /// otherwise.
+        tenant_id: Option<String>,
     },
     RuntimeDone {
         time: DateTime<Utc>,
         request_id: String,
         status: Option<String>,
+        tenant_id: Option<String>,
     },
     Report {
         time: DateTime<Utc>,
         request_id: String,
         metrics: ReportMetrics,
+        tenant_id: Option<String>,
     },
     Extension {
         name: String,
@@ -80,6 +87,16 @@ pub enum Record {
     LogsDropped {
         dropped_records: u64,
     },
+}
+
+/// How an init (or a SnapStart restore) went, as one of its records says: `status` (`success`,
+/// `error`, `failure`, `timeout`) and, when it did not succeed, `errorType`
+/// (`Runtime.ExitError`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub status: Option<String>,
+    pub error_type: Option<String>,
 }
 
 /// `platform.report`'s `metrics`.
@@ -197,7 +214,8 @@ struct InitStartBody {
 #[serde(rename_all = "camelCase")]
 struct PhaseStatusBody {
     phase: Option<String>,
-    status: Option<String>,
+    #[serde(flatten)]
+    outcome: Outcome,
 }
 
 #[derive(Deserialize, Default)]
@@ -210,6 +228,8 @@ struct DurationMetrics {
 #[serde(rename_all = "camelCase")]
 struct ReportBody {
     phase: Option<String>,
+    #[serde(flatten)]
+    outcome: Outcome,
     #[serde(default)]
     metrics: DurationMetrics,
 }
@@ -219,6 +239,7 @@ struct ReportBody {
 struct RequestBody {
     request_id: String,
     status: Option<String>,
+    tenant_id: Option<String>,
     #[serde(default)]
     metrics: Option<ReportMetrics>,
 }
@@ -287,7 +308,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
             Record::InitRuntimeDone {
                 time: e.time,
                 phase: e.record.phase,
-                status: e.record.status,
+                outcome: e.record.outcome,
             }
         }
         "platform.initReport" => {
@@ -296,6 +317,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
                 time: e.time,
                 phase: e.record.phase,
                 duration_ms: e.record.metrics.duration_ms,
+                outcome: e.record.outcome,
             }
         }
         "platform.restoreStart" => {
@@ -313,7 +335,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
             let e: Envelope<PhaseStatusBody> = typed(value)?;
             Record::RestoreRuntimeDone {
                 time: e.time,
-                status: e.record.status,
+                outcome: e.record.outcome,
             }
         }
         "platform.restoreReport" => {
@@ -321,6 +343,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
             Record::RestoreReport {
                 time: e.time,
                 duration_ms: e.record.metrics.duration_ms,
+                outcome: e.record.outcome,
             }
         }
         "platform.start" => {
@@ -328,6 +351,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
             Record::Start {
                 time: e.time,
                 request_id: e.record.request_id,
+                tenant_id: e.record.tenant_id,
             }
         }
         "platform.runtimeDone" => {
@@ -336,6 +360,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
                 time: e.time,
                 request_id: e.record.request_id,
                 status: e.record.status,
+                tenant_id: e.record.tenant_id,
             }
         }
         "platform.report" => {
@@ -344,6 +369,7 @@ fn parse_one(kind: &str, value: Value) -> Result<Option<Record>, Problem> {
                 time: e.time,
                 request_id: e.record.request_id,
                 metrics: e.record.metrics.unwrap_or_default(),
+                tenant_id: e.record.tenant_id,
             }
         }
         "platform.extension" => {
@@ -455,6 +481,41 @@ mod tests {
         let again = p.parse_batch(BATCH.as_bytes());
         assert!(again.warnings.is_empty());
         assert_eq!(again.records.len(), 5);
+    }
+
+    #[test]
+    fn init_outcomes_and_tenants_are_read() {
+        let batch = br#"[
+          {"time":"2026-11-25T19:10:18.020Z","type":"platform.initRuntimeDone","record":{"initializationType":"on-demand","phase":"init","status":"error","errorType":"Runtime.ExitError"}},
+          {"time":"2026-11-25T19:10:18.030Z","type":"platform.initReport","record":{"initializationType":"on-demand","phase":"init","status":"timeout","metrics":{"durationMs":10000.0}}},
+          {"time":"2026-11-25T19:10:18.031Z","type":"platform.restoreReport","record":{"status":"failure","errorType":"Runtime.RestoreError","metrics":{"durationMs":5.0}}},
+          {"time":"2026-11-25T19:10:18.040Z","type":"platform.start","record":{"requestId":"r1","version":"$LATEST","tenantId":"BlueTenant"}},
+          {"time":"2026-11-25T19:10:18.041Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success","tenantId":"BlueTenant"}},
+          {"time":"2026-11-25T19:10:18.042Z","type":"platform.report","record":{"requestId":"r1","status":"success","tenantId":"BlueTenant","metrics":{"durationMs":1.0}}},
+          {"time":"2026-11-25T19:10:18.043Z","type":"platform.start","record":{"requestId":"r2"}}
+        ]"#;
+        let parsed = Parser::default().parse_batch(batch);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        let outcome = |status: &str, error_type: Option<&str>| Outcome {
+            status: Some(status.into()),
+            error_type: error_type.map(Into::into),
+        };
+        let blue = Some("BlueTenant".to_string());
+        match &parsed.records[..] {
+            [Record::InitRuntimeDone { outcome: a, .. }, Record::InitReport {
+                outcome: b,
+                duration_ms: Some(_),
+                ..
+            }, Record::RestoreReport { outcome: c, .. }, Record::Start { tenant_id: d, .. }, Record::RuntimeDone { tenant_id: e, .. }, Record::Report { tenant_id: f, .. }, Record::Start {
+                tenant_id: None, ..
+            }] => {
+                assert_eq!(a, &outcome("error", Some("Runtime.ExitError")));
+                assert_eq!(b, &outcome("timeout", None));
+                assert_eq!(c, &outcome("failure", Some("Runtime.RestoreError")));
+                assert_eq!((d, e, f), (&blue, &blue, &blue));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::*;
 
 #[test]
-fn on_demand_init_at_first_invoke_and_invoke_marker_waits_for_its_report() {
+fn on_demand_init_at_its_first_platform_start_and_invoke_marker_waits_for_its_report() {
     let mut m = subscribed(InvokeMarkers::First, "on-demand");
     let early = feed(
         &mut m,
@@ -20,9 +20,13 @@ fn on_demand_init_at_first_invoke_and_invoke_marker_waits_for_its_report() {
         ],
     );
     assert!(early.is_empty());
-    // INVOKE right after init: the init marker is complete; the invoke marker waits for
-    // its report.
+    // INVOKE right after init: the init's records are in, but whether the environment serves
+    // a tenant is only known from the invocation's own records.
     let mut out = json(&m.on_invoke(invoke("r1", 101)));
+    assert!(out.is_empty(), "{out:?}");
+    // Its platform.start names no tenant: the init marker is complete; the invoke marker
+    // waits for its report.
+    out.extend(json(&feed(&mut m, vec![platform_start("r1", 101, None)])));
     assert_eq!(out.len(), 1);
     assert!(m.awaiting_reports());
     out.extend(json(&feed(
@@ -32,6 +36,7 @@ fn on_demand_init_at_first_invoke_and_invoke_marker_waits_for_its_report() {
                 time: t(104),
                 request_id: "r1".into(),
                 status: Some("success".into()),
+                tenant_id: None,
             },
             report("r1", 105, Some(100.0)),
         ],
@@ -42,6 +47,10 @@ fn on_demand_init_at_first_invoke_and_invoke_marker_waits_for_its_report() {
     assert_eq!(init["env_id"], "instance-1");
     assert_eq!(init["init_type"], "on-demand");
     assert_eq!(init["init_phase"], "init");
+    assert_eq!(init["init_status"], "success");
+    assert!(init.get("init_error_type").is_none());
+    assert!(init.get("InitError").is_none());
+    assert!(init.get("tenant_id").is_none(), "no tenant: no field");
     assert_eq!(init["init_duration_ms"], 100.0);
     assert_eq!(init["runtime_init_ms"], 40.0);
     assert_eq!(init["extensions_init_ms"], 60.0);
@@ -197,11 +206,12 @@ fn snapstart_restore_replaces_the_snapshot_init() {
             },
             Record::RestoreRuntimeDone {
                 time: t(150),
-                status: Some("success".into()),
+                outcome: success(),
             },
             Record::RestoreReport {
                 time: t(200),
                 duration_ms: Some(200.0),
+                outcome: success(),
             },
         ],
     );
@@ -259,12 +269,13 @@ fn reinit_in_invoke_phase_names_the_paying_request() {
             Record::InitRuntimeDone {
                 time: t(30),
                 phase: Some("invoke".into()),
-                status: Some("success".into()),
+                outcome: success(),
             },
             Record::InitReport {
                 time: t(35),
                 phase: Some("invoke".into()),
                 duration_ms: Some(35.0),
+                outcome: success(),
             },
         ],
     );
@@ -285,8 +296,8 @@ fn second_init_in_the_same_process_gets_its_own_marker() {
         &mut m,
         vec![init_start(0, "on-demand", "init"), init_report(10, 10.0)],
     );
-    assert_eq!(m.on_invoke(invoke("r1", 11)).len(), 1);
-    assert_eq!(feed(&mut m, vec![report("r1", 20, None)]).len(), 1);
+    assert!(m.on_invoke(invoke("r1", 11)).is_empty());
+    assert_eq!(feed(&mut m, vec![report("r1", 20, None)]).len(), 2);
     // Lambda re-ran init inside request r2 (the runtime crashed).
     let out = feed(&mut m, vec![init_start(5000, "on-demand", "invoke")]);
     assert!(out.is_empty());

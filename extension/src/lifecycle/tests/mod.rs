@@ -3,12 +3,14 @@
 
 mod hostile_records;
 mod init_figures;
+mod init_status;
 mod invoke_markers;
 mod late_records;
 mod shutdown_only;
+mod tenants;
 
 use super::*;
-use crate::telemetry::record::ReportMetrics;
+use crate::telemetry::record::{Outcome, ReportMetrics};
 use chrono::TimeZone;
 use serde_json::Value;
 
@@ -73,11 +75,23 @@ fn init_start(at: i64, kind: &str, phase: &str) -> Record {
     }
 }
 
+/// `status` and `errorType` as an init record carries them.
+fn outcome(status: &str, error_type: Option<&str>) -> Outcome {
+    Outcome {
+        status: Some(status.into()),
+        error_type: error_type.map(Into::into),
+    }
+}
+
+fn success() -> Outcome {
+    outcome("success", None)
+}
+
 fn runtime_done(at: i64) -> Record {
     Record::InitRuntimeDone {
         time: t(at),
         phase: Some("init".into()),
-        status: Some("success".into()),
+        outcome: success(),
     }
 }
 
@@ -86,6 +100,16 @@ fn init_report(at: i64, ms: f64) -> Record {
         time: t(at),
         phase: Some("init".into()),
         duration_ms: Some(ms),
+        outcome: success(),
+    }
+}
+
+/// `platform.start` of request `id`, naming `tenant` (tenant isolation) or none.
+fn platform_start(id: &str, at: i64, tenant: Option<&str>) -> Record {
+    Record::Start {
+        time: t(at),
+        request_id: id.into(),
+        tenant_id: tenant.map(Into::into),
     }
 }
 
@@ -100,6 +124,7 @@ fn report(id: &str, at: i64, init_ms: Option<f64>) -> Record {
             init_duration_ms: init_ms,
             restore_duration_ms: None,
         },
+        tenant_id: None,
     }
 }
 

@@ -83,6 +83,7 @@ fn registered_without_invoke_leaves_the_snapshot_init_to_the_restore() {
             Record::RestoreReport {
                 time: t(200),
                 duration_ms: Some(200.0),
+                outcome: success(),
             },
         ],
     ));
@@ -93,10 +94,7 @@ fn registered_without_invoke_leaves_the_snapshot_init_to_the_restore() {
 }
 
 fn start(id: &str, at: i64) -> Record {
-    Record::Start {
-        time: t(at),
-        request_id: id.into(),
-    }
+    platform_start(id, at, None)
 }
 
 /// `platform.report` as Lambda Managed Instances send it: `durationMs` only.
@@ -108,6 +106,7 @@ fn lmi_report(id: &str, at: i64, ms: f64) -> Record {
             duration_ms: Some(ms),
             ..ReportMetrics::default()
         },
+        tenant_id: None,
     }
 }
 
@@ -212,14 +211,7 @@ fn invocations_from_telemetry_follow_the_invoke_marker_setting() {
 #[test]
 fn with_invoke_events_platform_start_counts_nothing() {
     let mut m = subscribed(InvokeMarkers::All, "on-demand");
-    assert!(feed(
-        &mut m,
-        vec![Record::Start {
-            time: t(10),
-            request_id: "a".into()
-        }]
-    )
-    .is_empty());
+    assert!(feed(&mut m, vec![start("a", 10)]).is_empty());
     let end = json(&[m.shutdown_marker("spindown", t(9000), 0)]);
     assert_eq!(end[0]["invocations"], 0);
     assert!(end[0].get("peak_concurrency").is_none());

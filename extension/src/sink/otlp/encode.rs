@@ -149,7 +149,7 @@ fn fields(marker: &Marker) -> Map<String, serde_json::Value> {
 /// Fields that are not attributes: the kind (the record's event name), the time (the record's
 /// time), the resource's (`faas.name`, `faas.version`), and the EMF block and values (CloudWatch
 /// metrics, which the OTLP metrics replace).
-const NOT_ATTRIBUTES: [&str; 9] = [
+const NOT_ATTRIBUTES: [&str; 10] = [
     "coldmark",
     "timestamp",
     "function_name",
@@ -159,6 +159,7 @@ const NOT_ATTRIBUTES: [&str; 9] = [
     "InitDuration",
     "RuntimeInitDuration",
     "ExtensionsInitDuration",
+    "InitError",
 ];
 
 /// A marker field's attribute key: its semantic-convention name where one exists.
@@ -355,8 +356,9 @@ pub(crate) fn spans(ready: &Ready, ids: &mut dyn FnMut() -> [u8; 16]) -> Vec<Spa
         attributes.push(string("faas.invocation_id", id.clone()));
     }
     attributes.push(string("coldmark.env_id", init.common.env_id.clone()));
+    // Failed: any status but `success` and `unknown` (docs/markers.md, `init_status`).
     let status = match fields.get("init_status").and_then(|s| s.as_str()) {
-        Some(status) if status != "success" => Some(Status {
+        Some(status) if !matches!(status, "success" | "unknown") => Some(Status {
             message: fields
                 .get("init_error_type")
                 .and_then(|e| e.as_str())

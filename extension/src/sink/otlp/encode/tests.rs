@@ -22,6 +22,7 @@ fn common() -> Common {
         function_name: "checkout".into(),
         function_version: "7".into(),
         env_id: "instance-0001".into(),
+        tenant_id: None,
         coldmark_version: VERSION.into(),
     }
 }
@@ -442,4 +443,45 @@ fn otlp_json_is_the_specifications_and_round_trips() {
     assert_eq!(back, metrics);
     let back = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice()).unwrap();
     assert_eq!(back, traces);
+}
+
+#[test]
+fn a_failed_init_is_counted_with_its_status_and_its_span_is_an_error() {
+    let mut failed = init(Some(41.0));
+    failed.init_status = "error".into();
+    failed.init_error_type = Some("Runtime.ExitError".into());
+    failed.init_error_metric = Some(1);
+    let Point::ColdStarts(count) = &points(&failed, at(0))[0] else {
+        panic!()
+    };
+    assert_eq!(
+        text(attribute(&count.attributes, "coldmark.init_status")),
+        "error"
+    );
+    let ready = Ready {
+        init: Box::new(failed.clone()),
+        xray: None,
+        request_id: None,
+    };
+    let root = &spans(&ready, &mut counter())[0];
+    let status = root.status.as_ref().expect("a status");
+    assert_eq!(status.code, StatusCode::Error as i32);
+    assert_eq!(status.message, "Runtime.ExitError");
+    let marker = Marker::Init(Box::new(failed));
+    let record = log_record(&marker, &marker.to_line(), at(0));
+    let get = |k| attribute(&record.attributes, k);
+    assert_eq!(text(get("coldmark.init_error_type")), "Runtime.ExitError");
+    assert!(
+        get("coldmark.InitError").is_none(),
+        "the EMF value is not an attribute"
+    );
+    // `unknown` (no record said) is not a failure.
+    let mut unknown = init(Some(41.0));
+    unknown.init_status = "unknown".into();
+    let ready = Ready {
+        init: Box::new(unknown),
+        xray: None,
+        request_id: None,
+    };
+    assert!(spans(&ready, &mut counter())[0].status.is_none());
 }
