@@ -155,7 +155,7 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_HTTP_PROXY",
             none(),
-            "the HTTP sink's only proxy (the function's HTTP_PROXY is ignored)",
+            "the network sinks' only proxy (the function's HTTP_PROXY is ignored)",
         ),
         setting(
             "COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS",
