@@ -2,7 +2,8 @@
 //! Telemetry API and one scripted intake per signal (`OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`):
 //! what arrives (decoded with OpenTelemetry's own message types), and every fault the HTTP sink
 //! is held to — collector down, 429 with `Retry-After`, 503 (retried) and 500 (not), a partial
-//! success, a redirect, a collector that stalls at SHUTDOWN. Nothing is lost uncounted (the
+//! success, a redirect, a collector that stalls at SHUTDOWN; and a failed init with its retry,
+//! both in the waiting request's trace. Nothing is lost uncounted (the
 //! `shutdown` marker's `dropped`), each signal's first loss gives one warning naming it, and
 //! SHUTDOWN ends inside Lambda's 2 s deadline.
 //!
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use coldmark_testkit::{fake_lambda, http_collector};
-use fake_lambda::{init_records, invoke_records, FakeLambda, Finished, Telemetry};
+use fake_lambda::{
+    init_records, init_records_lambda_order, invoke_records, FakeLambda, Finished, Telemetry,
+};
 use http_collector::{refused_addr, Act, Collector, Seen};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
@@ -21,7 +24,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use prost::Message;
+use serde_json::Value as Json;
 
 const COLDMARK: &str = env!("CARGO_BIN_EXE_coldmark");
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
@@ -412,4 +417,113 @@ async fn not_chosen_it_reads_nothing_and_sends_nothing() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert_eq!(out.kinds(), ["init", "invoke", "shutdown"]);
     assert!(collector.seen().is_empty());
+}
+
+/// An init in the order of Lambda's own init code, in `phase`, ending with `status` (and
+/// `error_type`).
+fn init_ending(
+    phase: &str,
+    start: chrono::DateTime<Utc>,
+    init_ms: i64,
+    status: &str,
+    error_type: Option<&str>,
+) -> Vec<Json> {
+    let mut records = init_records_lambda_order(start, init_ms);
+    for record in &mut records {
+        let body = &mut record["record"];
+        if body.get("phase").is_some() {
+            body["phase"] = phase.into();
+        }
+        if body.get("status").is_some() {
+            body["status"] = status.into();
+            if let Some(error_type) = error_type {
+                body["errorType"] = error_type.into();
+            }
+        }
+    }
+    records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_init_and_its_retry_both_join_the_waiting_requests_trace() {
+    let intakes = Intakes::start(vec![Act::ok()], vec![Act::ok()], vec![Act::ok()]).await;
+    let mut vars = vec![("COLDMARK_SINK".to_string(), "stdout,otlp".to_string())];
+    vars.extend(intakes.vars());
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let lambda = FakeLambda::start(Telemetry::Supported).await;
+    let ms = chrono::Duration::milliseconds;
+    // Lambda's order: the init fails; the first request has Lambda run init again inside its
+    // invocation (phase `invoke`) before it is handed over.
+    let t0 = Utc::now() - ms(336);
+    let coldmark = lambda.spawn_ready(COLDMARK, &vars).await;
+    lambda
+        .deliver(&init_ending(
+            "init",
+            t0,
+            41,
+            "error",
+            Some("Runtime.ExitError"),
+        ))
+        .await;
+    let retry = t0 + ms(300);
+    lambda
+        .deliver(&init_ending("invoke", retry, 35, "success", None))
+        .await;
+    lambda.invoke_traced(REQUEST, TRACE);
+    lambda.wait_next(2).await;
+    lambda
+        .deliver(&invoke_records(REQUEST, retry + ms(36), Some(35.0)))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = lambda.spindown(coldmark, Duration::from_secs(10)).await;
+    assert_eq!(
+        out.kinds(),
+        ["init", "init", "invoke", "shutdown"],
+        "{}",
+        out.stderr
+    );
+    assert_eq!(dropped(&out), 0, "{}", out.stderr);
+
+    let spans: Vec<_> = accepted(&intakes.traces)
+        .iter()
+        .map(|s| ExportTraceServiceRequest::decode(s.body.as_slice()).unwrap())
+        .flat_map(|r| r.resource_spans[0].scope_spans[0].spans.clone())
+        .collect();
+    let inits: Vec<_> = spans.iter().filter(|s| s.name == "Lambda init").collect();
+    assert_eq!(inits.len(), 2, "{spans:?}");
+    for init in &inits {
+        assert_eq!(hex(&init.trace_id), "5759e988bd862e3fe1be46a994272793");
+        assert_eq!(hex(&init.parent_span_id), "53995c3f42cd8ad8");
+    }
+    let failed: Vec<_> = inits.iter().filter_map(|s| s.status.as_ref()).collect();
+    assert_eq!(failed.len(), 1, "only the failed init is an error");
+    assert_eq!(failed[0].code, StatusCode::Error as i32);
+    assert_eq!(failed[0].message, "Runtime.ExitError");
+
+    let metrics: Vec<_> = accepted(&intakes.metrics)
+        .iter()
+        .map(|s| ExportMetricsServiceRequest::decode(s.body.as_slice()).unwrap())
+        .flat_map(|r| r.resource_metrics[0].scope_metrics[0].metrics.clone())
+        .filter(|m| m.name == "faas.coldstarts")
+        .collect();
+    let mut statuses: Vec<String> = metrics
+        .iter()
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::Sum(sum)) => sum.data_points.clone(),
+            _ => Vec::new(),
+        })
+        .map(|point| {
+            let status = point
+                .attributes
+                .iter()
+                .find(|a| a.key == "coldmark.init_status")
+                .and_then(|a| a.value.as_ref()?.value.clone());
+            match status {
+                Some(Value::StringValue(s)) => s,
+                other => panic!("init_status {other:?}"),
+            }
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["error", "success"], "two cold starts, by status");
 }
