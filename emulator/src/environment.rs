@@ -232,6 +232,14 @@ impl Environment {
     /// concurrency run at once (one more waits for a slot), and nothing is frozen. See
     /// `invoke_concurrent` for what a crash or a timeout does there.
     pub async fn invoke(&self, req: InvokeRequest) -> anyhow::Result<InvokeResponse> {
+        if req.tenant_id != self.shared.options.tenant_id {
+            anyhow::bail!(
+                "execution environment {} serves tenant {:?} only, not {:?}",
+                self.shared.env_id,
+                self.shared.options.tenant_id,
+                req.tenant_id
+            );
+        }
         let shared = self.shared.clone();
         let lifecycle = self.lifecycle.clone();
         if shared.options.managed_instances() {
@@ -338,6 +346,11 @@ impl Environment {
         self.shared.lock().last_init.clone()
     }
 
+    /// Tenant isolation: the tenant this environment is dedicated to.
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.shared.options.tenant_id.as_deref()
+    }
+
     /// How many invocations this environment completed.
     pub fn invocations(&self) -> u64 {
         self.shared.lock().invocations
@@ -415,6 +428,7 @@ async fn invoke_concurrent(
     let caller = Caller {
         client_context: req.client_context,
         cognito_identity: req.cognito_identity,
+        tenant_id: req.tenant_id,
     };
     let (response, reset) = shared
         .run_invoke(request_id, req.payload, caller, None)
@@ -473,6 +487,7 @@ async fn invoke_serialised(
     let caller = Caller {
         client_context: req.client_context,
         cognito_identity: req.cognito_identity,
+        tenant_id: req.tenant_id,
     };
     let (response, reset) = shared
         .run_invoke(request_id, req.payload, caller, init_duration_ms)

@@ -130,8 +130,17 @@ async fn requests_beyond_the_limit_get_429() {
     let api = format!("{api}/2015-03-31/functions/clock/invocations");
     let client = reqwest::Client::new();
     let busy = concurrent_gets(&client, &url, 2);
-    // Both are taken as soon as they arrive; each then runs for 1.5 s.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both are taken as soon as they arrive; each then runs for 1.5 s once its environment's
+    // init is over, which the plane reports: wait for both reports (generously), not a time.
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while started_so_far(&mut rx, &mut events).len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "two environments within 30 s: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let refused = client.post(&api).body("{}").send().await.unwrap();
     assert_eq!(refused.status(), 429);
@@ -151,7 +160,6 @@ async fn requests_beyond_the_limit_get_429() {
     let (status, body) = get(&client, &url).await;
     assert_eq!(status, 200);
     assert_eq!(body["invocation_count"], 2);
-    let mut events = Vec::new();
     assert_eq!(started_so_far(&mut rx, &mut events).len(), 2);
 
     served.stop();

@@ -481,7 +481,13 @@ async fn an_extension_that_died_while_idle_makes_the_next_request_pay_a_reinit()
         .status()
         .unwrap();
     assert!(killed.success());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Dead (a zombie until the environment reaps it) before the next request, whatever the
+    // machine's load: wait for it, up to 5 s.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while matches!(process_state(extension), Some(s) if s != 'Z') {
+        assert!(Instant::now() < deadline, "the extension survived SIGKILL");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let next = env.invoke(request(json!({}))).await.unwrap();
     assert_success(&next);
     assert!(next.report.init_duration_ms.is_some());
@@ -677,4 +683,29 @@ async fn a_failed_init_is_retried_by_the_first_invocation_in_the_same_environmen
         .find(|r| r["type"] == "platform.initStart" && r["record"]["phase"] == "invoke")
         .unwrap_or_else(|| panic!("no invoke-phase initStart: {records:#?}"));
     assert_eq!(start["record"]["instanceId"], failed_id.as_str());
+    // Lambda resets the environment after the failed init, as after a crash: the extension got
+    // the failed init's report, then SHUTDOWN (reason failure), before the retry began.
+    let failed_report = records
+        .iter()
+        .position(|r| {
+            r["type"] == "platform.initReport"
+                && r["record"]["phase"] == "init"
+                && r["record"]["status"] == "error"
+        })
+        .unwrap_or_else(|| panic!("the failed init's report was delivered: {records:#?}"));
+    let retry = records
+        .iter()
+        .position(|r| r["type"] == "platform.initStart" && r["record"]["phase"] == "invoke")
+        .unwrap();
+    assert!(failed_report < retry, "{records:#?}");
+    let shutdowns: Vec<Value> = scratch
+        .recorded("events", "telemetry")
+        .into_iter()
+        .filter(|e| e["eventType"] == "SHUTDOWN")
+        .collect();
+    assert_eq!(
+        shutdowns.first().map(|e| e["shutdownReason"].clone()),
+        Some(json!("failure")),
+        "{shutdowns:#?}"
+    );
 }

@@ -300,6 +300,12 @@ async fn init_records_follow_lambdas_order_and_the_old_order_on_request() {
     // slow one took 300 ms after registering), then platform.extension per extension with its
     // final state, then initReport.
     let records = init_records(InitRecordOrder::Lambda).await;
+    assert_eq!(
+        position(&records, "platform.initStart").len(),
+        1,
+        "{records:#?}"
+    );
+    assert_eq!(position(&records, "platform.initReport").len(), 1);
     let start = position(&records, "platform.initStart")[0];
     let done = position(&records, "platform.initRuntimeDone");
     let extensions = position(&records, "platform.extension");
@@ -319,9 +325,19 @@ async fn init_records_follow_lambdas_order_and_the_old_order_on_request() {
     // The sandbox's earlier order: platform.extension at registration, initRuntimeDone at the
     // runtime's first /next, long before the slow extension is ready.
     let records = init_records(InitRecordOrder::AtRuntimeNext).await;
+    // One of each init record, and one platform.extension per extension (the fixture's two):
+    // "every extension record before initRuntimeDone" must not hold of none.
+    assert_eq!(
+        position(&records, "platform.initStart").len(),
+        1,
+        "{records:#?}"
+    );
+    assert_eq!(position(&records, "platform.initRuntimeDone").len(), 1);
+    assert_eq!(position(&records, "platform.initReport").len(), 1);
     let start = position(&records, "platform.initStart")[0];
     let done = position(&records, "platform.initRuntimeDone")[0];
     let extensions = position(&records, "platform.extension");
+    assert_eq!(extensions.len(), 2, "{records:#?}");
     let report = position(&records, "platform.initReport")[0];
     assert!(
         extensions.iter().all(|&e| e < done) && done < report,
@@ -348,8 +364,18 @@ async fn a_batch_refused_on_every_retry_is_reported_as_logs_dropped() {
         .start(Duration::from_secs(3), &refuse_three, opts, &logs)
         .await;
     env.invoke(request(json!({}))).await.unwrap();
-    // The default buffering flushes after 1 s; three attempts with backoff follow.
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    // The default buffering flushes after 1 s; three attempts with backoff follow. Wait for
+    // the third refusal itself (generously), not for a time it usually takes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while scratch.recorded("refused", "telemetry").len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "three refused deliveries within 15 s: {:?}\n{}",
+            scratch.recorded("refused", "telemetry"),
+            logs.dump()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     env.invoke(request(json!({}))).await.unwrap();
     env.shutdown(ShutdownReason::Spindown).await;
     let refused = scratch.recorded("refused", "telemetry");

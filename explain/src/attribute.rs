@@ -59,6 +59,8 @@ struct InitCost {
     managed: bool,
     /// Initialised ahead of demand: provisioned, proactive or started ahead.
     ahead: bool,
+    /// Every init of the environment failed: its cost is counted with the failed inits.
+    failed: bool,
 }
 
 #[derive(Debug)]
@@ -84,6 +86,10 @@ impl Env {
     /// Whether it ended having served nothing: its shutdown marker says so, or (without one)
     /// it was started ahead of demand and no invoke marker of it came.
     fn unused(&self, invocations: Option<u64>) -> bool {
+        if self.cost.is_some_and(|c| c.failed) {
+            // Already paid for nothing as failed inits; counting it again would add it twice.
+            return false;
+        }
         match invocations {
             Some(n) => n == 0,
             None => !self.served && self.cost.is_some_and(|c| c.ahead),
@@ -272,13 +278,11 @@ impl Attributor {
             previous_fingerprint,
             fingerprint: &init.config_fingerprint,
             new_tenant: match tenant {
-                Some(t) if config.pool(Some(t)).is_none() && config.seen() => {
-                    Some(rules::NewTenant {
-                        tenant_id: t,
-                        previous_fingerprint: tenant_previous_fingerprint,
-                        other_tenants_alive: config.other_tenants_alive(t),
-                    })
-                }
+                Some(t) if config.pool(Some(t)).is_none() => Some(rules::NewTenant {
+                    tenant_id: t,
+                    previous_fingerprint: tenant_previous_fingerprint,
+                    other_tenants_alive: config.other_tenants_alive(t),
+                }),
                 _ => None,
             },
             pool: config.pool(tenant),
@@ -341,6 +345,7 @@ impl Attributor {
             gb_seconds: attribution.gb_seconds(),
             managed,
             ahead: attribution.proactive || attribution.init_type == "provisioned-concurrency",
+            failed: attribution.failed(),
         };
         // Only an environment seen before is looked up again; a new one is inserted at once.
         match existing.and_then(|_| self.envs.get_mut(attribution.env_id.as_str())) {
@@ -356,6 +361,7 @@ impl Attributor {
                 env.cost = Some(match env.cost {
                     Some(first) => InitCost {
                         gb_seconds: first.gb_seconds.zip(cost.gb_seconds).map(|(a, b)| a + b),
+                        failed: first.failed && cost.failed,
                         ..first
                     },
                     None => cost,
@@ -466,10 +472,10 @@ impl Attributor {
             }
         }
         self.report_end(
-            marker.env_id,
+            &marker.env_id,
             &env,
             at,
-            Some(reason),
+            Some(&reason),
             marker.invocations,
             out,
         );
@@ -566,7 +572,7 @@ impl Attributor {
                 self.streams.remove(stream);
             }
             let at = env.last_seen_ms;
-            self.report_end(id.to_owned(), &env, at, None, None, out);
+            self.report_end(id, &env, at, None, None, out);
         }
     }
 
@@ -595,29 +601,31 @@ impl Attributor {
         if let Some(stream) = &env.stream {
             self.streams.remove(stream);
         }
+        // Reported first, so that the id and reason then move into the pool's last end (one
+        // end per environment: a copy only when a renderer wants the end too).
+        self.report_end(&env_id, &env, at_ms, reason.as_deref(), invocations, out);
         match self.pool_of(&env) {
             Some(pool) => {
                 pool.alive = pool.alive.saturating_sub(1);
                 pool.last_end = Some(LastEnd {
-                    env_id: env_id.clone(),
+                    env_id,
                     at_ms,
-                    reason: reason.clone(),
+                    reason,
                     replaced: false,
                 });
             }
             None => self.forget_unknown(&env),
         }
-        self.report_end(env_id, &env, at_ms, reason, invocations, out);
     }
 
     /// Yields the end (when ends are reported) and, for an environment that served nothing,
     /// its unused init.
     fn report_end(
         &mut self,
-        env_id: String,
+        env_id: &str,
         env: &Env,
         at_ms: i64,
-        reason: Option<String>,
+        reason: Option<&str>,
         invocations: Option<u64>,
         out: &mut Vec<Explained>,
     ) {
@@ -625,7 +633,7 @@ impl Attributor {
         if unused {
             if let Some(cost) = env.cost {
                 out.push(Explained::Unused(UnusedInit {
-                    env_id: env_id.clone(),
+                    env_id: env_id.to_owned(),
                     function_name: env.function.to_string(),
                     tenant_id: env.tenant.as_deref().map(str::to_owned),
                     cause: cost.cause,
@@ -636,11 +644,11 @@ impl Attributor {
         }
         if self.settings.report_ended {
             out.push(Explained::Ended(Ended {
-                env_id,
+                env_id: env_id.to_owned(),
                 function_name: env.function.to_string(),
                 tenant_id: env.tenant.as_deref().map(str::to_owned),
                 at_ms,
-                reason,
+                reason: reason.map(str::to_owned),
                 invocations,
                 unused,
                 open: false,

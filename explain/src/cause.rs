@@ -118,7 +118,7 @@ pub enum Evidence {
         fingerprint: String,
     },
     /// The first environment of a tenant (tenant isolation) for its function, version and
-    /// configuration, where other tenants' environments of it were seen.
+    /// configuration.
     NewTenant {
         tenant_id: String,
         /// The configuration the tenant's previous environment ran, when it ran another one

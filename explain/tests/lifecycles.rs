@@ -92,7 +92,7 @@ fn tenants_failed_and_unused_inits_in_json() {
     assert_eq!(
         causes,
         vec![
-            ("env-blue-1", "first-seen"),
+            ("env-blue-1", "new-tenant"),
             ("env-green-1", "new-tenant"),
             ("env-blue-2", "scale-out"),
             ("env-red-1", "new-tenant"),

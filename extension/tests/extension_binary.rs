@@ -343,16 +343,15 @@ async fn invoke_markers_all_marks_every_invocation_and_exits_promptly() {
 /// `coldmark_init_ms` is measured inside the process (CPU time before `main` + monotonic time
 /// to the first `/event/next`); from outside, spawn → first `/event/next` arriving includes the
 /// same stretch plus fork and the request's trip, so the inside figure can never be larger.
-/// On a quiet machine they agree within 2 ms; the best of up to ten runs must (it stops at the
-/// first that does), so that runs slowed by other processes on this machine — the other tests
-/// of this binary run beside it — do not fail the test. Every run must keep inside ≤ outside.
+/// They agree within 2 ms at the median (BENCHMARKS.md's self-measurement contract): over a
+/// fixed 21 runs, the median of outside − inside must be at most 2 ms, so that a few runs slowed
+/// by other processes on this machine (the other tests of this binary run beside it) move no
+/// verdict, while a clock that is off in most runs fails. Every run must keep inside ≤ outside.
 #[tokio::test]
 async fn coldmark_init_ms_agrees_with_the_time_measured_from_outside() {
-    let mut best = f64::MAX;
-    for _ in 0..10 {
-        if best <= 2.0 {
-            break;
-        }
+    const RUNS: usize = 21;
+    let mut differences = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
         let lambda = FakeLambda::start(Telemetry::NotSupported).await;
         let coldmark = lambda.spawn_ready(COLDMARK, &[]).await;
         let outside = (lambda.next_times()[0] - coldmark.spawned_at).as_secs_f64() * 1000.0;
@@ -363,7 +362,13 @@ async fn coldmark_init_ms_agrees_with_the_time_measured_from_outside() {
             inside <= outside + 0.001,
             "inside {inside} ms > outside {outside} ms"
         );
-        best = best.min(outside - inside);
+        differences.push(outside - inside);
     }
-    assert!(best <= 2.0, "inside and outside differ by {best} ms");
+    differences.sort_by(f64::total_cmp);
+    let median = differences[RUNS / 2];
+    eprintln!("outside − inside, ms, sorted: {differences:.3?}");
+    assert!(
+        median <= 2.0,
+        "inside and outside differ by {median:.3} ms at the median: {differences:.3?}"
+    );
 }

@@ -27,6 +27,10 @@ pub struct Body {
     /// `USER` as the init code read it; `null` when unset.
     pub env_user: Option<String>,
     pub invocation_count: u64,
+    /// Tenant isolation: the tenant this invocation (and this environment) serves; absent on
+    /// a function without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
 }
 
 /// The response shape that Function URLs and API Gateway (payload 1.0 and 2.0) turn into an HTTP
@@ -73,6 +77,7 @@ mod tests {
             time_in_handler: "2026-11-25 19:10:18.200001".into(),
             env_user: Some("user".into()),
             invocation_count: 1,
+            tenant_id: None,
         }
     }
 
@@ -108,6 +113,18 @@ mod tests {
         );
         assert_eq!(body["env_user"], "user");
         assert_eq!(body["invocation_count"], 1);
+    }
+
+    #[test]
+    fn the_tenant_is_there_only_with_tenant_isolation() {
+        let tenant = Body {
+            tenant_id: Some("blue".into()),
+            ..example()
+        };
+        let json = serde_json::to_value(&tenant).unwrap();
+        assert_eq!(json["tenant_id"], "blue");
+        let json = serde_json::to_value(example()).unwrap();
+        assert!(json.get("tenant_id").is_none(), "{json}");
     }
 
     #[test]

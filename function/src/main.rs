@@ -4,9 +4,16 @@
 //! `time_in_handler`. A client that sees `time_out_of_handler` change has met a new execution
 //! environment — a cold start — whatever the platform says.
 //!
-//! Two test knobs (read once at init, ignored when unset or not a number):
+//! Three test knobs (read once at init, ignored when unset or not understood):
 //! - `CLOCK_INIT_SLEEP_MS`: sleep this long in init before recording, to make a slow init.
 //! - `CLOCK_HANDLER_SLEEP_MS`: sleep this long in every call, to provoke timeouts.
+//! - `CLOCK_INIT_FAIL`: fail init on demand: `error` (report `/runtime/init/error` and exit),
+//!   `timeout` (hang until the init timeout), each also as `error-once` / `timeout-once` (only
+//!   the first init of an execution environment fails; Lambda's retry inside the first
+//!   invocation then succeeds). See `init_failure.rs`.
+//!
+//! On a function with tenant isolation every answer also says which tenant it served
+//! (`tenant_id`, from the runtime's `Lambda-Runtime-Aws-Tenant-Id`).
 //!
 //! And two per request, as fields of a directly invoked event (so one environment can be made to
 //! fail on demand; any other event, e.g. a Function URL's, is answered as usual):
@@ -15,6 +22,7 @@
 //!   does (Lambda then resets the environment and re-runs init on the next request).
 
 mod clock;
+mod init_failure;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -44,6 +52,18 @@ fn sleep_knob(name: &str) -> Option<Duration> {
             None
         }
     }
+}
+
+/// `CLOCK_INIT_FAIL`; a value it does not know is reported, not fatal.
+fn init_failure_knob() -> Option<init_failure::Knob> {
+    let raw = std::env::var("CLOCK_INIT_FAIL").ok()?;
+    let knob = init_failure::Knob::parse(&raw);
+    if knob.is_none() && !raw.trim().is_empty() {
+        eprintln!(
+            "clock: ignoring CLOCK_INIT_FAIL={raw:?}: not error, error-once, timeout or timeout-once"
+        );
+    }
+    knob
 }
 
 /// The per-request test knobs of an event (absent fields: no effect).
@@ -81,6 +101,7 @@ async fn handle(env: &Environment, event: LambdaEvent<Value>) -> Result<Response
         time_in_handler,
         env_user: env.env_user.clone(),
         invocation_count,
+        tenant_id: event.context.tenant_id.clone(),
     };
     println!("{}", log_line(&body));
     Ok(Response::ok(&body)?)
@@ -101,8 +122,9 @@ fn command_line() -> Option<std::process::ExitCode> {
                  Lambda starts it without arguments, with AWS_LAMBDA_RUNTIME_API set; it answers\n\
                  time_out_of_handler (when this environment's init ran), time_in_handler,\n\
                  env_user (USER) and invocation_count.\n\n\
-                 Test knobs (environment, in ms): CLOCK_INIT_SLEEP_MS (sleep in init),\n\
-                 CLOCK_HANDLER_SLEEP_MS (sleep in every call). Per request (event fields):\n\
+                 Test knobs (environment): CLOCK_INIT_SLEEP_MS (ms, sleep in init),\n\
+                 CLOCK_HANDLER_SLEEP_MS (ms, sleep in every call), CLOCK_INIT_FAIL (error,\n\
+                 error-once, timeout, timeout-once: fail init). Per request (event fields):\n\
                  clock_sleep_ms, clock_crash.",
                 env!("CARGO_PKG_VERSION")
             );
@@ -119,6 +141,13 @@ fn command_line() -> Option<std::process::ExitCode> {
 fn main() -> Result<std::process::ExitCode, Error> {
     if let Some(code) = command_line() {
         return Ok(code);
+    }
+    if let Some(knob) = init_failure_knob() {
+        let stream = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default();
+        if knob.fails_now(&init_failure::mark_path(&stream)) {
+            let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+            init_failure::fail(knob.failure, &api);
+        }
     }
     if let Some(sleep) = sleep_knob("CLOCK_INIT_SLEEP_MS") {
         std::thread::sleep(sleep);

@@ -124,3 +124,137 @@ fn version_and_help_answer_without_a_lambda() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--nope"));
 }
+
+/// A log stream of its own for one test's "environment" (what `-once` keys its mark on).
+fn unique_stream(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("2026/12/03/[$LATEST]{test}{}{nanos}", std::process::id())
+}
+
+/// The mark `-once` leaves for `stream`, removed when the test ends.
+struct Mark(std::path::PathBuf);
+
+impl Drop for Mark {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn mark_of(stream: &str) -> Mark {
+    let name: String = stream
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Mark(std::env::temp_dir().join(format!("coldmark-clock-init-failed-{name}")))
+}
+
+/// Waits (up to `limit`) for the process to exit; its status, if it did.
+fn exit_within(function: &mut Running, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = function.0.try_wait().expect("the process's status") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn init_fail_error_reports_an_init_error_and_exits_every_time() {
+    let stream = unique_stream("error");
+    let _mark = mark_of(&stream);
+    for attempt in 1..=2 {
+        let api = RuntimeApi::start(vec![json!({})]);
+        let mut function = start_function(
+            &api,
+            &[
+                ("CLOCK_INIT_FAIL", "error"),
+                ("AWS_LAMBDA_LOG_STREAM_NAME", &stream),
+            ],
+        );
+        let error = api
+            .init_error(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("init {attempt} reported an init error"));
+        assert_eq!(error.error_type.as_deref(), Some("Clock.InitError"));
+        assert_eq!(error.body["errorType"], "Clock.InitError");
+        let status = exit_within(&mut function, Duration::from_secs(10)).expect("it exits");
+        assert_eq!(status.code(), Some(1), "init {attempt}");
+    }
+}
+
+#[test]
+fn init_fail_error_once_fails_the_first_init_of_an_environment_and_not_its_retry() {
+    let stream = unique_stream("once");
+    let _mark = mark_of(&stream);
+    let vars = [
+        ("CLOCK_INIT_FAIL", "error-once"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", stream.as_str()),
+    ];
+    let api = RuntimeApi::start(vec![json!({})]);
+    let mut first = start_function(&api, &vars);
+    assert!(api.init_error(Duration::from_secs(20)).is_some());
+    assert_eq!(
+        exit_within(&mut first, Duration::from_secs(10)).and_then(|s| s.code()),
+        Some(1)
+    );
+    // The retry, in the same environment (same log stream): init succeeds and it answers.
+    let api = RuntimeApi::start(vec![json!({})]);
+    let _retry = start_function(&api, &vars);
+    assert_eq!(body_of(&api.receive().response)["invocation_count"], 1);
+    assert!(api.init_error(Duration::from_millis(100)).is_none());
+    // Another environment fails its own first init.
+    let other = unique_stream("other");
+    let _other_mark = mark_of(&other);
+    let api = RuntimeApi::start(vec![json!({})]);
+    let _third = start_function(
+        &api,
+        &[
+            ("CLOCK_INIT_FAIL", "error-once"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", &other),
+        ],
+    );
+    assert!(api.init_error(Duration::from_secs(20)).is_some());
+}
+
+#[test]
+fn init_fail_timeout_hangs_in_init_without_asking_for_an_event() {
+    let stream = unique_stream("timeout");
+    let _mark = mark_of(&stream);
+    let api = RuntimeApi::start(vec![json!({})]);
+    let mut function = start_function(
+        &api,
+        &[
+            ("CLOCK_INIT_FAIL", "timeout-once"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", &stream),
+        ],
+    );
+    // Nothing comes: no answer, no init error, and the process lives on (until the platform's
+    // init timeout, here the test, ends it).
+    assert!(api.init_error(Duration::from_millis(800)).is_none());
+    assert!(exit_within(&mut function, Duration::from_millis(10)).is_none());
+    drop(function);
+    let api = RuntimeApi::start(vec![json!({})]);
+    let _retry = start_function(
+        &api,
+        &[
+            ("CLOCK_INIT_FAIL", "timeout-once"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", &stream),
+        ],
+    );
+    assert_eq!(body_of(&api.receive().response)["invocation_count"], 1);
+}
+
+#[test]
+fn with_tenant_isolation_the_answer_names_the_tenant() {
+    let api = RuntimeApi::start_for_tenant(vec![json!({})], Some("BlueTenant"));
+    let _function = start_function(&api, &[]);
+    assert_eq!(body_of(&api.receive().response)["tenant_id"], "BlueTenant");
+    let api = RuntimeApi::start(vec![json!({})]);
+    let _function = start_function(&api, &[]);
+    let body = body_of(&api.receive().response);
+    assert!(body.get("tenant_id").is_none(), "{body}");
+}

@@ -813,6 +813,9 @@ mod tests {
             reason: lambda_emulator::control_plane::start_reason::StartReason::FirstSeen,
             detail: String::new(),
             request_id: String::new(),
+            tenant_id: None,
+            init_status: "success".into(),
+            init_error_type: None,
         }
     }
 

@@ -48,17 +48,30 @@ pub struct EndpointsRecord {
     pub function_name: String,
     /// Base URL of the Lambda REST API (`aws --endpoint-url <this>`).
     pub lambda_api: String,
-    /// The Function URL.
-    pub function_url: String,
+    /// The Function URL (none for a function with tenant isolation: Lambda gives it none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_url: Option<String>,
+    /// The function has tenant isolation: every invoke names its tenant (`--tenant-id`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tenant_isolation: bool,
 }
 
 impl Record for EndpointsRecord {
     const TYPE: &'static str = "endpoints";
 
     fn text(&self) -> String {
+        let tenant = if self.tenant_isolation {
+            " --tenant-id blue"
+        } else {
+            ""
+        };
+        let url = self
+            .function_url
+            .as_deref()
+            .unwrap_or("none (the function has tenant isolation: Lambda gives it no Function URL)");
         format!(
-            "sandbox serving function `{}`\n  Lambda API:   {}   (aws --endpoint-url {} lambda invoke --function-name {} out.json)\n  Function URL: {}",
-            self.function_name, self.lambda_api, self.lambda_api, self.function_name, self.function_url
+            "sandbox serving function `{}`\n  Lambda API:   {}   (aws --endpoint-url {} lambda invoke --function-name {}{tenant} out.json)\n  Function URL: {url}",
+            self.function_name, self.lambda_api, self.lambda_api, self.function_name
         )
     }
 }
@@ -178,9 +191,16 @@ pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd>
     }
     // Roomy: under load every environment's lines pass through here; a lagging reader is
     // warned about, never silent.
+    // Tenant isolation does not go with SnapStart, provisioned concurrency or Managed
+    // Instances (`serve`'s flags refuse those together already).
+    launch
+        .plane
+        .check_tenancy()
+        .context("the sandbox's options")?;
     let (logs, _) = broadcast::channel(32_768);
     let log_rx = logs.subscribe();
     let function_name = launch.function.function_name.clone();
+    let tenant_isolation = launch.plane.tenant_isolation;
     let plane = ControlPlane::new(
         launch.function,
         prepared.artifacts.clone(),
@@ -199,16 +219,18 @@ pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd>
     // Subscribed before anything starts ahead of demand, so that a script sees those starts.
     let events = plane.subscribe();
     plane.provision();
+    let function_url = format!("http://{}/", served.endpoints.function_url);
     let endpoints = EndpointsRecord {
         function_name,
         lambda_api: format!("http://{}", served.endpoints.lambda_api),
-        function_url: format!("http://{}/", served.endpoints.function_url),
+        function_url: (!tenant_isolation).then(|| function_url.clone()),
+        tenant_isolation,
     };
     printer.print(&endpoints);
     Ok(FrontEnd {
         plane,
         lambda_api: endpoints.lambda_api,
-        function_url: endpoints.function_url,
+        function_url,
         has_layer: prepared.has_layer,
         events,
         served: Some(served),

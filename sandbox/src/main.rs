@@ -48,8 +48,9 @@ enum Command {
     /// when no request got a clock answer, 2 on a URL it cannot use.
     Probe(ProbeArgs),
     /// A scripted run that starts an environment for every reason the sandbox can produce
-    /// (first-seen, scale-out, replacement, configuration-change, new-version, after-failure),
-    /// printing the sandbox's reasons next to coldmark's markers.
+    /// (first-seen, scale-out, replacement, configuration-change, new-version, after-failure,
+    /// new-tenant), failed and timed-out inits among them, printing the sandbox's reasons next
+    /// to coldmark's markers.
     Causes(CausesArgs),
 }
 
@@ -203,6 +204,12 @@ struct ServeArgs {
     /// (restoreStart / restoreRuntimeDone / restoreReport). No memory is snapshotted.
     #[arg(long, conflicts_with = "managed_instances")]
     snap_start: bool,
+    /// Tenant isolation (TenancyConfig PER_TENANT): every invoke names its tenant
+    /// (`aws lambda invoke --tenant-id T`), each tenant gets environments of its own, and the
+    /// function has no Function URL. AWS does not offer it with SnapStart, provisioned
+    /// concurrency, Function URLs or Managed Instances, so those flags are refused with it.
+    #[arg(long, conflicts_with_all = ["snap_start", "provisioned_concurrency", "managed_instances", "url_port"])]
+    tenant_isolation: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -303,6 +310,7 @@ async fn main() -> ExitCode {
                 sandbox: args.sandbox.options(),
                 provisioned_concurrency: args.provisioned_concurrency,
                 snap_start: args.snap_start,
+                tenant_isolation: args.tenant_isolation,
             };
             serve::run(options, printer, shutdown_signal(), shutdown_signal()).await
         }

@@ -28,6 +28,9 @@ pub struct ServeOptions {
     pub provisioned_concurrency: usize,
     /// SnapStart mode (`--snap-start`).
     pub snap_start: bool,
+    /// Tenant isolation (`--tenant-isolation`): the function as if created with `TenancyConfig`
+    /// `PER_TENANT`.
+    pub tenant_isolation: bool,
 }
 
 /// Serves until `shutdown` completes, then spins every environment down: every process is
@@ -54,6 +57,7 @@ pub async fn run(
             plane: ControlPlaneOptions {
                 provisioned_concurrency: options.provisioned_concurrency,
                 snap_start: options.snap_start,
+                tenant_isolation: options.tenant_isolation,
                 ..options.sandbox.plane()
             },
             ports: (options.lambda_api_port, options.function_url_port),

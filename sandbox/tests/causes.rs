@@ -1,10 +1,15 @@
 //! `coldmark-sandbox causes --json` with the real clock function and the real coldmark layer:
 //! every environment start the sandbox reports has the reason the script meant, and the coldmark
 //! markers in the same output carry what a cause attribution needs to reach the same answer on
-//! its own (function_version, config_fingerprint, init_phase, shutdown reasons, lifetimes).
+//! its own (function_version, config_fingerprint, init_phase, shutdown reasons, lifetimes, and
+//! for failed inits and tenants `init_status`, `init_error_type` and `tenant_id`).
 //! Then the same output goes through the real `coldmark-explain` binary, which reads only the
 //! markers: its cause for every init equals the sandbox's reason for that start (the ground
-//! truth the attribution is checked against). Both tests share one scripted run.
+//! truth the attribution is checked against). The tests share one scripted run.
+//!
+//! An environment's starts (its first init, then every init re-run inside a request: after a
+//! crash, a timeout or a failed init) are matched to its init markers, and to the attributions,
+//! in the order they began.
 
 mod support;
 
@@ -69,6 +74,52 @@ fn ms(timestamp: &Value) -> i64 {
         .timestamp_millis()
 }
 
+/// The records of one environment among `records` (markers, attributions), in the order their
+/// inits began (`timestamp`).
+fn of_env<'a>(records: &[&'a Value], env_id: &Value) -> Vec<&'a Value> {
+    let mut found: Vec<&Value> = records
+        .iter()
+        .copied()
+        .filter(|r| &r["env_id"] == env_id)
+        .collect();
+    found.sort_by_key(|r| ms(&r["timestamp"]));
+    found
+}
+
+/// Each environment start with the init record (a marker or an attribution) of the same init:
+/// the k-th start of an environment with its k-th init record. Fails when an environment has
+/// not as many of one as of the other.
+fn aligned<'a>(
+    starts: &[&'a Value],
+    records: &[&'a Value],
+    what: &str,
+) -> Vec<(&'a Value, &'a Value)> {
+    let mut pairs = Vec::new();
+    let mut seen: Vec<&Value> = Vec::new();
+    for s in starts {
+        let env = &s["env_id"];
+        if seen.contains(&env) {
+            continue;
+        }
+        seen.push(env);
+        let env_starts: Vec<&Value> = starts
+            .iter()
+            .copied()
+            .filter(|t| &t["env_id"] == env)
+            .collect();
+        let env_records = of_env(records, env);
+        assert_eq!(
+            env_starts.len(),
+            env_records.len(),
+            "environment {env}: {} start(s), {} {what}(s):\n{env_starts:#?}\n{env_records:#?}",
+            env_starts.len(),
+            env_records.len()
+        );
+        pairs.extend(env_starts.into_iter().zip(env_records));
+    }
+    pairs
+}
+
 /// The scripted run, once per test binary: (success, JSON lines, the output as printed).
 fn causes_run() -> &'static (bool, Vec<Value>, String) {
     static RUN: OnceLock<(bool, Vec<Value>, String)> = OnceLock::new();
@@ -94,25 +145,31 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
     let (ok, lines, text) = (*ok, lines.as_slice(), text.as_str());
     assert!(ok, "causes failed:\n{text}");
 
-    // The sandbox's own account: one start per step's environment, with the expected reasons.
+    // The sandbox's own account: one start per step's environment (and per init re-run inside
+    // a request), with the expected reasons, per function.
     let starts = of_type(lines, "environment_start");
-    let reasons: Vec<&str> = starts
-        .iter()
-        .map(|s| s["reason"].as_str().unwrap())
-        .collect();
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &reasons {
-        *counts.entry(r).or_default() += 1;
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for s in &starts {
+        *counts
+            .entry((
+                s["function_name"].as_str().unwrap(),
+                s["reason"].as_str().unwrap(),
+            ))
+            .or_default() += 1;
     }
     assert_eq!(
         counts,
         BTreeMap::from([
-            ("first-seen", 1),
-            ("scale-out", 2),
-            ("replacement", 1),
-            ("configuration-change", 1),
-            ("new-version", 1),
-            ("after-failure", 2),
+            (("clock", "first-seen"), 1),
+            (("clock", "scale-out"), 2),
+            (("clock", "replacement"), 1),
+            // USER, then CLOCK_INIT_FAIL three times.
+            (("clock", "configuration-change"), 4),
+            (("clock", "new-version"), 1),
+            // A crash, a timeout, and the three failed inits' retries.
+            (("clock", "after-failure"), 5),
+            (("clock-tenants", "new-tenant"), 2),
+            (("clock-tenants", "scale-out"), 1),
         ]),
         "{text}"
     );
@@ -122,50 +179,59 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
     let summary = of_type(lines, "causes_summary");
     assert_eq!(summary.len(), 1);
     assert_eq!(summary[0]["ok"], true);
+    assert_eq!(summary[0]["failed_inits"], 4, "{}", summary[0]);
 
-    let start = |reason: &str| -> Vec<&Value> {
+    let start = |function: &str, reason: &str| -> Vec<&Value> {
         starts
             .iter()
             .copied()
-            .filter(|s| s["reason"] == reason)
+            .filter(|s| s["function_name"] == function && s["reason"] == reason)
             .collect()
     };
     let inits = markers(lines, "init");
     let shutdowns = markers(lines, "shutdown");
-    // The init marker of a start: the same env_id; for a re-init, the one paid by its request.
+    let pairs = aligned(&starts, &inits, "init marker");
+    // The init marker of a start: the same env_id, the same place among its inits.
     let init_of = |s: &Value| -> &Value {
-        let found: Vec<&Value> = inits
+        pairs
             .iter()
-            .copied()
-            .filter(|m| m["env_id"] == s["env_id"])
-            .filter(|m| {
-                if s["reason"] == "after-failure" {
-                    m["function_request_id"] == s["request_id"]
-                } else {
-                    m["init_phase"] == "init"
-                }
-            })
-            .collect();
-        assert_eq!(found.len(), 1, "one init marker for {s}:\n{text}");
-        found[0]
+            .find(|(t, _)| std::ptr::eq(*t, s))
+            .map(|(_, m)| *m)
+            .unwrap_or_else(|| panic!("no init marker for {s}"))
     };
-    for s in &starts {
-        let init = init_of(s);
+    for (s, init) in &pairs {
         assert_eq!(
             init["function_version"], s["function_version"],
             "marker and sandbox agree on the version: {s}"
         );
+        assert_eq!(init["function_name"], s["function_name"], "{s}");
+        // An environment's later starts are inits re-run inside a request: phase invoke, paid
+        // by that request (a retry that failed too never reaches the request, so its marker
+        // cannot name it).
+        let first_of_env = starts
+            .iter()
+            .find(|t| t["env_id"] == s["env_id"])
+            .is_some_and(|t| std::ptr::eq(*t, *s));
+        if first_of_env {
+            assert_eq!(init["init_phase"], "init", "{s}\n{init}");
+        } else {
+            assert_eq!(s["reason"], "after-failure", "{s}");
+            assert_eq!(init["init_phase"], "invoke", "{s}\n{init}");
+            if !init["function_request_id"].is_null() {
+                assert_eq!(init["function_request_id"], s["request_id"], "{s}\n{init}");
+            }
+        }
     }
 
     // first-seen and scale-out: same version and configuration; a scale-out started while the
     // first environment was alive (no shutdown marker yet).
-    let first = init_of(start("first-seen")[0]);
+    let first = init_of(start("clock", "first-seen")[0]);
     let first_env = &first["env_id"];
     let first_shutdown = shutdowns
         .iter()
         .find(|m| &m["env_id"] == first_env)
         .expect("the first environment's shutdown marker");
-    for s in start("scale-out") {
+    for s in start("clock", "scale-out") {
         let init = init_of(s);
         assert_eq!(init["config_fingerprint"], first["config_fingerprint"]);
         assert_eq!(init["function_version"], "$LATEST");
@@ -176,13 +242,13 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
     }
 
     // replacement: same configuration; every earlier environment ended with `spindown` before it.
-    let replacement = init_of(start("replacement")[0]);
+    let replacement = init_of(start("clock", "replacement")[0]);
     assert_eq!(
         replacement["config_fingerprint"],
         first["config_fingerprint"]
     );
-    let earlier: Vec<&Value> = std::iter::once(start("first-seen")[0])
-        .chain(start("scale-out"))
+    let earlier: Vec<&Value> = std::iter::once(start("clock", "first-seen")[0])
+        .chain(start("clock", "scale-out"))
         .collect();
     for s in earlier {
         let ended = shutdowns
@@ -193,24 +259,31 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
         assert!(ms(&ended["timestamp"]) <= ms(&replacement["timestamp"]));
     }
 
-    // configuration-change: same version, a different fingerprint.
-    let changed = init_of(start("configuration-change")[0]);
-    assert_eq!(changed["function_version"], "$LATEST");
-    assert_ne!(changed["config_fingerprint"], first["config_fingerprint"]);
+    // configuration-change: same version, a different fingerprint each time.
+    let mut fingerprints = vec![first["config_fingerprint"].clone()];
+    for s in start("clock", "configuration-change") {
+        let changed = init_of(s);
+        assert_eq!(changed["function_version"], "$LATEST");
+        assert!(
+            !fingerprints.contains(&changed["config_fingerprint"]),
+            "a new fingerprint: {changed}"
+        );
+        fingerprints.push(changed["config_fingerprint"].clone());
+    }
 
     // new-version: the published version's number, not $LATEST.
-    let version = init_of(start("new-version")[0]);
+    let version = init_of(start("clock", "new-version")[0]);
     assert_eq!(version["function_version"], "1");
 
-    // after-failure: init ran again in the invoke phase, in the same environment, after a
-    // shutdown with reason failure (the crash) and one with reason timeout.
-    let reinits = start("after-failure");
+    // after-failure of a running environment: init ran again in the invoke phase, in the same
+    // environment, after a shutdown with reason failure (the crash) and one with reason timeout.
     let version_env = &version["env_id"];
     let mut reasons_before = Vec::new();
-    for s in &reinits {
-        assert_eq!(&s["env_id"], version_env, "re-init in the same environment");
+    for s in start("clock", "after-failure")
+        .into_iter()
+        .filter(|s| &s["env_id"] == version_env)
+    {
         let init = init_of(s);
-        assert_eq!(init["init_phase"], "invoke", "{init}");
         assert_eq!(init["function_version"], "1");
         let before = shutdowns
             .iter()
@@ -223,6 +296,134 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
     reasons_before.sort();
     assert_eq!(reasons_before, ["failure", "timeout"], "{text}");
 
+    // Failed inits: the environment's first start says how its init ended; Lambda resets it
+    // (SHUTDOWN with reason failure, or timeout for the init that timed out, 0 invocations)
+    // and runs init again inside the same request: the environment's next start,
+    // after-failure.
+    let failed: Vec<&Value> = starts
+        .iter()
+        .copied()
+        .filter(|s| s["init_status"] != "success")
+        .collect();
+    let statuses: Vec<(&str, &str)> = failed
+        .iter()
+        .map(|s| {
+            (
+                s["init_status"].as_str().unwrap(),
+                s["init_error_type"].as_str().unwrap_or("(none)"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("error", "Runtime.InitError"),
+            ("error", "Runtime.InitError"),
+            ("error", "Runtime.InitError"),
+            ("timeout", "Runtime.Timeout"),
+        ],
+        "error-once, error (and its retry), timeout-once: {text}"
+    );
+    for s in &failed {
+        assert!(
+            s["reason"] == "configuration-change" || s["reason"] == "after-failure",
+            "{s}"
+        );
+        let init = init_of(s);
+        let reset_reason = if s["init_status"] == "timeout" {
+            "timeout"
+        } else {
+            "failure"
+        };
+        let reset = shutdowns
+            .iter()
+            .filter(|m| m["env_id"] == s["env_id"])
+            .find(|m| ms(&m["timestamp"]) >= ms(&init["timestamp"]))
+            .unwrap_or_else(|| panic!("a shutdown marker after the failed init {s}:\n{text}"));
+        assert_eq!(reset["reason"], reset_reason, "{reset}");
+        assert_eq!(reset["invocations"], 0, "{reset}");
+        let retry = starts
+            .iter()
+            .skip_while(|t| !std::ptr::eq(**t, *s))
+            .skip(1)
+            .find(|t| t["env_id"] == s["env_id"]);
+        if let Some(retry) = retry {
+            assert_eq!(retry["reason"], "after-failure", "{retry}");
+            assert_eq!(
+                retry["request_id"], s["request_id"],
+                "the same request retries"
+            );
+        }
+    }
+    // The sandbox's stop events agree: one reset per crash, timeout and failed init, in order,
+    // each saying how many invocations the environment had served.
+    let stops = of_type(lines, "environment_stop");
+    let resets: Vec<&str> = stops
+        .iter()
+        .filter(|s| s["reset"] == true)
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        resets,
+        ["failure", "timeout", "failure", "failure", "failure", "timeout"],
+        "{text}"
+    );
+    // The environment whose retry failed too never served an invocation: an init nobody used.
+    // Every other environment ended having served at least one.
+    let unused: Vec<&Value> = stops
+        .iter()
+        .copied()
+        .filter(|s| s["reset"] == false && s["invocations"] == 0)
+        .collect();
+    assert_eq!(unused.len(), 1, "{unused:#?}");
+    let twice = failed[1];
+    assert_eq!(unused[0]["env_id"], twice["env_id"], "{text}");
+    assert!(shutdowns
+        .iter()
+        .filter(|m| m["env_id"] == twice["env_id"])
+        .all(|m| m["invocations"] == 0));
+
+    // Tenant isolation: each tenant's first environment is its own (blue's idle one does not
+    // serve green), and blue's second environment started while its first was alive.
+    let tenant_of = |s: &Value| s["tenant_id"].as_str().unwrap_or("(none)").to_owned();
+    let firsts: Vec<String> = start("clock-tenants", "new-tenant")
+        .into_iter()
+        .map(tenant_of)
+        .collect();
+    assert_eq!(firsts, ["blue", "green"], "{text}");
+    let blue_first = init_of(start("clock-tenants", "new-tenant")[0]);
+    let blue_scale_out = start("clock-tenants", "scale-out")[0];
+    assert_eq!(tenant_of(blue_scale_out), "blue");
+    let blue_ended = shutdowns
+        .iter()
+        .find(|m| m["env_id"] == blue_first["env_id"])
+        .expect("blue's first environment's shutdown marker");
+    assert!(ms(&init_of(blue_scale_out)["timestamp"]) < ms(&blue_ended["timestamp"]));
+    for s in starts.iter().filter(|s| s["function_name"] == "clock") {
+        assert!(
+            s.get("tenant_id").is_none(),
+            "no tenant without isolation: {s}"
+        );
+    }
+    for stop in stops.iter().filter(|stop| {
+        start("clock-tenants", "new-tenant")
+            .iter()
+            .any(|s| s["env_id"] == stop["env_id"])
+    }) {
+        assert!(stop["tenant_id"].is_string(), "{stop}");
+    }
+    let refused: Vec<&Value> = of_type(lines, "causes_step")
+        .into_iter()
+        .filter(|step| {
+            step["function_name"] == "clock-tenants" && step["starts"] == serde_json::json!([])
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(
+        refused[0]["outcomes"],
+        serde_json::json!(["InvalidParameterValueException"])
+    );
+
     // Every shutdown reason is in the log: spindown, failure, timeout.
     for reason in ["spindown", "failure", "timeout"] {
         assert!(
@@ -230,13 +431,38 @@ fn every_start_has_its_reason_and_the_markers_carry_the_evidence() {
             "a shutdown marker with reason {reason}"
         );
     }
-    // The sandbox's stop events agree with the markers on the resets.
-    let resets: Vec<&str> = of_type(lines, "environment_stop")
-        .into_iter()
-        .filter(|s| s["reset"] == true)
-        .map(|s| s["reason"].as_str().unwrap())
+}
+
+/// What the extension's markers say of failed inits and tenants (`init_status`,
+/// `init_error_type`, `tenant_id`): the same as the sandbox's ground truth, init by init. These
+/// marker fields come with the extension's support for them.
+#[test]
+fn the_markers_say_how_each_init_ended_and_which_tenant_paid() {
+    let (ok, lines, text) = causes_run();
+    assert!(*ok, "causes failed:\n{text}");
+    let starts = of_type(lines, "environment_start");
+    let inits = markers(lines, "init");
+    for (s, init) in aligned(&starts, &inits, "init marker") {
+        assert_eq!(init["init_status"], s["init_status"], "{s}\n{init}");
+        assert_eq!(
+            init.get("init_error_type"),
+            s.get("init_error_type"),
+            "{s}\n{init}"
+        );
+        assert_eq!(init.get("tenant_id"), s.get("tenant_id"), "{s}\n{init}");
+    }
+    // Every marker of a tenant's environment names the tenant.
+    let tenants: BTreeMap<&str, &Value> = starts
+        .iter()
+        .filter(|s| s.get("tenant_id").is_some())
+        .map(|s| (s["env_id"].as_str().unwrap(), &s["tenant_id"]))
         .collect();
-    assert_eq!(resets, ["failure", "timeout"]);
+    assert_eq!(tenants.len(), 3, "{text}");
+    for marker in of_type(lines, "marker").into_iter().map(|l| &l["marker"]) {
+        if let Some(tenant) = marker["env_id"].as_str().and_then(|e| tenants.get(e)) {
+            assert_eq!(&&marker["tenant_id"], tenant, "{marker}");
+        }
+    }
 }
 
 /// The `coldmark-explain` binary: the attribution core alone (`--no-default-features`, files and
@@ -281,6 +507,9 @@ fn explain(input: &str) -> (Option<i32>, Vec<Value>, String) {
     )
 }
 
+/// Every start's reason, as `coldmark-explain` reads it off the markers alone. The new causes
+/// (`new-tenant`, and the failed inits' own causes) come with explain's and the extension's
+/// support for tenants and failed inits.
 #[test]
 fn coldmark_explain_gives_every_start_the_sandbox_reason() {
     let (ok, lines, text) = causes_run();
@@ -291,71 +520,33 @@ fn coldmark_explain_gives_every_start_the_sandbox_reason() {
     let attributions = of_type(&explained, "init");
     let starts = of_type(lines, "environment_start");
     let init_markers = markers(lines, "init");
-    assert!(starts.len() >= 8, "{text}");
-
-    // Every init marker got exactly one attribution (a re-init is its own, told apart from the
-    // environment's first init by init_phase and the request that paid for it).
-    let key = |env: &Value, phase: &Value, request: &Value| -> String {
-        if phase == "invoke" {
-            format!("{env} invoke {request}")
-        } else {
-            format!("{env} init")
-        }
-    };
-    let mut marker_keys: Vec<String> = init_markers
-        .iter()
-        .map(|m| key(&m["env_id"], &m["init_phase"], &m["function_request_id"]))
-        .collect();
-    marker_keys.sort();
-    marker_keys.dedup();
-    let mut attributed_keys: Vec<String> = attributions
-        .iter()
-        .map(|a| {
-            key(
-                &a["env_id"],
-                &a["init_phase"],
-                &a["details"]["function_request_id"],
-            )
-        })
-        .collect();
-    attributed_keys.sort();
+    assert!(starts.len() >= 17, "{text}");
     assert_eq!(
-        attributed_keys, marker_keys,
+        attributions.len(),
+        init_markers.len(),
         "one attribution per init marker:\n{explained:#?}"
     );
-
-    // Every environment start: the attribution of its init marker names the sandbox's reason.
-    let mut agreed = BTreeMap::<String, usize>::new();
-    for (i, s) in starts.iter().enumerate() {
-        let reason = s["reason"].as_str().unwrap();
-        // An environment's later starts are re-inits inside the request that paid for them.
-        let reinit = starts[..i].iter().any(|e| e["env_id"] == s["env_id"]);
-        let found: Vec<&Value> = attributions
-            .iter()
-            .copied()
-            .filter(|a| a["env_id"] == s["env_id"])
-            .filter(|a| {
-                if reinit {
-                    a["init_phase"] == "invoke"
-                        && a["details"]["function_request_id"] == s["request_id"]
-                } else {
-                    a["init_phase"] != "invoke"
-                }
-            })
-            .collect();
-        assert_eq!(found.len(), 1, "one attribution for {s}:\n{explained:#?}");
-        assert_eq!(
-            found[0]["cause"], s["reason"],
-            "coldmark-explain and the sandbox disagree on {s}:\n{:#}",
-            found[0]
-        );
-        *agreed.entry(reason.to_owned()).or_default() += 1;
-    }
     assert_eq!(
         attributions.len(),
         starts.len(),
         "no attribution without a start"
     );
+
+    // Every environment start: the attribution of the same init names the sandbox's reason.
+    let mut agreed = BTreeMap::<String, usize>::new();
+    for (s, attribution) in aligned(&starts, &attributions, "attribution") {
+        assert_eq!(attribution["init_phase"] == "invoke", {
+            let first = starts.iter().find(|t| t["env_id"] == s["env_id"]).unwrap();
+            !std::ptr::eq(*first, s)
+        });
+        assert_eq!(
+            attribution["cause"], s["reason"],
+            "coldmark-explain and the sandbox disagree on {s}:\n{attribution:#}"
+        );
+        *agreed
+            .entry(s["reason"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
     // Every cause the sandbox can produce was checked.
     for cause in [
         "first-seen",
@@ -364,6 +555,7 @@ fn coldmark_explain_gives_every_start_the_sandbox_reason() {
         "configuration-change",
         "new-version",
         "after-failure",
+        "new-tenant",
     ] {
         assert!(agreed.contains_key(cause), "{cause} checked: {agreed:?}");
     }
@@ -376,8 +568,15 @@ fn coldmark_explain_gives_every_start_the_sandbox_reason() {
         "{other} records skipped: {stderr}"
     );
     let summaries = of_type(&explained, "summary");
-    assert_eq!(summaries.len(), 1, "one function: {summaries:?}");
-    assert_eq!(summaries[0]["cold_starts"], starts.len());
+    let functions: Vec<&Value> = summaries.iter().map(|s| &s["function_name"]).collect();
+    assert_eq!(functions, ["clock", "clock-tenants"], "{summaries:?}");
+    for summary in summaries {
+        let of_function = starts
+            .iter()
+            .filter(|s| s["function_name"] == summary["function_name"])
+            .count();
+        assert_eq!(summary["cold_starts"], of_function, "{summary}");
+    }
 }
 
 /// The script on Lambda Managed Instances, once per test binary.
@@ -447,12 +646,34 @@ fn on_managed_instances_coldmark_explain_gives_every_start_the_sandbox_reason() 
     for cause in ["scale-out", "replacement"] {
         assert!(agreed.contains_key(cause), "{cause} checked: {agreed:?}");
     }
+    // Environments started ahead that served nothing before they were spun down: inits
+    // nobody used, in the sandbox's account and in their own shutdown markers alike.
+    let shutdowns = markers(lines, "shutdown");
+    let unused: Vec<&Value> = of_type(lines, "environment_stop")
+        .into_iter()
+        .filter(|s| s["reset"] == false && s["invocations"] == 0)
+        .collect();
+    assert!(!unused.is_empty(), "{text}");
+    let unused_count = unused.len();
+    for stop in unused {
+        let marker = shutdowns
+            .iter()
+            .find(|m| m["env_id"] == stop["env_id"])
+            .unwrap_or_else(|| panic!("a shutdown marker for {stop}"));
+        assert_eq!(marker["invocations"], 0, "{marker}");
+    }
     // No GB-seconds on Managed Instances: capacity is priced per instance.
     let summaries = of_type(&explained, "summary");
     assert_eq!(summaries.len(), 1, "{summaries:?}");
     assert_eq!(
         summaries[0]["managed_instances"],
         starts.len(),
+        "{:#}",
+        summaries[0]
+    );
+    // coldmark-explain counts the same inits nobody used, from the markers alone.
+    assert_eq!(
+        summaries[0]["unused_inits"], unused_count,
         "{:#}",
         summaries[0]
     );

@@ -135,3 +135,27 @@ fn experiment_exits_1_on_a_no_verdict() {
     );
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
 }
+
+/// Tenant isolation does not go with SnapStart, provisioned concurrency, Managed Instances or a
+/// Function URL (AWS's tenant isolation pages): `serve` refuses each pair with exit 2, naming
+/// both flags, before it builds or starts anything.
+#[test]
+fn serve_refuses_tenant_isolation_with_what_it_does_not_go_with() {
+    for other in [
+        &["--snap-start"][..],
+        &["--provisioned-concurrency", "1"],
+        &["--managed-instances"],
+        &["--url-port", "0"],
+    ] {
+        let mut args = vec!["serve", "--tenant-isolation"];
+        args.extend_from_slice(other);
+        let out = run(&args, Duration::from_secs(30));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--tenant-isolation") && stderr.contains(other[0]),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing was served");
+    }
+}

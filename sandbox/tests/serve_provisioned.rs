@@ -11,12 +11,26 @@ use support::cp_build;
 
 use cp_build::layer;
 
-/// `serve --json <flags>` with the clock function and coldmark, one request once `settle` has
-/// let the ahead-of-demand inits finish, then Ctrl-C: every line `serve` printed.
-async fn serve_one_request(flags: &[&str], settle: Duration) -> Vec<serde_json::Value> {
+/// `serve --json <flags>` with the clock function and coldmark, one request once `serve` has
+/// printed `ready_lines` lines matching `ready` (the event that proves the ahead-of-demand work
+/// is done; waited for up to a minute), then Ctrl-C: every line `serve` printed.
+async fn serve_one_request(
+    flags: &[&str],
+    ready_lines: usize,
+    ready: impl Fn(&serde_json::Value) -> bool + Send + 'static,
+) -> Vec<serde_json::Value> {
     let layer = layer(true, &[]);
-    let (mut sandbox, _, url) = support::serve(layer.path(), flags, Duration::from_secs(120));
-    tokio::time::sleep(settle).await;
+    let (sandbox, _, url) = support::serve(layer.path(), flags, Duration::from_secs(120));
+    let mut sandbox = tokio::task::spawn_blocking(move || {
+        let mut sandbox = sandbox;
+        for n in 1..=ready_lines {
+            let seen = sandbox.wait_for(Duration::from_secs(60), &ready);
+            assert!(seen.is_some(), "ready line {n} of {ready_lines} never came");
+        }
+        sandbox
+    })
+    .await
+    .unwrap();
     let response = reqwest::Client::new()
         .post(&url)
         .body("{}")
@@ -49,9 +63,12 @@ fn start_reasons(lines: &[serde_json::Value]) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioned_environments_init_before_demand_and_serve_warm() {
-    // Let both provisioned inits finish, then send one request: it finds a warm environment.
-    let lines =
-        serve_one_request(&["--provisioned-concurrency", "2"], Duration::from_secs(3)).await;
+    // Both provisioned inits finish (each environment joins the pool before its
+    // `environment_start` is printed), then one request: it finds a warm environment.
+    let lines = serve_one_request(&["--provisioned-concurrency", "2"], 2, |l| {
+        l["type"] == "environment_start" && l["reason"] == "provisioned"
+    })
+    .await;
     assert_eq!(
         start_reasons(&lines),
         ["provisioned", "provisioned"],
@@ -77,7 +94,16 @@ async fn provisioned_environments_init_before_demand_and_serve_warm() {
 /// the real coldmark reads as a SnapStart init (no memory is snapshotted in the sandbox).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snap_start_environments_report_a_restore() {
-    let lines = serve_one_request(&["--show-logs", "--snap-start"], Duration::from_secs(2)).await;
+    // The request waits for its restore whatever the snapshot does; waiting for the snapshot's
+    // INIT_START only makes it the first init, as a SnapStart version's is.
+    let lines = serve_one_request(&["--show-logs", "--snap-start"], 1, |l| {
+        l["type"] == "log"
+            && l["source"] == "platform"
+            && l["line"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("INIT_START"))
+    })
+    .await;
     assert_eq!(
         start_reasons(&lines),
         ["snap-start"],

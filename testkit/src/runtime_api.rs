@@ -1,8 +1,9 @@
 //! A scriptable Runtime API on 127.0.0.1 for tests that drive a real function binary.
 //!
 //! It hands out the queued events one per `GET /invocation/next`, with the headers Lambda
-//! sends (from `lambda-wire`), and passes each `POST /invocation/{id}/response` to the test
-//! with how long after its event it came. A `/next` after the last event is never answered,
+//! sends (from `lambda-wire`; the tenant's too, for a function with tenant isolation), and
+//! passes each `POST /invocation/{id}/response` to the test with how long after its event it
+//! came, and each `POST /init/error` as it came. A `/next` after the last event is never answered,
 //! as Lambda freezes the environment. It runs on its own thread, so tests need no runtime.
 
 use std::convert::Infallible;
@@ -18,7 +19,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use lambda_wire::runtime::{InvocationHeaders, NEXT_PATH};
+use lambda_wire::runtime::{
+    InvocationHeaders, FUNCTION_ERROR_TYPE, INIT_ERROR_PATH, NEXT_PATH, TENANT_ID,
+};
 use serde_json::Value;
 
 /// An answer, and how long after its event was handed out it came back.
@@ -28,28 +31,56 @@ pub struct Answer {
     pub took: Duration,
 }
 
+/// An init error the function reported (`POST /runtime/init/error`).
+pub struct InitError {
+    /// The `Lambda-Runtime-Function-Error-Type` header.
+    pub error_type: Option<String>,
+    pub body: Value,
+}
+
 struct Script {
     events: Vec<Value>,
     handed_out: usize,
     handed_out_at: Instant,
+    /// Tenant isolation: sent as `Lambda-Runtime-Aws-Tenant-Id` with every event.
+    tenant: Option<String>,
+}
+
+/// Where the server reports what the function sent.
+#[derive(Clone)]
+struct Reports {
+    answers: mpsc::Sender<Answer>,
+    init_errors: mpsc::Sender<InitError>,
 }
 
 pub struct RuntimeApi {
     pub addr: SocketAddr,
     answers: mpsc::Receiver<Answer>,
+    init_errors: mpsc::Receiver<InitError>,
 }
 
 impl RuntimeApi {
     /// Serves `events` in order, one per `/next`.
     pub fn start(events: Vec<Value>) -> RuntimeApi {
+        Self::start_for_tenant(events, None)
+    }
+
+    /// Like [`RuntimeApi::start`], every event for `tenant` (a function with tenant isolation).
+    pub fn start_for_tenant(events: Vec<Value>, tenant: Option<&str>) -> RuntimeApi {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         listener.set_nonblocking(true).expect("non-blocking");
-        let (tx, answers) = mpsc::channel();
+        let (answers_tx, answers) = mpsc::channel();
+        let (init_errors_tx, init_errors) = mpsc::channel();
+        let tx = Reports {
+            answers: answers_tx,
+            init_errors: init_errors_tx,
+        };
         let script = Arc::new(Mutex::new(Script {
             events,
             handed_out: 0,
             handed_out_at: Instant::now(),
+            tenant: tenant.map(str::to_owned),
         }));
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -75,7 +106,16 @@ impl RuntimeApi {
                 }
             });
         });
-        RuntimeApi { addr, answers }
+        RuntimeApi {
+            addr,
+            answers,
+            init_errors,
+        }
+    }
+
+    /// The next init error the function reported (`None` after `wait` without one).
+    pub fn init_error(&self, wait: Duration) -> Option<InitError> {
+        self.init_errors.recv_timeout(wait).ok()
     }
 
     /// The next answer the function sent (fails the test after 20 s).
@@ -89,19 +129,20 @@ impl RuntimeApi {
 async fn answer(
     req: Request<Incoming>,
     script: &Mutex<Script>,
-    answers: &mpsc::Sender<Answer>,
+    reports: &Reports,
 ) -> Response<Full<Bytes>> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     if method == Method::GET && path == NEXT_PATH {
-        let next = {
+        let (next, tenant) = {
             let mut script = script.lock().unwrap();
             let n = script.handed_out;
-            script.events.get(n).cloned().map(|event| {
+            let next = script.events.get(n).cloned().map(|event| {
                 script.handed_out += 1;
                 script.handed_out_at = Instant::now();
                 (n, event)
-            })
+            });
+            (next, script.tenant.clone())
         };
         let Some((n, event)) = next else {
             // Frozen: the test ends the process.
@@ -121,8 +162,25 @@ async fn answer(
             res.headers_mut()
                 .insert(name, value.parse().expect("header value"));
         }
+        if let Some(tenant) = tenant {
+            res.headers_mut()
+                .insert(TENANT_ID, tenant.parse().expect("header value"));
+        }
         res.headers_mut()
             .insert("content-type", "application/json".parse().unwrap());
+        return res;
+    }
+    if method == Method::POST && path == INIT_ERROR_PATH {
+        let error_type = req
+            .headers()
+            .get(FUNCTION_ERROR_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let body = serde_json::from_slice(&body.unwrap_or_default()).unwrap_or(Value::Null);
+        let _ = reports.init_errors.send(InitError { error_type, body });
+        let mut res = Response::new(Full::new(Bytes::from_static(b"{}")));
+        *res.status_mut() = StatusCode::ACCEPTED;
         return res;
     }
     let request_id = path
@@ -135,7 +193,7 @@ async fn answer(
         (Method::POST, Some(request_id)) => {
             let took = script.lock().unwrap().handed_out_at.elapsed();
             let response = serde_json::from_slice(&body).expect("the response is JSON");
-            let _ = answers.send(Answer {
+            let _ = reports.answers.send(Answer {
                 request_id,
                 response,
                 took,

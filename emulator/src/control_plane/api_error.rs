@@ -106,7 +106,8 @@ pub(crate) fn invoke_error(error: &InvokeError) -> ApiError {
         InvokeError::UnknownVersion(q) => {
             ApiError::not_found(format!("Function not found: version {q}"))
         }
-        InvokeError::InitFailed(_) | InvokeError::Environment(_) => ApiError::new(
+        InvokeError::Tenancy(e) => ApiError::invalid_parameter(e.to_string()),
+        InvokeError::InitFailed { .. } | InvokeError::Environment(_) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "ServiceException",
             error.to_string(),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use super::options::{ControlPlaneOptions, ManagedInstances};
+use super::tenancy::TenancyConfig;
 use super::versions::{FunctionState, LATEST};
 use crate::environment::ACCOUNT_ID;
 
@@ -95,6 +96,10 @@ pub struct FunctionConfiguration {
     /// Lambda's on-demand environments, as in Lambda's own answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_provider_config: Option<CapacityProviderConfig>,
+    /// Tenant isolation, as the function was created (absent without it, as in Lambda's own
+    /// answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenancy_config: Option<TenancyConfig>,
 }
 
 /// `CapacityProviderConfig` of a function on Lambda Managed Instances.
@@ -171,6 +176,9 @@ pub struct UpdateFunctionConfigurationRequest {
     pub handler: Option<String>,
     pub description: Option<String>,
     pub revision_id: Option<String>,
+    /// Never accepted: tenant isolation is fixed when the function is created. (The AWS CLI
+    /// cannot send it; an SDK or a raw request can, and gets Lambda's refusal.)
+    pub tenancy_config: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -209,11 +217,7 @@ impl FunctionConfiguration {
             .iter()
             .enumerate()
             .map(|(i, dir)| Layer {
-                arn: format!(
-                    "arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{}:{}",
-                    layer_name(dir, i),
-                    1
-                ),
+                arn: layer_arn(region, dir, i),
                 code_size: dir_size(dir),
             })
             .collect();
@@ -267,6 +271,7 @@ impl FunctionConfiguration {
                 .managed_instances
                 .as_ref()
                 .map(CapacityProviderConfig::of),
+            tenancy_config: options.tenant_isolation.then(TenancyConfig::per_tenant),
         }
     }
 }
@@ -275,6 +280,15 @@ impl FunctionConfiguration {
 /// number so that it is stable between reads.
 pub(crate) fn revision_id(revision: u64) -> String {
     format!("00000000-0000-4000-8000-{revision:012x}")
+}
+
+/// The ARN the sandbox gives the layer in directory `dir`, the `index`th of the function's
+/// (version 1: a layer directory does not change while the sandbox runs).
+pub(crate) fn layer_arn(region: &str, dir: &Path, index: usize) -> String {
+    format!(
+        "arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{}:1",
+        layer_name(dir, index)
+    )
 }
 
 fn layer_name(dir: &Path, index: usize) -> String {

@@ -9,8 +9,9 @@ use crate::environment::ShutdownReason;
 /// Something the front door did.
 #[derive(Clone, Debug)]
 pub enum ControlPlaneEvent {
-    /// A new execution environment finished its init phase, or a running one ran init again
-    /// after a crash or timeout (`reason` after-failure, same `env_id`).
+    /// A new execution environment finished its init phase (successfully or not: a failed init
+    /// is retried inside the first invocation), or a running one ran init again after a crash,
+    /// a timeout or a failed init (`reason` after-failure, same `env_id`).
     EnvironmentStarted {
         env_id: String,
         revision: u64,
@@ -27,13 +28,23 @@ pub enum ControlPlaneEvent {
         detail: String,
         /// The request that waited for this init.
         request_id: String,
+        /// Tenant isolation: the tenant the environment is dedicated to.
+        tenant_id: Option<String>,
+        /// How the init ended (`initReport`'s `status`): `success`, `error` or `timeout`.
+        init_status: String,
+        /// `initReport`'s `errorType` when the init did not succeed.
+        init_error_type: Option<String>,
     },
-    /// An invocation crashed or timed out: the environment's processes were shut down (SHUTDOWN
-    /// with `reason`) and its next request runs init again.
+    /// An invocation crashed or timed out, or an init failed: the environment's processes were
+    /// shut down (SHUTDOWN with `reason`) and its next request runs init again.
     EnvironmentReset {
         env_id: String,
         reason: ShutdownReason,
+        /// The request that crashed or timed out (or waited for the init that failed).
         request_id: String,
+        tenant_id: Option<String>,
+        /// Invocations the environment completed so far.
+        invocations: u64,
     },
     /// `PublishVersion` created a version.
     VersionPublished { version: String, revision: u64 },
@@ -55,5 +66,8 @@ pub enum ControlPlaneEvent {
         env_id: String,
         reason: ShutdownReason,
         killed: Vec<String>,
+        tenant_id: Option<String>,
+        /// Invocations the environment completed in its life (0: an init nobody used).
+        invocations: u64,
     },
 }

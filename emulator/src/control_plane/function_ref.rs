@@ -1,6 +1,7 @@
 //! How a Lambda API request names the function (`FunctionName`: a name, a partial or full ARN,
-//! each optionally with a `:qualifier`; or the `?Qualifier=` parameter), and Lambda's 404s when
-//! it names another function or a version that does not exist.
+//! each optionally with a `:qualifier`; or the `?Qualifier=` parameter), which of the sandbox's
+//! functions it is, and Lambda's 404s when it names no function or a version that does not
+//! exist.
 
 use serde::Deserialize;
 
@@ -49,18 +50,19 @@ pub(crate) fn qualifier_of(
     }
 }
 
-/// Checks that `reference` names this sandbox's function.
-pub(crate) fn check_function(plane: &ControlPlane, reference: &str) -> Result<(), ApiError> {
-    let function = plane.function();
+/// The function `reference` names: the sandbox's own, or one created through `CreateFunction`
+/// (Lambda's 404 for any other).
+pub(crate) fn function_plane(
+    plane: &ControlPlane,
+    reference: &str,
+) -> Result<ControlPlane, ApiError> {
     let name = function_name_from(reference);
-    if name == function.config.function_name {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(format!(
+    plane.named(name).ok_or_else(|| {
+        ApiError::not_found(format!(
             "Function not found: {}",
             function_arn(&plane.options().region, name)
-        )))
-    }
+        ))
+    })
 }
 
 /// The 404 Lambda answers for a version that does not exist.

@@ -3,7 +3,8 @@
 //! apart; any other JSON is a 200 `application/json` body; a function error is a 502).
 //!
 //! The experiment's probe loop talks to this endpoint exactly as it would to a real
-//! `https://<id>.lambda-url.<region>.on.aws/`, so the same client code serves both.
+//! `https://<id>.lambda-url.<region>.on.aws/`, so the same client code serves both. A function
+//! with tenant isolation has no Function URL on Lambda: every request here gets a 404 saying so.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -307,6 +308,15 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if state.plane.options().tenant_isolation {
+        // Lambda gives a function with tenant isolation no Function URL (an invoke through one
+        // could not name its tenant).
+        return (
+            StatusCode::NOT_FOUND,
+            r#"{"Message":"This function has tenant isolation: Lambda gives it no Function URL. Invoke it through the Lambda API with a tenant ID (X-Amz-Tenant-Id)."}"#,
+        )
+            .into_response();
+    }
     let event = url_event(
         &method,
         &uri,

@@ -1,7 +1,9 @@
-//! An invocation as the control plane's callers see it: who calls ([`Caller`]), the answer
-//! ([`Invocation`]) and why there is none ([`InvokeError`]).
+//! An invocation as the control plane's callers see it: who calls ([`Caller`], with the tenant
+//! on a function with tenant isolation), the answer ([`Invocation`]) and why there is none
+//! ([`InvokeError`]).
 
 use super::pool::Refusal;
+use super::tenancy::TenancyError;
 use crate::environment::{CognitoIdentity, InvokeResponse, LogLine};
 
 /// Who is calling, when the invoke says so (the Invoke API's `X-Amz-Client-Context`).
@@ -10,6 +12,9 @@ pub struct Caller {
     /// The client context, decoded from base64: JSON text.
     pub client_context: Option<String>,
     pub cognito_identity: Option<CognitoIdentity>,
+    /// The invoke's tenant (`X-Amz-Tenant-Id`): required on a function with tenant isolation,
+    /// refused on any other.
+    pub tenant_id: Option<String>,
 }
 
 /// One answered invocation.
@@ -32,14 +37,22 @@ pub struct Invocation {
 pub enum InvokeError {
     /// Every allowed environment is busy (Lambda: 429 `TooManyRequestsException`).
     TooManyRequests { limit: usize },
-    /// A new environment could not be initialised.
-    InitFailed(anyhow::Error),
+    /// The init that request `request_id` waited for failed: a new environment that could not
+    /// be set up, or an init retried inside the invocation that failed again (Lambda answers
+    /// `Runtime.InitError` then).
+    InitFailed {
+        request_id: String,
+        error: anyhow::Error,
+    },
     /// The environment failed while invoking (not a function error: those are responses).
     Environment(anyhow::Error),
     /// The sandbox is shutting down.
     Closed,
     /// The qualifier names no version of the function.
     UnknownVersion(String),
+    /// The invoke's tenant does not fit the function's tenant isolation (Lambda: 400
+    /// `InvalidParameterValueException`).
+    Tenancy(TenancyError),
 }
 
 impl std::fmt::Display for InvokeError {
@@ -48,10 +61,11 @@ impl std::fmt::Display for InvokeError {
             InvokeError::TooManyRequests { limit } => {
                 write!(f, "rate exceeded: all {limit} environments are busy")
             }
-            InvokeError::InitFailed(e) => write!(f, "init failed: {e:#}"),
+            InvokeError::InitFailed { error, .. } => write!(f, "init failed: {error:#}"),
             InvokeError::Environment(e) => write!(f, "environment failed: {e:#}"),
             InvokeError::Closed => write!(f, "the sandbox is shutting down"),
             InvokeError::UnknownVersion(q) => write!(f, "no version `{q}` of the function"),
+            InvokeError::Tenancy(e) => write!(f, "{e}"),
         }
     }
 }

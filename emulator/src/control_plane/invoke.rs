@@ -13,6 +13,7 @@ use super::log_tail::collect_log;
 use super::pool::Admission;
 use super::shared::Shared;
 use super::starter;
+use super::tenancy;
 use crate::environment::{Environment, InitFailure, InvokeRequest, InvokeStatus, ShutdownReason};
 
 /// A request's hold on an environment: given back to the pool when dropped, on every path (a
@@ -36,12 +37,16 @@ pub(crate) async fn invoke(
     tail_log: bool,
     caller: Caller,
 ) -> Result<Invocation, InvokeError> {
+    // Tenant isolation: a tenant on every invoke of an isolated function, on no other.
+    tenancy::invoke_tenant(shared.options.tenant_isolation, caller.tenant_id.as_deref())
+        .map_err(InvokeError::Tenancy)?;
     let request_id = uuid::Uuid::new_v4().to_string();
     // Subscribed before anything runs so no line of this invocation is missed.
     let log_rx = tail_log.then(|| shared.logs.subscribe());
     let asked = Instant::now();
     let (admission, waited) = loop {
-        let (admission, waited) = admit(&shared, qualifier.as_deref()).await?;
+        let (admission, waited) =
+            admit(&shared, qualifier.as_deref(), caller.tenant_id.as_deref()).await?;
         match &admission {
             // Managed Instances: its runtime exited under other invocations a moment ago. It
             // takes no more; ask again.
@@ -75,11 +80,12 @@ pub(crate) async fn invoke(
             request_id: Some(request_id.clone()),
             client_context: caller.client_context,
             cognito_identity: caller.cognito_identity,
+            tenant_id: caller.tenant_id,
         })
         .await;
-    if !cold_start {
-        starter::report_reinit(&shared, env, &key, &request_id);
-    }
+    // A re-init inside this invocation (after a crash, a timeout or a failed init), whether
+    // the environment was started for this request or not.
+    starter::report_reinit(&shared, env, &key, &request_id);
     if let Ok(response) = &result {
         // Managed Instances stop no handler at its deadline: a timeout resets nothing there.
         let managed = shared.options.managed_instances.is_some();
@@ -93,6 +99,8 @@ pub(crate) async fn invoke(
                 env_id: env.id().to_owned(),
                 reason,
                 request_id: request_id.clone(),
+                tenant_id: env.tenant_id().map(str::to_owned),
+                invocations: env.invocations(),
             });
         }
     }
@@ -102,11 +110,14 @@ pub(crate) async fn invoke(
         shared.pool().retire(&env_id);
     }
     drop(lease);
-    let response = result.map_err(|e| {
-        if e.downcast_ref::<InitFailure>().is_some() {
-            InvokeError::InitFailed(e)
+    let response = result.map_err(|error| {
+        if error.downcast_ref::<InitFailure>().is_some() {
+            InvokeError::InitFailed {
+                request_id: request_id.clone(),
+                error,
+            }
         } else {
-            InvokeError::Environment(e)
+            InvokeError::Environment(error)
         }
     })?;
     shared.emit(ControlPlaneEvent::Invoked {
@@ -137,13 +148,14 @@ pub(crate) async fn invoke(
 async fn admit(
     shared: &Arc<Shared>,
     qualifier: Option<&str>,
+    tenant: Option<&str>,
 ) -> Result<(Admission<Arc<crate::environment::Environment>>, bool), InvokeError> {
     let deadline =
         tokio::time::Instant::now() + shared.options.environment.init_timeout + WAIT_MARGIN;
     let mut waited = false;
     loop {
         let notified = shared.released_notified();
-        match shared.pool().admit(qualifier)? {
+        match shared.pool().admit(qualifier, tenant)? {
             Admission::Wait { scale_out } => {
                 if let Some(start) = scale_out {
                     starter::start_ahead(shared, *start);

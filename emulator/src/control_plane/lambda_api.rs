@@ -1,11 +1,12 @@
 //! The Lambda REST API (`2015-03-31`) as the AWS CLI and SDKs call it with `--endpoint-url`:
-//! the router, Invoke, GetFunction, GetFunctionConfiguration and UpdateFunctionConfiguration;
-//! versions (PublishVersion, ListVersionsByFunction) in `versions_api.rs`, `--qualifier` in
-//! `function_ref.rs`. Signatures (SigV4) are not checked: the sandbox has no accounts, and any
+//! the router, CreateFunction, Invoke (with `X-Amz-Tenant-Id` for tenant isolation),
+//! GetFunction, GetFunctionConfiguration and UpdateFunctionConfiguration; versions
+//! (PublishVersion, ListVersionsByFunction) in `versions_api.rs`, `--qualifier` and which
+//! function a name means in `function_ref.rs`, CreateFunction's checks in `create_function.rs`. Signatures (SigV4) are not checked: the sandbox has no accounts, and any
 //! fake credentials must do. Errors are Lambda's ([`ApiError`]).
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,20 +15,28 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::api_error::{invoke_error, ApiError};
-use super::configuration::{FunctionConfiguration, UpdateFunctionConfigurationRequest};
-use super::function_ref::{check_function, qualifier_of, version_not_found, QualifierQuery};
+use super::configuration::{layer_arn, FunctionConfiguration, UpdateFunctionConfigurationRequest};
+use super::create_function::{self, CreateFunctionRequest, ZIP_LIMIT_BYTES};
+use super::function_code;
+use super::function_ref::{function_plane, qualifier_of, version_not_found, QualifierQuery};
 use super::invocation::{Caller, Invocation, InvokeError};
 use super::log_tail::log_tail;
 use super::plane::ControlPlane;
+use super::plane::CreateError;
 use super::request_guard::refusal;
+use super::tenancy;
 use super::update_checks::validate;
 use super::versions::LATEST;
 use super::versions_api::{list_versions, publish_version};
-use crate::environment::InvokeStatus;
+use crate::environment::{Artifacts, InvokeStatus};
 
 /// The routes of the Lambda API, for callers on this machine only (see [`refusal`]).
 pub(crate) fn router(plane: ControlPlane) -> Router {
     Router::new()
+        .route(
+            "/2015-03-31/functions",
+            post(create_function).layer(DefaultBodyLimit::max(CREATE_BODY_LIMIT)),
+        )
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
         .route(
             "/2015-03-31/functions/{name}/configuration",
@@ -73,7 +82,7 @@ async fn invoke(
     headers: HeaderMap,
     payload: Bytes,
 ) -> Result<Response, ApiError> {
-    check_function(&plane, &name)?;
+    let plane = function_plane(&plane, &name)?;
     let qualifier = qualifier_of(&name, query.qualifier.as_deref())?;
     let version = match plane.version(qualifier.as_deref()) {
         Some(function) => function.config.version,
@@ -102,16 +111,23 @@ async fn invoke(
     let invocation_type =
         header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
     let tail = header("x-amz-log-type").is_some_and(|t| t.eq_ignore_ascii_case("Tail"));
+    // Checked before anything is accepted, an asynchronous invoke included.
+    let tenant_id = tenancy::invoke_tenant(
+        plane.options().tenant_isolation,
+        header("x-amz-tenant-id").as_deref(),
+    )
+    .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+    let tenant = Caller {
+        tenant_id,
+        ..Caller::default()
+    };
     match invocation_type.as_str() {
         "RequestResponse" => {}
         "Event" => {
             // Asynchronous: accepted now, run in the background like Lambda's event queue.
             let plane = plane.clone();
             tokio::spawn(async move {
-                if let Err(e) = plane
-                    .invoke_as(qualifier, payload, false, Caller::default())
-                    .await
-                {
+                if let Err(e) = plane.invoke_as(qualifier, payload, false, tenant).await {
                     tracing::warn!("asynchronous invocation failed: {e}");
                 }
             });
@@ -134,7 +150,7 @@ async fn invoke(
             match decoded {
                 Some(text) => Caller {
                     client_context: Some(text),
-                    ..Caller::default()
+                    ..tenant
                 },
                 None => {
                     return Err(ApiError::new(
@@ -145,21 +161,28 @@ async fn invoke(
                 }
             }
         }
-        None => Caller::default(),
+        None => tenant,
     };
     let invocation = match plane.invoke_as(qualifier, payload, tail, caller).await {
         Ok(invocation) => invocation,
-        Err(InvokeError::InitFailed(e)) => {
+        Err(InvokeError::InitFailed { request_id, error }) => {
             // Lambda answers a failed init as a function error of the invocation that paid.
             let body = PlatformError {
                 error_type: "Runtime.InitError".into(),
-                error_message: format!("{e:#}"),
+                error_message: format!("{error:#}"),
             };
             let mut response = (StatusCode::OK, Json(body)).into_response();
-            response.headers_mut().insert(
+            let headers = response.headers_mut();
+            headers.insert(
                 "X-Amz-Function-Error",
                 HeaderValue::from_static("Unhandled"),
             );
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                headers.insert("x-amzn-RequestId", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&version) {
+                headers.insert("X-Amz-Executed-Version", v);
+            }
             return Ok(response);
         }
         Err(e) => return Err(invoke_error(&e)),
@@ -227,7 +250,7 @@ async fn get_configuration(
     Path(name): Path<String>,
     Query(query): Query<QualifierQuery>,
 ) -> Result<Json<FunctionConfiguration>, ApiError> {
-    check_function(&plane, &name)?;
+    let plane = function_plane(&plane, &name)?;
     let qualifier = qualifier_of(&name, query.qualifier.as_deref())?;
     let function = plane
         .version(qualifier.as_deref())
@@ -257,7 +280,7 @@ async fn get_function(
     State(plane): State<ControlPlane>,
     Path(name): Path<String>,
 ) -> Result<Json<GetFunctionResponse>, ApiError> {
-    check_function(&plane, &name)?;
+    let plane = function_plane(&plane, &name)?;
     let function = plane.function();
     Ok(Json(GetFunctionResponse {
         configuration: FunctionConfiguration::describe(&function, plane.options()),
@@ -273,7 +296,7 @@ async fn update_configuration(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<FunctionConfiguration>, ApiError> {
-    check_function(&plane, &name)?;
+    let plane = function_plane(&plane, &name)?;
     let request: UpdateFunctionConfigurationRequest =
         serde_json::from_slice(&body).map_err(ApiError::unparsable)?;
     let update = validate(request, plane.function().revision)?;
@@ -290,11 +313,70 @@ async fn update_configuration(
     Ok(Json(answer))
 }
 
+/// What CreateFunction's body may weigh: Lambda's 50 MB package, base64-encoded, and the rest.
+const CREATE_BODY_LIMIT: usize = ZIP_LIMIT_BYTES / 3 * 4 + 1024 * 1024;
+
+/// CreateFunction: a new function beside the sandbox's own (201 with its configuration).
+async fn create_function(
+    State(plane): State<ControlPlane>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: CreateFunctionRequest =
+        serde_json::from_slice(&body).map_err(ApiError::unparsable)?;
+    let options = plane.options();
+    let sandbox_layers = plane.function().artifacts;
+    let known = sandbox_layers
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| (layer_arn(&options.region, dir, i), dir.clone()))
+        .collect();
+    let new = create_function::validate(request, &known)?;
+    let (code, bootstrap) = function_code::unpack(&new.zip).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidZipFileException",
+            format!("Could not unzip uploaded file: {e:#}"),
+        )
+    })?;
+    let artifacts = Artifacts {
+        bootstrap,
+        layers: new.layers,
+        launcher: sandbox_layers.launcher,
+    };
+    let created = plane
+        .create(new.config, artifacts, new.tenant_isolation, code)
+        .map_err(|e| match e {
+            CreateError::Exists(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                e.to_string(),
+            ),
+            CreateError::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceException",
+                e.to_string(),
+            ),
+        })?;
+    if new.publish {
+        created.publish_version();
+    }
+    let function = created.function();
+    tracing::info!(
+        function = function.config.function_name,
+        tenant_isolation = new.tenant_isolation,
+        "function created"
+    );
+    let answer = FunctionConfiguration::describe(&function, created.options());
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
 async fn unknown_operation() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        "Unknown operation: the sandbox serves Invoke, GetFunction, GetFunctionConfiguration, \
-         UpdateFunctionConfiguration, PublishVersion and ListVersionsByFunction",
+        "Unknown operation: the sandbox serves CreateFunction, Invoke, GetFunction, \
+         GetFunctionConfiguration, UpdateFunctionConfiguration, PublishVersion and \
+         ListVersionsByFunction",
     )
 }

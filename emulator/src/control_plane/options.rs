@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::tenancy::{self, TenancyError};
 use crate::environment::EnvironmentOptions;
 
 /// Lambda's default account concurrency is 1000; a laptop is not a fleet, so the sandbox starts
@@ -32,6 +33,25 @@ pub struct ControlPlaneOptions {
     /// Lambda Managed Instances: environments that take many invocations at once, started
     /// ahead of traffic and never frozen. `None`: Lambda's on-demand environments.
     pub managed_instances: Option<ManagedInstances>,
+    /// Tenant isolation (`TenancyConfig` `PER_TENANT`, fixed when the function is created):
+    /// every invoke names its tenant, and each tenant gets environments of its own. It does not
+    /// go with SnapStart, provisioned concurrency or Managed Instances
+    /// ([`ControlPlaneOptions::check_tenancy`]); the function has no Function URL.
+    pub tenant_isolation: bool,
+}
+
+impl ControlPlaneOptions {
+    /// With tenant isolation, the features AWS says it does not go with are refused.
+    pub fn check_tenancy(&self) -> Result<(), TenancyError> {
+        if !self.tenant_isolation {
+            return Ok(());
+        }
+        tenancy::conflicts(
+            self.snap_start,
+            self.provisioned_concurrency,
+            self.managed_instances.is_some(),
+        )
+    }
 }
 
 /// Lambda Managed Instances as the sandbox models them (docs/emulators.md says what it
@@ -86,6 +106,7 @@ impl Default for ControlPlaneOptions {
             provisioned_concurrency: 0,
             snap_start: false,
             managed_instances: None,
+            tenant_isolation: false,
         }
     }
 }

@@ -1,11 +1,17 @@
 //! [`ControlPlane`]: one function and its pool of environments behind a cheap-to-clone handle,
 //! the API the HTTP faces and the front-ends call. Each method asks the pool's rules under the
 //! lock, then carries out what they decided.
+//!
+//! Functions created through `CreateFunction` ([`ControlPlane::create`]) are control planes of
+//! their own, kept by the one they were created on: they share its log sink and its events,
+//! and close with it.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::Utc;
+use tempfile::TempDir;
 use tokio::sync::broadcast;
 
 use super::events::ControlPlaneEvent;
@@ -17,11 +23,46 @@ use super::starter;
 use super::versions::{ConfigUpdate, FunctionState};
 use crate::environment::{Artifacts, FunctionConfig, LogSink, ShutdownReason};
 
+/// A panic while holding the registry leaves plain data behind; keep serving.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The function and its environments. Cheap to clone; all clones share one pool.
 #[derive(Clone)]
 pub struct ControlPlane {
     shared: Arc<Shared>,
+    /// Functions created on this one (`CreateFunction`), by name, with the directories their
+    /// code was unpacked into (kept for as long as they run).
+    created: Arc<Mutex<BTreeMap<String, Created>>>,
 }
+
+/// A function created through `CreateFunction`.
+#[derive(Clone)]
+struct Created {
+    plane: ControlPlane,
+    _code: Arc<TempDir>,
+}
+
+/// Why `CreateFunction` created nothing.
+#[derive(Debug)]
+pub enum CreateError {
+    /// A function of that name exists (Lambda: 409 `ResourceConflictException`).
+    Exists(String),
+    /// The sandbox is shutting down.
+    Closed,
+}
+
+impl std::fmt::Display for CreateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CreateError::Exists(name) => write!(f, "Function already exist: {name}"),
+            CreateError::Closed => f.write_str("the sandbox is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for CreateError {}
 
 impl ControlPlane {
     /// A control plane for one function. No environment is started until the first request.
@@ -39,7 +80,75 @@ impl ControlPlane {
         };
         Self {
             shared: Arc::new(Shared::new(function, options, logs)),
+            created: Arc::default(),
         }
+    }
+
+    /// `CreateFunction`: a new function `config` beside this one, with its own pool, running
+    /// `artifacts` (its code unpacked into `code`, kept while it runs) with this control plane's
+    /// platform settings (environments, limits, idle reclaim, log sink, events), on demand, and
+    /// tenant-isolated when asked. Refused when a function of that name exists.
+    pub fn create(
+        &self,
+        config: FunctionConfig,
+        artifacts: Artifacts,
+        tenant_isolation: bool,
+        code: TempDir,
+    ) -> Result<ControlPlane, CreateError> {
+        let name = config.function_name.clone();
+        let mut created = lock(&self.created);
+        if self.shared.pool().is_closed() {
+            return Err(CreateError::Closed);
+        }
+        if name == self.function().config.function_name || created.contains_key(&name) {
+            return Err(CreateError::Exists(name));
+        }
+        let options = ControlPlaneOptions {
+            provisioned_concurrency: 0,
+            snap_start: false,
+            managed_instances: None,
+            tenant_isolation,
+            ..self.shared.options.clone()
+        };
+        let function = FunctionState {
+            config,
+            artifacts,
+            revision: 1,
+            last_modified: Utc::now(),
+        };
+        let plane = ControlPlane {
+            shared: Arc::new(Shared::with_events(
+                function,
+                options,
+                self.shared.logs.clone(),
+                self.shared.events(),
+            )),
+            created: Arc::default(),
+        };
+        created.insert(
+            name,
+            Created {
+                plane: plane.clone(),
+                _code: Arc::new(code),
+            },
+        );
+        Ok(plane)
+    }
+
+    /// The function called `name`: this one or one created on it.
+    pub fn named(&self, name: &str) -> Option<ControlPlane> {
+        if self.function().config.function_name == name {
+            return Some(self.clone());
+        }
+        lock(&self.created).get(name).map(|c| c.plane.clone())
+    }
+
+    /// The functions created on this one, by name.
+    fn created(&self) -> Vec<ControlPlane> {
+        lock(&self.created)
+            .values()
+            .map(|c| c.plane.clone())
+            .collect()
     }
 
     pub(crate) fn options(&self) -> &ControlPlaneOptions {
@@ -144,6 +253,9 @@ impl ControlPlane {
     /// a bounded exit, or a second Ctrl-C.
     pub fn kill_all(&self) {
         self.shared.kill_all();
+        for plane in self.created() {
+            plane.kill_all();
+        }
     }
 
     /// [`ControlPlane::close`] with a hard bound: after `grace` for invocations in flight and
@@ -167,11 +279,39 @@ impl ControlPlane {
     /// environment down and waits for all shutdowns to finish.
     pub async fn close(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
+        // Under the registry's lock, so that no function is created once this one closes.
+        let created: Vec<ControlPlane> = {
+            let created = lock(&self.created);
+            self.stop_taking_requests();
+            created.values().map(|c| c.plane.clone()).collect()
+        };
+        let others: Vec<_> = created
+            .into_iter()
+            .map(|plane| {
+                tokio::spawn(async move {
+                    plane.stop_taking_requests();
+                    plane.drain(deadline).await;
+                })
+            })
+            .collect();
+        self.drain(deadline).await;
+        for other in others {
+            let _ = other.await;
+        }
+    }
+
+    /// Closes this function's pool: idle environments are spun down now, busy ones when their
+    /// invocation ends.
+    fn stop_taking_requests(&self) {
         let idle = self.shared.pool().close();
         for env in idle {
             self.shared.spin_down(env, ShutdownReason::Spindown);
         }
-        // Busy environments are spun down when their invocation ends (the pool is closed).
+    }
+
+    /// Waits (up to `deadline`) for this function's invocations in flight, then for every
+    /// shutdown.
+    async fn drain(&self, deadline: tokio::time::Instant) {
         self.shared.requests_ended(deadline).await;
         self.shared.background_done().await;
     }

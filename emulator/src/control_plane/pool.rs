@@ -162,9 +162,15 @@ impl<E: Clone> Pool<E> {
         self.starting + self.slots.values().filter(|s| s.in_flight > 0).count()
     }
 
-    /// A request for `qualifier` arrived: the most recently used environment of its pool key
-    /// with room for it, else a new environment (if the limit allows one), else a refusal.
-    pub(crate) fn admit(&mut self, qualifier: Option<&str>) -> Result<Admission<E>, Refusal> {
+    /// A request for `qualifier` (and, with tenant isolation, `tenant`) arrived: the most
+    /// recently used environment of its pool key with room for it, else a new environment (if
+    /// the limit allows one), else a refusal. The limit counts every tenant's environments, as
+    /// Lambda's concurrency does.
+    pub(crate) fn admit(
+        &mut self,
+        qualifier: Option<&str>,
+        tenant: Option<&str>,
+    ) -> Result<Admission<E>, Refusal> {
         if self.closed {
             return Err(Refusal::Closed);
         }
@@ -173,7 +179,7 @@ impl<E: Clone> Pool<E> {
             .resolve(qualifier)
             .cloned()
             .ok_or_else(|| Refusal::UnknownVersion(qualifier.unwrap_or(LATEST).to_owned()))?;
-        let key = function.key();
+        let key = function.key_for(tenant);
         let capacity = self.limits.capacity;
         let warm = self
             .slots
@@ -196,7 +202,9 @@ impl<E: Clone> Pool<E> {
                 limit: self.limits.max_environments,
             });
         }
-        Ok(Admission::Start(Box::new(self.start_on_demand(function))))
+        Ok(Admission::Start(Box::new(
+            self.start_on_demand(function, key),
+        )))
     }
 
     /// Managed Instances, every environment of the key full: wait, and scale out unless an
@@ -287,9 +295,9 @@ impl<E: Clone> Pool<E> {
         }
     }
 
-    /// A new environment for a request: why it is needed, from what the pool started so far.
-    fn start_on_demand(&mut self, function: FunctionState) -> Start {
-        let key = function.key();
+    /// A new environment of `key` for a request: why it is needed, from what the pool started
+    /// so far.
+    fn start_on_demand(&mut self, function: FunctionState, key: PoolKey) -> Start {
         let (reason, detail) = self.history.reason(&key);
         self.history.starting(&key);
         self.starting += 1;
@@ -427,6 +435,11 @@ impl<E: Clone> Pool<E> {
     /// PublishVersion.
     pub(crate) fn publish(&mut self, now: DateTime<Utc>) -> Published {
         self.versions.publish(now)
+    }
+
+    /// Whether [`Pool::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// No more requests: the idle environments leave the pool now (to be spun down), busy ones

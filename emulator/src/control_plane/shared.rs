@@ -45,6 +45,17 @@ impl Shared {
         options: ControlPlaneOptions,
         logs: LogSink,
     ) -> Self {
+        Self::with_events(function, options, logs, broadcast::channel(1024).0)
+    }
+
+    /// Like [`Shared::new`], publishing to `events` (a function created beside another reports
+    /// to that one's observers).
+    pub(crate) fn with_events(
+        function: FunctionState,
+        options: ControlPlaneOptions,
+        logs: LogSink,
+        events: broadcast::Sender<ControlPlaneEvent>,
+    ) -> Self {
         let limits = Limits {
             max_environments: options.max_environments,
             capacity: options
@@ -56,7 +67,6 @@ impl Shared {
             idle_reclaim: options.idle_reclaim,
             scale_ahead: options.managed_instances.is_some(),
         };
-        let (events, _) = broadcast::channel(1024);
         Self {
             pool: Mutex::new(Pool::new(function, limits)),
             options,
@@ -78,6 +88,11 @@ impl Shared {
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<ControlPlaneEvent> {
         self.events.subscribe()
+    }
+
+    /// The channel the events go out on.
+    pub(crate) fn events(&self) -> broadcast::Sender<ControlPlaneEvent> {
+        self.events.clone()
     }
 
     /// A start the pool decided on failed its init (or never reported).
@@ -135,11 +150,14 @@ impl Shared {
                 "shutting down environment"
             );
             let outcome = env.stop(reason).await;
+            let (tenant_id, invocations) = (env.tenant_id().map(str::to_owned), env.invocations());
             drop(env);
             this.emit(ControlPlaneEvent::EnvironmentStopped {
                 env_id,
                 reason,
                 killed: outcome.killed,
+                tenant_id,
+                invocations,
             });
         }));
     }

@@ -3,22 +3,31 @@
 //! `coldmark-explain`) can be checked against what really happened instead of against itself.
 //!
 //! The reasons use the same words as that attribution's causes wherever the sandbox produces the
-//! cause: `first-seen`, `scale-out`, `replacement`, `configuration-change`, `new-version`,
-//! `after-failure`, and `provisioned` / `snap-start` in those modes of `serve`. (`proactive`, an
-//! on-demand init nobody waited for, is Lambda's own decision; the sandbox never makes one.)
+//! cause: `first-seen`, `new-tenant`, `scale-out`, `replacement`, `configuration-change`,
+//! `new-version`, `after-failure`, and `provisioned` / `snap-start` in those modes of `serve`.
+//! (`proactive`, an on-demand init nobody waited for, is Lambda's own decision; the sandbox never
+//! makes one.)
 //!
 //! [`History`] is a pure state machine: the pool tells it when it leases a new environment,
 //! when one finished or failed its init and when one was spun down; it answers why the next new
-//! environment of a (version, configuration revision) is needed. The rules, first that holds:
-//! 1. `after-failure` — the last environment started for this configuration failed its init
-//!    (a re-init after a crash or timeout inside a running environment is reported by the pool
-//!    itself, from the environment's own init record);
-//! 2. nothing of this configuration ever ran: `first-seen` if no environment ever ran,
-//!    `new-version` if none of this version did, else `configuration-change`;
-//! 3. `scale-out` — another environment of this configuration is alive (initialising or busy:
-//!    an idle one would have been reused);
-//! 4. `replacement` — every earlier environment of this configuration was spun down (idle
-//!    reclaim).
+//! environment of a pool key (version, configuration revision and, with tenant isolation,
+//! tenant) is needed. The rules, first that holds:
+//! 1. `after-failure` — the last environment started for this key failed its init (a re-init
+//!    after a crash, a timeout or a failed init, inside a running environment, is reported by
+//!    the pool itself, from the environment's own init record);
+//! 2. nothing of this key ever ran: `new-version` if the function ran but never this version,
+//!    `configuration-change` if the version ran but never this configuration, `new-tenant` if
+//!    the function has tenant isolation (this configuration ran for other tenants, or nothing
+//!    ran yet: a tenant's first environment, the function's first included), else `first-seen`
+//!    (the first environment of the function);
+//! 3. `scale-out` — another environment of this key is alive (initialising or busy: an idle one
+//!    would have been reused), so with tenant isolation scale-out is judged within the tenant's
+//!    own environments;
+//! 4. `replacement` — every earlier environment of this key was spun down (idle reclaim).
+//!
+//! `new-tenant` sits after `configuration-change` and before `scale-out`, as in the
+//! attribution: a tenant's first environment of a new configuration is a
+//! `configuration-change` when no tenant ran that configuration before, a `new-tenant` after.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +46,9 @@ pub enum StartReason {
     NewVersion,
     /// The first environment after `UpdateFunctionConfiguration`.
     ConfigurationChange,
+    /// Tenant isolation: the first environment of a tenant for the function's version and
+    /// configuration (each tenant gets environments of its own).
+    NewTenant,
     /// Every environment of the configuration was busy.
     ScaleOut,
     /// Environments of the configuration had been spun down (idle reclaim); none was left.
@@ -55,6 +67,7 @@ impl StartReason {
             StartReason::AfterFailure => "after-failure",
             StartReason::NewVersion => "new-version",
             StartReason::ConfigurationChange => "configuration-change",
+            StartReason::NewTenant => "new-tenant",
             StartReason::ScaleOut => "scale-out",
             StartReason::Replacement => "replacement",
             StartReason::FirstSeen => "first-seen",
@@ -103,30 +116,45 @@ impl History {
             );
         }
         if this.attempts == 0 {
-            if self.keys.is_empty() {
-                return (
-                    StartReason::FirstSeen,
-                    "the first environment of the function".into(),
-                );
-            }
-            let version_ran = self.keys.keys().any(|k| k.version == key.version);
-            if !version_ran {
-                let others: Vec<&str> = self
-                    .keys
-                    .keys()
-                    .map(|k| k.version.as_str())
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                return (
-                    StartReason::NewVersion,
-                    format!(
-                        "the first environment of version {} (before: {})",
-                        key.version,
-                        others.join(", ")
-                    ),
-                );
-            }
+            return self.first_of_key(key);
+        }
+        let alive = this.starting + this.running;
+        if alive > 0 {
+            return (
+                StartReason::ScaleOut,
+                format!("{alive} environment(s) of this configuration were busy or initialising"),
+            );
+        }
+        (
+            StartReason::Replacement,
+            format!(
+                "no environment of this configuration was left: {} had been spun down",
+                this.spun_down
+            ),
+        )
+    }
+
+    /// Rule 2: why the first environment of `key` starts (nothing of this key ever ran).
+    fn first_of_key(&self, key: &PoolKey) -> (StartReason, String) {
+        let function_ran = !self.keys.is_empty();
+        let version_ran = self.keys.keys().any(|k| k.version == key.version);
+        if function_ran && !version_ran {
+            let others: std::collections::BTreeSet<&str> =
+                self.keys.keys().map(|k| k.version.as_str()).collect();
+            return (
+                StartReason::NewVersion,
+                format!(
+                    "the first environment of version {} (before: {})",
+                    key.version,
+                    others.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        let configuration_ran = self
+            .keys
+            .keys()
+            .any(|k| k.configuration() == key.configuration());
+        if version_ran && !configuration_ran {
             let previous = self
                 .keys
                 .keys()
@@ -142,19 +170,32 @@ impl History {
                 ),
             );
         }
-        let alive = this.starting + this.running;
-        if alive > 0 {
+        if let Some(tenant) = &key.tenant {
+            let others: std::collections::BTreeSet<&str> = self
+                .keys
+                .keys()
+                .filter(|k| k.configuration() == key.configuration())
+                .filter_map(|k| k.tenant.as_deref())
+                .collect();
+            let before = if others.is_empty() {
+                "the first tenant".to_owned()
+            } else {
+                format!(
+                    "tenants before: {}",
+                    others.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            };
             return (
-                StartReason::ScaleOut,
-                format!("{alive} environment(s) of this configuration were busy or initialising"),
+                StartReason::NewTenant,
+                format!(
+                    "the first environment of tenant {tenant} for revision {} of {} ({before})",
+                    key.revision, key.version
+                ),
             );
         }
         (
-            StartReason::Replacement,
-            format!(
-                "no environment of this configuration was left: {} had been spun down",
-                this.spun_down
-            ),
+            StartReason::FirstSeen,
+            "the first environment of the function".into(),
         )
     }
 
@@ -192,31 +233,29 @@ impl History {
     }
 }
 
-/// The reason of an on-demand start once its init is done: a failed init retried inside the
-/// invocation (Lambda's suppressed init; its markers say so) makes it `after-failure`, the first
-/// rule of attribution; under SnapStart every other on-demand environment is a restore; else the
-/// reason [`History::reason`] gave when the start was decided.
+/// The reason of an on-demand start once its init is done: under SnapStart every on-demand
+/// environment is a restore; else the reason [`History::reason`] gave when the start was
+/// decided. A failed init keeps that reason (its init record says how it failed): its retry
+/// inside the first invocation (Lambda's suppressed init) is a start of its own,
+/// `after-failure` ([`reinit_reason`]).
 pub(crate) fn on_demand_reason(
     decided: (StartReason, String),
-    retried_init: Option<&str>,
     snap_start: bool,
 ) -> (StartReason, String) {
-    match retried_init {
-        Some(failure) => (
-            StartReason::AfterFailure,
-            format!("init failed and was retried inside the invocation: {failure}"),
-        ),
-        None if snap_start => (
+    if snap_start {
+        (
             StartReason::SnapStart,
             "restored from the SnapStart snapshot".to_owned(),
-        ),
-        None => decided,
+        )
+    } else {
+        decided
     }
 }
 
-/// Whether a warm environment ran init again inside invocation `request_id` (its previous
-/// invocation crashed or timed out): its last init record is of the `invoke` phase and names
-/// this request. Such an environment was, in effect, started again, after a failure.
+/// Whether an environment ran init again inside invocation `request_id` (its previous
+/// invocation crashed or timed out, or its own init failed): its last init record is of the
+/// `invoke` phase and names this request. Such an environment was, in effect, started again,
+/// after a failure.
 pub(crate) fn reinit_reason(
     init_phase: &str,
     init_request_id: Option<&str>,
@@ -226,7 +265,7 @@ pub(crate) fn reinit_reason(
         (
             StartReason::AfterFailure,
             "init ran again inside an invocation: the environment had been reset (a crash, a \
-             timeout or a process that died)"
+             timeout, a failed init or a process that died)"
                 .to_owned(),
         )
     })
@@ -240,6 +279,14 @@ mod tests {
         PoolKey {
             version: version.into(),
             revision,
+            tenant: None,
+        }
+    }
+
+    fn tenant_key(version: &str, revision: u64, tenant: &str) -> PoolKey {
+        PoolKey {
+            tenant: Some(tenant.into()),
+            ..key(version, revision)
         }
     }
 
@@ -284,6 +331,62 @@ mod tests {
     }
 
     #[test]
+    fn each_tenant_has_its_own_first_environment_scale_out_and_replacement() {
+        let mut h = History::default();
+        let blue = tenant_key("$LATEST", 1, "blue");
+        let green = tenant_key("$LATEST", 1, "green");
+        // A tenant-isolated function's very first environment is its tenant's first.
+        let (reason, detail) = h.reason(&blue);
+        assert_eq!(reason, StartReason::NewTenant);
+        assert!(
+            detail.contains("tenant blue") && detail.contains("the first tenant"),
+            "{detail}"
+        );
+        assert_eq!(start(&mut h, &blue, "b1"), StartReason::NewTenant);
+        // blue's environment is busy, but green never had one: green's first, not a scale-out.
+        let (reason, detail) = h.reason(&green);
+        assert_eq!(reason, StartReason::NewTenant);
+        assert!(detail.contains("tenants before: blue"), "{detail}");
+        assert_eq!(start(&mut h, &green, "g1"), StartReason::NewTenant);
+        // A second blue environment while the first is busy: scale-out within blue.
+        assert_eq!(start(&mut h, &blue, "b2"), StartReason::ScaleOut);
+        // green's environment reclaimed while blue's live on: green's next is a replacement
+        // (blue's alive environments do not make it a scale-out).
+        h.stopped("g1");
+        assert_eq!(h.reason(&green).0, StartReason::Replacement);
+        // A failed init is the tenant's own affair.
+        let red = tenant_key("$LATEST", 1, "red");
+        h.starting(&red);
+        h.start_failed(&red);
+        assert_eq!(h.reason(&red).0, StartReason::AfterFailure);
+        assert_eq!(h.reason(&green).0, StartReason::Replacement);
+    }
+
+    #[test]
+    fn a_new_configuration_or_version_comes_before_a_new_tenant() {
+        let mut h = History::default();
+        start(&mut h, &tenant_key("$LATEST", 1, "blue"), "b1");
+        // After an update, the first tenant to run revision 2 sees a configuration change...
+        assert_eq!(
+            start(&mut h, &tenant_key("$LATEST", 2, "green"), "g2"),
+            StartReason::ConfigurationChange
+        );
+        // ...and every other tenant of revision 2 its own first environment.
+        assert_eq!(
+            start(&mut h, &tenant_key("$LATEST", 2, "blue"), "b2"),
+            StartReason::NewTenant
+        );
+        assert_eq!(
+            start(&mut h, &tenant_key("1", 2, "blue"), "v1"),
+            StartReason::NewVersion
+        );
+        assert_eq!(
+            start(&mut h, &tenant_key("1", 2, "green"), "v1g"),
+            StartReason::NewTenant
+        );
+    }
+
+    #[test]
     fn a_failed_init_makes_the_next_start_after_failure() {
         let mut h = History::default();
         let k = key("$LATEST", 1);
@@ -310,6 +413,7 @@ mod tests {
             StartReason::AfterFailure,
             StartReason::NewVersion,
             StartReason::ConfigurationChange,
+            StartReason::NewTenant,
             StartReason::ScaleOut,
             StartReason::Replacement,
             StartReason::FirstSeen,
@@ -322,19 +426,13 @@ mod tests {
     }
 
     #[test]
-    fn a_retried_init_or_a_snapshot_overrides_the_decided_reason() {
+    fn a_snapshot_overrides_the_decided_reason_a_failed_init_does_not() {
         let decided = || (StartReason::ScaleOut, "busy".to_owned());
         assert_eq!(
-            on_demand_reason(decided(), None, false),
+            on_demand_reason(decided(), false),
             (StartReason::ScaleOut, "busy".to_owned())
         );
-        assert_eq!(
-            on_demand_reason(decided(), None, true).0,
-            StartReason::SnapStart
-        );
-        let (reason, detail) = on_demand_reason(decided(), Some("exit status 1"), true);
-        assert_eq!(reason, StartReason::AfterFailure, "even under SnapStart");
-        assert!(detail.ends_with("exit status 1"), "{detail}");
+        assert_eq!(on_demand_reason(decided(), true).0, StartReason::SnapStart);
     }
 
     #[test]

@@ -38,9 +38,10 @@ struct Initialised {
 }
 
 /// The options of a new environment: the configured ones, with the initialisation type of
-/// `kind`.
-fn options(shared: &Shared, kind: Init) -> EnvironmentOptions {
+/// `kind`, dedicated to `tenant` (tenant isolation).
+fn options(shared: &Shared, kind: Init, tenant: Option<&str>) -> EnvironmentOptions {
     let mut options = shared.options.environment.clone();
+    options.tenant_id = tenant.map(str::to_owned);
     match kind {
         Init::OnDemand if shared.options.snap_start => {
             options.initialization_type = InitializationType::SnapStart;
@@ -63,12 +64,13 @@ fn options(shared: &Shared, kind: Init) -> EnvironmentOptions {
     options
 }
 
-/// Runs a new environment's init. A failed init leaves the environment up, to run init again
-/// inside its first invocation (Lambda's suppressed init); only an environment that could not
-/// be set up at all is an error.
+/// Runs a new environment's init (for `key`'s tenant). A failed init leaves the environment
+/// up, to run init again inside its first invocation (Lambda's suppressed init); only an
+/// environment that could not be set up at all is an error.
 async fn init(
     shared: &Shared,
     function: &FunctionState,
+    key: &PoolKey,
     kind: Init,
 ) -> anyhow::Result<Initialised> {
     let clock = Instant::now();
@@ -76,7 +78,7 @@ async fn init(
     let (env, failed_init) = Environment::start_suppressing(
         function.config.clone(),
         function.artifacts.clone(),
-        options(shared, kind),
+        options(shared, kind, key.tenant.as_deref()),
         shared.logs.clone(),
     )
     .await?;
@@ -94,14 +96,15 @@ async fn init_or_fail(
     function: &FunctionState,
     kind: Init,
 ) -> anyhow::Result<Initialised> {
-    let mut initialised = init(shared, function, kind).await?;
+    let mut initialised = init(shared, function, &function.key(), kind).await?;
     match initialised.failed_init.take() {
         Some(failure) => Err(failure),
         None => Ok(initialised),
     }
 }
 
-/// The "environment started" event, built here only.
+/// The "environment started" event, built here only: how its init ended is the environment's
+/// own last init record.
 fn started_event(
     env: &Environment,
     key: &PoolKey,
@@ -111,6 +114,7 @@ fn started_event(
     request_id: &str,
 ) -> ControlPlaneEvent {
     let config = env.config();
+    let init = env.last_init();
     ControlPlaneEvent::EnvironmentStarted {
         env_id: env.id().to_owned(),
         revision: key.revision,
@@ -121,7 +125,27 @@ fn started_event(
         reason,
         detail,
         request_id: request_id.to_owned(),
+        tenant_id: env.tenant_id().map(str::to_owned),
+        init_status: init.as_ref().map_or("success", |i| i.status).to_owned(),
+        init_error_type: init.and_then(|i| i.error_type),
     }
+}
+
+/// When the environment's last init failed (Lambda then resets it: SHUTDOWN `failure`, or
+/// `timeout` for an init that timed out), says so with a reset event for `request_id`, the
+/// request that waited for it, which runs init again (or, for a retry that failed, the next
+/// one does).
+pub(crate) fn report_failed_init(shared: &Shared, env: &Environment, request_id: &str) {
+    let Some(reason) = env.last_init().and_then(|init| init.reset_reason()) else {
+        return;
+    };
+    shared.emit(ControlPlaneEvent::EnvironmentReset {
+        env_id: env.id().to_owned(),
+        reason,
+        request_id: request_id.to_owned(),
+        tenant_id: env.tenant_id().map(str::to_owned),
+        invocations: env.invocations(),
+    });
 }
 
 /// Gives an on-demand start's place in the pool back if its init never reports (a panic), so
@@ -153,25 +177,26 @@ pub(crate) async fn start_on_demand(
         reported: false,
     };
     // A failed start reports itself: `pending` is dropped unreported.
-    let initialised = init(shared, &start.function, Init::OnDemand)
+    let initialised = init(shared, &start.function, &start.key, Init::OnDemand)
         .await
-        .map_err(InvokeError::InitFailed)?;
+        .map_err(|error| InvokeError::InitFailed {
+            request_id: request_id.to_owned(),
+            error,
+        })?;
     pending.reported = true;
     let env = Arc::new(initialised.env);
     let release = shared
         .pool()
         .started(&start, env.id(), env.clone(), Instant::now());
     shared.carry_out(release);
-    let failure = initialised.failed_init.map(|failure| {
+    if let Some(failure) = &initialised.failed_init {
         tracing::info!(
             env_id = env.id(),
             "init failed, retried in the invoke phase: {failure:#}"
         );
-        failure.to_string()
-    });
+    }
     let reason = on_demand_reason(
         (start.reason, start.detail.clone()),
-        failure.as_deref(),
         shared.options.snap_start,
     );
     shared.track(&env);
@@ -183,11 +208,15 @@ pub(crate) async fn start_on_demand(
         reason,
         request_id,
     ));
+    // A failed init: the environment was reset, and the request runs init again (its retry
+    // is a start of its own, reported after the invocation by `report_reinit`).
+    report_failed_init(shared, &env, request_id);
     Ok(env)
 }
 
-/// A warm environment that re-ran init inside invocation `request_id` (its previous invocation
-/// crashed or timed out) was, in effect, started again: say so, with its own init record.
+/// An environment that re-ran init inside invocation `request_id` (its previous invocation
+/// crashed or timed out, or its own init failed) was, in effect, started again: say so, with
+/// its own init record (and, when that retry failed too, the reset that follows).
 pub(crate) fn report_reinit(shared: &Shared, env: &Environment, key: &PoolKey, request_id: &str) {
     let Some(init) = env.last_init() else { return };
     let Some(reason) = reinit_reason(init.phase, init.request_id.as_deref(), request_id) else {
@@ -201,6 +230,7 @@ pub(crate) fn report_reinit(shared: &Shared, env: &Environment, key: &PoolKey, r
         reason,
         request_id,
     ));
+    report_failed_init(shared, env, request_id);
 }
 
 /// Initialises [`ControlPlaneOptions::provisioned_concurrency`] environments of the current

@@ -39,21 +39,37 @@ pub struct ConfigUpdate {
 }
 
 /// Which environments may serve a request: a version (`$LATEST` or a number) at one
-/// configuration generation. Environments of different keys never serve each other's requests.
-/// (Per-tenant pools add the tenant here.)
+/// configuration generation, and on a function with tenant isolation one tenant. Environments
+/// of different keys never serve each other's requests, so an environment of one tenant never
+/// serves another.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct PoolKey {
     pub(crate) version: String,
     /// The configuration generation ([`FunctionState::revision`]).
     pub(crate) revision: u64,
+    /// Tenant isolation: the tenant the environments are dedicated to (`None` without it).
+    pub(crate) tenant: Option<String>,
+}
+
+impl PoolKey {
+    /// The same version and configuration, without the tenant.
+    pub(crate) fn configuration(&self) -> (&str, u64) {
+        (&self.version, self.revision)
+    }
 }
 
 impl FunctionState {
-    /// The pool key of environments started with this configuration.
+    /// The pool key of environments started with this configuration (for no tenant).
     pub(crate) fn key(&self) -> PoolKey {
+        self.key_for(None)
+    }
+
+    /// The pool key of environments started with this configuration for `tenant`.
+    pub(crate) fn key_for(&self, tenant: Option<&str>) -> PoolKey {
         PoolKey {
             version: self.config.version.clone(),
             revision: self.revision,
+            tenant: tenant.map(str::to_owned),
         }
     }
 }
@@ -100,7 +116,7 @@ impl Versions {
     }
 
     /// Whether environments of `key` may still serve requests: `$LATEST`'s current generation,
-    /// or any published version (they never change).
+    /// or any published version (they never change), whatever their tenant.
     pub(crate) fn is_current(&self, key: &PoolKey) -> bool {
         if key.version == LATEST {
             key.revision == self.latest.revision
@@ -234,8 +250,15 @@ mod tests {
         let unknown = PoolKey {
             version: "7".into(),
             revision: 1,
+            tenant: None,
         };
         assert!(!v.is_current(&unknown));
+        let tenant = v.latest().key_for(Some("blue"));
+        assert_eq!(tenant.configuration(), v.latest().key().configuration());
+        assert!(
+            v.is_current(&tenant),
+            "a tenant's pool follows its configuration"
+        );
     }
 
     #[test]

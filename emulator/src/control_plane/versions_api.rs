@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api_error::ApiError;
 use super::configuration::{revision_id, FunctionConfiguration};
-use super::function_ref::check_function;
+use super::function_ref::function_plane;
 use super::plane::ControlPlane;
 
 /// PublishVersion's request body (all optional).
@@ -38,7 +38,7 @@ pub(crate) async fn publish_version(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_function(&plane, &name)?;
+    let plane = function_plane(&plane, &name)?;
     let request: PublishVersionRequest = if body.iter().all(u8::is_ascii_whitespace) {
         PublishVersionRequest::default()
     } else {
@@ -74,7 +74,7 @@ pub(crate) async fn list_versions(
     State(plane): State<ControlPlane>,
     Path(name): Path<String>,
 ) -> Result<Json<ListVersionsResponse>, ApiError> {
-    check_function(&plane, &name)?;
+    let plane = function_plane(&plane, &name)?;
     let mut versions = vec![FunctionConfiguration::describe(
         &plane.function(),
         plane.options(),

@@ -80,6 +80,9 @@ pub struct EnvironmentOptions {
     /// invocations the environment runs at once (`PerExecutionEnvironmentMaxConcurrency`, the
     /// runtime's `AWS_LAMBDA_MAX_CONCURRENCY`). Ignored elsewhere: one at a time.
     pub max_concurrency: u32,
+    /// Tenant isolation: the one tenant this environment serves. An invocation for any other
+    /// tenant (or for none) is refused: environments are never shared across tenants.
+    pub tenant_id: Option<String>,
 }
 
 impl EnvironmentOptions {
@@ -141,6 +144,7 @@ impl Default for EnvironmentOptions {
             restore: false,
             lost_telemetry_batches: 0,
             max_concurrency: 1,
+            tenant_id: None,
         }
     }
 }
@@ -198,6 +202,10 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     /// The caller's Cognito identity: the runtime gets it as `Lambda-Runtime-Cognito-Identity`.
     pub cognito_identity: Option<CognitoIdentity>,
+    /// The invocation's tenant (`X-Amz-Tenant-Id`), on a function with tenant isolation only:
+    /// `tenantId` in `platform.start`, `platform.runtimeDone` and `platform.report`, and the
+    /// runtime's `Lambda-Runtime-Aws-Tenant-Id`, as on Lambda.
+    pub tenant_id: Option<String>,
 }
 
 /// A caller's Amazon Cognito identity, as the Runtime API renders it (RIE's
@@ -306,16 +314,35 @@ pub struct ExtensionTiming {
 }
 
 /// The measured figures of the most recent init of an environment (what
-/// `platform.initStart` / `initRuntimeDone` / `initReport` carried).
+/// `platform.initStart` / `initRuntimeDone` / `initReport` carried), whether it succeeded or
+/// not.
 #[derive(Clone, Debug)]
 pub struct InitSummary {
     /// `"init"` for the init phase, `"invoke"` for a re-init inside an invocation.
     pub phase: &'static str,
+    /// `initReport`'s `status`: `success`, `error` or `timeout`.
+    pub status: &'static str,
+    /// `initReport`'s `errorType` when the init did not succeed (`Runtime.InitError`,
+    /// `Runtime.ExitError`, `Runtime.Timeout`...).
+    pub error_type: Option<String>,
     pub started_at: DateTime<Utc>,
     /// initStart → initRuntimeDone (the runtime's first `/next`).
     pub runtime_done_ms: f64,
-    /// initStart → initReport (the runtime and every extension asked for their next event).
+    /// initStart → initReport (the runtime and every extension asked for their next event, or
+    /// the init failed).
     pub duration_ms: f64,
     /// The request that paid for a re-init in the invoke phase.
     pub request_id: Option<String>,
+}
+
+impl InitSummary {
+    /// The SHUTDOWN reason of the reset that follows a failed init (`timeout` for one that
+    /// timed out, `failure` otherwise); none after a successful init.
+    pub fn reset_reason(&self) -> Option<ShutdownReason> {
+        match self.status {
+            "success" => None,
+            "timeout" => Some(ShutdownReason::Timeout),
+            _ => Some(ShutdownReason::Failure),
+        }
+    }
 }

@@ -77,6 +77,8 @@ impl Shared {
                     let runtime_done = progress.and_then(|p| p.runtime_done_at).unwrap_or(end);
                     let summary = InitSummary {
                         phase,
+                        status: "success",
+                        error_type: None,
                         started_at: started_utc,
                         runtime_done_ms: millis(runtime_done - started),
                         duration_ms,
@@ -91,21 +93,40 @@ impl Shared {
                 Ok(summary)
             }
             Err((status, error_type, message)) => {
-                let duration_ms = millis(started.elapsed());
-                let effects = self.lock().api.end_init(InitEnd {
-                    duration_ms,
-                    failure: Some((status, error_type.clone())),
-                });
-                self.apply(effects.1);
+                let end = Instant::now();
+                let duration_ms = millis(end - started);
+                let (summary, effects) = {
+                    let mut state = self.lock();
+                    let (progress, effects) = state.api.end_init(InitEnd {
+                        duration_ms,
+                        failure: Some((status, error_type.clone())),
+                    });
+                    let runtime_done = progress.and_then(|p| p.runtime_done_at).unwrap_or(end);
+                    let summary = InitSummary {
+                        phase,
+                        status,
+                        error_type: Some(error_type.clone()),
+                        started_at: started_utc,
+                        runtime_done_ms: millis(runtime_done - started),
+                        duration_ms,
+                        request_id,
+                    };
+                    state.last_init = Some(summary.clone());
+                    (summary, effects)
+                };
+                self.apply(effects);
                 self.log(
                     LogSource::Platform,
                     format!(
                         "INIT_REPORT Init Duration: {duration_ms:.2} ms\tPhase: {phase}\tStatus: {status}\tError Type: {error_type}"
                     ),
                 );
-                self.kill_all();
-                self.telemetry.close();
-                self.bump();
+                // Lambda resets the environment after a failed init (AWS's emulator:
+                // `handleInitError` asks for a reset, whose graceful shutdown gives every
+                // extension SHUTDOWN): the extensions get the failed init's records, then
+                // SHUTDOWN, before anything is killed.
+                let reason = summary.reset_reason().unwrap_or(ShutdownReason::Failure);
+                self.teardown(reason).await;
                 Err(InitFailure {
                     phase,
                     error_type,
@@ -191,6 +212,7 @@ impl Shared {
             ),
         );
         let payload_len = payload.len();
+        let tenant_id = caller.tenant_id.clone();
         let invocation = Invocation {
             request_id: request_id.clone(),
             payload,
@@ -216,6 +238,7 @@ impl Shared {
         let end = InvokeEnd::of(&request_id, answer.unwrap_or(RuntimeEnd::TimedOut), timeout);
         let figures = InvokeFigures {
             request_id: request_id.clone(),
+            tenant_id,
             status: end.status,
             error_type: end.error_type.clone(),
             trace_id,

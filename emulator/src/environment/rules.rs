@@ -109,6 +109,8 @@ pub(crate) struct Invocation {
 pub(crate) struct Caller {
     pub(crate) client_context: Option<String>,
     pub(crate) cognito_identity: Option<CognitoIdentity>,
+    /// Tenant isolation: the invocation's tenant (`tenantId` in the invocation's records).
+    pub(crate) tenant_id: Option<String>,
 }
 
 /// What the environment is, fixed for its life: what its records say about it and which
@@ -673,7 +675,7 @@ impl ApiState {
     pub(crate) fn dispatch_invoke(&mut self, invocation: Invocation, version: &str) -> Vec<Effect> {
         let mut effects = vec![Effect::Emit(RecordBody::Start(Start {
             request_id: invocation.request_id.clone(),
-            tenant_id: None,
+            tenant_id: invocation.caller.tenant_id.clone(),
             version: Some(version.to_string()),
             tracing: Some(trace_context(&invocation.trace_id)),
         }))];

@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use lambda_wire::runtime::{InvocationHeaders, FUNCTION_ERROR_TYPE, INIT_ERROR_PATH, NEXT_PATH};
+use lambda_wire::runtime::{
+    InvocationHeaders, FUNCTION_ERROR_TYPE, INIT_ERROR_PATH, NEXT_PATH, TENANT_ID,
+};
 
 use super::http::{accepted, api_error, refuse, reset};
 use super::rules::RuntimeOutcome;
@@ -78,6 +80,10 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     };
     for (name, value) in wire.pairs() {
         put(name, &value);
+    }
+    // Tenant isolation: the invocation's tenant, only on a function that has it.
+    if let Some(tenant) = &invocation.caller.tenant_id {
+        put(TENANT_ID, tenant);
     }
     put("Content-Type", "application/json");
     (StatusCode::OK, headers, invocation.payload).into_response()

@@ -103,7 +103,8 @@ pub struct Ended {
 /// An environment that ended without serving a request: its init was paid for nothing.
 /// Either its shutdown marker says `invocations: 0`, or it was initialised ahead of demand
 /// (provisioned, proactive, started ahead on Managed Instances), ended without a shutdown
-/// marker, and no invoke marker of it was seen.
+/// marker, and no invoke marker of it was seen. One whose every init failed is not one: it is
+/// counted with the failed inits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnusedInit {
     pub env_id: String,

@@ -5,7 +5,7 @@ use crate::cause::{Cause, Evidence};
 
 use super::state::Pool;
 
-/// A tenant's first environment of a configuration others were seen with.
+/// A tenant's first environment of a configuration.
 pub(super) struct NewTenant<'a> {
     pub(super) tenant_id: &'a str,
     pub(super) previous_fingerprint: Option<String>,

@@ -76,11 +76,6 @@ pub(super) struct ConfigState {
 }
 
 impl ConfigState {
-    /// Whether any environment of the configuration, of any tenant, was seen.
-    pub(super) fn seen(&self) -> bool {
-        self.pool.alive > 0 || self.pool.last_end.is_some() || !self.tenants.is_empty()
-    }
-
     /// The pool of `tenant` (or of environments without one), created when missing.
     pub(super) fn pool_mut(&mut self, tenant: Option<&Name>) -> &mut Pool {
         match tenant {

@@ -289,7 +289,7 @@ fn each_tenant_has_its_own_pool() {
     assert_eq!(
         causes,
         vec![
-            Cause::FirstSeen,
+            Cause::NewTenant,
             Cause::NewTenant,
             Cause::ScaleOut,
             Cause::Replacement,
@@ -486,4 +486,32 @@ fn failed_inits_are_counted_and_their_retry_is_after_failure() {
     assert_eq!(total.cold_starts, 2);
     assert_eq!(total.failed_inits, 1);
     assert!((total.failed_gb_seconds - 0.05).abs() < 1e-12);
+}
+
+#[test]
+fn an_environment_whose_init_failed_is_counted_once_as_failed_not_as_unused() {
+    let failed = |mut o: Observation| {
+        if let Observation::Marker { marker, .. } = &mut o {
+            marker.init.as_mut().unwrap().init_status = Some("error".into());
+        }
+        o
+    };
+    let out = explain(
+        GRACE,
+        vec![
+            failed(init("a", 0, "x")),
+            // Lambda resets it: SHUTDOWN before any request was served.
+            shutdown("a", 1_000, "failure", 0),
+            init("b", 2_000, "x"),
+            shutdown("b", 3_000, "spindown", 0),
+        ],
+    );
+    let unused: Vec<&str> = out
+        .iter()
+        .filter_map(|e| match e {
+            Explained::Unused(u) => Some(u.env_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unused, vec!["b"]);
 }

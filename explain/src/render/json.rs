@@ -43,7 +43,7 @@ pub struct InitRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_error_type: Option<&'a str>,
     pub cause: Cause,
-    /// The evidence in words (as in the table).
+    /// The evidence in words, with whole environment ids.
     pub evidence: String,
     /// The same evidence, typed.
     pub details: &'a Evidence,
@@ -70,7 +70,7 @@ impl<'a> InitRecord<'a> {
             init_status: a.init_status.as_deref(),
             init_error_type: a.init_error_type.as_deref().filter(|_| a.failed()),
             cause: a.cause,
-            evidence: a.evidence.words(),
+            evidence: a.evidence.words_full(),
             details: &a.evidence,
         }
     }

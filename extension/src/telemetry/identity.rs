@@ -141,7 +141,23 @@ mod tests {
             assert!(seen.first_time(&report("r", i)));
         }
         assert_eq!(seen.set.len(), SEEN_RECORDS);
+        assert_eq!(seen.order.len(), SEEN_RECORDS);
+        // Every one of the last SEEN_RECORDS is still known (offering a known one changes
+        // nothing), the newest and the oldest kept included ...
+        for i in 1..=SEEN_RECORDS as i64 {
+            assert!(
+                !seen.first_time(&report("r", i)),
+                "record {i} was forgotten"
+            );
+        }
+        // ... and the one before them is not: applied again if Lambda sends it again.
         assert!(seen.first_time(&report("r", 0)), "the oldest was forgotten");
+        // Remembering it again forgets the next oldest, and nothing else.
+        assert!(
+            seen.first_time(&report("r", 1)),
+            "the next oldest made room"
+        );
         assert!(!seen.first_time(&report("r", SEEN_RECORDS as i64)));
+        assert_eq!(seen.set.len(), SEEN_RECORDS);
     }
 }

@@ -44,7 +44,11 @@ pub fn serve(layer: &Path, extra: &[&str], timeout: Duration) -> (JsonProcess, S
         .wait_for(timeout, |l| l["type"] == "endpoints")
         .expect("the sandbox printed its endpoints");
     let api = endpoints["lambda_api"].as_str().unwrap().to_owned();
-    let url = endpoints["function_url"].as_str().unwrap().to_owned();
+    // None when the function has tenant isolation (Lambda gives it no Function URL).
+    let url = endpoints["function_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     (sandbox, api, url)
 }
 

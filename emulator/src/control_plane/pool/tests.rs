@@ -44,7 +44,7 @@ fn serve(
     name: &str,
     now: Instant,
 ) -> (String, Option<StartReason>) {
-    match pool.admit(qualifier).expect("admitted") {
+    match pool.admit(qualifier, None).expect("admitted") {
         Admission::Warm { env, .. } => (env, None),
         Admission::Start(start) => {
             assert_eq!(start.origin, Origin::OnDemand);
@@ -52,6 +52,27 @@ fn serve(
                 pool.started(&start, name, name.to_owned(), now),
                 Release::Serving
             );
+            (name.to_owned(), Some(start.reason))
+        }
+        Admission::Wait { .. } => panic!("on-demand pools never make a request wait"),
+    }
+}
+
+/// [`serve`] for `tenant` (tenant isolation).
+fn serve_tenant(
+    pool: &mut Pool<String>,
+    tenant: &str,
+    name: &str,
+    now: Instant,
+) -> (String, Option<StartReason>) {
+    match pool.admit(None, Some(tenant)).expect("admitted") {
+        Admission::Warm { env, key } => {
+            assert_eq!(key.tenant.as_deref(), Some(tenant));
+            (env, None)
+        }
+        Admission::Start(start) => {
+            assert_eq!(start.key.tenant.as_deref(), Some(tenant));
+            pool.started(&start, name, name.to_owned(), now);
             (name.to_owned(), Some(start.reason))
         }
         Admission::Wait { .. } => panic!("on-demand pools never make a request wait"),
@@ -95,7 +116,7 @@ fn concurrent_requests_scale_out_one_environment_each() {
     let t = Instant::now();
     serve(&mut p, None, "a", t);
     // "a" is busy; a request that arrives while "b" is still initialising starts a third.
-    let Admission::Start(b) = p.admit(None).unwrap() else {
+    let Admission::Start(b) = p.admit(None, None).unwrap() else {
         panic!("a busy environment serves no second request")
     };
     assert_eq!(b.reason, StartReason::ScaleOut);
@@ -110,16 +131,16 @@ fn requests_beyond_the_limit_are_refused_until_one_ends() {
     let t = Instant::now();
     serve(&mut p, None, "a", t);
     // An environment still initialising counts toward the limit too.
-    let Admission::Start(b) = p.admit(None).unwrap() else {
+    let Admission::Start(b) = p.admit(None, None).unwrap() else {
         panic!("a new environment")
     };
     assert_eq!(
-        p.admit(None).unwrap_err(),
+        p.admit(None, None).unwrap_err(),
         Refusal::TooManyRequests { limit: 2 }
     );
     p.started(&b, "b", "b".into(), t);
     assert_eq!(
-        p.admit(None).unwrap_err(),
+        p.admit(None, None).unwrap_err(),
         Refusal::TooManyRequests { limit: 2 }
     );
     p.release("a", true, t);
@@ -177,7 +198,7 @@ fn versions_are_served_by_their_own_environments() {
     assert_eq!(update(&mut p), ["a"], "the version's environment stays");
     assert_eq!(serve(&mut p, Some("1"), "x", t).0, "v");
     assert_eq!(
-        p.admit(Some("2")).unwrap_err(),
+        p.admit(Some("2"), None).unwrap_err(),
         Refusal::UnknownVersion("2".into())
     );
 }
@@ -246,7 +267,7 @@ fn a_dead_environment_is_spun_down_when_its_invocation_ends() {
 #[test]
 fn a_failed_init_frees_its_place_and_the_next_start_is_after_failure() {
     let mut p = pool(limits(1));
-    let Admission::Start(start) = p.admit(None).unwrap() else {
+    let Admission::Start(start) = p.admit(None, None).unwrap() else {
         panic!("a new environment")
     };
     p.start_failed(&start);
@@ -266,7 +287,7 @@ fn closing_refuses_requests_and_spins_every_environment_down() {
     p.release("a", true, t);
     let provisioned = p.provision();
     assert_eq!(p.close(), ["a"], "idle ones at once");
-    assert_eq!(p.admit(None).unwrap_err(), Refusal::Closed);
+    assert_eq!(p.admit(None, None).unwrap_err(), Refusal::Closed);
     assert_eq!(p.in_flight(), 1);
     assert_eq!(p.release("b", true, t), Release::SpinDown("b".to_owned()));
     assert_eq!(
@@ -295,7 +316,7 @@ fn provisioned_environments_wait_idle_and_do_not_count_toward_the_limit() {
     assert_eq!(serve(&mut p, None, "x", t).1, None);
     assert_eq!(serve(&mut p, None, "x", t).1, None);
     assert_eq!(
-        p.admit(None).unwrap_err(),
+        p.admit(None, None).unwrap_err(),
         Refusal::TooManyRequests { limit: 1 }
     );
 }
@@ -361,7 +382,7 @@ fn managed_instances_start_a_batch_ahead_with_one_reason_and_fill_one_environmen
     assert!(batch.iter().all(|s| s.origin == Origin::Provisioned));
     // Before any joined, a request waits (none of its own is started: three are coming).
     assert!(matches!(
-        p.admit(None).unwrap(),
+        p.admit(None, None).unwrap(),
         Admission::Wait { scale_out: None }
     ));
     for (start, name) in batch.iter().zip(["a", "b", "c"]) {
@@ -372,7 +393,7 @@ fn managed_instances_start_a_batch_ahead_with_one_reason_and_fill_one_environmen
     }
     // The most recently joined takes requests up to its concurrency, then the next.
     let served: Vec<String> = (0..4)
-        .map(|_| match p.admit(None).unwrap() {
+        .map(|_| match p.admit(None, None).unwrap() {
             Admission::Warm { env, .. } => env,
             other => panic!("a warm environment, not {other:?}"),
         })
@@ -389,25 +410,28 @@ fn managed_instances_scale_out_once_when_every_environment_is_full() {
     let first = p.start_ahead_batch(function(), 1).remove(0);
     p.started(&first, "a", "a".into(), t);
     for _ in 0..2 {
-        assert!(matches!(p.admit(None).unwrap(), Admission::Warm { .. }));
+        assert!(matches!(
+            p.admit(None, None).unwrap(),
+            Admission::Warm { .. }
+        ));
     }
     // Full: the request waits while one environment scales out; the next waits for it too.
     let Admission::Wait {
         scale_out: Some(scale_out),
-    } = p.admit(None).unwrap()
+    } = p.admit(None, None).unwrap()
     else {
         panic!("a full pool scales out")
     };
     assert_eq!(scale_out.reason, StartReason::ScaleOut);
     assert!(matches!(
-        p.admit(None).unwrap(),
+        p.admit(None, None).unwrap(),
         Admission::Wait { scale_out: None }
     ));
     // A slot freed in "a" serves a waiting request at once.
     assert_eq!(p.release("a", true, t), Release::Serving);
-    assert!(matches!(p.admit(None).unwrap(), Admission::Warm { env, .. } if env == "a"));
+    assert!(matches!(p.admit(None, None).unwrap(), Admission::Warm { env, .. } if env == "a"));
     p.started(&scale_out, "b", "b".into(), t);
-    assert!(matches!(p.admit(None).unwrap(), Admission::Warm { env, .. } if env == "b"));
+    assert!(matches!(p.admit(None, None).unwrap(), Admission::Warm { env, .. } if env == "b"));
 }
 
 #[test]
@@ -419,10 +443,13 @@ fn managed_instances_throttle_only_beyond_every_environment_at_its_concurrency()
     }
     // Capacity: 2 environments × 2 invocations; all four are served.
     for _ in 0..4 {
-        assert!(matches!(p.admit(None).unwrap(), Admission::Warm { .. }));
+        assert!(matches!(
+            p.admit(None, None).unwrap(),
+            Admission::Warm { .. }
+        ));
     }
     assert_eq!(
-        p.admit(None).unwrap_err(),
+        p.admit(None, None).unwrap_err(),
         Refusal::TooManyRequests { limit: 2 }
     );
 }
@@ -440,7 +467,7 @@ fn managed_instances_start_the_new_configuration_ahead_and_requests_wait_for_it(
         .iter()
         .all(|s| s.reason == StartReason::ConfigurationChange));
     assert!(matches!(
-        p.admit(None).unwrap(),
+        p.admit(None, None).unwrap(),
         Admission::Wait { scale_out: None }
     ));
     // A start that failed leaves the others to wait for; once all failed, the next request
@@ -450,7 +477,7 @@ fn managed_instances_start_the_new_configuration_ahead_and_requests_wait_for_it(
     }
     let Admission::Wait {
         scale_out: Some(again),
-    } = p.admit(None).unwrap()
+    } = p.admit(None, None).unwrap()
     else {
         panic!("nothing is starting: scale out")
     };
@@ -464,13 +491,13 @@ fn a_retired_environment_takes_no_more_and_leaves_with_its_last_invocation() {
     let first = p.start_ahead_batch(function(), 1).remove(0);
     p.started(&first, "a", "a".into(), t);
     for _ in 0..2 {
-        assert!(matches!(p.admit(None).unwrap(), Admission::Warm { env, .. } if env == "a"));
+        assert!(matches!(p.admit(None, None).unwrap(), Admission::Warm { env, .. } if env == "a"));
     }
     // Its runtime exited under the two invocations: the next request does not go to it.
     p.retire("a");
     let Admission::Wait {
         scale_out: Some(scale_out),
-    } = p.admit(None).unwrap()
+    } = p.admit(None, None).unwrap()
     else {
         panic!("a retired environment has no room")
     };
@@ -478,4 +505,70 @@ fn a_retired_environment_takes_no_more_and_leaves_with_its_last_invocation() {
     // Alive or not by the shell's reckoning, it leaves when its last invocation ends.
     assert_eq!(p.release("a", true, t), Release::Serving);
     assert_eq!(p.release("a", true, t), Release::SpinDown("a".into()));
+}
+
+#[test]
+fn each_tenant_is_served_by_its_own_environments_only() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    assert_eq!(
+        serve_tenant(&mut p, "blue", "b1", t),
+        ("b1".into(), Some(StartReason::NewTenant))
+    );
+    p.release("b1", true, t);
+    // blue's environment is idle, yet green gets one of its own.
+    assert_eq!(
+        serve_tenant(&mut p, "green", "g1", t),
+        ("g1".into(), Some(StartReason::NewTenant))
+    );
+    // blue's next request is warm, on blue's environment.
+    assert_eq!(serve_tenant(&mut p, "blue", "x", t), ("b1".into(), None));
+    // Both busy: another blue request scales out within blue.
+    assert_eq!(
+        serve_tenant(&mut p, "blue", "b2", t),
+        ("b2".into(), Some(StartReason::ScaleOut))
+    );
+    p.release("g1", true, t);
+    assert_eq!(serve_tenant(&mut p, "green", "x", t), ("g1".into(), None));
+}
+
+#[test]
+fn the_limit_counts_every_tenants_environments() {
+    let mut p = pool(limits(2));
+    let t = Instant::now();
+    serve_tenant(&mut p, "blue", "b1", t);
+    serve_tenant(&mut p, "green", "g1", t);
+    assert_eq!(
+        p.admit(None, Some("red")).unwrap_err(),
+        Refusal::TooManyRequests { limit: 2 }
+    );
+    p.release("b1", true, t);
+    // An idle blue environment does not take red's request, and does not free a place under
+    // the limit either: it is not busy, so red may start one.
+    assert_eq!(
+        serve_tenant(&mut p, "red", "r1", t),
+        ("r1".into(), Some(StartReason::NewTenant))
+    );
+}
+
+#[test]
+fn an_update_retires_every_tenants_environments() {
+    let mut p = pool(limits(10));
+    let t = Instant::now();
+    serve_tenant(&mut p, "blue", "b1", t);
+    serve_tenant(&mut p, "green", "g1", t);
+    p.release("b1", true, t);
+    p.release("g1", true, t);
+    let mut stale = update(&mut p);
+    stale.sort();
+    assert_eq!(stale, ["b1", "g1"]);
+    // The first tenant on the new configuration sees the change, the next its own first.
+    assert_eq!(
+        serve_tenant(&mut p, "green", "g2", t).1,
+        Some(StartReason::ConfigurationChange)
+    );
+    assert_eq!(
+        serve_tenant(&mut p, "blue", "b2", t).1,
+        Some(StartReason::NewTenant)
+    );
 }

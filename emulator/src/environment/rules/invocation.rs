@@ -145,6 +145,8 @@ fn error_body(error_type: &str, message: String) -> Bytes {
 #[derive(Clone, Debug)]
 pub(crate) struct InvokeFigures {
     pub(crate) request_id: String,
+    /// Tenant isolation: the invocation's tenant (`tenantId`).
+    pub(crate) tenant_id: Option<String>,
     pub(crate) status: &'static str,
     pub(crate) error_type: Option<String>,
     pub(crate) trace_id: String,
@@ -167,7 +169,7 @@ pub(crate) fn runtime_done_record(
 ) -> RecordBody {
     RecordBody::RuntimeDone(RuntimeDone {
         request_id: figures.request_id.clone(),
-        tenant_id: None,
+        tenant_id: figures.tenant_id.clone(),
         status: figures.status.into(),
         error_type: figures.error_type.clone(),
         metrics: Some(RuntimeDoneMetrics {
@@ -183,7 +185,7 @@ pub(crate) fn runtime_done_record(
 pub(crate) fn report_record(figures: &InvokeFigures, metrics: ReportMetrics) -> RecordBody {
     RecordBody::Report(Report {
         request_id: figures.request_id.clone(),
-        tenant_id: None,
+        tenant_id: figures.tenant_id.clone(),
         status: figures.status.into(),
         error_type: figures.error_type.clone(),
         metrics,

@@ -457,6 +457,56 @@ fn an_invocation_goes_to_the_runtime_and_invoke_subscribers_after_platform_start
     assert_eq!(api.extensions[0].enqueued, 1, "a now works on r1");
 }
 
+/// Tenant isolation (AWS's "Monitoring Lambda functions with tenant isolation"): the
+/// invocation's tenant is `tenantId` in `platform.start`, `platform.runtimeDone` and
+/// `platform.report`; without tenant isolation none of them has the field.
+#[test]
+fn the_invocations_tenant_is_in_its_start_runtime_done_and_report() {
+    let mut api = initialised(InitRecordOrder::Lambda);
+    let mut blue = invocation("r1");
+    blue.caller.tenant_id = Some("blue".into());
+    let effects = api.dispatch_invoke(blue, "$LATEST");
+    let Effect::Emit(RecordBody::Start(start)) = &effects[0] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(start.tenant_id.as_deref(), Some("blue"));
+    let Effect::Invoke(handed) = &effects[1] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        handed.caller.tenant_id.as_deref(),
+        Some("blue"),
+        "for the runtime's header"
+    );
+    let figures = InvokeFigures {
+        request_id: "r1".into(),
+        tenant_id: Some("blue".into()),
+        status: "success",
+        error_type: None,
+        trace_id: "Root=1-0-0".into(),
+    };
+    let RecordBody::RuntimeDone(done) = runtime_done_record(&figures, 1.0, 2) else {
+        panic!("a runtimeDone")
+    };
+    assert_eq!(done.tenant_id.as_deref(), Some("blue"));
+    let metrics = lambda_wire::telemetry::ReportMetrics::duration_only(1.0);
+    let RecordBody::Report(report) = report_record(&figures, metrics) else {
+        panic!("a report")
+    };
+    assert_eq!(report.tenant_id.as_deref(), Some("blue"));
+    let plain = InvokeFigures {
+        tenant_id: None,
+        ..figures
+    };
+    let json = serde_json::to_value(report_record(&plain, metrics)).unwrap();
+    assert!(json.get("tenantId").is_none(), "{json}");
+    let effects = api.dispatch_invoke(invocation("r2"), "$LATEST");
+    let Effect::Emit(RecordBody::Start(start)) = &effects[0] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(start.tenant_id, None);
+}
+
 #[test]
 fn the_runtime_answers_the_current_invocation_once() {
     let mut api = initialised(InitRecordOrder::Lambda);
