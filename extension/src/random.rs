@@ -8,6 +8,11 @@ use std::io::Read;
 
 /// 128 random bits as 32 lowercase hex digits.
 pub(crate) fn hex128() -> String {
+    bytes128().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 128 random bits (also the OTLP sink's trace and span ids).
+pub(crate) fn bytes128() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     let from_kernel =
         std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
@@ -25,7 +30,7 @@ pub(crate) fn hex128() -> String {
             chunk.copy_from_slice(&h.finish().to_le_bytes());
         }
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes
 }
 
 #[cfg(test)]

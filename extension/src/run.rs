@@ -16,10 +16,10 @@ use tokio::time::Instant;
 
 use crate::api::{schema_versions, Api, ApiError, Event, Events, Registration, MANAGED_INSTANCES};
 use crate::clock::StartClock;
-use crate::config::Config;
+use crate::config::{Config, InvokeMarkers};
 use crate::fingerprint::fingerprint;
 use crate::lifecycle::{Identity, Invoke, Lifecycle, Settings};
-use crate::sink::Sinks;
+use crate::sink::{SinkSettings, Sinks};
 use crate::telemetry::listener;
 use crate::telemetry::record::{Parser, Record};
 
@@ -32,7 +32,7 @@ struct Shared {
     parser: Mutex<Parser>,
     sinks: Sinks,
     logs_dropped_warned: AtomicBool,
-    /// Registered for SHUTDOWN only: no INVOKE will start the HTTP sink's sending, so every
+    /// Registered for SHUTDOWN only: no INVOKE will start the network sinks' sending, so every
     /// marker does.
     kick_on_emit: bool,
 }
@@ -100,7 +100,12 @@ pub async fn run(config: Config, clock: StartClock, vars: Vec<(String, String)>)
             return;
         }
     };
-    let (sinks, warnings) = Sinks::start(config.sinks, config.http.clone());
+    let (sinks, warnings) = Sinks::start(SinkSettings {
+        choice: config.sinks,
+        http: config.http.clone(),
+        otlp: config.otlp.clone(),
+        invoke_markers: config.invoke_markers != InvokeMarkers::None,
+    });
     for w in warnings {
         tracing::warn!("{w}");
     }

@@ -288,12 +288,17 @@ impl FakeLambda {
     }
 
     pub fn invoke(&self, request_id: &str) {
+        self.invoke_traced(request_id, &format!("Root=1-{request_id}"));
+    }
+
+    /// INVOKE whose X-Ray trace header is `trace` (`Root=1-…;Parent=…;Sampled=1`).
+    pub fn invoke_traced(&self, request_id: &str, trace: &str) {
         self.events
             .send(NextEvent::Invoke(Invoke {
                 deadline_ms: Utc::now().timestamp_millis() + 3000,
                 request_id: request_id.to_string(),
                 invoked_function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:clock".into(),
-                tracing: Tracing::x_ray(format!("Root=1-{request_id}")),
+                tracing: Tracing::x_ray(trace.to_string()),
             }))
             .unwrap();
     }

@@ -1,4 +1,5 @@
-//! A scripted HTTP collector on 127.0.0.1 for the HTTP sink's fault tests, and the receiver
+//! A scripted HTTP collector on 127.0.0.1 for the network sinks' fault tests (the HTTP sink's
+//! and the OTLP sink's, whose answers can carry a body: a partial success), and the receiver
 //! the benchmarks point the sink at (scripted to answer 200 at once).
 //!
 //! Hand-written on tokio's TCP (not hyper) because the faults live below HTTP: resetting a
@@ -25,6 +26,8 @@ pub enum Act {
     Slow(Duration),
     /// Read the request, then close the connection with a TCP reset, answering nothing.
     Reset,
+    /// Answer with this status, `Content-Type` and body (an OTLP export response).
+    Reply(u16, &'static str, Vec<u8>),
 }
 
 impl Act {
@@ -45,6 +48,8 @@ pub struct Seen {
     pub body: Vec<u8>,
     /// What the collector did with it.
     pub act: String,
+    /// When the request had arrived whole.
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -183,6 +188,7 @@ async fn serve(
             headers,
             body,
             act: String::new(),
+            at: std::time::Instant::now(),
         };
         match act {
             Act::Reset => {
@@ -214,6 +220,13 @@ async fn serve(
                     return;
                 }
             }
+            Act::Reply(code, content_type, body) => {
+                record.act = format!("status {code}");
+                seen.lock().unwrap().push(record);
+                if reply(&mut stream, code, content_type, &body).await.is_err() {
+                    return;
+                }
+            }
         }
     }
 }
@@ -235,6 +248,21 @@ async fn respond(
     head.push_str(&body);
     // One write per message: no Nagle/delayed-ACK stall in the measurements.
     stream.write_all(head.as_bytes()).await
+}
+
+async fn reply(
+    stream: &mut TcpStream,
+    code: u16,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut message = format!(
+        "HTTP/1.1 {code} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    message.extend_from_slice(body);
+    stream.write_all(&message).await
 }
 
 /// Reads one request with a Content-Length body; `None` when the connection ends.

@@ -17,6 +17,8 @@
 //! - [`aws_cli`]: the real AWS CLI pointed at a local endpoint, isolated from the user's setup.
 //! - [`clickhouse`]: a real ClickHouse server per test, the store the HTTP sink is tested
 //!   against.
+//! - [`rotel`]: a real OpenTelemetry collector per test (PyPI's rotel), the OTLP sink's
+//!   receiver, printing what arrived.
 //! - [`venv`]: what a test says when a Python tool it needs is missing (the project's
 //!   virtualenv, at `.ci/run`'s pins).
 
@@ -27,6 +29,7 @@ pub mod fake_lambda;
 pub mod http_collector;
 pub mod json_process;
 pub mod procfs;
+pub mod rotel;
 pub mod runtime_api;
 pub mod server;
 pub mod telemetry_feed;

@@ -1,6 +1,6 @@
 //! The settings as `coldmark --help` lists them: every `COLDMARK_*` variable [`Config::from_env`]
-//! reads, with its default (taken from the typed defaults, so the list cannot drift from them)
-//! and one line on what it does.
+//! reads and the standard `OTEL_*` ones the OTLP sink takes, with its default (taken from the
+//! typed defaults, so the list cannot drift from them) and one line on what it does.
 //!
 //! The binary is started by Lambda without arguments and is configured by the environment alone;
 //! a person who runs it by hand to find out what it reads gets this list instead of a warning
@@ -12,6 +12,7 @@ use reqwest::Url;
 use tracing::Level;
 
 use super::http::{Format, HttpSettings};
+use super::otlp;
 use super::{Config, InvokeMarkers};
 
 /// One setting as `--help` shows it.
@@ -46,11 +47,16 @@ pub fn settings() -> Vec<Setting> {
         .map(HttpSettings::new)
         .expect("a literal URL parses");
     let none = || "(none)".to_string();
-    let sinks = match (config.sinks.stdout, config.sinks.http) {
-        (true, true) => "stdout,http",
-        (false, true) => "http",
-        _ => "stdout",
-    };
+    let sinks = [
+        (config.sinks.stdout, "stdout"),
+        (config.sinks.http, "http"),
+        (config.sinks.otlp, "otlp"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect::<Vec<_>>()
+    .join(",");
     let setting = |name, default: String, what| Setting {
         name,
         default,
@@ -90,7 +96,7 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_SINK",
             sinks.to_string(),
-            "where markers go: stdout (CloudWatch Logs), http, or stdout,http",
+            "where markers go: stdout (CloudWatch Logs), http, otlp, or a mix",
         ),
         setting(
             "COLDMARK_HTTP_ENDPOINT",
@@ -149,21 +155,88 @@ pub fn settings() -> Vec<Setting> {
         setting(
             "COLDMARK_HTTP_PROXY",
             none(),
-            "the HTTP sink's only proxy (the function's HTTP_PROXY is ignored)",
+            "the network sinks' only proxy (the function's HTTP_PROXY is ignored)",
         ),
         setting(
             "COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS",
             "false".to_string(),
             "true: COLDMARK_HTTP_HEADERS may go over http:// to public addresses",
         ),
+        setting(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "(localhost)".to_string(),
+            "OTLP sink: base URL (http://localhost:4318), /v1/<signal> appended",
+        ),
+        setting(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            none(),
+            "OTLP sink: request headers name=value,... (percent-decoded, secret)",
+        ),
+        setting(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "http/protobuf".to_string(),
+            "OTLP sink: http/protobuf or http/json (grpc: sink off)",
+        ),
+        setting(
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "none".to_string(),
+            "OTLP sink: gzip or none",
+        ),
+        setting(
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            otlp::DEFAULT_TIMEOUT_MS.to_string(),
+            "OTLP sink: ms per request (cut to what is left at SHUTDOWN)",
+        ),
+        setting(
+            "OTEL_SERVICE_NAME",
+            "(function)".to_string(),
+            "OTLP sink: service.name of the resource",
+        ),
+        setting(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            none(),
+            "OTLP sink: key=value,... added to the resource (win over coldmark's)",
+        ),
+        setting(
+            "COLDMARK_OTLP_SIGNALS",
+            "all".to_string(),
+            "OTLP signals to send: all, or some of logs,metrics,traces",
+        ),
+        setting(
+            "COLDMARK_OTLP_RETRIES",
+            otlp::DEFAULT_RETRIES.to_string(),
+            "OTLP retries after the first attempt (429, 502, 503, 504, network)",
+        ),
+        setting(
+            "COLDMARK_OTLP_BACKOFF_MS",
+            otlp::DEFAULT_BACKOFF_MS.to_string(),
+            "OTLP wait before the first retry; doubles per retry",
+        ),
+        setting(
+            "COLDMARK_OTLP_QUEUE_RECORDS",
+            otlp::DEFAULT_QUEUE_RECORDS.to_string(),
+            "most records, data points or spans held per signal",
+        ),
+        setting(
+            "COLDMARK_OTLP_BATCH_RECORDS",
+            otlp::DEFAULT_BATCH_RECORDS.to_string(),
+            "most records, data points or spans per OTLP request",
+        ),
+        setting(
+            "COLDMARK_OTLP_ALLOW_PLAINTEXT_HEADERS",
+            "false".to_string(),
+            "true: OTLP headers may go over http:// to public addresses",
+        ),
     ]
 }
 
-/// `coldmark --help`: what the binary is, how Lambda runs it, and every setting.
+/// `coldmark --help`: what the binary is, how Lambda runs it, and every setting: coldmark's
+/// own, then the standard OpenTelemetry ones the OTLP sink reads (each block aligned on its
+/// own, so that neither widens the other past 120 columns).
 pub fn help() -> String {
-    let settings = settings();
-    let name_width = settings.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    let default_width = settings.iter().map(|s| s.default.len()).max().unwrap_or(0);
+    let (own, otel): (Vec<Setting>, Vec<Setting>) = settings()
+        .into_iter()
+        .partition(|s| s.name.starts_with("COLDMARK_"));
     let mut text = format!(
         "coldmark {}: an AWS Lambda extension that writes one JSON marker per cold start\n\
          \n\
@@ -174,24 +247,40 @@ pub fn help() -> String {
          \n\
          Settings: environment variables on the function, all optional; a bad value gives one\n\
          warning naming the variable, and the default applies.\n\
-         \n\
-         \x20 {:name_width$}  {:default_width$}  what it does\n",
+         \n",
         env!("CARGO_PKG_VERSION"),
-        "variable",
-        "default",
     );
-    for s in &settings {
+    table(&mut text, &own);
+    text.push_str(
+        "\nOpenTelemetry's standard variables, read when COLDMARK_SINK includes otlp:\n\n",
+    );
+    table(&mut text, &otel);
+    text.push_str(
+        "\nEach OTEL_EXPORTER_OTLP_* setting also has a per-signal form that wins over it:\n\
+         OTEL_EXPORTER_OTLP_LOGS_*, OTEL_EXPORTER_OTLP_METRICS_*, OTEL_EXPORTER_OTLP_TRACES_*\n\
+         (a signal's own ENDPOINT is used as it is, no path appended).\n\
+         \nMore on each, and the reasons behind the defaults: docs/configuration.md in the \
+         coldmark repository.\n",
+    );
+    text
+}
+
+/// `settings` as aligned columns under a header line.
+fn table(text: &mut String, settings: &[Setting]) {
+    let name_width = settings.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let default_width = settings.iter().map(|s| s.default.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        text,
+        "  {:name_width$}  {:default_width$}  what it does",
+        "variable", "default"
+    );
+    for s in settings {
         let _ = writeln!(
             text,
             "  {:name_width$}  {:default_width$}  {}",
             s.name, s.default, s.what
         );
     }
-    text.push_str(
-        "\nMore on each, and the reasons behind the defaults: docs/configuration.md in the \
-         coldmark repository.\n",
-    );
-    text
 }
 
 #[cfg(test)]
@@ -201,9 +290,14 @@ mod tests {
 
     /// Every `COLDMARK_*` variable named in `text`.
     fn names(text: &str) -> BTreeSet<String> {
+        prefixed(text, "COLDMARK_")
+    }
+
+    /// Every variable starting with `prefix` named in `text`.
+    fn prefixed(text: &str, prefix: &str) -> BTreeSet<String> {
         let mut found = BTreeSet::new();
         let mut rest = text;
-        while let Some(at) = rest.find("COLDMARK_") {
+        while let Some(at) = rest.find(prefix) {
             let tail = &rest[at..];
             let end = tail
                 .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
@@ -234,12 +328,47 @@ mod tests {
             include_str!("telemetry.rs"),
             include_str!("sinks.rs"),
             include_str!("http.rs"),
+            include_str!("net.rs"),
+            include_str!("otlp.rs"),
         ];
         let read: BTreeSet<String> = sources.iter().flat_map(|s| names(s)).collect();
-        let listed: BTreeSet<String> = settings().iter().map(|s| s.name.to_string()).collect();
+        let all: BTreeSet<String> = settings().iter().map(|s| s.name.to_string()).collect();
+        let listed: BTreeSet<String> = all
+            .iter()
+            .filter(|n| n.starts_with("COLDMARK_"))
+            .cloned()
+            .collect();
         assert_eq!(listed, read, "--help's list against the config readers");
+        // The standard variables: the generic forms the OTLP reader names, and those alone.
+        let otel: BTreeSet<String> = ["OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(
+                ["ENDPOINT", "HEADERS", "PROTOCOL", "COMPRESSION", "TIMEOUT"]
+                    .iter()
+                    .map(|s| format!("OTEL_EXPORTER_OTLP_{s}")),
+            )
+            .collect();
+        let otlp_source = include_str!("otlp.rs");
+        for name in &otel {
+            let setting = name.trim_start_matches("OTEL_EXPORTER_OTLP_");
+            assert!(
+                otlp_source.contains(&format!("\"{name}\""))
+                    || otlp_source.contains(&format!("\"{setting}\"")),
+                "{name} is not read"
+            );
+        }
+        let listed_otel: BTreeSet<String> = all.difference(&listed).cloned().collect();
+        assert_eq!(listed_otel, otel, "--help's standard variables");
         let documented = names(include_str!("../../../docs/configuration.md"));
-        let undocumented: Vec<_> = listed.difference(&documented).collect();
+        let documented: BTreeSet<String> = documented
+            .union(&prefixed(
+                include_str!("../../../docs/configuration.md"),
+                "OTEL_",
+            ))
+            .cloned()
+            .collect();
+        let undocumented: Vec<_> = all.difference(&documented).collect();
         assert!(
             undocumented.is_empty(),
             "not in docs/configuration.md: {undocumented:?}"
@@ -254,12 +383,15 @@ mod tests {
             ("COLDMARK_SINK", "stdout,http"),
             ("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1/"),
         ];
+        let otlp: &[(&str, &str)] = &[("COLDMARK_SINK", "stdout,otlp")];
         for s in settings() {
             if s.default.starts_with('(') {
                 continue;
             }
             let base = if s.name.starts_with("COLDMARK_HTTP_") {
                 http
+            } else if s.name.starts_with("COLDMARK_OTLP_") || s.name.starts_with("OTEL_") {
+                otlp
             } else {
                 plain
             };

@@ -6,11 +6,20 @@
 //! user's auth header would only be rejected and counted as dropped, so "off, with a warning"
 //! is the clearer degradation. Everything else falls back to its default.
 
-use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::Url;
+
+use super::net::{http_url, parse_bool, parse_headers, plaintext_headers, proxy, HeaderVars};
+
+/// The variables the HTTP sink's header rule names.
+const HEADER_VARS: HeaderVars = HeaderVars {
+    headers: "COLDMARK_HTTP_HEADERS",
+    endpoint: "COLDMARK_HTTP_ENDPOINT",
+    allow_plaintext: "COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS",
+    sink: "HTTP sink",
+};
 
 /// How a batch is framed in the request body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,15 +121,12 @@ impl HttpSettings {
             );
             return (None, warnings);
         };
-        let endpoint = match Url::parse(endpoint.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => url,
-            _ => {
-                warnings.push(
-                    "COLDMARK_HTTP_ENDPOINT is not an http:// or https:// URL: HTTP sink off"
-                        .to_string(),
-                );
-                return (None, warnings);
-            }
+        let Some(endpoint) = http_url(&endpoint) else {
+            warnings.push(
+                "COLDMARK_HTTP_ENDPOINT is not an http:// or https:// URL: HTTP sink off"
+                    .to_string(),
+            );
+            return (None, warnings);
         };
         let mut config = HttpSettings::new(endpoint);
         if let Some(raw) = env("COLDMARK_HTTP_HEADERS") {
@@ -132,48 +138,24 @@ impl HttpSettings {
                 }
             }
         }
-        if !config.headers.is_empty() && config.endpoint.scheme() == "http" {
+        if !config.headers.is_empty() {
             let opted_in = env("COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS")
                 .as_deref()
                 .and_then(parse_bool)
                 == Some(true);
-            match reach(&config.endpoint) {
-                Reach::Loopback => {}
-                Reach::Private => warnings.push(
-                    "COLDMARK_HTTP_HEADERS are sent over plain http:// (COLDMARK_HTTP_ENDPOINT \
-                     is a private address): anyone on that network can read them; use https://"
-                        .to_string(),
-                ),
-                Reach::Other if opted_in => warnings.push(
-                    "COLDMARK_HTTP_HEADERS are sent over plain http:// \
-                     (COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS): anyone on the way can read them; \
-                     use https://"
-                        .to_string(),
-                ),
-                Reach::Other => {
-                    warnings.push(
-                        "COLDMARK_HTTP_HEADERS would be sent over plain http:// to an address \
-                         that is neither loopback nor private (COLDMARK_HTTP_ENDPOINT): HTTP \
-                         sink off; use https://, or set COLDMARK_HTTP_ALLOW_PLAINTEXT_HEADERS=true"
-                            .to_string(),
-                    );
+            match plaintext_headers(&config.endpoint, opted_in, &HEADER_VARS) {
+                Ok(warning) => warnings.extend(warning),
+                Err(warning) => {
+                    warnings.push(warning);
                     return (None, warnings);
                 }
             }
         }
-        if let Some(raw) = env("COLDMARK_HTTP_PROXY").filter(|v| !v.trim().is_empty()) {
-            match Url::parse(raw.trim()) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                    config.proxy = Some(url);
-                }
-                _ => {
-                    // Sending around the proxy the user asked for could break a network rule.
-                    warnings.push(
-                        "COLDMARK_HTTP_PROXY is not an http:// or https:// URL: HTTP sink off"
-                            .to_string(),
-                    );
-                    return (None, warnings);
-                }
+        match proxy(env, "HTTP sink") {
+            Ok(proxy) => config.proxy = proxy,
+            Err(warning) => {
+                warnings.push(warning);
+                return (None, warnings);
             }
         }
         if let Some(raw) = env("COLDMARK_HTTP_FORMAT") {
@@ -240,133 +222,6 @@ impl HttpSettings {
         ) as usize;
         (Some(config), warnings)
     }
-}
-
-/// Who can read a plain-http request on its way to the endpoint.
-#[derive(Debug, PartialEq, Eq)]
-enum Reach {
-    /// This machine only.
-    Loopback,
-    /// A private network (RFC 1918, link-local, IPv6 unique-local or link-local).
-    Private,
-    /// Anything else, host names included: telling a private name from a public one would
-    /// need a DNS lookup during init.
-    Other,
-}
-
-fn reach(endpoint: &Url) -> Reach {
-    use std::net::IpAddr;
-    let Some(host) = endpoint.host_str() else {
-        return Reach::Other;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let Ok(ip) = bare.parse::<IpAddr>() else {
-        let name = host.trim_end_matches('.').to_ascii_lowercase();
-        return if name == "localhost" || name.ends_with(".localhost") {
-            Reach::Loopback
-        } else {
-            Reach::Other
-        };
-    };
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
-    match ip {
-        IpAddr::V4(v4) if v4.is_loopback() => Reach::Loopback,
-        IpAddr::V4(v4) if v4.is_private() || v4.is_link_local() => Reach::Private,
-        IpAddr::V6(v6) if v6.is_loopback() => Reach::Loopback,
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xfe00) == 0xfc00 => Reach::Private,
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => Reach::Private,
-        _ => Reach::Other,
-    }
-}
-
-fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" | "" => Some(false),
-        _ => None,
-    }
-}
-
-/// Why `COLDMARK_HTTP_HEADERS` cannot be used. Names an entry's position or a header's name,
-/// never a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum HeaderError {
-    NotNameValue { position: usize },
-    InvalidName { position: usize },
-    BadPercentEncoding { name: HeaderName },
-    InvalidValue { name: HeaderName },
-}
-
-impl fmt::Display for HeaderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HeaderError::NotNameValue { position } => {
-                write!(f, "entry {position} is not name=value")
-            }
-            HeaderError::InvalidName { position } => {
-                write!(f, "entry {position} has an invalid header name")
-            }
-            HeaderError::BadPercentEncoding { name } => {
-                write!(f, "the value of {name} is not valid percent-encoding")
-            }
-            HeaderError::InvalidValue { name } => {
-                write!(f, "the value of {name} is not a valid header value")
-            }
-        }
-    }
-}
-
-impl std::error::Error for HeaderError {}
-
-/// `name=value,name2=value2`, as `OTEL_EXPORTER_OTLP_HEADERS`: entries split on `,`, name and
-/// value split on the first `=`, both trimmed, values percent-decoded (so a value may contain
-/// `,` as `%2C`).
-pub(crate) fn parse_headers(raw: &str) -> Result<HeaderMap, HeaderError> {
-    let mut headers = HeaderMap::new();
-    for (index, entry) in raw.split(',').enumerate() {
-        let position = index + 1;
-        if entry.trim().is_empty() {
-            continue;
-        }
-        let Some((name, value)) = entry.split_once('=') else {
-            return Err(HeaderError::NotNameValue { position });
-        };
-        let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| HeaderError::InvalidName { position })?;
-        let Some(decoded) = percent_decode(value.trim()) else {
-            return Err(HeaderError::BadPercentEncoding { name });
-        };
-        let mut value = match HeaderValue::from_bytes(&decoded) {
-            Ok(value) => value,
-            Err(_) => return Err(HeaderError::InvalidValue { name }),
-        };
-        value.set_sensitive(true);
-        headers.append(name, value);
-    }
-    Ok(headers)
-}
-
-/// `%XX` → byte; a `%` not followed by two hex digits is an error (a truncated copy-paste of a
-/// token is better reported than sent).
-fn percent_decode(raw: &str) -> Option<Vec<u8>> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

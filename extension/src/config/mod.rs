@@ -5,12 +5,15 @@
 //!
 //! One file per setting family: `diagnostics` (`COLDMARK_LOG`), `markers` (what the
 //! markers say), `telemetry` (the listener), `sinks` (`COLDMARK_SINK`), `http`
-//! (`COLDMARK_HTTP_*`); `help` lists them all for `coldmark --help`.
+//! (`COLDMARK_HTTP_*`), `otlp` (the standard `OTEL_EXPORTER_OTLP_*` and `COLDMARK_OTLP_*`), and
+//! `net`, what the two network sinks share; `help` lists them all for `coldmark --help`.
 
 mod diagnostics;
 pub mod help;
 pub(crate) mod http;
 mod markers;
+pub(crate) mod net;
+pub(crate) mod otlp;
 mod sinks;
 mod telemetry;
 #[cfg(test)]
@@ -22,6 +25,7 @@ use tracing::Level;
 pub(crate) use http::HttpSettings;
 pub use markers::InvokeMarkers;
 use markers::DEFAULT_PROACTIVE_THRESHOLD_MS;
+pub(crate) use otlp::OtlpSettings;
 pub(crate) use sinks::SinkChoice;
 use telemetry::DEFAULT_TELEMETRY_PORT;
 use vars::Vars;
@@ -43,6 +47,8 @@ pub struct Config {
     pub(crate) sinks: SinkChoice,
     /// The HTTP sink's settings: `Some` when `COLDMARK_SINK` chose it and they are usable.
     pub(crate) http: Option<HttpSettings>,
+    /// The OTLP sink's settings: `Some` when `COLDMARK_SINK` chose it and they are usable.
+    pub(crate) otlp: Option<OtlpSettings>,
 }
 
 impl Default for Config {
@@ -56,6 +62,7 @@ impl Default for Config {
             telemetry_port: DEFAULT_TELEMETRY_PORT,
             sinks: SinkChoice::DEFAULT,
             http: None,
+            otlp: None,
         }
     }
 }
@@ -75,14 +82,18 @@ impl Config {
             telemetry_port: telemetry::port(&mut vars),
             sinks: sinks::choice(&mut vars),
             http: None,
+            otlp: None,
         };
         let mut warnings = vars.into_warnings();
         let (http, http_warnings) = HttpSettings::read(env, config.sinks.http);
         warnings.extend(http_warnings);
-        if http.is_none() && !config.sinks.stdout {
+        let (otlp, otlp_warnings) = OtlpSettings::read(env, config.sinks.otlp);
+        warnings.extend(otlp_warnings);
+        if http.is_none() && otlp.is_none() && !config.sinks.stdout {
             warnings.push("COLDMARK_SINK: no working sink left; writing markers to stdout".into());
         }
         config.http = http;
+        config.otlp = otlp;
         (config, warnings)
     }
 }

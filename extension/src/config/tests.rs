@@ -26,7 +26,8 @@ fn defaults_without_any_variable() {
         c.sinks,
         SinkChoice {
             stdout: true,
-            http: false
+            http: false,
+            otlp: false
         }
     );
 }
@@ -61,7 +62,8 @@ fn every_setting_is_read() {
         c.sinks,
         SinkChoice {
             stdout: true,
-            http: true
+            http: true,
+            otlp: false
         }
     );
 }
@@ -133,7 +135,8 @@ fn log_off_and_http_only() {
         c.sinks,
         SinkChoice {
             stdout: false,
-            http: true
+            http: true,
+            otlp: false
         }
     );
 }
@@ -154,4 +157,43 @@ fn an_unusable_http_sink_is_warned_about_with_the_rest_and_stdout_takes_over() {
     assert!(c.http.is_none());
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("COLDMARK_SINK does not include"), "{w:?}");
+}
+
+#[test]
+fn the_otlp_sink_is_read_with_the_rest_and_combines_with_the_others() {
+    let (c, w) = parse(&[
+        ("COLDMARK_SINK", "stdout, OTLP,http"),
+        ("COLDMARK_HTTP_ENDPOINT", "http://127.0.0.1:8123/"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+    ]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        c.sinks,
+        SinkChoice {
+            stdout: true,
+            http: true,
+            otlp: true
+        }
+    );
+    assert!(c.http.is_some());
+    let otlp = c.otlp.expect("the OTLP sink's settings");
+    assert_eq!(otlp.signals.len(), 3);
+    // Not chosen: not read, whatever the function's own OpenTelemetry variables say.
+    let (c, w) = parse(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+    assert!(c.otlp.is_none() && w.is_empty(), "{w:?}");
+    // Chosen alone and unusable: stdout takes over, with the reason.
+    let (c, w) = parse(&[
+        ("COLDMARK_SINK", "otlp"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    assert!(c.otlp.is_none());
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].starts_with("OTEL_EXPORTER_OTLP_PROTOCOL is grpc"),
+        "{w:?}"
+    );
+    assert_eq!(
+        w[1],
+        "COLDMARK_SINK: no working sink left; writing markers to stdout"
+    );
 }

@@ -37,7 +37,7 @@
 //!    budget everything still queued or in flight is counted as dropped.
 //!
 //! # Retries and accounting
-//! See `retry`: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
+//! See `transport::retry`: 5xx/429/connection errors/timeouts are retried `COLDMARK_HTTP_RETRIES` times
 //! (default 3) with exponential backoff; other 4xx are not. Every record ends in exactly one of
 //! `delivered` or `dropped` (full queue, rejected batch, retries exhausted, budget ended, or
 //! enqueued after the sink closed). The only record that cannot be reported in a `shutdown`
@@ -46,77 +46,27 @@
 //! is counted in the marker); later losses are debug lines, not a warning per invocation.
 //!
 //! # Transport
-//! reqwest (HTTP/1.1, rustls with ring, no HTTP/2), TCP_NODELAY, connect timeout and request
-//! timeout both `COLDMARK_HTTP_TIMEOUT_MS`. Errors are logged without their URL: endpoints can
+//! The queue, the sender, the retries and the client are `crate::sink::transport`'s, shared
+//! with the OTLP sink; this module only frames marker lines (`body`). reqwest (HTTP/1.1, rustls
+//! with ring, no HTTP/2), TCP_NODELAY, connect timeout and request timeout both
+//! `COLDMARK_HTTP_TIMEOUT_MS`. Errors are logged without their URL: endpoints can
 //! carry credentials, and header values are marked sensitive. Redirects are never followed (a
 //! 3xx is a failed delivery, counted, with one warning naming the status and the host it points
 //! to), no `Referer` is sent, and no proxy is used but `COLDMARK_HTTP_PROXY`.
 
 mod body;
-mod retry;
-mod send;
-mod shared;
 
-use std::fmt;
-use std::pin::pin;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
-use tokio::time::Instant;
-
 use crate::config::HttpSettings;
-use send::sender;
-use shared::{Shared, State};
-
-/// Why the HTTP sink cannot start. Never shows a URL: endpoints and proxies can carry
-/// credentials.
-#[derive(Debug)]
-pub(crate) enum StartError {
-    /// Not called on a tokio runtime (the sender runs on it).
-    NoRuntime,
-    /// `COLDMARK_HTTP_PROXY` was refused by the HTTP client.
-    Proxy(reqwest::Error),
-    /// The HTTP client could not be built (TLS set-up).
-    Client(reqwest::Error),
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StartError::NoRuntime => f.write_str("no tokio runtime to run the sender on"),
-            StartError::Proxy(e) => write!(f, "COLDMARK_HTTP_PROXY unusable: {e}"),
-            StartError::Client(e) => write!(f, "cannot build the HTTP client: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StartError::NoRuntime => None,
-            StartError::Proxy(e) | StartError::Client(e) => Some(e),
-        }
-    }
-}
-
-/// What a [`HttpSink::flush`] achieved. Counts are totals over the sink's life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlushReport {
-    /// Records the collector accepted (2xx).
-    pub delivered: u64,
-    /// Records that could not be delivered (same as [`HttpSink::dropped`]).
-    pub dropped: u64,
-    /// Of `dropped`, those abandoned by this flush because its budget ended.
-    pub abandoned: u64,
-    /// True when the queue was drained within the budget.
-    pub complete: bool,
-}
+use crate::sink::transport::retry::RetryOn;
+pub use crate::sink::transport::FlushReport;
+use crate::sink::transport::{self, Labels, Limits, Queue, StartError, Target};
+use body::Lines;
 
 /// Handle to the queue and its background sender. Cheap to call from the invocation path.
 pub struct HttpSink {
-    shared: Arc<Shared>,
+    queue: Queue<String>,
 }
 
 impl HttpSink {
@@ -139,119 +89,53 @@ impl HttpSink {
 
     /// Builds the client and spawns the sender on the current tokio runtime.
     pub(crate) fn start(config: HttpSettings) -> Result<HttpSink, StartError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-        // Redirects are never followed: a 301/302/303 would turn the POST into a body-less GET
-        // that counts as delivered, a 307/308 would re-send the user's headers (credentials)
-        // to wherever the answer points. No `Referer` either (it would carry the endpoint's
-        // query string). No proxy but `COLDMARK_HTTP_PROXY`: reqwest would otherwise read the
-        // function's HTTP_PROXY/HTTPS_PROXY/ALL_PROXY and show the headers to that proxy.
-        let mut builder = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .connect_timeout(config.timeout)
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .no_proxy()
-            .user_agent(concat!("coldmark/", env!("CARGO_PKG_VERSION")));
-        if let Some(proxy) = &config.proxy {
-            let proxy = reqwest::Proxy::all(proxy.clone())
-                .map_err(|e| StartError::Proxy(e.without_url()))?;
-            builder = builder.proxy(proxy);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| StartError::Client(e.without_url()))?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            wake: Notify::new(),
-            idle: Notify::new(),
-            flushing: Notify::new(),
-            warned: AtomicBool::new(false),
+        let client = transport::client(config.timeout, config.proxy.as_ref())?;
+        let target = Target {
+            endpoint: config.endpoint.clone(),
+            headers: config.headers.clone(),
+            timeout: config.timeout,
+            retries: config.retries,
+            backoff: config.backoff,
+            retry_on: RetryOn::ServerErrors,
+        };
+        let limits = Limits {
             queue_records: config.queue_records,
             queue_bytes: config.queue_bytes,
             batch_records: config.batch_records,
             batch_bytes: config.batch_bytes,
-        });
-        runtime.spawn(sender(shared.clone(), client, config));
-        Ok(HttpSink { shared })
+        };
+        let labels = Labels {
+            sink: "http sink",
+            items: "marker(s)",
+        };
+        let encoder = Lines {
+            format: config.format,
+            gzip: config.gzip,
+        };
+        let queue = Queue::start(client, target, encoder, limits, labels)?;
+        Ok(HttpSink { queue })
     }
 
     /// Queues one marker line (trailing newline optional). Never blocks, never sends.
     pub fn enqueue(&self, line: &str) {
         let line = line.trim_end_matches(['\n', '\r']);
-        let mut state = self.shared.state();
-        let fits = state.queue.len() < self.shared.queue_records
-            && state.queued_bytes + line.len() <= self.shared.queue_bytes;
-        if state.closed || !fits {
-            state.dropped += 1;
-            let closed = state.closed;
-            drop(state);
-            if closed {
-                self.shared.report_drop(format_args!(
-                    "marker written after the final flush, dropped"
-                ));
-            } else {
-                self.shared
-                    .report_drop(format_args!("queue full, marker dropped"));
-            }
-            return;
-        }
-        state.queued_bytes += line.len();
-        state.queue.push_back(line.to_string());
+        self.queue.enqueue(line.to_string());
     }
 
     /// Lets the sender start on what is queued. Never blocks.
     pub fn kick(&self) {
-        self.shared.wake.notify_one();
+        self.queue.kick();
     }
 
     /// Sends everything queued, waiting at most `budget`. Whatever is not delivered by then is
     /// counted as dropped and the sink closes (later records are dropped). Can be called more
     /// than once (e.g. before and after writing the `shutdown` marker).
     pub async fn flush(&self, budget: Duration) -> FlushReport {
-        let deadline = Instant::now() + budget;
-        self.shared.state().deadline = Some(deadline);
-        self.shared.flushing.notify_waiters();
-        self.shared.wake.notify_one();
-        let drained = tokio::time::timeout_at(deadline, self.wait_idle())
-            .await
-            .is_ok();
-        let mut state = self.shared.state();
-        let mut abandoned = 0;
-        if drained {
-            state.deadline = None;
-        } else if !state.closed {
-            abandoned = (state.queue.len() + state.in_flight) as u64;
-            state.dropped += abandoned;
-            state.queue.clear();
-            state.queued_bytes = 0;
-            state.in_flight = 0;
-            state.closed = true;
-            self.shared.report_drop(format_args!(
-                "{abandoned} marker(s) undelivered when the flush budget ended, dropped"
-            ));
-        }
-        FlushReport {
-            delivered: state.delivered,
-            dropped: state.dropped,
-            abandoned,
-            complete: drained && !state.closed,
-        }
+        self.queue.flush(budget).await
     }
 
     /// Records that could not be delivered so far.
     pub fn dropped(&self) -> u64 {
-        self.shared.state().dropped
-    }
-
-    async fn wait_idle(&self) {
-        loop {
-            let mut notified = pin!(self.shared.idle.notified());
-            notified.as_mut().enable();
-            if self.shared.is_idle() {
-                return;
-            }
-            notified.await;
-        }
+        self.queue.dropped()
     }
 }

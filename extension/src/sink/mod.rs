@@ -1,43 +1,71 @@
-//! Fan-out of marker lines to the sinks the user chose (`COLDMARK_SINK`): stdout (default) and
-//! the HTTP sink. Every sink call on the invocation path only queues; sending happens on the
-//! stdout writer thread and the HTTP sink's background task.
+//! Fan-out of markers to the sinks the user chose (`COLDMARK_SINK`): stdout (default), the
+//! HTTP sink and the OTLP sink. Every sink call on the invocation path only queues; sending
+//! happens on the stdout writer thread and the network sinks' background tasks (`transport`,
+//! which both network sinks share).
 
 pub mod http;
+pub(crate) mod otlp;
 pub(crate) mod stdout;
+pub(crate) mod transport;
 
 use std::time::Duration;
 
-use crate::config::{HttpSettings, SinkChoice};
+use crate::config::{HttpSettings, OtlpSettings, SinkChoice};
 use crate::marker::Marker;
 use http::HttpSink;
+use otlp::OtlpSink;
 use stdout::StdoutSink;
 
 pub(crate) struct Sinks {
     stdout: Option<StdoutSink>,
     http: Option<HttpSink>,
+    /// `None` unless chosen: then no client is built and nothing is converted.
+    otlp: Option<OtlpSink>,
+}
+
+/// What the sinks start with: the choice and each network sink's settings.
+pub(crate) struct SinkSettings {
+    pub(crate) choice: SinkChoice,
+    pub(crate) http: Option<HttpSettings>,
+    pub(crate) otlp: Option<OtlpSettings>,
+    /// `invoke` markers are written (`COLDMARK_INVOKE_MARKERS` is not `none`): the OTLP sink's
+    /// init span may wait for the marker of the request that waited for the init.
+    pub(crate) invoke_markers: bool,
 }
 
 impl Sinks {
     /// Starts the chosen sinks with the settings `crate::config` read. Markers always go
-    /// somewhere: with no working sink left, stdout is used. The warnings are only the HTTP
-    /// sink's failure to start (the settings were warned about when read). Must run inside
-    /// the tokio runtime (the HTTP sender is spawned on it).
-    pub(crate) fn start(choice: SinkChoice, http: Option<HttpSettings>) -> (Sinks, Vec<String>) {
+    /// somewhere: with no working sink left, stdout is used. The warnings are only the network
+    /// sinks' failures to start (the settings were warned about when read). Must run inside
+    /// the tokio runtime (the senders are spawned on it).
+    pub(crate) fn start(settings: SinkSettings) -> (Sinks, Vec<String>) {
+        let SinkSettings {
+            choice,
+            http,
+            otlp,
+            invoke_markers,
+        } = settings;
         let mut warnings = Vec::new();
         let http = http.and_then(|settings| match HttpSink::start(settings) {
             Ok(sink) => Some(sink),
             Err(why) => {
                 warnings.push(format!("COLDMARK_SINK: HTTP sink off: {why}"));
-                if !choice.stdout {
-                    warnings.push(
-                        "COLDMARK_SINK: no working sink left; writing markers to stdout".into(),
-                    );
-                }
                 None
             }
         });
-        let stdout = (choice.stdout || http.is_none()).then(StdoutSink::start);
-        (Sinks { stdout, http }, warnings)
+        let otlp = otlp.and_then(|settings| match OtlpSink::start(settings, invoke_markers) {
+            Ok(sink) => Some(sink),
+            Err(why) => {
+                warnings.push(format!("COLDMARK_SINK: OTLP sink off: {why}"));
+                None
+            }
+        });
+        let none_left = http.is_none() && otlp.is_none();
+        if !warnings.is_empty() && !choice.stdout && none_left {
+            warnings.push("COLDMARK_SINK: no working sink left; writing markers to stdout".into());
+        }
+        let stdout = (choice.stdout || none_left).then(StdoutSink::start);
+        (Sinks { stdout, http, otlp }, warnings)
     }
 
     /// Queues markers on every sink. Never blocks.
@@ -51,19 +79,26 @@ impl Sinks {
             if let Some(h) = &self.http {
                 h.enqueue(&line);
             }
+            if let Some(o) = &self.otlp {
+                o.enqueue(marker, &line);
+            }
         }
     }
 
-    /// Lets the HTTP sink send in the background while the function runs (called at INVOKE).
+    /// Lets the network sinks send in the background while the function runs (called at
+    /// INVOKE).
     pub(crate) fn kick(&self) {
         if let Some(h) = &self.http {
             h.kick();
+        }
+        if let Some(o) = &self.otlp {
+            o.kick();
         }
     }
 
     /// Delivers what is queued, within `budget` (at SHUTDOWN, before the `shutdown` marker).
     /// Whatever is not out by then is counted in [`Sinks::dropped`].
-    /// Both sinks flush side by side: a slow collector must not eat stdout's share, nor a
+    /// The sinks flush side by side: a slow collector must not eat stdout's share, nor a
     /// blocked stdout the collector's.
     pub(crate) async fn flush(&self, budget: Duration) {
         let http = async {
@@ -71,12 +106,17 @@ impl Sinks {
                 h.flush(budget).await;
             }
         };
+        let otlp = async {
+            if let Some(o) = &self.otlp {
+                o.flush(budget).await;
+            }
+        };
         let stdout = async {
             if let Some(s) = &self.stdout {
                 s.flush(budget).await;
             }
         };
-        tokio::join!(http, stdout);
+        tokio::join!(http, otlp, stdout);
     }
 
     /// Whether markers written to stdout are lost (stdout closed, or blocked past a flush).
@@ -84,10 +124,12 @@ impl Sinks {
         self.stdout.as_ref().is_some_and(StdoutSink::dead)
     }
 
-    /// Markers any sink could not deliver so far.
+    /// What any sink could not deliver so far: marker lines (stdout, HTTP), OTLP log records,
+    /// data points and spans.
     pub(crate) fn dropped(&self) -> u64 {
         self.stdout.as_ref().map_or(0, StdoutSink::dropped)
             + self.http.as_ref().map_or(0, HttpSink::dropped)
+            + self.otlp.as_ref().map_or(0, OtlpSink::dropped)
     }
 
     /// Lines that did not reach stdout so far.

@@ -4,18 +4,25 @@
 //! record, exactly the bytes written to stdout), so both formats only *frame* records: no
 //! record is re-serialized, and what the collector stores is byte-for-byte what CloudWatch got.
 
-use std::io::Write;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
 use crate::config::http::Format;
+use crate::sink::transport::{gzipped, Body, Encoder};
 
-/// A ready-to-send body and the headers that describe it.
-pub(crate) struct Body {
-    pub(crate) bytes: bytes::Bytes,
-    pub(crate) content_type: &'static str,
+/// The HTTP sink's encoder: marker lines framed as `format`, gzipped if asked.
+pub(crate) struct Lines {
+    pub(crate) format: Format,
     pub(crate) gzip: bool,
+}
+
+impl Encoder for Lines {
+    type Item = String;
+
+    fn size(line: &String) -> usize {
+        line.len()
+    }
+
+    fn encode(&self, batch: &[String]) -> std::io::Result<Body> {
+        encode(batch, self.format, self.gzip)
+    }
 }
 
 /// Frames `records` (each one JSON object) as `format`, then gzips if asked.
@@ -42,14 +49,7 @@ pub(crate) fn encode(records: &[String], format: Format, gzip: bool) -> std::io:
             "application/json"
         }
     };
-    let bytes = if gzip {
-        // Level 6 is the usual balance; markers are small, so this costs microseconds.
-        let mut encoder = GzEncoder::new(Vec::with_capacity(framed.len() / 3), Compression::new(6));
-        encoder.write_all(&framed)?;
-        encoder.finish()?
-    } else {
-        framed
-    };
+    let bytes = if gzip { gzipped(&framed)? } else { framed };
     Ok(Body {
         bytes: bytes.into(),
         content_type,

@@ -1,11 +1,14 @@
 //! What to do after an attempt: the retry policy, kept free of I/O so it is unit-tested.
 //!
 //! - 2xx: delivered.
-//! - 5xx, 429, connection errors, timeouts: transient; retried with exponential backoff
-//!   (jittered, so many environments recovering from one collector outage do not retry in
-//!   step). A 429's `Retry-After` (seconds) is honoured as a lower bound on the wait.
-//! - any other status (4xx, 3xx — redirects are never followed —, 1xx): the collector refused
-//!   this batch and will refuse it again; not retried, the records are counted as dropped.
+//! - 429, connection errors, timeouts, and the server errors the sink's [`RetryOn`] names (any
+//!   5xx for the HTTP sink; 502, 503, 504 for OTLP, as its specification says): transient;
+//!   retried with exponential backoff (jittered, so many environments recovering from one
+//!   collector outage do not retry in step). A `Retry-After` (seconds) is honoured as a lower
+//!   bound on the wait.
+//! - any other status (4xx, 3xx — redirects are never followed —, 1xx, and for OTLP 500 or
+//!   501): the collector refused this batch and will refuse it again; not retried, the records
+//!   are counted as dropped.
 //! - no retry whose wait would end past the flush deadline: at SHUTDOWN the remaining records
 //!   are counted as dropped instead of holding the environment past its deadline.
 
@@ -25,6 +28,24 @@ pub(crate) enum Attempt {
     Transport,
 }
 
+/// Which server errors are worth another attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryOn {
+    /// Any 5xx (the HTTP sink: a collector that failed may succeed next time).
+    ServerErrors,
+    /// 502, 503 and 504 only: the statuses the OTLP specification calls retryable (with 429).
+    OtlpRetryable,
+}
+
+impl RetryOn {
+    fn retries(self, status: StatusCode) -> bool {
+        match self {
+            RetryOn::ServerErrors => status.is_server_error(),
+            RetryOn::OtlpRetryable => matches!(status.as_u16(), 502..=504),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Delivered,
@@ -34,15 +55,23 @@ pub(crate) enum Verdict {
     Transient(Duration),
 }
 
-/// Classifies attempt number `attempt` (1-based); `backoff` is the first retry's wait.
-pub(crate) fn judge(outcome: Attempt, attempt: u32, backoff: Duration, jitter: f64) -> Verdict {
+/// Classifies attempt number `attempt` (1-based); `backoff` is the first retry's wait. A
+/// `Retry-After` is honoured on 429 and on any retried server error (OTLP's 503 carries one).
+pub(crate) fn judge(
+    outcome: Attempt,
+    attempt: u32,
+    backoff: Duration,
+    jitter: f64,
+    retry_on: RetryOn,
+) -> Verdict {
     let base = backoff_for(attempt, backoff, jitter);
     match outcome {
         Attempt::Status(status, _) if status.is_success() => Verdict::Delivered,
-        Attempt::Status(StatusCode::TOO_MANY_REQUESTS, retry_after) => {
+        Attempt::Status(status, retry_after)
+            if status == StatusCode::TOO_MANY_REQUESTS || retry_on.retries(status) =>
+        {
             Verdict::Transient(retry_after.map_or(base, |after| after.max(base)))
         }
-        Attempt::Status(status, _) if status.is_server_error() => Verdict::Transient(base),
         Attempt::Status(_, _) => Verdict::Rejected,
         Attempt::Transport => Verdict::Transient(base),
     }
@@ -80,6 +109,36 @@ mod tests {
     use super::*;
 
     const B: Duration = Duration::from_millis(100);
+
+    /// The HTTP sink's policy.
+    fn judge(outcome: Attempt, attempt: u32, backoff: Duration, jitter: f64) -> Verdict {
+        super::judge(outcome, attempt, backoff, jitter, RetryOn::ServerErrors)
+    }
+
+    #[test]
+    fn otlp_retries_only_what_its_specification_calls_retryable() {
+        let otlp = |code: u16| {
+            let status = StatusCode::from_u16(code).unwrap();
+            super::judge(
+                Attempt::Status(status, Some(Duration::from_secs(1))),
+                1,
+                B,
+                1.0,
+                RetryOn::OtlpRetryable,
+            )
+        };
+        for code in [429, 502, 503, 504] {
+            assert_eq!(
+                otlp(code),
+                Verdict::Transient(Duration::from_secs(1)),
+                "{code}"
+            );
+        }
+        for code in [400, 401, 404, 413, 500, 501, 505] {
+            assert_eq!(otlp(code), Verdict::Rejected, "{code}");
+        }
+        assert_eq!(otlp(200), Verdict::Delivered);
+    }
 
     #[test]
     fn success_is_delivered() {
