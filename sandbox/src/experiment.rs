@@ -36,6 +36,8 @@ pub struct ExperimentOptions {
     pub change_after: usize,
     pub user_before: String,
     pub user_after: String,
+    /// The function's other variables, the same before and after the change.
+    pub variables: BTreeMap<String, String>,
     pub sandbox: SandboxOptions,
 }
 
@@ -47,6 +49,7 @@ impl Default for ExperimentOptions {
             change_after: 6,
             user_before: "user".into(),
             user_after: "user2".into(),
+            variables: BTreeMap::new(),
             sandbox: SandboxOptions::default(),
         }
     }
@@ -534,7 +537,12 @@ pub async fn run(options: ExperimentOptions, printer: Printer) -> anyhow::Result
                 memory_mb: options.sandbox.memory_mb(None)?,
                 timeout: Duration::from_secs(3),
                 handler: "bootstrap".into(),
-                environment: BTreeMap::from([("USER".to_owned(), options.user_before.clone())]),
+                environment: options
+                    .variables
+                    .clone()
+                    .into_iter()
+                    .chain([("USER".to_owned(), options.user_before.clone())])
+                    .collect(),
             },
             plane: options.sandbox.plane(),
             ports: (0, 0),

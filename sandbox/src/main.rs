@@ -172,6 +172,11 @@ struct ExperimentArgs {
     /// Change USER after this many requests.
     #[arg(long, default_value_t = 6)]
     change_after: usize,
+    /// Another environment variable of the function from the start, KEY=VALUE; repeatable
+    /// (e.g. COLDMARK_SINK=stdout,otlp and OTEL_EXPORTER_OTLP_ENDPOINT=... to send the
+    /// markers to an OpenTelemetry collector too). USER is the experiment's own.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    env: Vec<(String, String)>,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -272,10 +277,15 @@ async fn main() -> ExitCode {
                 eprintln!("error: --change-after must be between 1 and --requests - 1");
                 return ExitCode::from(2);
             }
+            if args.env.iter().any(|(key, _)| key == "USER") {
+                eprintln!("error: --env USER=...: USER is the variable the experiment changes");
+                return ExitCode::from(2);
+            }
             let options = ExperimentOptions {
                 interval: Duration::from_millis(args.interval_ms),
                 requests: args.requests,
                 change_after: args.change_after,
+                variables: args.env.into_iter().collect(),
                 sandbox: args.sandbox.options(),
                 ..ExperimentOptions::default()
             };

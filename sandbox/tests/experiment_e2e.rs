@@ -249,3 +249,44 @@ fn on_managed_instances_the_change_starts_new_environments_ahead_of_traffic() {
         "{all}"
     );
 }
+
+/// The README's OpenTelemetry commands: a real collector (rotel) on 127.0.0.1, and the
+/// experiment with the function's `COLDMARK_SINK=stdout,otlp` pointing at it. Every
+/// environment's init reaches the collector as a log record, a `faas.coldstarts` point and an
+/// init span, while the verdict is the usual one.
+#[test]
+#[ignore = "needs rotel (PyPI) and libpython3.11; `bash .ci/run` installs them and runs this test"]
+fn the_experiment_sends_its_cold_starts_to_an_opentelemetry_collector() {
+    let rotel = coldmark_testkit::rotel::Rotel::start();
+    let sink = "COLDMARK_SINK=stdout,otlp".to_owned();
+    let endpoint = format!("OTEL_EXPORTER_OTLP_ENDPOINT={}", rotel.endpoint());
+    let lines = run_experiment(&["--env", &sink, "--env", &endpoint]);
+    let verdict = of_type(&lines, "verdict");
+    assert_eq!(verdict.len(), 1);
+    assert_eq!(verdict[0]["new_init_after_change"], true, "{}", verdict[0]);
+    let inits: Vec<String> = of_type(&lines, "marker")
+        .into_iter()
+        .filter(|m| m["marker"]["coldmark"] == "init")
+        .map(|m| m["marker"]["env_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(inits.len(), 2, "one init marker per environment: {inits:?}");
+    // Each environment's coldmark exported at its SHUTDOWN, before the experiment ended.
+    let printed = rotel.wait_for(Duration::from_secs(10), |out| {
+        inits.iter().all(|id| out.contains(id.as_str()))
+            && out.matches("Name: faas.coldstarts").count() >= 2
+    });
+    for id in &inits {
+        assert!(
+            printed.contains(id.as_str()),
+            "{id} never reached the collector:\n{printed}"
+        );
+    }
+    assert!(
+        printed.matches("Name: faas.coldstarts").count() >= 2,
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Lambda init"),
+        "the init spans:\n{printed}"
+    );
+}
