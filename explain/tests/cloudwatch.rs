@@ -136,17 +136,7 @@ fn pulls_log_groups_page_by_page_with_the_same_answer_as_files() {
     let mut args = base.to_vec();
     args.extend(["--function", "clock"]);
     let out = run_aws(&args, true);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let (inits, summaries) = parse_json(&out);
-    let want: std::collections::BTreeMap<String, Vec<String>> = s
-        .expected
-        .iter()
-        .filter(|(env, _)| !env.starts_with("env-api"))
-        .map(|(k, v)| (k.clone(), v.iter().map(|c| c.to_string()).collect()))
-        .collect();
-    assert_eq!(causes(&inits), want);
-    assert_eq!(summaries.len(), 1);
-    assert_eq!(summaries[0]["function_name"], "clock");
+    assert_only_clock(&s, &out, "CloudWatch, --function");
 
     // No filter pattern: every line comes, and the platform's lines are skipped and counted.
     let mut args = base.to_vec();

@@ -173,26 +173,6 @@ fn a_recorded_sandbox_causes_run_agrees_with_the_sandbox() {
     );
 }
 
-/// `--function clock` on `input`: only clock's inits and summary, with the causes the
-/// unfiltered run gives them.
-fn assert_only_clock(s: &Scenario, out: &std::process::Output, what: &str) {
-    assert_eq!(out.status.code(), Some(0), "{what}: {out:?}");
-    let (inits, summaries) = parse_json(out);
-    let want: std::collections::BTreeMap<String, Vec<String>> = s
-        .expected
-        .iter()
-        .filter(|(env, _)| !env.starts_with("env-api"))
-        .map(|(k, v)| (k.clone(), v.iter().map(|c| c.to_string()).collect()))
-        .collect();
-    assert_eq!(causes(&inits), want, "{what}");
-    assert!(
-        inits.iter().all(|i| i["function_name"] == "clock"),
-        "{what}"
-    );
-    assert_eq!(summaries.len(), 1, "{what}");
-    assert_eq!(summaries[0]["function_name"], "clock", "{what}");
-}
-
 #[test]
 fn function_filter_on_files_and_stdin() {
     let s = Scenario::day();

@@ -388,3 +388,23 @@ pub fn assert_expected(scenario: &Scenario, out: &Output, what: &str) {
     );
     assert_eq!(summaries.len(), 2, "{what}: one summary per function");
 }
+
+/// `--function clock` on `input`: only clock's inits and summary, with the causes the
+/// unfiltered run gives them.
+pub fn assert_only_clock(s: &Scenario, out: &Output, what: &str) {
+    assert_eq!(out.status.code(), Some(0), "{what}: {out:?}");
+    let (inits, summaries) = parse_json(out);
+    let want: std::collections::BTreeMap<String, Vec<String>> = s
+        .expected
+        .iter()
+        .filter(|(env, _)| !env.starts_with("env-api"))
+        .map(|(k, v)| (k.clone(), v.iter().map(|c| c.to_string()).collect()))
+        .collect();
+    assert_eq!(causes(&inits), want, "{what}");
+    assert!(
+        inits.iter().all(|i| i["function_name"] == "clock"),
+        "{what}"
+    );
+    assert_eq!(summaries.len(), 1, "{what}");
+    assert_eq!(summaries[0]["function_name"], "clock", "{what}");
+}
