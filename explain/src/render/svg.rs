@@ -142,7 +142,7 @@ fn fit(text: &str, width: f64, font_size: f64) -> Option<String> {
     })
 }
 
-/// Tick steps, in ms, from a second to a day: round times a person reads at a glance.
+/// Tick steps, in ms, from a millisecond to a day: round times a person reads at a glance.
 const STEPS_MS: [i64; 21] = [
     1, 10, 100, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
     900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
