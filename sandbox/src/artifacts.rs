@@ -70,8 +70,8 @@ pub fn prepare(options: &ArtifactOptions) -> anyhow::Result<Prepared> {
                 notes.push(format!(
                     "the coldmark extension did not build, running the function alone: {e:#}"
                 ));
-                let clock = with_sandbox(&["coldmark-clock"]);
-                built = cargo_build(&root, &options.cargo_profile, &clock)?;
+                // The clock alone: asking for the sandbox too would build the extension again.
+                built = cargo_build(&root, &options.cargo_profile, &["coldmark-clock"])?;
             }
             Err(e) => return Err(e),
         }
