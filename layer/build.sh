@@ -5,7 +5,8 @@
 #   coldmark-layer-arm64.zip, coldmark-clock-arm64.zip   the same for Graviton, when the
 #                                                        aarch64 Rust target can be installed
 #
-# Binaries are linked against glibc 2.17 symbols (cargo zigbuild's `.2.17` target suffix) so the
+# Binaries are built with the workspace's `layer` profile (target/<triple>/layer/) and linked
+# against glibc 2.17 symbols (cargo zigbuild's `.2.17` target suffix) so the
 # layer runs on every Amazon Linux runtime, not only provided.al2023 (AL2 has glibc 2.26).
 # Installs its own tools when missing: ziglang and cargo-zigbuild from PyPI (pinned), into the
 # project's virtualenv target/venv (.ci/venv.sh).
@@ -20,6 +21,7 @@ ARCHS="${COLDMARK_ARCHS:-x86_64 arm64}"
 ZIGLANG_VERSION=0.17.0
 CARGO_ZIGBUILD_VERSION=0.24.0
 GLIBC_FLOOR=2.17
+PROFILE=layer
 
 cd "$ROOT"
 mkdir -p "$DIST"
@@ -60,11 +62,13 @@ build_arch() {
     rm -f "$DIST/coldmark-layer-$arch.zip" "$DIST/coldmark-clock$suffix.zip"
     return 0
   fi
-  cargo zigbuild --release --target "$triple.$GLIBC_FLOOR" \
+  # The layer's own profile ([profile.layer] in Cargo.toml: size-optimised, whole-program LTO,
+  # one codegen unit); the workspace's release profile is the tools' faster one.
+  cargo zigbuild --profile "$PROFILE" --target "$triple.$GLIBC_FLOOR" \
     -p coldmark-extension --bin coldmark -p coldmark-clock --bin bootstrap
   # Where cargo put them: CARGO_TARGET_DIR when set (relative to the workspace, as cargo reads
   # it from here), else the workspace's target/.
-  out="${CARGO_TARGET_DIR:-target}/$triple/release"
+  out="${CARGO_TARGET_DIR:-target}/$triple/$PROFILE"
   [[ "$out" == /* ]] || out="$ROOT/$out"
   python3 "$ROOT/layer/zipkit.py" pack "$DIST/coldmark-layer-$arch.zip" \
     "extensions/coldmark=$out/coldmark"

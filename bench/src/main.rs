@@ -1,6 +1,8 @@
 //! `coldmark-bench`: measures what coldmark costs a function and prints BENCHMARKS.md tables.
 //!
-//! `cargo run --release -p coldmark-bench -- all` (add `--quick` for a few-minute run).
+//! `cargo run --profile layer -p coldmark-bench -- all` (add `--quick` for a few-minute run):
+//! the layer's profile, so that the binaries it measures (and builds when missing) are built as
+//! the layer ships them.
 
 use std::path::{Path, PathBuf};
 
@@ -108,8 +110,12 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     let plan = plan(&cli);
-    if cfg!(debug_assertions) {
-        eprintln!("warning: a debug build of the bench; measure with `cargo run --release -p coldmark-bench`");
+    let profile = scenarios::own_profile()?;
+    if profile != scenarios::LAYER_PROFILE {
+        eprintln!(
+            "warning: the bench runs from the `{profile}` profile, so it measures binaries of that \
+             profile, not the layer's; measure with `cargo run --profile layer -p coldmark-bench`"
+        );
     }
     let null = scenarios::workspace_binary("null_extension", "coldmark-bench")?;
     let example = scenarios::workspace_binary("lambda_extension_example", "coldmark-bench")?;

@@ -446,20 +446,37 @@ pub fn max_glibc(objdump: &str) -> Option<String> {
         .map(|(_, v)| format!("GLIBC_{v}"))
 }
 
-/// Finds or builds a workspace binary in the same profile directory as the running bench.
+/// The profile the layer ships with (`[profile.layer]` in the workspace's Cargo.toml).
+pub const LAYER_PROFILE: &str = "layer";
+
+/// The Cargo profile of the running bench, read from the directory it runs from
+/// (`target/<profile>/`, whose `debug` is the `dev` profile's).
+pub fn own_profile() -> Result<String> {
+    let path = crate::process::sibling_binary("coldmark-bench")?;
+    Ok(profile_of_dir(
+        path.parent().context("the bench's directory")?,
+    ))
+}
+
+/// `target/<profile>` → the profile's name (`debug` → `dev`).
+pub fn profile_of_dir(dir: &Path) -> String {
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(name) => name.to_owned(),
+    }
+}
+
+/// Finds or builds a workspace binary in the same profile as the running bench, so that
+/// `cargo run --profile layer -p coldmark-bench` measures every subject as the layer ships it.
 pub fn workspace_binary(name: &str, package: &str) -> Result<PathBuf> {
     let path = crate::process::sibling_binary(name)?;
     if path.is_file() {
         return Ok(path);
     }
-    let release = path
-        .parent()
-        .map(|d| d.ends_with("release"))
-        .unwrap_or(false);
-    eprintln!("building {name} ({package}) …");
+    let profile = profile_of_dir(path.parent().context("the bench's directory")?);
+    eprintln!("building {name} ({package}, profile {profile}) …");
     let root = lambda_emulator::artifacts::workspace_root().context("no workspace root")?;
-    let profile = if release { "release" } else { "dev" };
-    let built = lambda_emulator::artifacts::cargo_build(&root, profile, &[package])?;
+    let built = lambda_emulator::artifacts::cargo_build(&root, &profile, &[package])?;
     match built.get(name) {
         Some(built) if built.is_file() => Ok(built.clone()),
         _ => bail!("{} is missing and could not be built", path.display()),
@@ -477,6 +494,13 @@ pub fn stdout_label(mode: StdoutMode) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_profile_is_named_by_its_directory() {
+        assert_eq!(profile_of_dir(Path::new("target/debug")), "dev");
+        assert_eq!(profile_of_dir(Path::new("/x/target/layer")), "layer");
+        assert_eq!(profile_of_dir(Path::new("target/release")), "release");
+    }
 
     #[test]
     fn the_glibc_floor_is_the_highest_version() {

@@ -482,6 +482,7 @@ pub fn print_memory(results: &[InvokeResult]) {
     table.print();
 }
 
+/// Each binary is named with its path (`target/layer/coldmark`: the profile it was built with).
 pub fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
     let root = lambda_emulator::artifacts::workspace_root().unwrap_or_default();
     let zip = root.join("dist/coldmark-layer-x86_64.zip");
@@ -496,9 +497,16 @@ pub fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
         extracted.as_deref(),
     )?;
     let mut table = Table::new("5. Size", &["artifact", "bytes", "MiB"]);
-    for (label, bytes) in &result.binaries {
+    let shown = |path: &Path| {
+        path.strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    let paths = [coldmark, null, example];
+    for ((label, bytes), path) in result.binaries.iter().zip(paths) {
         table.row(vec![
-            format!("{label} (release binary)"),
+            format!("{label} (`{}`)", shown(path)),
             bytes.to_string(),
             format!("{:.2}", *bytes as f64 / 1048576.0),
         ]);
@@ -523,7 +531,7 @@ pub fn print_sizes(coldmark: &Path, null: &Path, example: &Path) -> Result<()> {
                     .map(|t| chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%d %H:%M UTC").to_string())
                     .unwrap_or_default()
             };
-            table.note(format!("The zip was built {}, the release binary measured here {}.", built(path), built(coldmark)));
+            table.note(format!("The zip was built {}, the binary measured here {}.", built(path), built(coldmark)));
         }
         None => table.note("Layer zip not found (dist/coldmark-layer-x86_64.zip): run `bash layer/build.sh` first."),
     }
@@ -675,7 +683,7 @@ pub fn print_managed(results: &[crate::managed::ManagedResult], classic: Option<
             format!("{}/{}", r.runs_complete(), r.runs.len()),
         ]);
     }
-    table.note("The release binary registered for SHUTDOWN only (AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances, AWS_LAMBDA_MAX_CONCURRENCY=N), subscribed with schema 2025-01-29 (the harness refuses INVOKE with 403 and any other schema with 400, as Managed Instances do). Each environment gets its init records, then every invocation's platform.start and platform.report (durationMs only) with N request ids in flight at once, interleaved, in batches at the subscription's limits, POSTed one after the other. Wall: first batch handed to the listener → last invoke marker read from the stdout pipe; markers/s is invoke markers ÷ wall per environment, median over environments.");
+    table.note("The coldmark binary registered for SHUTDOWN only (AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances, AWS_LAMBDA_MAX_CONCURRENCY=N), subscribed with schema 2025-01-29 (the harness refuses INVOKE with 403 and any other schema with 400, as Managed Instances do). Each environment gets its init records, then every invocation's platform.start and platform.report (durationMs only) with N request ids in flight at once, interleaved, in batches at the subscription's limits, POSTed one after the other. Wall: first batch handed to the listener → last invoke marker read from the stdout pipe; markers/s is invoke markers ÷ wall per environment, median over environments.");
     if let Some(c) = classic {
         table.note(format!("Tight loop one at a time: coldmark (markers=all) in section 2, invocations ÷ loop time = {c:.0} markers/s; it is bound by the INVOKE round trip, this by parsing and writing."));
     }

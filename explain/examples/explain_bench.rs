@@ -32,7 +32,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
-        binary: "target/release/coldmark-explain".into(),
+        binary: "target/explain/coldmark-explain".into(),
         markers: 1_000_000,
         file: false,
         every_ms: 25,
@@ -177,7 +177,7 @@ fn main() {
     let started = Instant::now();
     let mut child = cmd
         .spawn()
-        .expect("run coldmark-explain (build it with --release first)");
+        .expect("run coldmark-explain (build it with `--profile explain` first, or pass --binary)");
     if !a.file {
         let stdin = child.stdin.take().unwrap();
         let mut w = BufWriter::with_capacity(1 << 20, stdin);

@@ -5,6 +5,11 @@
 //! The truth is the extension's own marker types: one example of each marker, with every
 //! optional field filled in, is serialised and its keys are collected recursively, in the
 //! dotted form Logs Insights uses for nested JSON (`_aws.Timestamp`, `extensions.0.name`).
+//!
+//! The pack's comments are read too, since they tell a reader which fields to look at: every
+//! field a query or its comment names (backquoted, or a snake_case word) must be a marker field
+//! and be documented in docs/markers.md's field tables, and every field those tables document
+//! must be one the extension writes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +26,9 @@ const KEYWORDS: &[&str] = &[
     "fields", "filter", "where", "stats", "sort", "limit", "display", "parse", "dedup", "unnest",
     "as", "by", "and", "or", "not", "in", "like", "asc", "desc", "true", "false",
 ];
+
+/// The values of the `coldmark` field.
+const MARKER_KINDS: &[&str] = &["init", "invoke", "shutdown"];
 
 /// The questions the pack must answer, by file.
 const REQUIRED_QUERIES: &[&str] = &[
@@ -361,4 +369,150 @@ fn a_misspelt_field_is_caught() {
     let shutdown = &contract["shutdown"];
     let stray: Vec<&String> = query.fields.difference(shutdown).collect();
     assert_eq!(stray, [&"init_duration_ms".to_owned()]);
+}
+
+/// What a query's `#` comments name as fields: backquoted names and snake_case words
+/// (`init_phase`, `function_request_id`), minus the query's own aliases, the marker kinds (an
+/// `init` marker) and file names (`config_fingerprint_timeline.cwl`). UPPER_CASE words are settings (`COLDMARK_INVOKE_MARKERS`),
+/// not fields.
+fn comment_names(query: &str) -> BTreeSet<String> {
+    let aliases = analyse(query).aliases;
+    let mut names = BTreeSet::new();
+    for line in query.lines() {
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            continue;
+        };
+        let mut quoted = comment.split('`');
+        quoted.next();
+        // Every second piece is inside backquotes.
+        names.extend(quoted.step_by(2).map(|name| name.trim().to_owned()));
+        let words = comment.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        names.extend(
+            words
+                .map(|w| w.trim_end_matches('.'))
+                .filter(|w| is_snake_case(w))
+                .map(str::to_owned),
+        );
+    }
+    names.retain(|n| {
+        !n.is_empty()
+            && !n.ends_with(".cwl")
+            && !aliases.contains(n)
+            && !MARKER_KINDS.contains(&n.as_str())
+    });
+    names
+}
+
+/// `init_phase`, `extensions.0.name`: lowercase words joined by `_`, at least one `_`.
+fn is_snake_case(word: &str) -> bool {
+    word.contains('_')
+        && word.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+}
+
+fn markers_md() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/markers.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The field names docs/markers.md documents: the backquoted names in the first column of each
+/// table whose first header is `field` (a cell may name several: `` `duration_ms`, `seq` ``).
+fn documented_fields(markdown: &str) -> BTreeSet<String> {
+    let mut fields = BTreeSet::new();
+    let mut in_field_table = false;
+    let mut previous_was_row = false;
+    for line in markdown.lines() {
+        let line = line.trim();
+        let is_row = line.starts_with('|');
+        if is_row && !previous_was_row {
+            // A table's first line is its header.
+            in_field_table = line.trim_start_matches('|').trim().starts_with("field ");
+        } else if is_row && in_field_table {
+            let first = line.trim_start_matches('|').split('|').next().unwrap_or("");
+            let mut quoted = first.split('`');
+            quoted.next();
+            fields.extend(quoted.step_by(2).map(str::to_owned));
+        }
+        previous_was_row = is_row;
+    }
+    fields.retain(|f| !f.is_empty() && !f.starts_with('-'));
+    fields
+}
+
+/// A dotted path's first segment: Logs Insights' `_aws.Timestamp` is the documented `_aws`.
+fn top_level(field: &str) -> &str {
+    field.split('.').next().unwrap_or(field)
+}
+
+#[test]
+fn every_field_a_query_or_its_comment_names_is_documented_in_markers_md() {
+    let contract = contract_fields();
+    let all: BTreeSet<String> = contract.values().flatten().cloned().collect();
+    let documented = documented_fields(&markers_md());
+    assert!(
+        documented.len() > 20,
+        "docs/markers.md's field tables were not found (read {documented:?})"
+    );
+    let mut problems = Vec::new();
+    for (name, text) in query_files() {
+        let in_comment = comment_names(&text);
+        let in_query = analyse(&text).fields;
+        for field in in_comment.iter().chain(&in_query) {
+            let said = if in_query.contains(field) {
+                "its query reads"
+            } else {
+                "its comment names"
+            };
+            if !all.contains(field) {
+                problems.push(format!(
+                    "layer/queries/{name}: {said} `{field}`, which no marker has"
+                ));
+            } else if !documented.contains(top_level(field)) {
+                problems.push(format!(
+                    "layer/queries/{name}: {said} `{field}`, which docs/markers.md's field tables \
+                     do not document"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the query pack names fields the markers or their docs do not have:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_field_markers_md_documents_is_a_marker_field() {
+    let contract = contract_fields();
+    let written: BTreeSet<&str> = contract.values().flatten().map(|f| top_level(f)).collect();
+    let stray: Vec<String> = documented_fields(&markers_md())
+        .into_iter()
+        .filter(|f| !written.contains(f.as_str()))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "docs/markers.md documents fields no marker has: {stray:?}"
+    );
+}
+
+#[test]
+fn comment_names_are_backquoted_or_snake_case_and_not_aliases() {
+    let query = "# Counts `inits` of `invoke` markers per cold_start (see other_query.cwl);\n\
+                 # COLDMARK_INVOKE_MARKERS\n\
+                 # must be `all`, and init_phase = \"invoke\". Plain words are prose.\n\
+                 filter coldmark = \"invoke\" | stats count(*) as inits by function_name";
+    let names: Vec<String> = comment_names(query).into_iter().collect();
+    assert_eq!(names, ["all", "cold_start", "init_phase"]);
+}
+
+#[test]
+fn documented_fields_come_from_field_tables_only() {
+    let markdown = "| variable | default |\n|---|---|\n| `COLDMARK_LOG` | `warn` |\n\n\
+                    | field | type | meaning |\n|---|---|---|\n| `seq` | number | `not_a_field` |\n\
+                    | `duration_ms`, `billed_duration_ms` | number | … |\n";
+    let fields: Vec<String> = documented_fields(markdown).into_iter().collect();
+    assert_eq!(fields, ["billed_duration_ms", "duration_ms", "seq"]);
 }

@@ -62,7 +62,7 @@ pub fn prepare(options: &ArtifactOptions) -> anyhow::Result<Prepared> {
             packages.join(" and "),
             options.cargo_profile
         );
-        match cargo_build(&root, &options.cargo_profile, &packages) {
+        match cargo_build(&root, &options.cargo_profile, &with_sandbox(&packages)) {
             Ok(bins) => built = bins,
             Err(e) if want_function && want_extension => {
                 // The function alone still shows the experiment; the markers come when the
@@ -70,6 +70,7 @@ pub fn prepare(options: &ArtifactOptions) -> anyhow::Result<Prepared> {
                 notes.push(format!(
                     "the coldmark extension did not build, running the function alone: {e:#}"
                 ));
+                // The clock alone: asking for the sandbox too would build the extension again.
                 built = cargo_build(&root, &options.cargo_profile, &["coldmark-clock"])?;
             }
             Err(e) => return Err(e),
@@ -134,6 +135,17 @@ pub fn prepare(options: &ArtifactOptions) -> anyhow::Result<Prepared> {
         notes,
         _temp: temp,
     })
+}
+
+/// `packages` with this sandbox's own package first. Cargo resolves the features of shared
+/// crates over the packages it is asked for; the sandbox depends on the extension and on the
+/// clock's runtime, so asking for it too resolves them exactly as `cargo run -p
+/// coldmark-sandbox` did, and everything that run compiled is reused instead of built again
+/// with other features (the sandbox itself is up to date: nothing is rebuilt for it).
+fn with_sandbox<'a>(packages: &[&'a str]) -> Vec<&'a str> {
+    std::iter::once(env!("CARGO_PKG_NAME"))
+        .chain(packages.iter().copied())
+        .collect()
 }
 
 /// A [`layer`] with coldmark's extension alone: `extensions/coldmark`.
