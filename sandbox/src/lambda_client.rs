@@ -9,6 +9,29 @@ use lambda_emulator::control_plane::configuration::{
     EnvironmentRequest, FunctionConfiguration, UpdateFunctionConfigurationRequest,
 };
 
+/// GetFunctionConfiguration of `function_name` (`$LATEST`) over HTTP, as `aws lambda
+/// get-function-configuration` does it; an error answer is an error.
+pub async fn get_configuration(
+    client: &reqwest::Client,
+    lambda_api: &str,
+    function_name: &str,
+) -> anyhow::Result<FunctionConfiguration> {
+    client
+        .get(configuration_url(lambda_api, function_name))
+        .send()
+        .await
+        .context("GetFunctionConfiguration")?
+        .error_for_status()
+        .context("GetFunctionConfiguration")?
+        .json()
+        .await
+        .context("reading GetFunctionConfiguration's answer")
+}
+
+fn configuration_url(lambda_api: &str, function_name: &str) -> String {
+    format!("{lambda_api}/2015-03-31/functions/{function_name}/configuration")
+}
+
 /// UpdateFunctionConfiguration over HTTP, as `aws lambda update-function-configuration
 /// --environment Variables={USER=user2}` does it: read the variables, change one, send them all.
 pub async fn set_variable(
@@ -18,17 +41,8 @@ pub async fn set_variable(
     name: &str,
     value: &str,
 ) -> anyhow::Result<(Option<String>, FunctionConfiguration)> {
-    let url = format!("{lambda_api}/2015-03-31/functions/{function_name}/configuration");
-    let current: FunctionConfiguration = client
-        .get(&url)
-        .send()
-        .await
-        .context("GetFunctionConfiguration")?
-        .error_for_status()
-        .context("GetFunctionConfiguration")?
-        .json()
-        .await
-        .context("reading GetFunctionConfiguration's answer")?;
+    let url = configuration_url(lambda_api, function_name);
+    let current = get_configuration(client, lambda_api, function_name).await?;
     let mut variables = current.environment.variables.clone();
     let previous = variables.insert(name.to_owned(), value.to_owned());
     let request = UpdateFunctionConfigurationRequest {
@@ -58,7 +72,7 @@ pub async fn wait_until_updated(
     lambda_api: &str,
     function_name: &str,
 ) -> Option<String> {
-    let url = format!("{lambda_api}/2015-03-31/functions/{function_name}/configuration");
+    let url = configuration_url(lambda_api, function_name);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut last = None;
     while tokio::time::Instant::now() < deadline {

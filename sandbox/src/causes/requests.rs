@@ -10,6 +10,8 @@ use base64::Engine;
 
 use lambda_emulator::control_plane::configuration::FunctionConfiguration;
 
+use crate::lambda_client;
+
 /// One invoke as the script saw it.
 pub(super) struct Answer {
     /// `x-amzn-RequestId` (none when the invoke was refused before it ran).
@@ -102,16 +104,7 @@ impl Api {
         &self,
         function: &str,
     ) -> anyhow::Result<FunctionConfiguration> {
-        self.client
-            .get(self.function_url(function, "/configuration"))
-            .send()
-            .await
-            .context("GetFunctionConfiguration")?
-            .error_for_status()
-            .context("GetFunctionConfiguration")?
-            .json()
-            .await
-            .context("reading GetFunctionConfiguration's answer")
+        lambda_client::get_configuration(&self.client, &self.base, function).await
     }
 
     /// CreateFunction with `request` (Lambda's JSON body); the new function's configuration.

@@ -196,14 +196,7 @@ fn snapstart_restore_replaces_the_snapshot_init() {
     let out = feed(
         &mut m,
         vec![
-            Record::RestoreStart {
-                time: t(0),
-                runtime_version: Some("java21.v1".into()),
-                function_name: None,
-                function_version: None,
-                instance_id: Some("restored-1".into()),
-                instance_max_memory_mb: None,
-            },
+            restore_start(Some("java21.v1"), Some("restored-1")),
             Record::RestoreRuntimeDone {
                 time: t(150),
                 outcome: success(),
@@ -242,17 +235,7 @@ fn snapstart_restore_replaces_the_snapshot_init() {
 #[test]
 fn restore_without_instance_id_gets_a_fresh_env_id() {
     let mut m = subscribed(InvokeMarkers::None, "snap-start");
-    feed(
-        &mut m,
-        vec![Record::RestoreStart {
-            time: t(0),
-            runtime_version: None,
-            function_name: None,
-            function_version: None,
-            instance_id: None,
-            instance_max_memory_mb: None,
-        }],
-    );
+    feed(&mut m, vec![restore_start(None, None)]);
     let out = json(&m.finish());
     assert_ne!(out[0]["env_id"], "generated");
     assert_eq!(out[0]["env_id"].as_str().unwrap().len(), 32);

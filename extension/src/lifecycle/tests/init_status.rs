@@ -198,14 +198,7 @@ fn a_snapstart_restore_takes_its_status_from_the_restore_report() {
     let init = lone_init_marker(
         &mut m,
         vec![
-            Record::RestoreStart {
-                time: t(0),
-                runtime_version: Some("java21.v1".into()),
-                function_name: None,
-                function_version: None,
-                instance_id: Some("restored-1".into()),
-                instance_max_memory_mb: None,
-            },
+            restore_start(Some("java21.v1"), Some("restored-1")),
             Record::RestoreRuntimeDone {
                 time: t(150),
                 outcome: outcome("error", Some("Runtime.RestoreHookError")),

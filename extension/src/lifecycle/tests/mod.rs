@@ -75,6 +75,18 @@ fn init_start(at: i64, kind: &str, phase: &str) -> Record {
     }
 }
 
+/// `platform.restoreStart` at 0 ms (SnapStart), with the runtime and instance it may name.
+fn restore_start(runtime_version: Option<&str>, instance_id: Option<&str>) -> Record {
+    Record::RestoreStart {
+        time: t(0),
+        runtime_version: runtime_version.map(Into::into),
+        function_name: None,
+        function_version: None,
+        instance_id: instance_id.map(Into::into),
+        instance_max_memory_mb: None,
+    }
+}
+
 /// `status` and `errorType` as an init record carries them.
 fn outcome(status: &str, error_type: Option<&str>) -> Outcome {
     Outcome {

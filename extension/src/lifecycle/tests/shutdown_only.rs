@@ -72,14 +72,7 @@ fn registered_without_invoke_leaves_the_snapshot_init_to_the_restore() {
     let out = json(&feed(
         &mut m,
         vec![
-            Record::RestoreStart {
-                time: t(0),
-                runtime_version: None,
-                function_name: None,
-                function_version: None,
-                instance_id: Some("restored-1".into()),
-                instance_max_memory_mb: None,
-            },
+            restore_start(None, Some("restored-1")),
             Record::RestoreReport {
                 time: t(200),
                 duration_ms: Some(200.0),
