@@ -251,7 +251,37 @@ async fn coldmarks_own_start_agrees_with_the_outside_measurement() {
     }
 }
 
+/// Environments started per record order: their median difference is what is bounded, as
+/// one start on two shared cores can be descheduled at either end.
+const AGREEMENT_RUNS: usize = 5;
+
+/// The middle value (the upper middle for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
 async fn coldmarks_own_start_under(order: InitRecordOrder) {
+    let mut differences = Vec::with_capacity(AGREEMENT_RUNS);
+    let mut outsides = Vec::with_capacity(AGREEMENT_RUNS);
+    for _ in 0..AGREEMENT_RUNS {
+        let (own, outside) = own_and_outside(order).await;
+        differences.push(own - outside);
+        outsides.push(outside);
+    }
+    let difference = median(&differences);
+    // Generous: two shared cores, and the outside view includes the sandbox's own scheduling.
+    let margin = 3.0_f64.max(median(&outsides) * 0.4);
+    assert!(
+        difference.abs() <= margin,
+        "{order:?}: coldmark_init_ms − (spawn → first /event/next), per start: {differences:.2?} \
+         ms (outside {outsides:.2?} ms); the median {difference:.2} is over {margin:.2}"
+    );
+}
+
+/// One environment's `coldmark_init_ms` and the sandbox's own spawn → first `/event/next`, in ms.
+async fn own_and_outside(order: InitRecordOrder) -> (f64, f64) {
     let run = start_with(&[], false, Duration::from_secs(3), order).await;
     run.env.invoke(request()).await.unwrap();
     let timing = run
@@ -266,12 +296,7 @@ async fn coldmarks_own_start_under(order: InitRecordOrder) {
     let marker = run.init_marker(|_| true).await;
     let own = figure(&marker, "coldmark_init_ms");
     let outside = first_next.duration_since(timing.spawned_at).as_secs_f64() * 1000.0;
-    // Generous: two shared cores, and the outside view includes the sandbox's own scheduling.
-    let margin = 3.0_f64.max(outside * 0.4);
-    assert!(
-        (own - outside).abs() <= margin,
-        "{order:?}: coldmark_init_ms {own:.2} vs spawn → first /event/next {outside:.2} ms"
-    );
+    (own, outside)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
