@@ -310,6 +310,7 @@ impl Environment {
                     Some(ExtensionTiming {
                         name: name.clone(),
                         pid: Some(p.pid),
+                        spawning_at: p.spawning_at,
                         spawned_at: p.spawned_at,
                         registered_at: slot.map(|s| s.registered_at),
                         first_next_at: slot.and_then(|s| s.first_next_at),

@@ -481,11 +481,16 @@ async fn an_extension_that_died_while_idle_makes_the_next_request_pay_a_reinit()
         .status()
         .unwrap();
     assert!(killed.success());
-    // Dead (a zombie until the environment reaps it) before the next request, whatever the
-    // machine's load: wait for it, up to 5 s.
+    // Dead, and known dead to the environment (its own list of live processes, kept by the task
+    // that waits for the process), before the next request, whatever the machine's load: a
+    // zombie alone is not enough, the environment may not have reaped it yet. Up to 5 s.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while matches!(process_state(extension), Some(s) if s != 'Z') {
-        assert!(Instant::now() < deadline, "the extension survived SIGKILL");
+    while env.pids().contains(&extension) {
+        assert!(
+            Instant::now() < deadline,
+            "the environment still counts the extension alive 5 s after SIGKILL (state {:?})",
+            process_state(extension)
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let next = env.invoke(request(json!({}))).await.unwrap();

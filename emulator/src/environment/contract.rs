@@ -306,7 +306,12 @@ pub struct ExtensionTiming {
     /// The executable's file name (the name Lambda expects it to register with).
     pub name: String,
     pub pid: Option<u32>,
-    /// Right after `spawn` returned (fork + exec done): the closest outside view of the start.
+    /// Right before the fork. The process's own CPU clock (where `coldmark_init_ms` starts)
+    /// begins at the fork, so an outside view of its start lies between this and `spawned_at`:
+    /// forking a large, busy sandbox process can take milliseconds on either side of it.
+    pub spawning_at: Instant,
+    /// Right after `spawn` returned (fork + exec done): the closest outside view of the start
+    /// that excludes the fork's cost in the sandbox.
     pub spawned_at: Instant,
     pub registered_at: Option<Instant>,
     /// The first `/extension/event/next` of this process.

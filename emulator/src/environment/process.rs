@@ -14,6 +14,9 @@ use tokio::process::{Child, Command};
 #[derive(Clone, Debug)]
 pub(crate) struct Spawned {
     pub(crate) pid: u32,
+    /// Right before the fork.
+    pub(crate) spawning_at: Instant,
+    /// Right after the exec succeeded.
     pub(crate) spawned_at: Instant,
 }
 
@@ -86,12 +89,45 @@ pub(crate) fn spawn(
             Ok(())
         });
     }
-    let child = cmd
-        .spawn()
+    let spawning_at = Instant::now();
+    let child = spawn_retrying_busy_text(&mut cmd)
         .with_context(|| format!("starting {}", program.display()))?;
     let spawned_at = Instant::now();
     let pid = child.id().context("child has no pid")?;
-    Ok((child, Spawned { pid, spawned_at }))
+    Ok((
+        child,
+        Spawned {
+            pid,
+            spawning_at,
+            spawned_at,
+        },
+    ))
+}
+
+/// How often a spawn refused with `ETXTBSY` is tried again, and the pause before each retry.
+const BUSY_TEXT_RETRIES: u32 = 10;
+const BUSY_TEXT_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// `cmd.spawn()`, tried again while the kernel answers `ETXTBSY` ("Text file busy").
+///
+/// A layer's executables are written by this process (unzipped, copied) shortly before they
+/// run. A child forked meanwhile by another thread holds a copy of the file's write descriptor
+/// until its own exec closes it (`O_CLOEXEC` closes it only then), and for that moment the
+/// kernel refuses to execute the file. The window is a fork's length, so a few short retries
+/// end it; Lambda itself never sees it, as its layers are written before anything runs.
+fn spawn_retrying_busy_text(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut retries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(err)
+                if err.raw_os_error() == Some(libc::ETXTBSY) && retries < BUSY_TEXT_RETRIES =>
+            {
+                retries += 1;
+                std::thread::sleep(BUSY_TEXT_PAUSE);
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Forwards every line of `stream` to `sink` until the stream closes.
@@ -140,4 +176,46 @@ pub fn process_state(pid: u32) -> Option<char> {
     // The command name is in parentheses and may contain spaces: the state follows the last ')'.
     let after = &stat[stat.rfind(')')? + 1..];
     after.trim_start().chars().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of `true` in a fresh directory, and a handle that keeps it open for writing (as a
+    /// child forked mid-copy would): the kernel refuses to execute it while the handle lives.
+    fn busy_executable() -> (tempfile::TempDir, std::path::PathBuf, std::fs::File) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("true");
+        std::fs::copy("/bin/true", &path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        (dir, path, writer)
+    }
+
+    #[tokio::test]
+    async fn a_spawn_refused_while_the_file_is_open_for_writing_succeeds_once_it_is_closed() {
+        let (_dir, path, writer) = busy_executable();
+        let mut refused = Command::new(&path);
+        let err = refused.spawn().expect_err("busy text file");
+        assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY), "{err}");
+        // Closed within the retries' window, as a forked child's exec closes it.
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(BUSY_TEXT_PAUSE * 2);
+            drop(writer);
+        });
+        let mut child = spawn_retrying_busy_text(&mut Command::new(&path)).expect("spawned");
+        assert!(child.wait().await.unwrap().success());
+        closer.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_file_that_stays_busy_is_an_error_after_the_retries() {
+        let (_dir, path, _writer) = busy_executable();
+        let began = std::time::Instant::now();
+        let err = spawn_retrying_busy_text(&mut Command::new(&path)).expect_err("still busy");
+        assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY), "{err}");
+        assert!(began.elapsed() >= BUSY_TEXT_PAUSE * BUSY_TEXT_RETRIES);
+    }
 }

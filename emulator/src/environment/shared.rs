@@ -177,6 +177,7 @@ impl Shared {
             state.procs.push(ProcSlot {
                 role: role.clone(),
                 pid: spawned.pid,
+                spawning_at: spawned.spawning_at,
                 spawned_at: spawned.spawned_at,
                 exited: None,
                 open_streams,

@@ -42,6 +42,7 @@ impl<T> Queue<T> {
 pub(crate) struct ProcSlot {
     pub(crate) role: Role,
     pub(crate) pid: u32,
+    pub(crate) spawning_at: Instant,
     pub(crate) spawned_at: Instant,
     pub(crate) exited: Option<String>,
     /// Its stdout/stderr pipes not yet read to the end: shutdown waits for them so that every
