@@ -97,8 +97,40 @@ fn bad_values_warn_by_name_never_by_value_and_keep_defaults() {
     assert_eq!(c.log_level, d.log_level);
     assert_eq!(c.namespace, d.namespace);
     assert_eq!(c.invoke_markers, d.invoke_markers);
+    // Not a number at all: the default, not the clamp a huge number gets.
+    assert_eq!(c.proactive_threshold_ms, DEFAULT_PROACTIVE_THRESHOLD_MS);
     assert_eq!(c.telemetry_port, d.telemetry_port);
     assert_eq!(c.sinks, d.sinks);
+}
+
+#[test]
+fn a_threshold_that_is_no_number_keeps_the_default_and_is_not_clamped() {
+    for bad in ["", "12ms", "-5", "1.5", "1e3"] {
+        let (c, w) = parse(&[("COLDMARK_PROACTIVE_THRESHOLD_MS", bad)]);
+        assert_eq!(
+            c.proactive_threshold_ms, DEFAULT_PROACTIVE_THRESHOLD_MS,
+            "{bad:?}"
+        );
+        assert_eq!(w.len(), 1, "{bad:?}: {w:?}");
+        assert!(
+            w[0].contains("COLDMARK_PROACTIVE_THRESHOLD_MS") && !w[0].contains("above"),
+            "{bad:?}: {w:?}"
+        );
+    }
+}
+
+#[test]
+fn invoke_markers_take_each_documented_value_in_any_case() {
+    for (value, want) in [
+        ("first", InvokeMarkers::First),
+        ("ALL", InvokeMarkers::All),
+        ("none", InvokeMarkers::None),
+        ("None", InvokeMarkers::None),
+    ] {
+        let (c, w) = parse(&[("COLDMARK_INVOKE_MARKERS", value)]);
+        assert_eq!(c.invoke_markers, want, "{value}");
+        assert!(w.is_empty(), "{value}: {w:?}");
+    }
 }
 
 #[test]
