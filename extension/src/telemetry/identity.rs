@@ -136,6 +136,8 @@ mod tests {
 
     #[test]
     fn the_oldest_identities_are_forgotten_past_the_bound() {
+        // The bound docs/security.md states, written out: a changed constant fails here.
+        assert_eq!(SEEN_RECORDS, 4096);
         let mut seen = Seen::default();
         for i in 0..=SEEN_RECORDS as i64 {
             assert!(seen.first_time(&report("r", i)));
