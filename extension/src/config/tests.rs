@@ -229,3 +229,57 @@ fn the_otlp_sink_is_read_with_the_rest_and_combines_with_the_others() {
         "COLDMARK_SINK: no working sink left; writing markers to stdout"
     );
 }
+
+/// docs/configuration.md's table rows that name one variable and one literal default:
+/// `| `NAME` | `default` | … |`.
+fn documented_defaults() -> Vec<(String, String)> {
+    let doc = include_str!("../../../docs/configuration.md");
+    doc.lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let literal = |cell: &str| {
+                let inner = cell.strip_prefix('`')?.strip_suffix('`')?;
+                (!inner.contains('`')).then(|| inner.to_string())
+            };
+            let name = literal(cells.get(1)?)?;
+            let default = literal(cells.get(2)?)?;
+            (name.starts_with("COLDMARK_") || name.starts_with("OTEL_")).then_some((name, default))
+        })
+        .collect()
+}
+
+/// The documentation's defaults are the code's: each variable set to its documented default
+/// gives the same configuration as leaving it unset (a changed default in either fails here).
+#[test]
+fn each_documented_default_is_what_an_unset_variable_gives() {
+    let base = [
+        ("COLDMARK_SINK", "stdout,http,otlp"),
+        ("COLDMARK_HTTP_ENDPOINT", "https://collector.example/ingest"),
+    ];
+    let (unset, warnings) = parse(&base);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let defaults = documented_defaults();
+    assert!(
+        defaults.len() >= 20,
+        "the table was not found: {defaults:?}"
+    );
+    for (name, default) in &defaults {
+        if base.iter().any(|(set, _)| set == name) {
+            continue;
+        }
+        let mut vars = base.to_vec();
+        vars.push((name, default));
+        let (set, warnings) = parse(&vars);
+        assert!(warnings.is_empty(), "{name}={default}: {warnings:?}");
+        assert_eq!(
+            format!("{set:?}"),
+            format!("{unset:?}"),
+            "{name}: docs/configuration.md's default `{default}` is not the code's"
+        );
+    }
+    // COLDMARK_SINK's, which the base sets.
+    assert_eq!(
+        parse(&[("COLDMARK_SINK", "stdout")]).0.sinks,
+        SinkChoice::DEFAULT
+    );
+}
