@@ -294,13 +294,19 @@ async fn enqueue_and_kick_never_wait_for_the_network() {
         &[("COLDMARK_HTTP_TIMEOUT_MS", "10000")],
     )
     .await;
+    // A call that waited on the collector would last its 10 s: each must end far sooner, and
+    // their median within 50 ms (one call on a loaded machine may be descheduled).
+    let mut took = Vec::new();
     for record in records(3) {
         let start = Instant::now();
         sink.enqueue(&record);
         sink.kick();
-        assert!(start.elapsed() < Duration::from_millis(50));
+        took.push(start.elapsed());
         collector.wait_requests(1, Duration::from_secs(5)).await;
     }
+    assert!(took.iter().all(|t| *t < Duration::from_secs(1)), "{took:?}");
+    took.sort();
+    assert!(took[1] < Duration::from_millis(50), "{took:?}");
     let report = sink.flush(Duration::from_millis(200)).await;
     assert_eq!(report.dropped, 3, "{report:?}");
 }
@@ -309,7 +315,8 @@ async fn enqueue_and_kick_never_wait_for_the_network() {
 async fn flush_with_nothing_queued_returns_at_once() {
     let (collector, sink) = sink_to(vec![Act::ok()], &[]).await;
     let (report, took) = timed_flush(&sink, BUDGET).await;
-    assert!(took < Duration::from_millis(200));
+    // At once, not after the budget: well under half of it, whatever the machine's load.
+    assert!(took < BUDGET / 2, "{took:?}");
     assert!(report.complete);
     assert_eq!((report.delivered, report.dropped), (0, 0));
     assert!(collector.seen().is_empty());
