@@ -10,20 +10,27 @@ use crate::environment::{LogLine, LogSource};
 /// How much of an invocation's log `LogType: Tail` returns, as on Lambda.
 pub(crate) const LOG_TAIL_BYTES: usize = 4096;
 
+/// After the `REPORT` line, how long the function's and extensions' earlier lines may still
+/// arrive: their pipes are read by tasks of their own, which a loaded machine can run after the
+/// platform has written its lines.
+const LATE_LINES: Duration = Duration::from_millis(50);
+
 /// The lines of one invocation: everything its environment logged since the request was taken,
-/// up to and including the platform's `REPORT` line for it. Lines reach the sink asynchronously,
-/// so this waits briefly for the `REPORT` line.
+/// up to and including the platform's `REPORT` line for it, and the processes' lines that reach
+/// the sink within [`LATE_LINES`] after it. Lines reach the sink asynchronously, so this waits
+/// briefly for the `REPORT` line.
 pub(crate) async fn collect_log(
     mut rx: broadcast::Receiver<LogLine>,
     env_id: &str,
     request_id: &str,
 ) -> Vec<LogLine> {
     let mut lines = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    let mut deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    let mut reported = false;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(line)) => {
-                if line.env_id != env_id {
+                if line.env_id != env_id || (reported && line.source == LogSource::Platform) {
                     continue;
                 }
                 let is_report = line.source == LogSource::Platform
@@ -31,7 +38,8 @@ pub(crate) async fn collect_log(
                     && line.line.contains(request_id);
                 lines.push(line);
                 if is_report {
-                    break;
+                    reported = true;
+                    deadline = deadline.min(tokio::time::Instant::now() + LATE_LINES);
                 }
             }
             Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
