@@ -130,3 +130,27 @@ fn without_telemetry_the_init_marker_goes_at_the_first_invoke_without_a_tenant()
     assert_eq!(out.len(), 2, "nothing will name a tenant: {out:?}");
     assert!(out.iter().all(|v| v.get("tenant_id").is_none()));
 }
+
+#[test]
+fn a_platform_start_before_the_invoke_event_does_not_release_the_init_marker_without_its_request() {
+    // Lambda's telemetry may bring the first request's `platform.start` before coldmark reads
+    // that request's INVOKE: the init marker still waits for the INVOKE (the first request).
+    let mut m = subscribed(InvokeMarkers::First, "on-demand");
+    let early = feed(
+        &mut m,
+        vec![
+            init_start(0, "on-demand", "init"),
+            runtime_done(40),
+            init_report(50, 50.0),
+            platform_start("r1", 60, Some("blue")),
+        ],
+    );
+    assert!(early.is_empty(), "released before its request: {early:?}");
+    let out = json(&m.on_invoke(invoke("r1", 61)));
+    let init = out
+        .iter()
+        .find(|v| v["coldmark"] == "init")
+        .expect("the init marker at the INVOKE");
+    assert_eq!(init["tenant_id"], "blue");
+    assert_eq!(init["init_duration_ms"], 50.0);
+}
