@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use coldmark_testkit::median::median;
 use coldmark_testkit::{fake_lambda, http_collector};
 use fake_lambda::{init_records, invoke_records, record, FakeLambda, Finished, Telemetry};
 use http_collector::{Act, Collector};
@@ -38,13 +39,6 @@ const QUERY_SECRET: &str = "qs-secret-99";
 
 fn ms(n: i64) -> chrono::Duration {
     chrono::Duration::milliseconds(n)
-}
-
-/// The middle of `gaps` (the upper one of an even count).
-fn median(gaps: &[Duration]) -> Duration {
-    let mut sorted = gaps.to_vec();
-    sorted.sort();
-    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
 }
 
 /// INVOKE, and how long until the extension asked for the next event.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clickhouse::{assert_json_eq, assert_stored_intact, shipped_queries, ClickHouse};
+use coldmark_testkit::median::median;
 use coldmark_testkit::{clickhouse, fake_lambda, http_collector};
 use fake_lambda::{init_records, invoke_records, FakeLambda, Finished, Telemetry};
 use http_collector::{refused_addr, Act, Collector};
@@ -30,13 +31,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// Invocations in each fault scenario: the median of their gaps is what is bounded.
 const FAULT_INVOCATIONS: usize = 5;
 const HEADER_SECRET: &str = "hdr-secret-value-77";
-
-/// The middle of the gaps, sorted (the upper middle for an even count).
-fn median(gaps: &[Duration]) -> Duration {
-    let mut sorted = gaps.to_vec();
-    sorted.sort();
-    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
-}
 
 /// Runs one environment: init, `invocations` INVOKEs (each gap measured), SHUTDOWN.
 /// Returns the process's output and every INVOKE → /event/next gap, in order.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use support::cp_build;
 
 use coldmark_sandbox::collector::MarkerRecord;
+use coldmark_testkit::median::median;
 use cp_build::{artifacts, config, fixture, layer, num, text, LogCollector};
 use lambda_emulator::environment::{
     Environment, InitRecordOrder, InvokeRequest, InvokeStatus, ShutdownReason,
@@ -254,13 +255,6 @@ async fn coldmarks_own_start_agrees_with_the_outside_measurement() {
 /// Environments started per record order: the median is what is bounded, as one start on two
 /// shared cores can be descheduled at either end.
 const AGREEMENT_RUNS: usize = 5;
-
-/// The middle value (the upper middle for an even count).
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
-}
 
 /// What the sandbox sees of one start, in ms up to coldmark's first `/event/next`: from right
 /// after the exec (`shortest`) and from right before the fork (`longest`). coldmark's clock

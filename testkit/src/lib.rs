@@ -12,6 +12,7 @@
 //! - [`procfs`]: memory, CPU time and parent of a process, from `/proc`.
 //! - [`broadcast_log`]: everything sent on a broadcast channel (an emulator's log sink), kept
 //!   by a background reader for the test to read after the fact.
+//! - [`median`]: the median the timing tests bound.
 //! - [`json_process`]: a child process printing JSON lines (`coldmark-sandbox --json`), read
 //!   as they come.
 //! - [`aws_cli`]: the real AWS CLI pointed at a local endpoint, isolated from the user's setup.
@@ -28,6 +29,7 @@ pub mod clickhouse;
 pub mod fake_lambda;
 pub mod http_collector;
 pub mod json_process;
+pub mod median;
 pub mod procfs;
 pub mod rotel;
 pub mod runtime_api;
