@@ -11,7 +11,9 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::Url;
 
-use super::net::{http_url, parse_bool, parse_headers, plaintext_headers, proxy, HeaderVars};
+use super::net::{
+    http_url, not_an_http_url, parse_bool, parse_headers, plaintext_headers, proxy, HeaderVars,
+};
 
 /// The variables the HTTP sink's header rule names.
 const HEADER_VARS: HeaderVars = HeaderVars {
@@ -122,10 +124,10 @@ impl HttpSettings {
             return (None, warnings);
         };
         let Some(endpoint) = http_url(&endpoint) else {
-            warnings.push(
-                "COLDMARK_HTTP_ENDPOINT is not an http:// or https:// URL: HTTP sink off"
-                    .to_string(),
-            );
+            warnings.push(format!(
+                "{}: HTTP sink off",
+                not_an_http_url("COLDMARK_HTTP_ENDPOINT", &endpoint)
+            ));
             return (None, warnings);
         };
         let mut config = HttpSettings::new(endpoint);
@@ -291,6 +293,39 @@ mod tests {
             assert_eq!(warnings.len(), 1);
             assert!(warnings[0].contains("COLDMARK_HTTP_ENDPOINT"));
             assert_no_secret(&warnings);
+        }
+    }
+
+    /// The layer is built without Unicode host names (`idna_adapter` pinned to its stub): such
+    /// a name is refused with words that say what to write instead, and the same host in its
+    /// `xn--` form is taken. Fails if the pin goes (the name is then taken) or the words do.
+    #[test]
+    fn a_host_name_that_is_not_ascii_is_refused_with_its_xn_form_named() {
+        let (config, warnings) = read(&[
+            ("COLDMARK_SINK", "http"),
+            (
+                "COLDMARK_HTTP_ENDPOINT",
+                "https://bücher.example.invalid/ingest",
+            ),
+        ]);
+        assert!(config.is_none());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("COLDMARK_HTTP_ENDPOINT's host name is not ASCII")
+                && warnings[0].contains("xn--")
+                && warnings[0].ends_with("HTTP sink off"),
+            "{warnings:?}"
+        );
+        assert_no_secret(&warnings);
+        // A path that is not ASCII is no host name: percent-encoded, taken.
+        for taken in [
+            "https://xn--bcher-kva.example.invalid/ingest",
+            "https://example.invalid/bücher",
+        ] {
+            let (config, warnings) =
+                read(&[("COLDMARK_SINK", "http"), ("COLDMARK_HTTP_ENDPOINT", taken)]);
+            assert!(warnings.is_empty(), "{taken}: {warnings:?}");
+            assert!(config.is_some(), "{taken}");
         }
     }
 

@@ -15,6 +15,26 @@ pub(crate) fn http_url(raw: &str) -> Option<Url> {
         .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
 }
 
+/// Why `raw`, the value of `var`, is not what [`http_url`] takes, as the start of a warning. A
+/// host name that is not ASCII gets words of its own: such a URL looks right to a person, and
+/// coldmark is built without Unicode host names (the `idna_adapter` pin in its Cargo.toml keeps
+/// their tables out of the layer), so the name must be written in its `xn--` form.
+pub(crate) fn not_an_http_url(var: &str, raw: &str) -> String {
+    let after_scheme = raw.trim().split_once("://").map_or("", |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if authority.is_ascii() {
+        format!("{var} is not an http:// or https:// URL")
+    } else {
+        format!(
+            "{var}'s host name is not ASCII: write an internationalised name in its xn-- form \
+             (what `idn2` or a browser's address bar shows)"
+        )
+    }
+}
+
 /// `COLDMARK_HTTP_PROXY`, the only proxy either network sink uses (the function's
 /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` are never read: a proxy sees the headers, so it must
 /// be chosen for coldmark on purpose). `Err(warning)` when it is set but not a URL: sending
@@ -26,9 +46,12 @@ pub(crate) fn proxy(
     let Some(raw) = env("COLDMARK_HTTP_PROXY").filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
-    http_url(&raw)
-        .map(Some)
-        .ok_or_else(|| format!("COLDMARK_HTTP_PROXY is not an http:// or https:// URL: {sink} off"))
+    http_url(&raw).map(Some).ok_or_else(|| {
+        format!(
+            "{}: {sink} off",
+            not_an_http_url("COLDMARK_HTTP_PROXY", &raw)
+        )
+    })
 }
 
 /// The variables one sink's header rule names in its warnings.

@@ -24,7 +24,8 @@ use reqwest::header::HeaderMap;
 use reqwest::Url;
 
 use super::net::{
-    http_url, parse_bool, parse_headers, percent_decode, plaintext_headers, proxy, HeaderVars,
+    http_url, not_an_http_url, parse_bool, parse_headers, percent_decode, plaintext_headers, proxy,
+    HeaderVars,
 };
 
 /// One of the three OTLP signals coldmark sends.
@@ -390,7 +391,7 @@ fn url_or_warn(raw: &str, var: &str, warnings: &mut Vec<String>) -> Option<Url> 
     if url.is_none() {
         push_once(
             warnings,
-            format!("{var} is not an http:// or https:// URL: OTLP sink off"),
+            format!("{}: OTLP sink off", not_an_http_url(var, raw)),
         );
     }
     url

@@ -213,6 +213,33 @@ fn unusable_endpoints_and_headers_turn_the_sink_off_without_showing_them() {
     }
 }
 
+/// Without Unicode host names in the layer (see `idna_adapter` in its Cargo.toml), an endpoint
+/// or proxy named with one turns the sink off with words that name the `xn--` form.
+#[test]
+fn a_host_name_that_is_not_ascii_names_its_xn_form() {
+    for var in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "COLDMARK_HTTP_PROXY",
+    ] {
+        let (settings, warnings) = read(&[(var, "http://bücher.example.invalid:4318")]);
+        assert!(settings.is_none(), "{var}");
+        assert_eq!(warnings.len(), 1, "{var}: {warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!("{var}'s host name is not ASCII"))
+                && warnings[0].contains("xn--"),
+            "{warnings:?}"
+        );
+        assert_no_secret(&warnings);
+    }
+    let (settings, warnings) = read(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://xn--bcher-kva.example.invalid:4318",
+    )]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(settings.is_some());
+}
+
 #[test]
 fn credentials_over_plain_http_follow_the_http_sinks_rule() {
     let with = |endpoint: &'static str, opt_in: bool| {
