@@ -201,6 +201,19 @@ pub struct InvokeResult {
     pub stdout_lines: u64,
     pub feed: FeedStats,
     pub exited_on_shutdown: bool,
+    /// CPU time (user + system) the extension process used from the first measured INVOKE
+    /// until it had handled the last batch: what the invocations cost it, whatever the
+    /// latency. Steadier than the latency on a shared VM, where a neighbour's burst moves a
+    /// run's median but not the work done. `None` for the in-process floor.
+    pub cpu: Option<Duration>,
+}
+
+impl InvokeResult {
+    /// CPU microseconds per measured invocation, when the extension is a process.
+    pub fn cpu_us_per_invocation(&self) -> Option<f64> {
+        self.cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.invocations.max(1) as f64)
+    }
 }
 
 /// How the loop spaces INVOKEs.
@@ -241,6 +254,7 @@ pub async fn invoke_loop_paced(
     if let Some(m) = session.memory() {
         rss_samples.push((0, m.rss_kib));
     }
+    let cpu_before = session.process().and_then(|p| p.cpu_time().ok());
     let started = Instant::now();
     for i in 1..=invocations {
         let sent = tokio::time::Instant::now();
@@ -259,6 +273,13 @@ pub async fn invoke_loop_paced(
     // Let the extension finish what the last batch asked of it before reading its memory.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let memory = session.memory();
+    let cpu = match (
+        cpu_before,
+        session.process().and_then(|p| p.cpu_time().ok()),
+    ) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
     let finished = session.shutdown().await?;
     Ok(InvokeResult {
         label: subject.label.clone(),
@@ -271,6 +292,7 @@ pub async fn invoke_loop_paced(
         stdout_lines: finished.output.lines,
         feed: finished.feed,
         exited_on_shutdown: finished.exited,
+        cpu,
     })
 }
 

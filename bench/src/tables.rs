@@ -425,7 +425,14 @@ fn latency_table(title: &str, results: &[InvokeResult], versus_loop: bool) -> Ta
         "added vs null (median µs)",
         "invoke markers",
         "telemetry batches",
+        "CPU µs per invocation",
+        "CPU vs null extension",
     ]);
+    let null_cpu = results
+        .iter()
+        .find(|r| r.label.starts_with("null"))
+        .and_then(InvokeResult::cpu_us_per_invocation)
+        .unwrap_or(f64::NAN);
     let mut table = Table::new(title, &headers);
     for r in results {
         let mut row = vec![
@@ -445,8 +452,13 @@ fn latency_table(title: &str, results: &[InvokeResult], versus_loop: bool) -> Ta
             r.invoke_markers.to_string(),
             r.feed.batches.to_string(),
         ]);
+        match r.cpu_us_per_invocation() {
+            Some(cpu) => row.extend([format!("{cpu:.1}"), ratio(cpu, null_cpu)]),
+            None => row.extend(["—".to_string(), "—".to_string()]),
+        }
         table.row(row);
     }
+    table.note("CPU: the extension process's user + system time (procfs) from the first measured INVOKE until it has handled the last telemetry batch, per invocation. It counts the work, not the wait, so it moves less than the latency when the VM's neighbours are busy.");
     table
 }
 
