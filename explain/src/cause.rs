@@ -253,6 +253,18 @@ pub const SHORT_ID: usize = 13;
 /// its first and last six around "…". Both ends, because ids that differ only at one end are
 /// common (`env-scale-1`, `env-scale-2`; a UUID's random head, an instance counter's tail).
 pub fn short(id: &str) -> Cow<'_, str> {
+    // Ids are ASCII in practice (UUIDs, hex): bytes are characters, one allocation (this runs
+    // for every row of the table).
+    if id.is_ascii() {
+        if id.len() <= SHORT_ID {
+            return Cow::Borrowed(id);
+        }
+        let mut text = String::with_capacity(6 + '…'.len_utf8() + 6);
+        text.push_str(&id[..6]);
+        text.push('…');
+        text.push_str(&id[id.len() - 6..]);
+        return Cow::Owned(text);
+    }
     let count = id.chars().count();
     if count <= SHORT_ID {
         return Cow::Borrowed(id);
@@ -260,4 +272,22 @@ pub fn short(id: &str) -> Cow<'_, str> {
     let head: String = id.chars().take(6).collect();
     let tail: String = id.chars().skip(count - 6).collect();
     Cow::Owned(format!("{head}…{tail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whole up to 13 characters, else six and six around "…", counted in characters whether
+    /// the id is ASCII (the fast path) or not.
+    #[test]
+    fn short_ids_keep_both_ends_in_characters() {
+        assert_eq!(short("env-scale-1"), "env-scale-1");
+        assert_eq!(short("abcdefghijklm"), "abcdefghijklm");
+        assert_eq!(short("abcdefghijklmn"), "abcdef…ijklmn");
+        assert_eq!(short("00000000000000019e3779b97f4a7c15"), "000000…4a7c15");
+        assert_eq!(short("éabcdefghijkl"), "éabcdefghijkl");
+        assert_eq!(short("éabcdefghijklmnö"), "éabcde…jklmnö");
+        assert_eq!(short(""), "");
+    }
 }
