@@ -25,12 +25,14 @@ pub(crate) fn not_an_http_url(var: &str, raw: &str) -> String {
         .split(['/', '?', '#'])
         .next()
         .unwrap_or_default();
-    if authority.is_ascii() {
+    // The host is what follows the credentials, if any (theirs are percent-encoded).
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_ascii() {
         format!("{var} is not an http:// or https:// URL")
     } else {
         format!(
             "{var}'s host name is not ASCII: write an internationalised name in its xn-- form \
-             (what `idn2` or a browser's address bar shows)"
+             (`idn2 NAME` prints it)"
         )
     }
 }
