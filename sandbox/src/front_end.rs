@@ -218,7 +218,6 @@ pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd>
     let served = plane.serve(launch.ports.0, launch.ports.1).await?;
     // Subscribed before anything starts ahead of demand, so that a script sees those starts.
     let events = plane.subscribe();
-    plane.provision();
     let function_url = format!("http://{}/", served.endpoints.function_url);
     let endpoints = EndpointsRecord {
         function_name,
@@ -226,7 +225,10 @@ pub async fn start(launch: Launch, printer: Printer) -> anyhow::Result<FrontEnd>
         function_url: (!tenant_isolation).then(|| function_url.clone()),
         tenant_isolation,
     };
+    // The endpoints first, then what starts ahead of demand: a script that reads the endpoints
+    // line before anything else misses none of the provisioned environments' lines.
     printer.print(&endpoints);
+    plane.provision();
     Ok(FrontEnd {
         plane,
         lambda_api: endpoints.lambda_api,

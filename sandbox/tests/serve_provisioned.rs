@@ -23,7 +23,18 @@ async fn serve_one_request(
     let (sandbox, _, url) = support::serve(layer.path(), flags, Duration::from_secs(120));
     let mut sandbox = tokio::task::spawn_blocking(move || {
         let mut sandbox = sandbox;
-        // Ahead-of-demand work starts with `serve`: a line may have come before the endpoints.
+        // The endpoints line comes first: nothing started ahead of demand is printed before it,
+        // so a script that waits for it misses none of those lines.
+        let endpoints_at = sandbox
+            .seen
+            .iter()
+            .position(|l| l["type"] == "endpoints")
+            .expect("serve printed its endpoints");
+        assert!(
+            !sandbox.seen[..endpoints_at].iter().any(&ready),
+            "an ahead-of-demand line came before the endpoints: {:#?}",
+            sandbox.seen
+        );
         let already = sandbox.seen.iter().filter(|l| ready(l)).count();
         for n in already + 1..=ready_lines {
             let seen = sandbox.wait_for(Duration::from_secs(60), &ready);
