@@ -149,8 +149,12 @@ async fn a_slow_extension_is_the_extensions_share() {
         "extensions_init_ms {extensions} should be about 300: {}",
         marker.line
     );
+    // The runtime's share ends at its first /next, soon after the last registration; had it
+    // counted the extension's 300 ms nap it would be at least registration + 300. Half the nap
+    // tells the two apart with room for a loaded machine's start-up (a full CI run measured
+    // the runtime's /next 61 ms after the registration).
     assert!(
-        runtime < 300.0 && runtime <= registration_ms + 50.0,
+        runtime <= registration_ms + 150.0,
         "runtime_init_ms {runtime} should be small (registration took {registration_ms:.1} ms): {}",
         marker.line
     );
