@@ -406,9 +406,12 @@ pub fn print_paced(results: &[InvokeResult]) {
 /// Tables 2 and 2b, one row per extension: INVOKE → next `/event/next` in µs, against the null
 /// extension's median and, with `versus_loop`, against the harness's own loop (the first row).
 fn latency_table(title: &str, results: &[InvokeResult], versus_loop: bool) -> Table {
-    let median_of = |row: Option<&InvokeResult>| row.map(|r| r.latency_us.median);
-    let floor = median_of(results.first()).unwrap_or(f64::NAN);
-    let null = median_of(results.iter().find(|r| r.label.starts_with("null"))).unwrap_or(f64::NAN);
+    let floor = results.first().map_or(f64::NAN, |r| r.latency_us.median);
+    let null_row = results.iter().find(|r| r.label.starts_with("null"));
+    let null = null_row.map_or(f64::NAN, |r| r.latency_us.median);
+    let null_cpu = null_row
+        .and_then(InvokeResult::cpu_us_per_invocation)
+        .unwrap_or(f64::NAN);
     let mut headers = vec![
         "extension",
         "invocations",
@@ -428,11 +431,6 @@ fn latency_table(title: &str, results: &[InvokeResult], versus_loop: bool) -> Ta
         "CPU µs per invocation",
         "CPU vs null extension",
     ]);
-    let null_cpu = results
-        .iter()
-        .find(|r| r.label.starts_with("null"))
-        .and_then(InvokeResult::cpu_us_per_invocation)
-        .unwrap_or(f64::NAN);
     let mut table = Table::new(title, &headers);
     for r in results {
         let mut row = vec![

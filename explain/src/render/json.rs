@@ -137,21 +137,14 @@ pub(crate) fn write_init(out: &mut Vec<u8>, r: &InitRecord) -> serde_json::Resul
     put_str(out, r.init_type)?;
     out.extend_from_slice(b",\"init_phase\":");
     put_str(out, r.init_phase)?;
-    out.extend_from_slice(b",\"init_duration_ms\":");
-    round::ms_opt(
-        &r.init_duration_ms,
-        &mut serde_json::Serializer::new(&mut *out),
-    )?;
-    out.extend_from_slice(b",\"runtime_init_ms\":");
-    round::ms_opt(
-        &r.runtime_init_ms,
-        &mut serde_json::Serializer::new(&mut *out),
-    )?;
-    out.extend_from_slice(b",\"extensions_init_ms\":");
-    round::ms_opt(
-        &r.extensions_init_ms,
-        &mut serde_json::Serializer::new(&mut *out),
-    )?;
+    for (key, ms) in [
+        (&b",\"init_duration_ms\":"[..], &r.init_duration_ms),
+        (b",\"runtime_init_ms\":", &r.runtime_init_ms),
+        (b",\"extensions_init_ms\":", &r.extensions_init_ms),
+    ] {
+        out.extend_from_slice(key);
+        round::ms_opt(ms, &mut serde_json::Serializer::new(&mut *out))?;
+    }
     out.extend_from_slice(b",\"function_memory_size\":");
     serde_json::to_writer(&mut *out, &r.function_memory_size)?;
     out.extend_from_slice(b",\"gb_seconds\":");
